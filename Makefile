@@ -1,0 +1,66 @@
+# HSM WhatsApp assistant. Every target builds .venv first when it is missing or out of date.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+RASA := RASA_TELEMETRY_ENABLED=false $(BIN)/rasa
+SHARED ?= ../shared
+SCHOOL_FILE ?= $(SHARED)/fixtures/school.yaml
+MODEL := models/hsm.tar.gz
+MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
+export ACTION_SERVER_URL ?= http://localhost:5055/webhook
+
+.PHONY: help venv run test unit lint validate train test-stories db demo-db constraints clean
+
+help:
+	@echo "make run         set everything up and talk to the bot"
+	@echo "make test        lint, every pytest suite, rasa data validate, rasa test"
+	@echo "make train       train the Rasa model (prints the training time)"
+	@echo "make validate    rasa data validate --fail-on-warning"
+	@echo "make lint        ruff"
+	@echo "make db          migrate DATABASE_URL and import the demo school"
+
+$(STAMP): requirements/base.txt requirements/dev.txt requirements/constraints.txt pyproject.toml
+	@test -x $(BIN)/python || { py=$$(scripts/find-python310.sh) && echo "creating $(VENV) with $$py" && $$py -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "pip==24.0"
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -r requirements/dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
+	@touch $@
+
+venv: $(STAMP)
+
+$(MODEL): $(STAMP) $(MODEL_INPUTS)
+	scripts/train.sh
+
+train: $(STAMP)
+	scripts/train.sh
+
+db: $(STAMP)
+	$(BIN)/hsm db upgrade
+	$(BIN)/hsm import-school $(SCHOOL_FILE)
+
+run: $(STAMP) $(MODEL) db
+	scripts/run-local.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+validate: $(STAMP)
+	$(RASA) data validate --fail-on-warning
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+test-stories: $(STAMP) $(MODEL)
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/stories
+
+test: lint unit validate test-stories
+	@echo "all suites passed"
+
+constraints: $(STAMP)
+	{ head -2 requirements/constraints.txt; $(BIN)/pip freeze --exclude-editable; } > requirements/constraints.txt.new
+	mv requirements/constraints.txt.new requirements/constraints.txt
+
+clean:
+	rm -rf models results .pytest_cache .ruff_cache var

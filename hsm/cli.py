@@ -1,0 +1,74 @@
+"""The `hsm` command: database migrations, school import, and the local WhatsApp tools."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from hsm.phone import mask_phone
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from hsm.db import get_engine, upgrade_to_head
+
+    upgrade_to_head()
+    url = get_engine().url
+    print(f"database at head: {url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def _cmd_import_school(args: argparse.Namespace) -> int:
+    from hsm.school_file import SchoolFileError
+    from hsm.school_import import import_school_file
+
+    try:
+        report = import_school_file(args.file)
+    except SchoolFileError as error:
+        print(f"refused {args.file}: nothing was imported.", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    print(f"imported {args.file}: {report.summary()}")
+    return 0
+
+
+def _cmd_whois(args: argparse.Namespace) -> int:
+    from hsm.db import session_scope
+    from hsm.identity import identify
+
+    with session_scope() as session:
+        who = identify(session, args.phone)
+    roles = ", ".join(f"{link.role} {link.name}" for link in who.links) or "prospect"
+    print(f"{mask_phone(who.phone)}: {roles}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hsm", description="HSM WhatsApp assistant tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="migrate DATABASE_URL to the newest schema").set_defaults(
+        handler=_cmd_db_upgrade)
+
+    importer = commands.add_parser("import-school", help="load a school file (idempotent, all or nothing)")
+    importer.add_argument("file")
+    importer.set_defaults(handler=_cmd_import_school)
+
+    whois = commands.add_parser("whois", help="which role a phone number has")
+    whois.add_argument("phone")
+    whois.set_defaults(handler=_cmd_whois)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("hsm").setLevel(logging.INFO)
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
