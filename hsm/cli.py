@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     whois = commands.add_parser("whois", help="which role a phone number has")
     whois.add_argument("phone")
     whois.set_defaults(handler=_cmd_whois)
+
+    from hsm.chat import add_chat_command
+    from hsm.sandbox import add_sandbox_command
+
+    add_sandbox_command(commands)
+    add_chat_command(commands)
     return parser
 
 

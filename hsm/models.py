@@ -6,8 +6,6 @@ Integer surrogate keys everywhere (portable between SQLite and PostgreSQL); busi
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -26,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship
 
+from hsm import clock
+
 # Stable constraint names, so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -38,11 +38,14 @@ NAMING_CONVENTION = {
 Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 PHONE = String(16)  # E.164: "+" and at most 15 digits
+# A WhatsApp address: E.164, or Meta's business-scoped user id ("US.1349...") for users who hide their number.
+WA_ADDRESS = String(140)
 ROLES = ("admin", "teacher", "student", "guardian", "prospect")
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+def _utcnow():
+    # The school's clock, so that HSM_NOW also freezes stored timestamps (24-hour window, session expiry).
+    return clock.utcnow()
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -336,7 +339,7 @@ class WhatsAppSession(TimestampMixin, Base):
     __tablename__ = "whatsapp_sessions"
     __table_args__ = (CheckConstraint(_in("user_type", SESSION_USER_TYPES), name="user_type_known"),)
     id = Column(Integer, primary_key=True)
-    phone_number = Column(PHONE, nullable=False, unique=True)
+    phone_number = Column(WA_ADDRESS, nullable=False, unique=True)
     user_id = Column(Integer)  # id in the table that `user_type` names
     user_type = Column(String(20))
     context = Column(JSON, nullable=False, default=dict)
@@ -353,7 +356,7 @@ class WhatsAppMessage(Base):
     )
     id = Column(Integer, primary_key=True)
     session_id = Column(ForeignKey("whatsapp_sessions.id", ondelete="CASCADE"), index=True)
-    phone_number = Column(PHONE, nullable=False, index=True)
+    phone_number = Column(WA_ADDRESS, nullable=False, index=True)
     direction = Column(String(10), nullable=False)
     message_type = Column(String(30))
     content = Column(Text)
@@ -371,7 +374,7 @@ class WhatsAppMessage(Base):
 class WhatsAppSubscription(TimestampMixin, Base):
     __tablename__ = "whatsapp_subscriptions"
     id = Column(Integer, primary_key=True)
-    phone_number = Column(PHONE, nullable=False, unique=True)
+    phone_number = Column(WA_ADDRESS, nullable=False, unique=True)
     user_id = Column(Integer, index=True)
     user_type = Column(String(20))
     is_active = Column(Boolean, nullable=False, default=True)

@@ -1,0 +1,261 @@
+"""Rasa channel for the WhatsApp Cloud API. Input: verify, parse, store, hand over (in the background, in order
+per sender). Output: render the bot's replies within Meta's limits and send them through `hsm.whatsapp.client`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from hsm.config import get_settings
+from hsm.phone import mask_phone
+from hsm.whatsapp import render, store
+from hsm.whatsapp.client import CloudApiError, WhatsAppClient
+from hsm.whatsapp.payloads import InboundMessage, InvalidWebhook, parse_webhook
+from hsm.whatsapp.signature import verify_signature
+
+log = logging.getLogger("hsm.whatsapp.channel")
+
+MAX_BODY_BYTES = 1_000_000  # Meta's notifications are a few kB; anything near this is not from Meta
+CHANNEL = "whatsapp"
+
+# What we answer to messages the bot cannot read. Reactions, deletions and edits get no answer at all.
+UNUSABLE_REPLIES = {
+    "audio": "I can't listen to voice notes yet 🙏 Please type your message instead.",
+    "location": "Thanks for the location! I can only read text, so please type your question.",
+    "contacts": "Thanks! I can't use shared contacts; please type your question.",
+    "unsupported": "Sorry, I couldn't read that message. Please send it as text.",
+}
+MEDIA_REPLY = "I can only read text messages for now 🙏 Please type your question, e.g. 'next class' or 'help'."
+SILENT_TYPES = {"reaction", "revoke", "edit", "system", "ephemeral"}
+FAILURE_REPLY = "Sorry, something went wrong on our side. Please try again in a minute."
+
+
+def unusable_reply(message: InboundMessage) -> str | None:
+    """A short answer for a message without text the bot can act on; None when silence is right."""
+    if message.type in SILENT_TYPES:
+        return None
+    return UNUSABLE_REPLIES.get(message.type, MEDIA_REPLY)
+
+
+class WhatsAppOutput(OutputChannel):
+    """Sends one conversation turn's replies and remembers the options offered in it."""
+
+    def __init__(self, client: WhatsAppClient) -> None:
+        self.client = client
+        self.offered: list[render.Option] | None = None  # None: this turn offered no choice
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    async def _send(self, recipient_id: str, rendered: render.Rendered) -> None:
+        if rendered.options:
+            self.offered = rendered.options
+        for message in rendered.messages:
+            try:
+                await self.client.send(recipient_id, message)
+            except CloudApiError:
+                pass  # logged and recorded as failed by the client; the rest of the turn still goes out
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._send(recipient_id, render.Rendered(render.text_messages(text)))
+
+    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict[str, Any]],
+                                     **kwargs: Any) -> None:
+        await self._send(recipient_id, render.render_choices(text, buttons))
+
+    async def send_quick_replies(self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]],
+                                 **kwargs: Any) -> None:
+        await self.send_text_with_buttons(recipient_id, text, quick_replies)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self._send(recipient_id, render.Rendered([render.render_image(image)]))
+
+    async def send_attachment(self, recipient_id: str, attachment: Any, **kwargs: Any) -> None:
+        if isinstance(attachment, dict):
+            message = render.render_document(str(attachment.get("url") or attachment.get("link") or ""),
+                                             attachment.get("filename"), attachment.get("caption"))
+        else:
+            message = render.render_document(str(attachment))
+        await self._send(recipient_id, render.Rendered([message]))
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        messages = render.render_custom(json_message)
+        if not messages:
+            log.warning("custom response without a WhatsApp message object ignored: %s", sorted(json_message))
+        await self._send(recipient_id, render.Rendered(messages))
+
+    async def send_elements(self, recipient_id: str, elements: Any, **kwargs: Any) -> None:
+        for element in elements:
+            title = f"{element.get('title', '')}\n{element.get('subtitle', '')}".strip()
+            await self.send_text_with_buttons(recipient_id, title, element.get("buttons", []))
+
+
+class _SenderLocks:
+    """One FIFO lock per sender, so one person's messages reach Rasa in the order they arrived."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    async def __call__(self, sender: str, work: Callable[[], Awaitable[None]]) -> None:
+        lock, users = self._locks.get(sender, (asyncio.Lock(), 0))
+        self._locks[sender] = (lock, users + 1)
+        try:
+            async with lock:
+                await work()
+        finally:
+            lock, users = self._locks[sender]
+            if users <= 1:
+                del self._locks[sender]
+            else:
+                self._locks[sender] = (lock, users - 1)
+
+
+class WhatsAppInput(InputChannel):
+    """`connectors.whatsapp.WhatsAppInput` in credentials.yml; serves `/webhooks/whatsapp/webhook`."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        credentials = credentials or {}
+        settings = get_settings()
+        verify_token = credentials.get("verify_token") or settings.whatsapp_verify_token
+        app_secret = credentials.get("app_secret") or settings.whatsapp_app_secret
+        access_token = credentials.get("access_token") or settings.whatsapp_access_token
+        phone_number_id = credentials.get("phone_number_id") or settings.whatsapp_phone_number_id
+        api_url = credentials.get("api_url") or settings.whatsapp_api_url
+        if not all((verify_token, app_secret, access_token, phone_number_id)):
+            cls.raise_missing_credentials_exception()
+        client = WhatsAppClient(str(api_url), str(phone_number_id), str(access_token))
+        return cls(str(verify_token), str(app_secret), client)
+
+    def __init__(self, verify_token: str, app_secret: str, client: WhatsAppClient) -> None:
+        self.verify_token = verify_token
+        self.app_secret = app_secret
+        self.client = client
+        self._in_order = _SenderLocks()
+        self._tasks: set[asyncio.Task] = set()
+
+    # -------------------------------------------------------------------------------------------- HTTP
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("whatsapp_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            args = request.args
+            if args.get("hub.mode") == "subscribe" and args.get("hub.verify_token") == self.verify_token:
+                return response.text(args.get("hub.challenge") or "")
+            return response.json({"error": "verification failed"}, status=403)
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            raw = request.body or b""
+            if len(raw) > MAX_BODY_BYTES:
+                return response.json({"error": "payload too large"}, status=413)
+            signature = request.headers.get("X-Hub-Signature-256")
+            if not signature:
+                return response.json({"error": "missing X-Hub-Signature-256"}, status=401)
+            if not verify_signature(raw, signature, self.app_secret):
+                return response.json({"error": "invalid signature"}, status=403)
+            try:
+                batch = parse_webhook(json.loads(raw))
+            except (ValueError, InvalidWebhook) as error:
+                return response.json({"error": f"malformed payload: {error}"}, status=400)
+            fresh = await asyncio.to_thread(store.store_inbound, batch)
+            for message in fresh:
+                self._spawn(self._handle(message, on_new_message, request.app))
+            return response.text("EVENT_RECEIVED")
+
+        @webhook.listener("after_server_start")
+        async def replay_unprocessed(app: Any, _loop: Any) -> None:
+            pending = await asyncio.to_thread(store.unprocessed)
+            if pending:
+                log.info("replaying %d message(s) received but not processed before the restart", len(pending))
+            for message in pending:
+                self._spawn(self._handle(message, on_new_message, app))
+
+        @webhook.listener("before_server_stop")
+        async def close_client(_app: Any, _loop: Any) -> None:
+            await self.client.close()
+
+        return webhook
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -------------------------------------------------------------------------------------------- processing
+
+    async def _handle(self, message: InboundMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                      app: Any) -> None:
+        await self._in_order(message.phone, lambda: self._process(message, on_new_message, app))
+
+    async def _process(self, message: InboundMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                       app: Any) -> None:
+        if not await asyncio.to_thread(store.claim, message.wamid):
+            return  # another replica or an earlier run has it
+        self._spawn(self.client.mark_read(message.wamid))
+        output = WhatsAppOutput(self.client)
+        try:
+            text = await self._text_for_rasa(message)
+            if text is None:
+                reply = unusable_reply(message)
+                if reply:
+                    await output.send_text_message(message.phone, reply)
+                await asyncio.to_thread(store.touch_session, message.phone)
+                await asyncio.to_thread(store.finish, message.wamid, store.SKIPPED)
+                return
+            await on_new_message(UserMessage(
+                text, output, sender_id=message.phone, input_channel=CHANNEL, message_id=message.wamid,
+                metadata={"wamid": message.wamid, "type": message.type, "title": message.title,
+                          "profile_name": message.profile_name},
+            ))
+            await asyncio.to_thread(store.save_options, message.phone,
+                                    [o.payload for o in output.offered or []])
+            await asyncio.to_thread(store.touch_session, message.phone, await self._last_intent(app, message.phone))
+            await asyncio.to_thread(store.finish, message.wamid, store.PROCESSED)
+        except Exception as error:  # noqa: BLE001 - one bad message must not stop the channel
+            log.exception("processing %s from %s failed", message.wamid, mask_phone(message.phone))
+            await asyncio.to_thread(store.finish, message.wamid, store.FAILED, f"{type(error).__name__}: {error}")
+            await output.send_text_message(message.phone, FAILURE_REPLY)
+
+    async def _text_for_rasa(self, message: InboundMessage) -> str | None:
+        """The text or payload Rasa should see: reply ids as payloads, "2" as the second option offered."""
+        if message.type == "request_welcome":  # the user opened the chat for the first time
+            return "/greet"
+        if not message.usable:
+            return None
+        text = str(message.text).strip()
+        if (message.is_reply and text.startswith("opt:")) or (not message.is_reply and text.rstrip(".)").isdigit()):
+            chosen = await asyncio.to_thread(store.resolve_option, message.phone, text)
+            if chosen:
+                return chosen
+        return text
+
+    @staticmethod
+    async def _last_intent(app: Any, sender_id: str) -> str | None:
+        agent = getattr(getattr(app, "ctx", None), "agent", None)
+        if agent is None or agent.tracker_store is None:
+            return None
+        tracker = await agent.tracker_store.retrieve(sender_id)
+        if tracker is None:
+            return None
+        return (tracker.latest_message.intent or {}).get("name") if tracker.latest_message else None

@@ -1,0 +1,1 @@
+"""WhatsApp Cloud API: webhook payloads, signatures, the async client and message rendering."""

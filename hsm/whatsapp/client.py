@@ -1,0 +1,187 @@
+"""Async WhatsApp Cloud API client: sends message objects to `/{phone_number_id}/messages` with retries,
+records every send, and enforces the 24-hour rule (free-form only inside the window, else approved templates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from hsm.config import Settings, get_settings
+from hsm.phone import mask_phone
+from hsm.whatsapp import store
+
+log = logging.getLogger("hsm.whatsapp.client")
+
+RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
+
+
+class CloudApiError(Exception):
+    """Meta refused the request (or it kept failing); `code` is Meta's error code when there is one."""
+
+    def __init__(self, message: str, status: int | None = None, code: int | None = None,
+                 details: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.details = details
+
+
+class OutsideServiceWindow(CloudApiError):
+    """A free-form message to someone who has not written in 24 hours; only approved templates may go."""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    wamid: str
+    to: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+    timeout_s: float = 10.0
+
+    def delay(self, attempt: int, retry_after: str | None = None) -> float:
+        """Full-jitter exponential backoff; a Retry-After header wins when Meta sends one."""
+        if retry_after:
+            try:
+                return min(float(retry_after), self.max_delay_s)
+            except ValueError:
+                pass
+        return random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2 ** attempt))
+
+
+def _meta_error(status: int, body: Any) -> CloudApiError:
+    error = body.get("error", {}) if isinstance(body, dict) else {}
+    details = (error.get("error_data") or {}).get("details") if isinstance(error, dict) else None
+    return CloudApiError(
+        str(error.get("message") or f"HTTP {status}"), status=status,
+        code=error.get("code") if isinstance(error.get("code"), int) else None, details=details,
+    )
+
+
+class WhatsAppClient:
+    """One business phone number's sending side. Use as `async with WhatsAppClient.from_settings() as client`."""
+
+    def __init__(self, api_url: str, phone_number_id: str, access_token: str, *,
+                 retry: RetryPolicy | None = None, record: bool = True, enforce_window: bool = True):
+        self.messages_url = f"{api_url.rstrip('/')}/{phone_number_id}/messages"
+        self.access_token = access_token
+        self.retry = retry or RetryPolicy()
+        self.record = record
+        self.enforce_window = enforce_window
+        self._http: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **options: Any) -> WhatsAppClient:
+        settings = settings or get_settings()
+        if not (settings.whatsapp_phone_number_id and settings.whatsapp_access_token):
+            raise CloudApiError("WHATSAPP_PHONE_NUMBER_ID and WHATSAPP_ACCESS_TOKEN must be set to send messages")
+        return cls(settings.whatsapp_api_url, settings.whatsapp_phone_number_id, settings.whatsapp_access_token,
+                   **options)
+
+    async def __aenter__(self) -> WhatsAppClient:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(
+                headers={"Authorization": f"Bearer {self.access_token}"},
+                timeout=aiohttp.ClientTimeout(total=self.retry.timeout_s),
+            )
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None and not self._http.closed:
+            await self._http.close()
+
+    # -------------------------------------------------------------------------------------------- HTTP
+
+    async def _post(self, body: dict) -> dict:
+        """POST with retries on 429, 5xx and timeouts; other 4xx fail at once."""
+        last_error: CloudApiError | None = None
+        for attempt in range(self.retry.attempts):
+            retry_after = None
+            try:
+                async with self._session().post(self.messages_url, json=body) as response:
+                    try:
+                        answer = await response.json(content_type=None)
+                    except ValueError:
+                        answer = None
+                    if response.status < 300:
+                        return answer if isinstance(answer, dict) else {}
+                    last_error = _meta_error(response.status, answer)
+                    if response.status not in RETRYABLE_STATUSES:
+                        raise last_error
+                    retry_after = response.headers.get("Retry-After")
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                last_error = CloudApiError(f"{type(error).__name__}: {error}".rstrip(": "))
+            if attempt + 1 < self.retry.attempts:
+                delay = self.retry.delay(attempt, retry_after)
+                log.warning("send failed (%s), retry %d in %.2fs", last_error, attempt + 1, delay)
+                await asyncio.sleep(delay)
+        assert last_error is not None
+        raise last_error
+
+    # -------------------------------------------------------------------------------------------- sending
+
+    async def send(self, to: str, message: dict) -> SendResult:
+        """Send one message object (`{"type": "text", "text": {...}}`) to `to` (E.164 or digits)."""
+        phone = "+" + to.lstrip("+") if to.lstrip("+").isdigit() else to  # else a business-scoped user id
+        free_form = message.get("type") != "template"
+        if free_form and self.enforce_window and not await asyncio.to_thread(store.in_service_window, phone):
+            error = OutsideServiceWindow(
+                f"not sent: {mask_phone(phone)} has not written in 24 hours; use an approved template")
+            log.warning("%s", error)
+            if self.record:
+                await asyncio.to_thread(store.record_outbound, phone, message, None, "failed", None, str(error))
+            raise error
+        body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": phone.lstrip("+"), **message}
+        try:
+            answer = await self._post(body)
+        except CloudApiError as error:
+            log.error("send to %s failed: %s (code %s)", mask_phone(phone), error, error.code)
+            if self.record:
+                await asyncio.to_thread(store.record_outbound, phone, message, None, "failed", error.code,
+                                        f"{error} {error.details or ''}".strip())
+            raise
+        wamid = str(((answer.get("messages") or [{}])[0]).get("id") or "")
+        if self.record:
+            await asyncio.to_thread(store.record_outbound, phone, message, wamid or None, store.ACCEPTED)
+        return SendResult(wamid=wamid, to=phone)
+
+    async def send_template(self, to: str, name: str, language: str = "en",
+                            body_parameters: list[str] | None = None) -> SendResult:
+        """Send an approved template from `whatsapp_templates`, checking its variables first."""
+        template = await asyncio.to_thread(store.approved_template, name, language)
+        if template is None:
+            raise CloudApiError(f"template {name!r} ({language}) is not approved; not sent")
+        parameters = list(body_parameters or [])
+        expected = len(template.variables or [])
+        if len(parameters) != expected or any(not str(p).strip() for p in parameters):
+            raise CloudApiError(f"template {name!r} needs {expected} non-empty parameters, got {len(parameters)}")
+        components = []
+        if parameters:
+            components = [{"type": "body", "parameters": [{"type": "text", "text": str(p)} for p in parameters]}]
+        return await self.send(to, {"type": "template", "template": {
+            "name": name, "language": {"code": template.language}, "components": components}})
+
+    async def mark_read(self, wamid: str) -> bool:
+        """Blue ticks for an inbound message; failures are logged, never raised."""
+        try:
+            await self._post({"messaging_product": "whatsapp", "status": "read", "message_id": wamid})
+            return True
+        except CloudApiError as error:
+            log.warning("could not mark %s read: %s", wamid, error)
+            return False

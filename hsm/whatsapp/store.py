@@ -1,0 +1,296 @@
+"""What the channel keeps in the database: inbound messages (deduplicated), outbound sends and their statuses,
+per-number sessions, the 24-hour service window and the numbered options a user may answer with "2".
+
+All functions are synchronous (SQLAlchemy); async callers run them with `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hsm import clock
+from hsm import models as m
+from hsm.db import session_scope
+from hsm.identity import identify
+from hsm.whatsapp.payloads import InboundMessage, StatusUpdate, WebhookBatch, parse_webhook, status_may_replace
+
+log = logging.getLogger("hsm.whatsapp.store")
+
+SESSION_MINUTES = 30  # matches domain.yml session_expiration_time
+SERVICE_WINDOW = timedelta(hours=24)
+STALE_PROCESSING = timedelta(minutes=2)  # a message "processing" this long was interrupted (crash, restart)
+
+# Inbound lifecycle: received -> processing -> processed | failed | skipped
+RECEIVED, PROCESSING, PROCESSED, FAILED, SKIPPED = "received", "processing", "processed", "failed", "skipped"
+# Outbound lifecycle: accepted (by the API) -> sent -> delivered -> read, or failed
+ACCEPTED = "accepted"
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; they were stored in UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+# ------------------------------------------------------------------------------------------------ inbound
+
+
+def _inbound_metadata(message: InboundMessage) -> dict:
+    return {
+        "raw": message.raw,
+        "profile_name": message.profile_name,
+        "phone_number_id": message.phone_number_id,
+        "title": message.title,
+    }
+
+
+def store_inbound(batch: WebhookBatch) -> list[InboundMessage]:
+    """Store every message of the batch and apply its statuses; return the messages seen for the first time.
+
+    A message id that is already stored (Meta delivers at least once) is acknowledged and not returned.
+    """
+    fresh: list[InboundMessage] = []
+    with session_scope() as session:
+        for message in batch.messages:
+            row = m.WhatsAppMessage(
+                phone_number=message.phone,
+                direction="inbound",
+                message_type=message.type[:30],
+                content=message.text,
+                media_url=(message.media or {}).get("url") if isinstance(message.media, dict) else None,
+                message_metadata=_inbound_metadata(message),
+                whatsapp_message_id=message.wamid,
+                status=RECEIVED,
+            )
+            try:
+                with session.begin_nested():
+                    session.add(row)
+            except IntegrityError:
+                log.info("duplicate delivery of %s ignored", message.wamid)
+                continue
+            fresh.append(message)
+    if batch.statuses:
+        apply_statuses(batch.statuses)
+    return fresh
+
+
+def claim(wamid: str) -> bool:
+    """Move a message from received (or stale processing) to processing; False if someone else has it."""
+    stale_before = clock.utcnow() - STALE_PROCESSING
+    with session_scope() as session:
+        result = session.execute(
+            update(m.WhatsAppMessage)
+            .where(
+                m.WhatsAppMessage.whatsapp_message_id == wamid,
+                m.WhatsAppMessage.direction == "inbound",
+                or_(
+                    m.WhatsAppMessage.status == RECEIVED,
+                    (m.WhatsAppMessage.status == PROCESSING) & (m.WhatsAppMessage.updated_at < stale_before),
+                ),
+            )
+            .values(status=PROCESSING, updated_at=clock.utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+def finish(wamid: str, status: str, error: str | None = None) -> None:
+    with session_scope() as session:
+        session.execute(
+            update(m.WhatsAppMessage)
+            .where(m.WhatsAppMessage.whatsapp_message_id == wamid)
+            .values(status=status, error_message=error, updated_at=clock.utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
+def unprocessed() -> list[InboundMessage]:
+    """Inbound messages that were acknowledged but never processed (or interrupted), oldest first."""
+    stale_before = clock.utcnow() - STALE_PROCESSING
+    with session_scope() as session:
+        rows = session.execute(
+            select(m.WhatsAppMessage)
+            .where(
+                m.WhatsAppMessage.direction == "inbound",
+                or_(
+                    m.WhatsAppMessage.status == RECEIVED,
+                    (m.WhatsAppMessage.status == PROCESSING) & (m.WhatsAppMessage.updated_at < stale_before),
+                ),
+            )
+            .order_by(m.WhatsAppMessage.created_at, m.WhatsAppMessage.id)
+        ).scalars().all()
+        bodies = [_rebuild_body(row) for row in rows]
+    messages: list[InboundMessage] = []
+    for body in bodies:
+        messages.extend(parse_webhook(body).messages)
+    return messages
+
+
+def _rebuild_body(row: m.WhatsAppMessage) -> dict:
+    meta = row.message_metadata or {}
+    raw = meta.get("raw") or {}
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"phone_number_id": meta.get("phone_number_id")},
+        "messages": [raw],
+    }
+    if meta.get("profile_name"):
+        value["contacts"] = [{"profile": {"name": meta["profile_name"]}, "wa_id": raw.get("from")}]
+    return {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": value}]}]}
+
+
+# ------------------------------------------------------------------------------------------------ outbound
+
+
+def record_outbound(phone: str, message: dict, wamid: str | None, status: str,
+                    error_code: int | None = None, error: str | None = None) -> None:
+    """Record one send (accepted with Meta's id, or failed with the error)."""
+    kind = str(message.get("type", "text"))
+    content = None
+    if kind == "text":
+        content = (message.get("text") or {}).get("body")
+    elif kind == "interactive":
+        content = ((message.get("interactive") or {}).get("body") or {}).get("text")
+    elif kind == "template":
+        content = (message.get("template") or {}).get("name")
+    with session_scope() as session:
+        session.add(m.WhatsAppMessage(
+            phone_number=phone, direction="outbound", message_type=kind[:30], content=content,
+            message_metadata={"payload": message}, whatsapp_message_id=wamid, status=status,
+            error_code=error_code, error_message=error,
+        ))
+
+
+def apply_statuses(statuses: tuple[StatusUpdate, ...] | list[StatusUpdate]) -> int:
+    """Move outbound messages forward (never backwards: statuses arrive out of order). Returns rows changed."""
+    changed = 0
+    with session_scope() as session:
+        for status in statuses:
+            row = session.execute(
+                select(m.WhatsAppMessage).where(m.WhatsAppMessage.whatsapp_message_id == status.wamid)
+                .with_for_update()
+            ).scalar_one_or_none()
+            if row is None:
+                log.info("status %s for unknown message %s", status.status, status.wamid)
+                continue
+            current = None if row.status == ACCEPTED else row.status
+            if not status_may_replace(current, status.status):
+                continue
+            row.status = status.status
+            if status.errors:
+                first = status.errors[0]
+                code = first.get("code")
+                row.error_code = code if isinstance(code, int) else None
+                row.error_message = str(first.get("title") or first.get("message") or "")[:500]
+            changed += 1
+    return changed
+
+
+def in_service_window(phone: str, now: datetime | None = None) -> bool:
+    """True when the user wrote to us within the last 24 hours (free-form messages allowed)."""
+    now = now or clock.utcnow()
+    with session_scope() as session:
+        last = session.execute(
+            select(m.WhatsAppMessage.created_at)
+            .where(m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.direction == "inbound")
+            .order_by(m.WhatsAppMessage.created_at.desc()).limit(1)
+        ).scalar_one_or_none()
+    last = _as_utc(last)
+    return last is not None and now - last <= SERVICE_WINDOW
+
+
+def approved_template(name: str, language: str | None = None) -> m.WhatsAppTemplate | None:
+    with session_scope() as session:
+        query = select(m.WhatsAppTemplate).where(m.WhatsAppTemplate.template_name == name)
+        if language:
+            query = query.where(m.WhatsAppTemplate.language == language)
+        template = session.execute(query).scalars().first()
+        return template if template is not None and template.status == "approved" else None
+
+
+# ------------------------------------------------------------------------------------------------ sessions
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    phone: str
+    user_type: str | None
+    user_id: int | None
+    last_intent: str | None
+    expires_at: datetime | None
+    options: list[str]
+
+
+def _session_row(session, phone: str) -> m.WhatsAppSession:
+    row = session.execute(
+        select(m.WhatsAppSession).where(m.WhatsAppSession.phone_number == phone)
+    ).scalar_one_or_none()
+    if row is None:
+        row = m.WhatsAppSession(phone_number=phone, context={})
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:  # another process created it first
+            row = session.execute(
+                select(m.WhatsAppSession).where(m.WhatsAppSession.phone_number == phone)
+            ).scalar_one()
+    return row
+
+
+def touch_session(phone: str, last_intent: str | None = None) -> None:
+    """Record activity: who the number is, the last intent, and a fresh 30-minute expiry."""
+    now = clock.utcnow()
+    with session_scope() as session:
+        who = identify(session, phone)
+        row = _session_row(session, phone)
+        row.user_type = who.role
+        row.user_id = who.person_id
+        if last_intent:
+            row.last_intent = last_intent[:100]
+        row.last_message_at = now
+        row.expires_at = now + timedelta(minutes=SESSION_MINUTES)
+        session.flush()
+        session.execute(
+            update(m.WhatsAppMessage)
+            .where(m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.session_id.is_(None))
+            .values(session_id=row.id)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def save_options(phone: str, payloads: list[str]) -> None:
+    """Remember the options last offered, so "2" (or a button id "opt:2") means the second one."""
+    with session_scope() as session:
+        row = _session_row(session, phone)
+        row.context = {**(row.context or {}), "options": list(payloads)}
+
+
+def resolve_option(phone: str, text: str) -> str | None:
+    """The payload of option N when `text` is "N" or "opt:N" and N was offered; else None."""
+    token = text.strip().lower().removeprefix("opt:").rstrip(".)")
+    if not token.isdigit():
+        return None
+    with session_scope() as session:
+        row = session.execute(
+            select(m.WhatsAppSession).where(m.WhatsAppSession.phone_number == phone)
+        ).scalar_one_or_none()
+        options = list((row.context or {}).get("options") or []) if row else []
+    index = int(token) - 1
+    return options[index] if 0 <= index < len(options) else None
+
+
+def session_info(phone: str) -> SessionInfo | None:
+    with session_scope() as session:
+        row = session.execute(
+            select(m.WhatsAppSession).where(m.WhatsAppSession.phone_number == phone)
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        return SessionInfo(phone, row.user_type, row.user_id, row.last_intent, _as_utc(row.expires_at),
+                           list((row.context or {}).get("options") or []))

@@ -1,0 +1,18 @@
+# Environment of the local stack (sourced by scripts/run-local.sh and tests): a sandbox stands in for Meta.
+# Values already set in the environment win.
+export RASA_TELEMETRY_ENABLED=false
+export SANDBOX_PORT=${SANDBOX_PORT:-8090}
+export RASA_PORT=${RASA_PORT:-5005}
+export ACTION_PORT=${ACTION_PORT:-5055}
+export WHATSAPP_VERIFY_TOKEN=${WHATSAPP_VERIFY_TOKEN:-sandbox-verify-token}
+export WHATSAPP_APP_SECRET=${WHATSAPP_APP_SECRET:-sandbox-secret}
+export WHATSAPP_ACCESS_TOKEN=${WHATSAPP_ACCESS_TOKEN:-sandbox-token}
+export WHATSAPP_PHONE_NUMBER_ID=${WHATSAPP_PHONE_NUMBER_ID:-100000000000001}
+export WHATSAPP_API_URL=${WHATSAPP_API_URL:-http://127.0.0.1:$SANDBOX_PORT/v21.0}
+export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_PORT/webhook}
+export HSM_SANDBOX_WEBHOOK_URL=${HSM_SANDBOX_WEBHOOK_URL:-http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook}
+export HSM_WEBHOOK_URL=${HSM_WEBHOOK_URL:-$HSM_SANDBOX_WEBHOOK_URL}
+export HSM_SANDBOX_URL=${HSM_SANDBOX_URL:-http://127.0.0.1:$SANDBOX_PORT}
+# The demo school's data describes the week of Mon 30 Nov 2026: freeze "now" in it unless told otherwise
+# (HSM_NOW= make run uses the real clock).
+export HSM_NOW=${HSM_NOW-2026-12-01T16:30:00+05:30}

@@ -1,0 +1,24 @@
+"""One running stack (sandbox, action server, Rasa with the WhatsApp channel) per test module, on a fresh
+SQLite database holding the demo school, with "now" frozen in the demo week."""
+
+from __future__ import annotations
+
+import pytest
+
+from hsm.db import upgrade_to_head
+from hsm.school_import import import_school_file
+from tests.conftest import DEMO_NOW, SCHOOL_FILE
+from tests.e2e.stack import Stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("stack")
+    database_url = f"sqlite:///{workdir / 'hsm.sqlite3'}"
+    upgrade_to_head(database_url)
+    import_school_file(SCHOOL_FILE, database_url)
+    running = Stack.start(workdir, database_url, DEMO_NOW)
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -1,0 +1,191 @@
+"""The async Cloud API client against the in-process sandbox: retries, no retry on 4xx, records, 24-hour rule,
+templates; and the channel's store: statuses only move forward, numbered options, sessions."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+
+from hsm import models as m
+from hsm.chat import text_message, webhook_body
+from hsm.db import session_scope
+from hsm.sandbox import SandboxConfig, create_app
+from hsm.whatsapp import store
+from hsm.whatsapp.client import CloudApiError, OutsideServiceWindow, RetryPolicy, WhatsAppClient
+from hsm.whatsapp.payloads import StatusUpdate, parse_webhook
+
+TOKEN, PHONE_ID = "unit-token", "100000000000077"
+PARENT = "+919845000007"  # Kavitha Reddy
+FAST = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05, timeout_s=1.0)
+
+
+@pytest_asyncio.fixture
+async def sandbox():
+    server = TestServer(create_app(SandboxConfig(access_token=TOKEN, phone_number_id=PHONE_ID)))
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+def client_for(server: TestServer, **options) -> WhatsAppClient:
+    return WhatsAppClient(str(server.make_url("/v21.0")), PHONE_ID, TOKEN, retry=FAST, **options)
+
+
+def user_wrote(phone: str, text: str = "hi") -> None:
+    store.store_inbound(parse_webhook(webhook_body(phone, text_message(text))))
+
+
+async def sandbox_messages(server: TestServer) -> list[dict]:
+    async with aiohttp.ClientSession() as http, http.get(server.make_url("/_sandbox/messages")) as answer:
+        return (await answer.json())["messages"]
+
+
+async def inject(server: TestServer, fault: dict) -> None:
+    async with aiohttp.ClientSession() as http, http.post(server.make_url("/_sandbox/faults"), json=fault) as answer:
+        assert answer.status < 300
+
+
+def outbound_rows(phone: str) -> list[m.WhatsAppMessage]:
+    with session_scope() as s:
+        return s.execute(select(m.WhatsAppMessage).where(
+            m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.direction == "outbound")
+            .order_by(m.WhatsAppMessage.id)).scalars().all()
+
+
+@pytest.mark.asyncio
+async def test_send_records_the_wamid(school_db, sandbox):
+    user_wrote(PARENT)
+    async with client_for(sandbox) as client:
+        result = await client.send(PARENT, {"type": "text", "text": {"body": "Anika's class is at 10:00 AM"}})
+    (sent,) = await sandbox_messages(sandbox)
+    assert sent["id"] == result.wamid and sent["payload"]["to"] == "919845000007"
+    (row,) = outbound_rows(PARENT)
+    assert (row.whatsapp_message_id, row.status, row.content) == (result.wamid, "accepted",
+                                                                   "Anika's class is at 10:00 AM")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fault", [{"status": 500, "count": 2}, {"status": 429, "count": 3},
+                                   {"status": 503, "count": 1}, {"delay_s": 3.0, "count": 1}])
+async def test_transient_failures_are_retried_until_one_message_goes_out(school_db, sandbox, fault):
+    user_wrote(PARENT)
+    await inject(sandbox, fault)
+    async with client_for(sandbox) as client:
+        await client.send(PARENT, {"type": "text", "text": {"body": "hello"}})
+    assert len(await sandbox_messages(sandbox)) == 1
+    assert [r.status for r in outbound_rows(PARENT)] == ["accepted"]
+
+
+@pytest.mark.asyncio
+async def test_persistent_failure_gives_up_and_records_it(school_db, sandbox):
+    user_wrote(PARENT)
+    await inject(sandbox, {"status": 500, "count": 10})
+    async with client_for(sandbox) as client:
+        with pytest.raises(CloudApiError) as caught:
+            await client.send(PARENT, {"type": "text", "text": {"body": "hello"}})
+    assert caught.value.status == 500
+    (row,) = outbound_rows(PARENT)
+    assert row.status == "failed" and row.whatsapp_message_id is None
+
+
+@pytest.mark.asyncio
+async def test_a_4xx_is_not_retried(school_db, sandbox):
+    user_wrote(PARENT)
+    bad = {"type": "interactive", "interactive": {"type": "button", "body": {"text": "x"}, "action": {
+        "buttons": [{"type": "reply", "reply": {"id": "a", "title": "A title that is far too long"}}]}}}
+    async with client_for(sandbox) as client:
+        with pytest.raises(CloudApiError) as caught:
+            await client.send(PARENT, bad)
+    assert caught.value.code == 131009 and "title" in (caught.value.details or "")
+    async with aiohttp.ClientSession() as http, http.get(sandbox.make_url("/_sandbox/stats")) as answer:
+        assert (await answer.json())["rejected"] == 1
+
+
+@pytest.mark.asyncio
+async def test_free_form_outside_24_hours_is_refused_and_logged(school_db, sandbox, monkeypatch):
+    monkeypatch.setenv("HSM_NOW", "2026-12-01T10:00:00+05:30")
+    user_wrote(PARENT)
+    monkeypatch.setenv("HSM_NOW", "2026-12-02T10:00:01+05:30")
+    async with client_for(sandbox) as client:
+        with pytest.raises(OutsideServiceWindow):
+            await client.send(PARENT, {"type": "text", "text": {"body": "reminder"}})
+        with pytest.raises(OutsideServiceWindow):
+            await client.send("+919845000016", {"type": "text", "text": {"body": "never wrote to us"}})
+    assert await sandbox_messages(sandbox) == []
+    assert outbound_rows(PARENT)[0].status == "failed"
+
+
+@pytest.mark.asyncio
+async def test_templates_must_be_approved_and_get_their_variables(school_db, sandbox):
+    with session_scope() as s:
+        s.add(m.WhatsAppTemplate(template_name="fee_reminder", language="en", category="UTILITY", status="approved",
+                                 content="Hi {{1}}, your fee of ₹{{2}} is due on {{3}}.",
+                                 variables=["name", "amount", "date"]))
+        s.add(m.WhatsAppTemplate(template_name="promo", language="en", status="pending", content="Sale!"))
+    async with client_for(sandbox) as client:
+        await client.send_template("+919845000016", "fee_reminder", "en", ["Geetha", "2500", "2 Dec"])
+        with pytest.raises(CloudApiError, match="needs 3"):
+            await client.send_template("+919845000016", "fee_reminder", "en", ["Geetha"])
+        with pytest.raises(CloudApiError, match="not approved"):
+            await client.send_template("+919845000016", "promo")
+    (sent,) = await sandbox_messages(sandbox)
+    assert sent["payload"]["template"]["components"][0]["parameters"][1] == {"type": "text", "text": "2500"}
+
+
+def status(wamid: str, value: str) -> StatusUpdate:
+    return StatusUpdate(wamid=wamid, status=value, recipient=None, timestamp=None, errors=(), raw={})
+
+
+def test_statuses_only_move_forward(school_db):
+    store.record_outbound("+919845000007", {"type": "text", "text": {"body": "x"}}, "wamid.A", store.ACCEPTED)
+    assert store.apply_statuses([status("wamid.A", "delivered")]) == 1
+    assert store.apply_statuses([status("wamid.A", "sent")]) == 0
+    assert store.apply_statuses([status("wamid.A", "read"), status("wamid.A", "delivered")]) == 1
+    failed = StatusUpdate("wamid.A", "failed", None, None, ({"code": 131047, "title": "Re-engagement"},), {})
+    assert store.apply_statuses([failed]) == 0  # read is final
+    with session_scope() as s:
+        row = s.execute(select(m.WhatsAppMessage).filter_by(whatsapp_message_id="wamid.A")).scalar_one()
+        assert row.status == "read"
+    store.record_outbound("+919845000007", {"type": "text", "text": {"body": "y"}}, "wamid.B", store.ACCEPTED)
+    assert store.apply_statuses([StatusUpdate("wamid.B", "failed", None, None,
+                                              ({"code": 131047, "title": "Re-engagement message"},), {})]) == 1
+    with session_scope() as s:
+        row = s.execute(select(m.WhatsAppMessage).filter_by(whatsapp_message_id="wamid.B")).scalar_one()
+        assert (row.status, row.error_code, row.error_message) == ("failed", 131047, "Re-engagement message")
+
+
+def test_duplicates_are_stored_once_and_claimed_once(school_db):
+    body = webhook_body(PARENT, text_message("hi", wamid="wamid.DUP1"))
+    assert len(store.store_inbound(parse_webhook(body))) == 1
+    assert store.store_inbound(parse_webhook(body)) == []
+    assert store.claim("wamid.DUP1") is True
+    assert store.claim("wamid.DUP1") is False
+    assert store.unprocessed() == []  # processing, and not stale yet
+    store.finish("wamid.DUP1", store.PROCESSED)
+    assert store.claim("wamid.DUP1") is False
+
+
+def test_unprocessed_messages_come_back_in_order(school_db):
+    for n in (1, 2, 3):
+        store.store_inbound(parse_webhook(webhook_body(PARENT, text_message(f"message {n}", wamid=f"wamid.R{n}"))))
+    store.claim("wamid.R2")
+    store.finish("wamid.R2", store.PROCESSED)
+    assert [(msg.wamid, msg.text, msg.phone) for msg in store.unprocessed()] == [
+        ("wamid.R1", "message 1", PARENT), ("wamid.R3", "message 3", PARENT)]
+
+
+def test_numbered_options_and_sessions(school_db):
+    store.save_options(PARENT, ["/a", "/b", "/c"])
+    assert store.resolve_option(PARENT, "2") == "/b"
+    assert store.resolve_option(PARENT, "opt:3") == "/c"
+    assert store.resolve_option(PARENT, "4") is None
+    assert store.resolve_option(PARENT, "two") is None
+    store.save_options(PARENT, [])
+    assert store.resolve_option(PARENT, "2") is None
+    store.touch_session(PARENT, "greet")
+    info = store.session_info(PARENT)
+    assert (info.user_type, info.last_intent) == ("guardian", "greet")
+    assert (info.expires_at - store.clock.utcnow()).total_seconds() == 30 * 60
