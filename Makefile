@@ -10,7 +10,7 @@ MODEL := models/hsm.tar.gz
 MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 export ACTION_SERVER_URL ?= http://localhost:5055/webhook
 
-.PHONY: help venv run test unit lint validate train test-stories db demo-db constraints clean
+.PHONY: help venv run test unit lint validate train test-stories db constraints bench clean
 
 help:
 	@echo "make run         set everything up and talk to the bot"
@@ -19,6 +19,7 @@ help:
 	@echo "make validate    rasa data validate --fail-on-warning"
 	@echo "make lint        ruff"
 	@echo "make db          migrate DATABASE_URL and import the demo school"
+	@echo "make bench       webhook benchmark: WhatsApp channel vs Rasa's REST channel"
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/constraints.txt pyproject.toml
 	@test -x $(BIN)/python || { py=$$(scripts/find-python310.sh) && echo "creating $(VENV) with $$py" && $$py -m venv $(VENV); }
@@ -49,7 +50,7 @@ lint: $(STAMP)
 validate: $(STAMP)
 	$(RASA) data validate --fail-on-warning
 
-unit: $(STAMP)
+unit: $(STAMP) $(MODEL)
 	$(BIN)/pytest
 
 test-stories: $(STAMP) $(MODEL)
@@ -57,6 +58,9 @@ test-stories: $(STAMP) $(MODEL)
 
 test: lint unit validate test-stories
 	@echo "all suites passed"
+
+bench: $(STAMP) $(MODEL)
+	$(BIN)/python bench/webhook_bench.py
 
 constraints: $(STAMP)
 	{ head -2 requirements/constraints.txt; $(BIN)/pip freeze --exclude-editable; } > requirements/constraints.txt.new

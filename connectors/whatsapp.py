@@ -5,10 +5,13 @@ per sender). Output: render the bot's replies within Meta's limits and send them
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -38,6 +41,20 @@ MEDIA_REPLY = "I can only read text messages for now 🙏 Please type your quest
 SILENT_TYPES = {"reaction", "revoke", "edit", "system", "ephemeral"}
 FAILURE_REPLY = "Sorry, something went wrong on our side. Please try again in a minute."
 
+# Storing an inbound message is the only work Meta waits for: it gets threads of its own, so a backlog of
+# processing never delays an acknowledgement.
+_ACK_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="whatsapp-ack")
+_WORK_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="whatsapp-work")
+# Rasa's NLU and policies run on the event loop; letting every queued message into Rasa at once only makes
+# each of them wait longer and starves the webhook. A few at a time keeps the loop responsive.
+PROCESSING_CONCURRENCY = int(os.environ.get("HSM_WHATSAPP_CONCURRENCY", "4"))
+
+T = TypeVar("T")
+
+
+async def _in_thread(pool: ThreadPoolExecutor, function: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(function, *args))
+
 
 def unusable_reply(message: InboundMessage) -> str | None:
     """A short answer for a message without text the bot can act on; None when silence is right."""
@@ -62,7 +79,7 @@ class WhatsAppOutput(OutputChannel):
             self.offered = rendered.options
         for message in rendered.messages:
             try:
-                await self.client.send(recipient_id, message)
+                await self.client.send(recipient_id, message, replying=True)
             except CloudApiError:
                 pass  # logged and recorded as failed by the client; the rest of the turn still goes out
 
@@ -147,6 +164,7 @@ class WhatsAppInput(InputChannel):
         self.client = client
         self._in_order = _SenderLocks()
         self._tasks: set[asyncio.Task] = set()
+        self._rasa_slots: asyncio.Semaphore | None = None  # created on the server's loop
 
     # -------------------------------------------------------------------------------------------- HTTP
 
@@ -178,14 +196,14 @@ class WhatsAppInput(InputChannel):
                 batch = parse_webhook(json.loads(raw))
             except (ValueError, InvalidWebhook) as error:
                 return response.json({"error": f"malformed payload: {error}"}, status=400)
-            fresh = await asyncio.to_thread(store.store_inbound, batch)
+            fresh = await _in_thread(_ACK_THREADS, store.store_inbound, batch)
             for message in fresh:
                 self._spawn(self._handle(message, on_new_message, request.app))
             return response.text("EVENT_RECEIVED")
 
         @webhook.listener("after_server_start")
         async def replay_unprocessed(app: Any, _loop: Any) -> None:
-            pending = await asyncio.to_thread(store.unprocessed)
+            pending = await _in_thread(_WORK_THREADS, store.unprocessed)
             if pending:
                 log.info("replaying %d message(s) received but not processed before the restart", len(pending))
             for message in pending:
@@ -210,7 +228,7 @@ class WhatsAppInput(InputChannel):
 
     async def _process(self, message: InboundMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]],
                        app: Any) -> None:
-        if not await asyncio.to_thread(store.claim, message.wamid):
+        if not await _in_thread(_WORK_THREADS, store.claim, message.wamid):
             return  # another replica or an earlier run has it
         self._spawn(self.client.mark_read(message.wamid))
         output = WhatsAppOutput(self.client)
@@ -220,21 +238,24 @@ class WhatsAppInput(InputChannel):
                 reply = unusable_reply(message)
                 if reply:
                     await output.send_text_message(message.phone, reply)
-                await asyncio.to_thread(store.touch_session, message.phone)
-                await asyncio.to_thread(store.finish, message.wamid, store.SKIPPED)
+                await _in_thread(_WORK_THREADS, store.complete, message.wamid, message.phone, store.SKIPPED)
                 return
-            await on_new_message(UserMessage(
-                text, output, sender_id=message.phone, input_channel=CHANNEL, message_id=message.wamid,
-                metadata={"wamid": message.wamid, "type": message.type, "title": message.title,
-                          "profile_name": message.profile_name},
-            ))
-            await asyncio.to_thread(store.save_options, message.phone,
-                                    [o.payload for o in output.offered or []])
-            await asyncio.to_thread(store.touch_session, message.phone, await self._last_intent(app, message.phone))
-            await asyncio.to_thread(store.finish, message.wamid, store.PROCESSED)
+            if self._rasa_slots is None:
+                self._rasa_slots = asyncio.Semaphore(PROCESSING_CONCURRENCY)
+            async with self._rasa_slots:
+                await on_new_message(UserMessage(
+                    text, output, sender_id=message.phone, input_channel=CHANNEL, message_id=message.wamid,
+                    metadata={"wamid": message.wamid, "type": message.type, "title": message.title,
+                              "profile_name": message.profile_name},
+                ))
+            options = [o.payload for o in output.offered or []]
+            last_intent = await self._last_intent(app, message.phone)
+            await _in_thread(_WORK_THREADS, store.complete, message.wamid, message.phone, store.PROCESSED,
+                             last_intent, options)
         except Exception as error:  # noqa: BLE001 - one bad message must not stop the channel
             log.exception("processing %s from %s failed", message.wamid, mask_phone(message.phone))
-            await asyncio.to_thread(store.finish, message.wamid, store.FAILED, f"{type(error).__name__}: {error}")
+            await _in_thread(_WORK_THREADS, store.complete, message.wamid, message.phone, store.FAILED, None, None,
+                             f"{type(error).__name__}: {error}")
             await output.send_text_message(message.phone, FAILURE_REPLY)
 
     async def _text_for_rasa(self, message: InboundMessage) -> str | None:
@@ -245,7 +266,7 @@ class WhatsAppInput(InputChannel):
             return None
         text = str(message.text).strip()
         if (message.is_reply and text.startswith("opt:")) or (not message.is_reply and text.rstrip(".)").isdigit()):
-            chosen = await asyncio.to_thread(store.resolve_option, message.phone, text)
+            chosen = await _in_thread(_WORK_THREADS, store.resolve_option, message.phone, text)
             if chosen:
                 return chosen
         return text

@@ -27,6 +27,9 @@ def _engine_for(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")  # readers and one writer across processes
+            # In WAL mode NORMAL never corrupts and survives process crashes; only an OS crash or power cut can
+            # lose the last commits. It makes each commit several times cheaper (no fsync per transaction).
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         return engine

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -590,6 +591,7 @@ class Sandbox:
             "type": message_type,
             "payload": body,
             "received_at": utcnow().isoformat(),
+            "received_unix": time.time(),  # the real clock (not HSM_NOW), for latency measurements
         }
         self.messages.append(message)
         self.stats["accepted"] += 1

@@ -136,11 +136,15 @@ class WhatsAppClient:
 
     # -------------------------------------------------------------------------------------------- sending
 
-    async def send(self, to: str, message: dict) -> SendResult:
-        """Send one message object (`{"type": "text", "text": {...}}`) to `to` (E.164 or digits)."""
+    async def send(self, to: str, message: dict, *, replying: bool = False) -> SendResult:
+        """Send one message object (`{"type": "text", "text": {...}}`) to `to` (E.164 or digits).
+
+        `replying=True` says the user has just written (we are answering them), so the 24-hour window is open.
+        """
         phone = "+" + to.lstrip("+") if to.lstrip("+").isdigit() else to  # else a business-scoped user id
         free_form = message.get("type") != "template"
-        if free_form and self.enforce_window and not await asyncio.to_thread(store.in_service_window, phone):
+        must_check = free_form and self.enforce_window and not replying
+        if must_check and not await asyncio.to_thread(store.in_service_window, phone):
             error = OutsideServiceWindow(
                 f"not sent: {mask_phone(phone)} has not written in 24 hours; use an approved template")
             log.warning("%s", error)

@@ -100,16 +100,6 @@ def claim(wamid: str) -> bool:
         return result.rowcount == 1
 
 
-def finish(wamid: str, status: str, error: str | None = None) -> None:
-    with session_scope() as session:
-        session.execute(
-            update(m.WhatsAppMessage)
-            .where(m.WhatsAppMessage.whatsapp_message_id == wamid)
-            .values(status=status, error_message=error, updated_at=clock.utcnow())
-            .execution_options(synchronize_session=False)
-        )
-
-
 def unprocessed() -> list[InboundMessage]:
     """Inbound messages that were acknowledged but never processed (or interrupted), oldest first."""
     stale_before = clock.utcnow() - STALE_PROCESSING
@@ -243,32 +233,46 @@ def _session_row(session, phone: str) -> m.WhatsAppSession:
     return row
 
 
-def touch_session(phone: str, last_intent: str | None = None) -> None:
-    """Record activity: who the number is, the last intent, and a fresh 30-minute expiry."""
+def touch_session(phone: str, last_intent: str | None = None, options: list[str] | None = None) -> None:
+    """Record activity: who the number is, the last intent, a fresh 30-minute expiry and, when given, the
+    options last offered (so "2", or a button id "opt:2", means the second one; [] forgets them)."""
     now = clock.utcnow()
     with session_scope() as session:
-        who = identify(session, phone)
-        row = _session_row(session, phone)
-        row.user_type = who.role
-        row.user_id = who.person_id
-        if last_intent:
-            row.last_intent = last_intent[:100]
-        row.last_message_at = now
-        row.expires_at = now + timedelta(minutes=SESSION_MINUTES)
-        session.flush()
+        _touch(session, phone, now, last_intent, options)
+
+
+def _touch(session, phone: str, now: datetime, last_intent: str | None, options: list[str] | None) -> None:
+    who = identify(session, phone)
+    row = _session_row(session, phone)
+    row.user_type = who.role
+    row.user_id = who.person_id
+    if last_intent:
+        row.last_intent = last_intent[:100]
+    if options is not None and (options or (row.context or {}).get("options")):
+        row.context = {**(row.context or {}), "options": list(options)}
+    row.last_message_at = now
+    row.expires_at = now + timedelta(minutes=SESSION_MINUTES)
+    session.flush()
+    session.execute(
+        update(m.WhatsAppMessage)
+        .where(m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.session_id.is_(None))
+        .values(session_id=row.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def complete(wamid: str, phone: str, status: str, last_intent: str | None = None,
+             options: list[str] | None = None, error: str | None = None) -> None:
+    """Finish processing an inbound message and update its sender's session, in one transaction."""
+    now = clock.utcnow()
+    with session_scope() as session:
         session.execute(
             update(m.WhatsAppMessage)
-            .where(m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.session_id.is_(None))
-            .values(session_id=row.id)
+            .where(m.WhatsAppMessage.whatsapp_message_id == wamid)
+            .values(status=status, error_message=error, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-
-
-def save_options(phone: str, payloads: list[str]) -> None:
-    """Remember the options last offered, so "2" (or a button id "opt:2") means the second one."""
-    with session_scope() as session:
-        row = _session_row(session, phone)
-        row.context = {**(row.context or {}), "options": list(payloads)}
+        _touch(session, phone, now, last_intent, options)
 
 
 def resolve_option(phone: str, text: str) -> str | None:

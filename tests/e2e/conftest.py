@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from hsm.db import upgrade_to_head
+from hsm.localstack import Stack
 from hsm.school_import import import_school_file
 from tests.conftest import DEMO_NOW, SCHOOL_FILE
-from tests.e2e.stack import Stack
 
 
 @pytest.fixture(scope="module")

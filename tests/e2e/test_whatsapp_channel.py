@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from hsm import models as m
 from hsm.chat import new_wamid, webhook_body
 from hsm.db import session_scope
+from hsm.localstack import APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN
 from hsm.whatsapp import store
 from hsm.whatsapp.payloads import parse_webhook
 from hsm.whatsapp.signature import sign
-from tests.e2e.stack import APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN
 
 pytestmark = pytest.mark.slow
 
@@ -222,3 +222,10 @@ def test_message_stored_but_not_processed_is_processed_after_restart(stack, monk
     stack.wait("rasa", f"http://127.0.0.1:{stack.rasa_port}/webhooks/whatsapp/")
     (reply,) = stack.replies(phone, after, timeout_s=60)
     assert body_text(reply).startswith("Hi Divya")
+
+
+def test_no_unexpected_errors_were_logged(stack):
+    """Runs last in this module: every request above was handled without an ERROR in any process's log."""
+    for name in ("rasa", "actions", "sandbox"):
+        errors = [line for line in stack.log(name).splitlines() if " ERROR " in line]
+        assert errors == [], f"{name} logged errors:\n" + "\n".join(errors[:10])

@@ -164,7 +164,7 @@ def test_duplicates_are_stored_once_and_claimed_once(school_db):
     assert store.claim("wamid.DUP1") is True
     assert store.claim("wamid.DUP1") is False
     assert store.unprocessed() == []  # processing, and not stale yet
-    store.finish("wamid.DUP1", store.PROCESSED)
+    store.complete("wamid.DUP1", PARENT, store.PROCESSED)
     assert store.claim("wamid.DUP1") is False
 
 
@@ -172,18 +172,18 @@ def test_unprocessed_messages_come_back_in_order(school_db):
     for n in (1, 2, 3):
         store.store_inbound(parse_webhook(webhook_body(PARENT, text_message(f"message {n}", wamid=f"wamid.R{n}"))))
     store.claim("wamid.R2")
-    store.finish("wamid.R2", store.PROCESSED)
+    store.complete("wamid.R2", PARENT, store.PROCESSED)
     assert [(msg.wamid, msg.text, msg.phone) for msg in store.unprocessed()] == [
         ("wamid.R1", "message 1", PARENT), ("wamid.R3", "message 3", PARENT)]
 
 
 def test_numbered_options_and_sessions(school_db):
-    store.save_options(PARENT, ["/a", "/b", "/c"])
+    store.touch_session(PARENT, options=["/a", "/b", "/c"])
     assert store.resolve_option(PARENT, "2") == "/b"
     assert store.resolve_option(PARENT, "opt:3") == "/c"
     assert store.resolve_option(PARENT, "4") is None
     assert store.resolve_option(PARENT, "two") is None
-    store.save_options(PARENT, [])
+    store.touch_session(PARENT, options=[])
     assert store.resolve_option(PARENT, "2") is None
     store.touch_session(PARENT, "greet")
     info = store.session_info(PARENT)

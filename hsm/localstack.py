@@ -1,5 +1,5 @@
 """The local stack as real processes (Meta sandbox, action server, Rasa with the WhatsApp channel) for end-to-end
-tests and benchmarks, plus a small client that posts signed webhooks and reads what the sandbox received."""
+tests and benchmarks, with helpers that post signed webhooks and read what the sandbox received."""
 
 from __future__ import annotations
 

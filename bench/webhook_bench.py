@@ -1,0 +1,178 @@
+"""Benchmark: N concurrent WhatsApp conversations through the signed webhook, next to Rasa's REST channel on the
+same model and server, in the same run. Prints acknowledgement latency, reply latency and throughput.
+
+    .venv/bin/python bench/webhook_bench.py --conversations 1,10,100 --turns 4
+
+WhatsApp: ack = webhook POST answered; reply = webhook POST sent -> the Graph API call for the reply reaches the
+sandbox (its arrival time). REST: reply = the synchronous POST /webhooks/rest/webhook. Every conversation waits
+for each reply before its next message, as a person would. Each message here gets exactly one reply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hsm.chat import text_message, webhook_body  # noqa: E402
+from hsm.config import PROJECT_ROOT  # noqa: E402
+from hsm.db import upgrade_to_head  # noqa: E402
+from hsm.localstack import APP_SECRET, PHONE_NUMBER_ID, Stack  # noqa: E402
+from hsm.school_import import import_school_file  # noqa: E402
+from hsm.whatsapp.signature import sign  # noqa: E402
+
+TURNS = ["hi", "what are your timings?", "thanks", "bye"]
+REPLY_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Phase:
+    channel: str
+    conversations: int
+    acks_ms: list[float] = field(default_factory=list)
+    replies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    wall_s: float = 0.0
+
+    @property
+    def messages(self) -> int:
+        return len(self.replies_ms)
+
+    def row(self) -> dict:
+        return {"channel": self.channel, "conversations": self.conversations, "messages": self.messages,
+                "errors": self.errors, "ack_ms": percentiles(self.acks_ms), "reply_ms": percentiles(self.replies_ms),
+                "throughput_msg_s": round(self.messages / self.wall_s, 1) if self.wall_s else 0.0}
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "p99": None}
+    if len(values) == 1:
+        return {"p50": round(values[0], 1), "p95": round(values[0], 1), "p99": round(values[0], 1)}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": round(statistics.median(values), 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1)}
+
+
+def phone_for(run: int, index: int) -> str:
+    return f"+9170{run:02d}{index:06d}"
+
+
+async def whatsapp_conversation(http: aiohttp.ClientSession, stack: Stack, phone: str, turns: int,
+                                phase: Phase) -> None:
+    after = 0
+    for text in (TURNS * turns)[:turns]:
+        raw = json.dumps(webhook_body(phone, text_message(text), phone_number_id=PHONE_NUMBER_ID)).encode()
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw, APP_SECRET)}
+        started = time.time()
+        try:
+            async with http.post(stack.webhook_url, data=raw, headers=headers) as answer:
+                await answer.read()
+                phase.acks_ms.append((time.time() - started) * 1000)
+                if answer.status != 200:
+                    phase.errors += 1
+                    continue
+            deadline = time.monotonic() + REPLY_TIMEOUT_S
+            reply = None
+            while reply is None and time.monotonic() < deadline:
+                params = {"to": phone, "after": str(after), "wait": "20"}
+                async with http.get(f"{stack.sandbox_url}/_sandbox/messages", params=params) as answer:
+                    found = (await answer.json())["messages"]
+                if found:
+                    reply = found[0]
+                    after = max(m["seq"] for m in found)
+            if reply is None:
+                phase.errors += 1
+                continue
+            phase.replies_ms.append((reply["received_unix"] - started) * 1000)
+        except aiohttp.ClientError:
+            phase.errors += 1
+
+
+async def rest_conversation(http: aiohttp.ClientSession, stack: Stack, sender: str, turns: int,
+                            phase: Phase) -> None:
+    url = f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook"
+    for text in (TURNS * turns)[:turns]:
+        started = time.time()
+        try:
+            async with http.post(url, json={"sender": sender, "message": text}) as answer:
+                body = await answer.json(content_type=None)
+            elapsed = (time.time() - started) * 1000
+            if answer.status != 200 or not body:
+                phase.errors += 1
+                continue
+            phase.acks_ms.append(elapsed)
+            phase.replies_ms.append(elapsed)
+        except aiohttp.ClientError:
+            phase.errors += 1
+
+
+async def run_phase(stack: Stack, channel: str, conversations: int, turns: int, run: int) -> Phase:
+    phase = Phase(channel, conversations)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
+        talk = whatsapp_conversation if channel == "whatsapp" else rest_conversation
+        started = time.monotonic()
+        await asyncio.gather(*(talk(http, stack, phone_for(run, i), turns, phase) for i in range(conversations)))
+        phase.wall_s = time.monotonic() - started
+    return phase
+
+
+def print_table(rows: list[dict]) -> None:
+    header = (f"{'channel':<9} {'conv':>5} {'msgs':>5} {'err':>4}  {'ack p50/p95/p99 ms':>22}  "
+              f"{'reply p50/p95/p99 ms':>24}  {'msg/s':>7}")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        ack = "/".join("-" if row["ack_ms"][k] is None else f"{row['ack_ms'][k]:.0f}" for k in ("p50", "p95", "p99"))
+        reply = "/".join("-" if row["reply_ms"][k] is None else f"{row['reply_ms'][k]:.0f}"
+                         for k in ("p50", "p95", "p99"))
+        ack = ack if row["channel"] == "whatsapp" else "(synchronous)"
+        print(f"{row['channel']:<9} {row['conversations']:>5} {row['messages']:>5} {row['errors']:>4}  {ack:>22}  "
+              f"{reply:>24}  {row['throughput_msg_s']:>7}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", default="1,10,100", help="comma-separated concurrency levels")
+    parser.add_argument("--turns", type=int, default=4, help="messages per conversation")
+    parser.add_argument("--out", default=str(PROJECT_ROOT / "results" / "bench-webhook.json"))
+    args = parser.parse_args()
+    levels = [int(n) for n in args.conversations.split(",") if n.strip()]
+
+    workdir = Path(tempfile.mkdtemp(prefix="hsm-bench-"))
+    database_url = f"sqlite:///{workdir / 'hsm.sqlite3'}"
+    upgrade_to_head(database_url)
+    import_school_file(PROJECT_ROOT.parent / "shared" / "fixtures" / "school.yaml", database_url)
+    print(f"starting the stack (logs in {workdir}) ...", flush=True)
+    stack = Stack.start(workdir, database_url, hsm_now=None)
+    rows: list[dict] = []
+    try:
+        asyncio.run(run_phase(stack, "whatsapp", 2, 2, run=99))  # warm-up: load models, open connections
+        asyncio.run(run_phase(stack, "rest", 2, 2, run=98))
+        for run, conversations in enumerate(levels, start=1):
+            for channel in ("rest", "whatsapp"):
+                phase = asyncio.run(run_phase(stack, channel, conversations, args.turns, run * 2 + (channel == "rest")))
+                rows.append(phase.row())
+                print(f"  {channel} x{conversations}: done in {phase.wall_s:.1f}s", flush=True)
+    finally:
+        stack.stop()
+    print()
+    print_table(rows)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(rows, indent=2))
+    print(f"\nwritten to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
