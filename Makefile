@@ -40,6 +40,7 @@ train: $(STAMP)
 db: $(STAMP)
 	$(BIN)/hsm db upgrade
 	$(BIN)/hsm import-school $(SCHOOL_FILE)
+	$(BIN)/hsm import-templates templates/whatsapp_templates.yaml
 
 run: $(STAMP) $(MODEL) db
 	scripts/run-local.sh

@@ -33,6 +33,18 @@ def _cmd_import_school(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import_templates(args: argparse.Namespace) -> int:
+    from hsm.templates import TemplateFileError, import_templates
+
+    try:
+        changed = import_templates(args.file)
+    except (TemplateFileError, OSError) as error:
+        print(f"refused {args.file}: {error}", file=sys.stderr)
+        return 2
+    print(f"templates loaded from {args.file}: {changed} changed")
+    return 0
+
+
 def _cmd_whois(args: argparse.Namespace) -> int:
     from hsm.db import session_scope
     from hsm.identity import identify
@@ -56,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     importer = commands.add_parser("import-school", help="load a school file (idempotent, all or nothing)")
     importer.add_argument("file")
     importer.set_defaults(handler=_cmd_import_school)
+
+    templates = commands.add_parser("import-templates", help="load WhatsApp templates into whatsapp_templates")
+    templates.add_argument("file", nargs="?", default="templates/whatsapp_templates.yaml")
+    templates.set_defaults(handler=_cmd_import_templates)
 
     whois = commands.add_parser("whois", help="which role a phone number has")
     whois.add_argument("phone")

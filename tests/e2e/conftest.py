@@ -8,16 +8,24 @@ import pytest
 from hsm.db import upgrade_to_head
 from hsm.localstack import Stack
 from hsm.school_import import import_school_file
+from hsm.templates import import_templates
 from tests.conftest import DEMO_NOW, SCHOOL_FILE
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack_now() -> str:
+    """The frozen "now" of the module's stack; a test module overrides it to be elsewhere in the demo week."""
+    return DEMO_NOW
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, stack_now):
     workdir = tmp_path_factory.mktemp("stack")
     database_url = f"sqlite:///{workdir / 'hsm.sqlite3'}"
     upgrade_to_head(database_url)
     import_school_file(SCHOOL_FILE, database_url)
-    running = Stack.start(workdir, database_url, DEMO_NOW)
+    import_templates(database_url=database_url)
+    running = Stack.start(workdir, database_url, stack_now)
     try:
         yield running
     finally:

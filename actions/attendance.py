@@ -1,0 +1,194 @@
+"""Attendance actions (UC-1): pick the class, fold in who was there, confirm, save once; cancel; makeup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from actions.common import caller, entity, in_session, payload, user_text
+from hsm import attendance, clock
+from hsm import models as m
+from hsm.attendance_text import parse_attendance
+from hsm.dates import parse_time
+
+NOT_A_TEACHER = "Only teachers can mark attendance. Type 'help' to see what I can do for you."
+
+
+def _reply(text: str, buttons: list[dict] | None = None, **slots: Any) -> dict:
+    return {"text": text, "buttons": buttons or [], "slots": slots}
+
+
+def _batch_buttons(options: tuple) -> list[dict]:
+    return [{"title": attendance.class_label(mt)[:72], "payload": payload("mark_attendance", batch_code=mt.batch.code)}
+            for mt in options]
+
+
+def _ask_for_names(current: attendance.DraftView) -> dict:
+    names = ", ".join(s.name.split()[0] for s in current.roster)
+    text = (f"Who was present in {current.meeting_label}? ({len(current.roster)} students: {names})\n"
+            "Tap a button or tell me, e.g. 'all present except Sarah' or 'absent: Rahul S, Ahmed'.")
+    buttons = [{"title": "✅ All present", "payload": payload("inform_attendance", everyone="present")},
+               {"title": "❌ All absent", "payload": payload("inform_attendance", everyone="absent")}]
+    return _reply(text, buttons, attendance_step="names", attendance_draft=float(current.draft.id),
+                  attendance_text=None)
+
+
+def _next_step(session: Session, current: attendance.DraftView) -> dict:
+    """Ask which student a name meant, who was there, or for the final yes."""
+    saved = attendance.saved_marks(session, current.draft.batch_id, current.draft.attendance_date)
+    if current.pending:
+        item = current.pending[0]
+        students = [session.get(m.Student, sid) for sid in item["candidates"]]
+        text = f"Which {item['query']} was {item['status']}?"
+        if current.unknown:
+            text = "I couldn't find " + ", ".join(f"'{n}'" for n in current.unknown) + " in this batch. " + text
+        buttons = [{"title": s.name, "payload": payload("inform_attendance", student_id=s.enrollment_id)}
+                   for s in students]
+        return _reply(text, buttons, attendance_step="pick_student", attendance_draft=float(current.draft.id),
+                      attendance_text=None)
+    if not current.complete:
+        reply = _ask_for_names(current)
+        if current.unknown:
+            reply["text"] = ("I couldn't find " + ", ".join(f"'{n}'" for n in current.unknown)
+                             + " in this batch.\n" + reply["text"])
+        return reply
+    text = attendance.summary_text(current, saved) + "\n\nSave it?"
+    buttons = [{"title": "Yes, save", "payload": "/affirm"}, {"title": "No, change", "payload": "/deny"}]
+    return _reply(text, buttons, attendance_step="confirm", attendance_draft=float(current.draft.id),
+                  attendance_text=None)
+
+
+def handle_attendance(session: Session, tracker: Tracker) -> dict:
+    who = caller(session, tracker)
+    if who.role != "teacher":
+        return _reply(NOT_A_TEACHER)
+    batch_code = entity(tracker, "batch_code")
+    # After a class was picked with a button, continue with what the teacher said before the question.
+    text = user_text(tracker) or (tracker.get_slot("attendance_text") or "" if batch_code else "")
+    now = clock.now()
+    draft = attendance.open_draft(session, who.person_id)
+    instrument = entity(tracker, "instrument")
+    at = parse_time(text) if text else None
+
+    student_code = entity(tracker, "student_id")
+    if student_code and draft is not None:  # a button answering "which Rahul?"
+        student = session.execute(select(m.Student).filter_by(enrollment_id=str(student_code))).scalar_one_or_none()
+        if student is not None:
+            current = attendance.resolve_pending(session, draft, student.id)
+            return _next_step(session, current)
+
+    makeup = bool(attendance.MAKEUP.search(text))
+    names_a_class = instrument or at or makeup
+    wants_new_class = batch_code or draft is None or (
+        tracker.get_intent_of_latest_message() == "mark_attendance" and names_a_class)
+    if wants_new_class:
+        choice = attendance.choose_class(session, who.person_id, now, instrument=instrument, at=at,
+                                         batch_code=batch_code)
+        if choice.problem:
+            return _reply(choice.problem, attendance_step=None, attendance_text=None)
+        if choice.options:
+            return _reply("Which class are you marking?", _batch_buttons(choice.options),
+                          attendance_step="batch", attendance_text=text or None)
+        meeting = choice.meeting
+        if makeup:
+            student = attendance.makeup_student(session, meeting, text)
+            if student is None:
+                return _reply("Whose makeup class is it? Please give the student's full name.")
+            current = attendance.draft_for_makeup(session, who.person_id, meeting, student, text)
+            return _next_step(session, current)
+        draft = attendance.start_draft(session, who.person_id, meeting, text)
+        saved = attendance.saved_marks(session, meeting.batch.id, meeting.class_date)
+        if saved and parse_attendance(text).is_empty():
+            current = attendance.view(session, draft)
+            current.marks = dict(saved)
+            reply = _ask_for_names(current)
+            reply["text"] = (attendance.summary_text(current, saved).replace("📝 Attendance", "✅ Already saved")
+                             .split("\n⚠️")[0]
+                             + "\n\nTo replace it, tell me the new attendance (e.g. 'all present except Sarah'),"
+                               " or say 'cancel' to keep it.")
+            return reply
+
+    current = attendance.view(session, draft)
+    everyone = entity(tracker, "everyone")
+    roster_names = [part for s in current.roster for part in (s.name, *s.name.split())]
+    statement = parse_attendance(text, known_names=roster_names) if text else parse_attendance("")
+    if everyone in ("present", "absent"):
+        statement = parse_attendance(f"all {everyone}")
+    if not statement.is_empty():
+        current = attendance.apply_statement(session, draft, statement)
+    elif text and not wants_new_class:
+        # Said something during attendance that isn't about attendance: name it back and ask again.
+        reply = _next_step(session, current)
+        reply["text"] = f"I didn't understand '{text[:60]}'.\n" + reply["text"]
+        return reply
+    return _next_step(session, current)
+
+
+def confirm_attendance(session: Session, tracker: Tracker) -> dict:
+    who = caller(session, tracker)
+    if who.role != "teacher":
+        return _reply(NOT_A_TEACHER)
+    draft_id = tracker.get_slot("attendance_draft")
+    draft = attendance.open_draft(session, who.person_id)
+    target = draft.id if draft is not None else (int(draft_id) if draft_id else None)
+    if target is None:
+        return _reply("There is no attendance waiting to be saved.", attendance_step=None)
+    try:
+        result = attendance.confirm(session, target, f"teacher:{_employee_id(session, who.person_id)}")
+    except attendance.AttendanceError as error:
+        return _reply(str(error), attendance_step=None)
+    return _reply(result.text, attendance_step=None, attendance_draft=None, attendance_text=None)
+
+
+def _employee_id(session: Session, teacher_id: int) -> str:
+    return session.get(m.Teacher, teacher_id).employee_id
+
+
+def cancel_everything(session: Session, tracker: Tracker) -> dict:
+    who = caller(session, tracker)
+    dropped = []
+    if who.role == "teacher" and attendance.cancel(session, who.person_id):
+        dropped.append("the attendance draft (nothing was saved)")
+    if tracker.get_slot("leave_step") or tracker.get_slot("leave_date") or tracker.active_loop_name:
+        dropped.append("the leave request (nothing was recorded)")
+    text = ("Okay, I dropped " + " and ".join(dropped) + ".") if dropped else "Okay, nothing to cancel."
+    return _reply(text, attendance_step=None, attendance_draft=None, attendance_text=None,
+                  leave_step=None, leave_date=None, leave_reason=None)
+
+
+def _respond(dispatcher: CollectingDispatcher, reply: dict) -> list[EventType]:
+    dispatcher.utter_message(text=reply["text"], buttons=reply["buttons"] or None)
+    return [SlotSet(name, value) for name, value in reply["slots"].items()]
+
+
+class ActionAttendance(Action):
+    def name(self) -> str:
+        return "action_attendance"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        return _respond(dispatcher, await in_session(lambda s: handle_attendance(s, tracker)))
+
+
+class ActionAttendanceConfirm(Action):
+    def name(self) -> str:
+        return "action_attendance_confirm"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        return _respond(dispatcher, await in_session(lambda s: confirm_attendance(s, tracker)))
+
+
+class ActionCancel(Action):
+    def name(self) -> str:
+        return "action_cancel"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        return _respond(dispatcher, await in_session(lambda s: cancel_everything(s, tracker)))
+

@@ -1,0 +1,58 @@
+"""What every action needs: who is writing, the database in a worker thread, and the message's own words."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from rasa_sdk import Tracker
+from sqlalchemy.orm import Session
+
+from hsm.db import session_scope
+from hsm.identity import Identity, identify
+
+T = TypeVar("T")
+_PAYLOAD = re.compile(r"^/(?P<intent>\w+)(?P<entities>\{.*\})?$", re.DOTALL)
+
+
+async def in_session(work: Callable[[Session], T]) -> T:
+    """Run `work(session)` in a worker thread inside one transaction (actions are async; SQLAlchemy is not)."""
+
+    def run() -> T:
+        with session_scope() as session:
+            return work(session)
+
+    return await asyncio.to_thread(run)
+
+
+def caller(session: Session, tracker: Tracker) -> Identity:
+    """The sender, by their WhatsApp number (the conversation id)."""
+    return identify(session, tracker.sender_id)
+
+
+def user_text(tracker: Tracker) -> str:
+    """What the user typed; empty for a button payload ("/intent{...}")."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    return "" if _PAYLOAD.match(text.strip()) else text
+
+
+def entity(tracker: Tracker, name: str) -> Any:
+    """The entity's value from the latest message (button payloads carry them as JSON)."""
+    value = next(tracker.get_latest_entity_values(name), None)
+    if value is not None:
+        return value
+    match = _PAYLOAD.match(((tracker.latest_message or {}).get("text") or "").strip())
+    if match and match.group("entities"):
+        try:
+            return json.loads(match.group("entities")).get(name)
+        except (ValueError, AttributeError):
+            return None
+    return None
+
+
+def payload(intent: str, **entities: Any) -> str:
+    """A button payload that reaches Rasa as that intent with those entities."""
+    return f"/{intent}" + (json.dumps(entities, separators=(",", ":")) if entities else "")
