@@ -416,3 +416,77 @@ class AttendanceDraft(Base):
     status = Column(String(20), nullable=False, default="draft")
     created_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow)
     confirmed_at = Column(DateTime(timezone=True))
+
+
+# --------------------------------------------------------------------------------------------- identity linking
+
+
+class LinkCode(Base):
+    """A one-time code mailed to a student's address on file, to link an unknown WhatsApp number to them."""
+
+    __tablename__ = "identity_link_codes"
+    __table_args__ = (Index("ix_identity_link_codes_phone_created", "phone_number", "created_at"),)
+    id = Column(Integer, primary_key=True)
+    phone_number = Column(WA_ADDRESS, nullable=False)
+    student_id = Column(ForeignKey("students.id", ondelete="CASCADE"), nullable=False)
+    relation = Column(String(40))  # "mother", "father", "guardian", "self"
+    code_hash = Column(String(128), nullable=False)  # never the code itself
+    expires_at = Column(DateTime(timezone=True), nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    used_at = Column(DateTime(timezone=True))
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow)
+
+
+# --------------------------------------------------------------------------------------------- broadcasts, reminders
+
+BROADCAST_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+RECIPIENT_STATUSES = ("pending", "sent", "delivered", "read", "failed", "skipped")
+
+
+class Broadcast(TimestampMixin, Base):
+    """One announcement to many: who asked, to whom, what, and how far it has got."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (CheckConstraint(_in("status", BROADCAST_STATUSES), name="status_known"),)
+    id = Column(Integer, primary_key=True)
+    created_by = Column(String(60), nullable=False)  # "admin:ADM-1", "api:<sub>"
+    audience = Column(JSON, nullable=False)  # {"kind": "batch", "code": "TBL-BEG-SA16"} etc.
+    text = Column(Text)
+    template_name = Column(String(100))
+    template_params = Column(JSON, nullable=False, default=list)
+    status = Column(String(20), nullable=False, default="queued")
+    started_at = Column(DateTime(timezone=True))
+    finished_at = Column(DateTime(timezone=True))
+
+
+class BroadcastRecipient(Base):
+    """One recipient of a broadcast; unique per broadcast, so nobody gets the same broadcast twice."""
+
+    __tablename__ = "broadcast_recipients"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "phone_number", name="uq_broadcast_recipients_broadcast_phone"),
+        CheckConstraint(_in("status", RECIPIENT_STATUSES), name="status_known"),
+        Index("ix_broadcast_recipients_broadcast_status", "broadcast_id", "status"),
+    )
+    id = Column(Integer, primary_key=True)
+    broadcast_id = Column(ForeignKey("broadcasts.id", ondelete="CASCADE"), nullable=False)
+    phone_number = Column(WA_ADDRESS, nullable=False)
+    name = Column(String(200))
+    status = Column(String(20), nullable=False, default="pending")
+    whatsapp_message_id = Column(String(255), index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    error_message = Column(Text)
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow, onupdate=_utcnow)
+
+
+class ReminderSent(Base):
+    """A reminder that went out (or was skipped); unique per kind, subject and recipient: each is sent once."""
+
+    __tablename__ = "reminders_sent"
+    __table_args__ = (UniqueConstraint("kind", "subject", "phone_number", name="uq_reminders_sent_kind_subject_phone"),)
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(30), nullable=False)  # "fee_due", "fee_overdue", "class"
+    subject = Column(String(120), nullable=False)  # "enrollment:12:2026-12-20", "class:GTR-BEG-TT17:2026-12-01"
+    phone_number = Column(WA_ADDRESS, nullable=False)
+    status = Column(String(20), nullable=False)  # "sent", "template", "skipped", "failed"
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow)
