@@ -154,11 +154,14 @@ def cancel_everything(session: Session, tracker: Tracker) -> dict:
     dropped = []
     if who.role == "teacher" and attendance.cancel(session, who.person_id):
         dropped.append("the attendance draft (nothing was saved)")
-    if tracker.get_slot("leave_step") or tracker.get_slot("leave_date") or tracker.active_loop_name:
+    if tracker.get_slot("leave_step") or tracker.get_slot("leave_date"):
         dropped.append("the leave request (nothing was recorded)")
+    if tracker.get_slot("enroll_course") or tracker.get_slot("enroll_step"):
+        dropped.append("the enrollment questions")
     text = ("Okay, I dropped " + " and ".join(dropped) + ".") if dropped else "Okay, nothing to cancel."
     return _reply(text, attendance_step=None, attendance_draft=None, attendance_text=None,
-                  leave_step=None, leave_date=None, leave_reason=None)
+                  leave_step=None, leave_date=None, leave_reason=None, enroll_step=None, enroll_course=None,
+                  enroll_age=None, enroll_level=None, enroll_preference=None)
 
 
 def _respond(dispatcher: CollectingDispatcher, reply: dict) -> list[EventType]:

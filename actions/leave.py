@@ -41,6 +41,8 @@ class ValidateLeaveForm(FormValidationAction):
 
     async def validate_leave_date(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> dict[str, Any]:
+        if value is None:  # not given in the first message: the form asks for it
+            return {"leave_date": None}
         today = clock.today()
         try:
             day = date.fromisoformat(str(value))
@@ -57,7 +59,9 @@ class ValidateLeaveForm(FormValidationAction):
 
     async def validate_leave_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
-        reason = " ".join(str(value or "").split())[:200]
+        if value is None:
+            return {"leave_reason": None}
+        reason = " ".join(str(value).split())[:200]
         if reason.lower() in SKIP_WORDS:
             return {"leave_reason": "not given"}
         return {"leave_reason": reason or "not given"}

@@ -459,3 +459,26 @@ def _lead_notices(session: Session, lead: m.Lead, updated: bool) -> list[Notice]
 
 def lead_confirmation_text(lead: m.Lead) -> str:
     return f"Thank you! An administrator will call you on {_phone_display(lead.phone)} soon. 🙏"
+
+
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                 "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+                 "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20}
+_AGE_WITH_UNIT = re.compile(r"\b(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\s*(?:-\s*)?(?:years?|yrs?|y/?o|yo|saal)\b",
+                            re.IGNORECASE)
+_AGE_ALONE = re.compile(r"^\s*(?:(?:he|she|they|my \w+) (?:is|are) |age\s*:?\s*)?(\d{1,2}|"
+                        + "|".join(_NUMBER_WORDS) + r")\s*[.!]?\s*$", re.IGNORECASE)
+_AGE_IS = re.compile(r"\b(?:is|aged?)\s+(\d{1,2})\b", re.IGNORECASE)
+MIN_AGE, MAX_AGE = 2, 90
+
+
+def parse_age(text: str | None) -> int | None:
+    """A student's age in what a parent types: "8", "8 years", "she is 8", "my son is 8, ...", "eight"."""
+    text = str(text or "")[:500]
+    for pattern in (_AGE_WITH_UNIT, _AGE_ALONE, _AGE_IS):
+        found = pattern.search(text)
+        if found:
+            word = found.group(1).lower()
+            age = _NUMBER_WORDS.get(word) or int(word)
+            return age if MIN_AGE <= age <= MAX_AGE else None
+    return None

@@ -100,7 +100,7 @@ def test_button_and_list_replies_reach_rasa_as_payloads(stack):
     stack.send_text(prospect, "hello")
     (greeting,) = stack.replies(prospect, after)
     buttons = greeting["payload"]["interactive"]["action"]["buttons"]
-    assert [b["reply"]["title"] for b in buttons] == ["Fees", "Free trial class", "Timings"]
+    assert [b["reply"]["title"] for b in buttons] == ["Courses & fees", "Free trial class", "Timings"]
 
     after = stack.last_seq()
     stack.tap_button(prospect, buttons[1]["reply"]["id"], buttons[1]["reply"]["title"])

@@ -1,0 +1,297 @@
+"""Rate limits: 10 a minute per user, 100 a minute for everyone, one notice per over-limit user per window, and
+backoff after repeated failures; in-process and in Redis (HSM_TEST_REDIS_URL), which must behave the same."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+
+import pytest
+
+from hsm import ratelimit
+from hsm.ratelimit import Decision, InMemoryRateLimiter, RateLimits, RedisRateLimiter, rate_limiter_from_env
+
+REDIS_URL = os.environ.get("HSM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+JOHN = "+919876543210"
+SUSAN = "+919845000002"
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture(scope="module")
+def redis_client():
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=3, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is required in CI but not reachable at {REDIS_URL}: {error}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_client):
+    prefix = f"hsm:rl:test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    keys = list(redis_client.scan_iter(match=prefix + "*", count=500))
+    if keys:
+        redis_client.delete(*keys)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_limiter(request):
+    """Build a limiter of each kind with the given limits and clock."""
+    if request.param == "memory":
+        return lambda limits=None, clock=None: InMemoryRateLimiter(limits, clock)
+    client = request.getfixturevalue("redis_client")
+    prefix = request.getfixturevalue("redis_prefix")
+    return lambda limits=None, clock=None: RedisRateLimiter(client, limits, clock, prefix=prefix)
+
+
+# ------------------------------------------------------------------------------------------------ both kinds
+
+
+def test_ten_a_minute_per_user_then_one_polite_notice(make_limiter):
+    clock = FakeClock()
+    limiter = make_limiter(clock=clock)
+    for _ in range(10):
+        assert limiter.check(JOHN) == Decision(True, False, 0.0, "")
+        clock.advance(1)
+    refused = limiter.check(JOHN)
+    assert (refused.allowed, refused.notify, refused.reason) == (False, True, "user")
+    assert refused.retry_after_s == pytest.approx(50.0, abs=0.01)  # the first message leaves the window at t=60
+    for _ in range(30):  # a burst: no notice per message
+        later = limiter.check(JOHN)
+        assert (later.allowed, later.notify) == (False, False)
+    assert limiter.check(SUSAN).allowed  # other users are not affected
+
+
+def test_the_window_slides(make_limiter):
+    clock = FakeClock()
+    limiter = make_limiter(clock=clock)
+    for _ in range(10):
+        assert limiter.check(JOHN).allowed
+        clock.advance(5)  # messages at t = 0, 5, ... 45
+    clock.now += 59.9 - 50  # t = 59.9: the first is still in the window
+    assert not limiter.check(JOHN).allowed
+    clock.advance(0.2)  # t = 60.1: the message from t = 0 has left
+    assert limiter.check(JOHN).allowed
+    assert not limiter.check(JOHN).allowed
+    clock.advance(5)  # t = 65.1: the one from t = 5 has left too
+    assert limiter.check(JOHN).allowed
+
+
+def test_refused_messages_do_not_count_so_nothing_waits_to_be_processed_later(make_limiter):
+    clock = FakeClock()
+    limiter = make_limiter(clock=clock)
+    for _ in range(10):
+        limiter.check(JOHN)
+    for _ in range(100):
+        assert not limiter.check(JOHN).allowed
+    clock.advance(60.01)
+    assert sum(limiter.check(JOHN).allowed for _ in range(15)) == 10
+
+
+def test_one_notice_per_window_however_long_the_flood(make_limiter):
+    clock = FakeClock()
+    limiter = make_limiter(clock=clock)
+    notices = 0
+    for _ in range(600):  # 10 messages a second for a minute
+        decision = limiter.check(JOHN)
+        notices += decision.notify
+        clock.advance(0.1)
+    assert notices == 1
+    for _ in range(600):  # the next minute: one more at most
+        decision = limiter.check(JOHN)
+        notices += decision.notify
+        clock.advance(0.1)
+    assert notices == 2
+
+
+def test_global_limit_of_one_hundred_a_minute(make_limiter):
+    clock = FakeClock()
+    limiter = make_limiter(clock=clock)
+    users = [f"+9198450{n:05d}" for n in range(25)]
+    allowed = sum(limiter.check(user).allowed for user in users for _ in range(4))
+    assert allowed == 100
+    refused = limiter.check("+919800000001")
+    assert (refused.allowed, refused.notify, refused.reason) == (False, True, "global")
+    assert 0 < refused.retry_after_s <= 60
+    assert limiter.check("+919800000001").notify is False
+    clock.advance(60.5)
+    assert limiter.check("+919800000001").allowed
+
+
+def test_limits_are_configurable(make_limiter):
+    clock = FakeClock()
+    limiter = make_limiter(RateLimits(user_per_window=3, global_per_window=5), clock)
+    assert [limiter.check(JOHN).allowed for _ in range(4)] == [True, True, True, False]
+    assert [limiter.check(SUSAN).allowed for _ in range(3)] == [True, True, False]  # global 5 reached
+
+
+def test_backoff_doubles_on_repeated_failures_and_is_capped(make_limiter):
+    clock = FakeClock()
+    limiter = make_limiter(clock=clock)
+    delays = []
+    for _ in range(12):
+        delays.append(limiter.record_failure(JOHN))
+    assert delays[:5] == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert delays[-1] == 300.0 and max(delays) == 300.0
+    refused = limiter.check(JOHN)
+    assert (refused.allowed, refused.reason, refused.notify) == (False, "backoff", True)
+    assert refused.retry_after_s == pytest.approx(300.0)
+    clock.advance(299)
+    assert not limiter.check(JOHN).allowed
+    clock.advance(1.5)
+    assert limiter.check(JOHN).allowed
+    limiter.record_success(JOHN)
+    assert limiter.record_failure(JOHN) == 1.0  # a success starts the count again
+
+
+def test_backoff_blocks_only_while_it_lasts(make_limiter):
+    clock = FakeClock()
+    limiter = make_limiter(clock=clock)
+    assert limiter.record_failure(JOHN) == 1.0
+    decision = limiter.check(JOHN)
+    assert not decision.allowed and decision.retry_after_s == pytest.approx(1.0)
+    clock.advance(1.01)
+    assert limiter.check(JOHN).allowed
+    assert limiter.record_failure(JOHN) == 2.0
+    clock.advance(2.01)
+    limiter.record_success(JOHN)
+    assert limiter.check(JOHN).allowed
+    assert limiter.check(SUSAN).allowed
+
+
+def test_old_failures_are_forgotten(make_limiter):
+    clock = FakeClock()
+    limiter = make_limiter(clock=clock)
+    for _ in range(4):
+        limiter.record_failure(JOHN)
+    clock.advance(8 + 601)  # past the last backoff and the forget period
+    assert limiter.record_failure(JOHN) == 1.0
+
+
+def test_concurrent_checks_never_let_more_than_the_limit_through(make_limiter):
+    limiter = make_limiter()  # the real clock: this runs well inside a minute
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def hammer() -> None:
+        for _ in range(25):
+            outcome = limiter.check(JOHN).allowed
+            with lock:
+                results.append(outcome)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 200 and sum(results) == 10
+
+
+# ------------------------------------------------------------------------------------------------ in-process
+
+
+def test_in_process_limiter_forgets_idle_users():
+    clock = FakeClock(0.0)
+    limiter = InMemoryRateLimiter(clock=clock)
+    for n in range(2000):
+        limiter.check(f"+9198450{n:05d}")
+        clock.advance(0.01)
+    assert limiter.tracked_users() == 2000
+    clock.advance(125)
+    limiter.check(JOHN)
+    assert limiter.tracked_users() <= 1
+
+
+def test_in_process_limiter_keeps_users_in_backoff_while_sweeping():
+    clock = FakeClock(0.0)
+    limiter = InMemoryRateLimiter(clock=clock)
+    for _ in range(10):
+        limiter.record_failure(SUSAN)  # 300 s backoff
+    clock.advance(121)
+    limiter.check(JOHN)
+    assert limiter.check(SUSAN).reason == "backoff"
+
+
+def test_from_env_picks_the_implementation_and_limits(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("HSM_RATE_USER_PER_MIN", "3")
+    monkeypatch.setenv("HSM_RATE_GLOBAL_PER_MIN", "7")
+    limiter = rate_limiter_from_env()
+    assert isinstance(limiter, InMemoryRateLimiter)
+    assert (limiter.limits.user_per_window, limiter.limits.global_per_window) == (3, 7)
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # not contacted until the first check
+    assert isinstance(rate_limiter_from_env(), RedisRateLimiter)
+    monkeypatch.delenv("HSM_RATE_USER_PER_MIN")
+    monkeypatch.delenv("HSM_RATE_GLOBAL_PER_MIN")
+    assert rate_limiter_from_env().limits == RateLimits(10, 100)
+
+
+@pytest.mark.parametrize("value", ["ten", "0", "-5", "1.5"])
+def test_bad_limits_in_the_environment_are_a_clear_error(monkeypatch, value):
+    monkeypatch.setenv("HSM_RATE_USER_PER_MIN", value)
+    with pytest.raises(ValueError, match="HSM_RATE_USER_PER_MIN"):
+        RateLimits.from_env()
+
+
+def test_async_check_does_not_block_the_loop():
+    import asyncio
+
+    limiter = InMemoryRateLimiter()
+    assert asyncio.run(limiter.acheck(JOHN)).allowed
+
+
+# ------------------------------------------------------------------------------------------------ Redis only
+
+
+def test_redis_keys_expire_and_hold_no_phone_number(redis_client, redis_prefix):
+    limiter = RedisRateLimiter(redis_client, prefix=redis_prefix)
+    for _ in range(11):
+        limiter.check(JOHN)
+    limiter.record_failure(JOHN)
+    keys = [key.decode() for key in redis_client.scan_iter(match=redis_prefix + "*")]
+    assert len(keys) == 4  # user window, global window, notice marker, backoff
+    for key in keys:
+        assert "9876543210" not in key and "+91" not in key
+        ttl = redis_client.pttl(key)
+        assert 0 < ttl <= 910_000, (key, ttl)
+
+
+def test_redis_limiter_is_shared_between_processes(redis_client, redis_prefix):
+    import redis
+
+    first = RedisRateLimiter(redis_client, prefix=redis_prefix)
+    second = RedisRateLimiter(redis.Redis.from_url(REDIS_URL), prefix=redis_prefix)
+    assert sum(first.check(JOHN).allowed for _ in range(6)) == 6
+    assert sum(second.check(JOHN).allowed for _ in range(6)) == 4
+    second.client.close()
+
+
+def test_redis_down_falls_back_to_the_in_process_limit(caplog):
+    limiter = RedisRateLimiter.from_url("redis://127.0.0.1:1/0", prefix="hsm:rl:nowhere:")
+    assert sum(limiter.check(JOHN).allowed for _ in range(12)) == 10
+    assert limiter.record_failure(SUSAN) == 1.0
+    limiter.record_success(SUSAN)
+    assert "Redis unavailable" in caplog.text
+    assert JOHN not in caplog.text
+
+
+def test_default_prefix():
+    assert ratelimit.KEY_PREFIX == "hsm:rl:"
