@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.common import caller, entity, in_session, payload, user_text
+from actions.common import GuardedAction, caller, entity, in_session, payload, user_text
 from hsm import attendance, clock
 from hsm import models as m
 from hsm.attendance_text import parse_attendance
 from hsm.dates import parse_time
-
-NOT_A_TEACHER = "Only teachers can mark attendance. Type 'help' to see what I can do for you."
 
 
 def _reply(text: str, buttons: list[dict] | None = None, **slots: Any) -> dict:
@@ -65,8 +63,6 @@ def _next_step(session: Session, current: attendance.DraftView) -> dict:
 
 def handle_attendance(session: Session, tracker: Tracker) -> dict:
     who = caller(session, tracker)
-    if who.role != "teacher":
-        return _reply(NOT_A_TEACHER)
     batch_code = entity(tracker, "batch_code")
     # After a class was picked with a button, continue with what the teacher said before the question.
     text = user_text(tracker) or (tracker.get_slot("attendance_text") or "" if batch_code else "")
@@ -131,8 +127,6 @@ def handle_attendance(session: Session, tracker: Tracker) -> dict:
 
 def confirm_attendance(session: Session, tracker: Tracker) -> dict:
     who = caller(session, tracker)
-    if who.role != "teacher":
-        return _reply(NOT_A_TEACHER)
     draft_id = tracker.get_slot("attendance_draft")
     draft = attendance.open_draft(session, who.person_id)
     target = draft.id if draft is not None else (int(draft_id) if draft_id else None)
@@ -169,29 +163,35 @@ def _respond(dispatcher: CollectingDispatcher, reply: dict) -> list[EventType]:
     return [SlotSet(name, value) for name, value in reply["slots"].items()]
 
 
-class ActionAttendance(Action):
+class ActionAttendance(GuardedAction):
+    capabilities = ("mark_attendance",)
+
     def name(self) -> str:
         return "action_attendance"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         return _respond(dispatcher, await in_session(lambda s: handle_attendance(s, tracker)))
 
 
-class ActionAttendanceConfirm(Action):
+class ActionAttendanceConfirm(GuardedAction):
+    capabilities = ("mark_attendance",)
+
     def name(self) -> str:
         return "action_attendance_confirm"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         return _respond(dispatcher, await in_session(lambda s: confirm_attendance(s, tracker)))
 
 
-class ActionCancel(Action):
+class ActionCancel(GuardedAction):
+    capabilities = ("converse",)
+
     def name(self) -> str:
         return "action_cancel"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         return _respond(dispatcher, await in_session(lambda s: cancel_everything(s, tracker)))
 

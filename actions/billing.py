@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.common import caller, entity, in_session, payload
+from actions.common import GuardedAction, caller, entity, in_session, payload
 from hsm import family, payments
 from hsm.family import Answer
 
@@ -18,11 +18,13 @@ def _child_buttons(answer: Answer, intent: str) -> list[dict] | None:
     return [{"title": name, "payload": payload(intent, person=name)} for name, _ in answer.choices] or None
 
 
-class ActionClassesRemaining(Action):
+class ActionClassesRemaining(GuardedAction):
+    capabilities = ("classes_remaining",)
+
     def name(self) -> str:
         return "action_classes_remaining"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         answer = await in_session(
             lambda s: family.balance_text(s, caller(s, tracker), entity(tracker, "person")))
@@ -30,24 +32,28 @@ class ActionClassesRemaining(Action):
         return []
 
 
-class ActionPaymentStatus(Action):
+class ActionPaymentStatus(GuardedAction):
+    capabilities = ("payment_status",)
+
     def name(self) -> str:
         return "action_payment_status"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         answer = await in_session(lambda s: family.dues_text(s, caller(s, tracker), entity(tracker, "person")))
         dispatcher.utter_message(text=answer.text, buttons=_child_buttons(answer, "payment_status"))
         return []
 
 
-class ActionPaymentLink(Action):
+class ActionPaymentLink(GuardedAction):
     """A payment link for each fee that is due (or overdue) for the caller's family."""
+
+    capabilities = ("request_payment_link",)
 
     def name(self) -> str:
         return "action_payment_link"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         def due(session: Session):
             who = caller(session, tracker)

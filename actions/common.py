@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import json
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
+from hsm import access
 from hsm.db import session_scope
 from hsm.identity import Identity, identify
 
@@ -29,8 +33,36 @@ async def in_session(work: Callable[[Session], T]) -> T:
 
 
 def caller(session: Session, tracker: Tracker) -> Identity:
-    """The sender, by their WhatsApp number (the conversation id)."""
-    return identify(session, tracker.sender_id)
+    """The sender, by their WhatsApp number (the conversation id), in the role they chose ("as parent") if the
+    number holds it, else in its default role."""
+    who = identify(session, tracker.sender_id)
+    chosen = tracker.get_slot("role")
+    if chosen and chosen != who.role and chosen in who.roles:
+        return who.as_role(chosen)
+    return who
+
+
+class GuardedAction(Action, metaclass=abc.ABCMeta):
+    """An action that declares who may run it (`capabilities`, see hsm.access.PERMISSIONS); the one central
+    check runs before `act`, and a refusal is the fixed text of hsm.access, which names nobody."""
+
+    capabilities: tuple[str, ...] = ()
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        who = await in_session(lambda session: caller(session, tracker))
+        capability = next((c for c in self.capabilities if access.allowed(who, c)), None)
+        if capability is None:
+            dispatcher.utter_message(text=access.refusal_text(who, self.capabilities[0]))
+            return []
+        return await self.act(dispatcher, tracker, domain)
+
+    @abc.abstractmethod
+    def name(self) -> str: ...
+
+    @abc.abstractmethod
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]: ...
 
 
 def user_text(tracker: Tracker) -> str:

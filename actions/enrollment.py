@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.common import entity, in_session, user_text
+from actions.common import GuardedAction, entity, in_session, user_text
 from hsm import enrollment
 from hsm import models as m
 from hsm.notify import deliver
@@ -48,11 +48,13 @@ def _done() -> list[EventType]:
             SlotSet("enroll_level", NOT_APPLICABLE), SlotSet("enroll_preference", NOT_APPLICABLE)]
 
 
-class ActionEnrollmentStart(Action):
+class ActionEnrollmentStart(GuardedAction):
+    capabilities = ("enrollment_inquiry",)
+
     def name(self) -> str:
         return "action_enrollment_start"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         messages, events = await in_session(lambda s: _start(s, tracker))
         for text in messages:
@@ -109,11 +111,13 @@ def _offer(session: Session, tracker: Tracker) -> tuple[str, bool]:
     return enrollment.batches_text(info, options, level), True
 
 
-class ActionEnrollmentOffer(Action):
+class ActionEnrollmentOffer(GuardedAction):
+    capabilities = ("enrollment_inquiry",)
+
     def name(self) -> str:
         return "action_enrollment_offer"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         text, offer = await in_session(lambda s: _offer(s, tracker))
         if not offer:
@@ -132,11 +136,13 @@ def _profile_name(session: Session, phone: str) -> str | None:
     return (meta or {}).get("profile_name")
 
 
-class ActionEnrollmentLead(Action):
+class ActionEnrollmentLead(GuardedAction):
+    capabilities = ("enrollment_inquiry",)
+
     def name(self) -> str:
         return "action_enrollment_lead"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         def lead(session: Session):
             age = tracker.get_slot("enroll_age")
@@ -155,11 +161,13 @@ class ActionEnrollmentLead(Action):
         return [SlotSet(name, None) for name in ENROLL_SLOTS]
 
 
-class ActionEnrollmentNoCall(Action):
+class ActionEnrollmentNoCall(GuardedAction):
+    capabilities = ("enrollment_inquiry",)
+
     def name(self) -> str:
         return "action_enrollment_no_call"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(response="utter_no_call")
         return [SlotSet(name, None) for name in ENROLL_SLOTS]

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.common import caller, in_session, payload
+from actions.common import GuardedAction, caller, in_session, payload
 from hsm import models as m
 from hsm.notices import Notice
 from hsm.notify import deliver
@@ -43,11 +43,13 @@ def _office_notices(session: Session, phone: str, text: str) -> list[Notice]:
     return [Notice(admin.phone, "admin", f"🙋 {summary}", "new_lead_admin", (summary,)) for admin in admins]
 
 
-class ActionFallback(Action):
+class ActionFallback(GuardedAction):
+    capabilities = ("converse",)
+
     def name(self) -> str:
         return "action_fallback"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         text = (tracker.latest_message or {}).get("text") or ""
         twice = _missed_twice(tracker)

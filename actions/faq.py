@@ -6,10 +6,11 @@ import asyncio
 import json
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.common import GuardedAction
 from hsm import faq
 from hsm.db import session_scope
 
@@ -24,11 +25,13 @@ def topic_buttons(topics: list[tuple[str, str]]) -> list[dict[str, str]]:
             for topic, title in topics]
 
 
-class ActionAnswerFaq(Action):
+class ActionAnswerFaq(GuardedAction):
+    capabilities = ("faq",)
+
     def name(self) -> str:
         return "action_answer_faq"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         topic = next(tracker.get_latest_entity_values("faq_topic"), None) or tracker.get_slot("faq_topic")
         answer, topics = await asyncio.to_thread(_lookup, topic)
@@ -39,11 +42,13 @@ class ActionAnswerFaq(Action):
         return [SlotSet("faq_topic", None)]
 
 
-class ActionShowMenu(Action):
+class ActionShowMenu(GuardedAction):
+    capabilities = ("help",)
+
     def name(self) -> str:
         return "action_show_menu"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         _, topics = await asyncio.to_thread(_lookup, None)
         dispatcher.utter_message(text="Popular questions:", buttons=topic_buttons(topics))

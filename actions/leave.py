@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions.common import caller, in_session, user_text
+from actions.common import GuardedAction, caller, in_session, user_text
 from hsm import clock, faq, leave
 from hsm.dates import day_label, parse_date, time_label
 from hsm.notify import deliver
@@ -20,13 +20,15 @@ from hsm.notify import deliver
 SKIP_WORDS = {"skip", "no", "none", "nothing", "-", "na", "n/a", "personal", "prefer not to say"}
 
 
-class ActionLeaveStart(Action):
+class ActionLeaveStart(GuardedAction):
     """Take the date and reason from the first message ("can't come on Friday, fever") when it has them."""
+
+    capabilities = ("report_leave",)
 
     def name(self) -> str:
         return "action_leave_start"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         text = user_text(tracker)
         day = parse_date(text, clock.today())
@@ -85,22 +87,26 @@ def _review(session: Session, tracker: Tracker) -> tuple[str, list[dict], list[E
     return text, buttons, [SlotSet("leave_step", "confirm")]
 
 
-class ActionLeaveReview(Action):
+class ActionLeaveReview(GuardedAction):
+    capabilities = ("report_leave",)
+
     def name(self) -> str:
         return "action_leave_review"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         text, buttons, events = await in_session(lambda s: _review(s, tracker))
         dispatcher.utter_message(text=text, buttons=buttons or None)
         return events
 
 
-class ActionLeaveRecord(Action):
+class ActionLeaveRecord(GuardedAction):
+    capabilities = ("report_leave",)
+
     def name(self) -> str:
         return "action_leave_record"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         def record(session: Session):
             who = caller(session, tracker)
@@ -128,13 +134,15 @@ class ActionLeaveRecord(Action):
         return clear
 
 
-class ActionAbsenceNotice(Action):
+class ActionAbsenceNotice(GuardedAction):
     """A student or parent saying they will miss a class: thank them and explain makeup classes."""
+
+    capabilities = ("absence_notice",)
 
     def name(self) -> str:
         return "action_absence_notice"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         policy = await in_session(lambda s: faq.answer(s, "makeup_policy"))
         dispatcher.utter_message(text="Thanks for letting us know! " + (policy or ""))

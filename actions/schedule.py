@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.common import caller, entity, in_session, user_text
+from actions.common import GuardedAction, caller, entity, in_session, user_text
 from hsm import clock, family, faq, teacher_day
 from hsm.dates import parse_date
 
@@ -28,11 +28,13 @@ def show_schedule(session: Session, tracker: Tracker) -> tuple[str, list[dict]]:
     return f"{timings}\nAsk me about a course (e.g. 'piano classes') to see its batches and timings.".strip(), []
 
 
-class ActionShowSchedule(Action):
+class ActionShowSchedule(GuardedAction):
+    capabilities = ("teacher_schedule", "next_class", "faq")
+
     def name(self) -> str:
         return "action_show_schedule"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         text, buttons = await in_session(lambda s: show_schedule(s, tracker))
         dispatcher.utter_message(text=text, buttons=buttons or None)

@@ -55,7 +55,7 @@ class PaymentWebhookInput(InputChannel):
             except payments.PaymentError as error:
                 return response.json({"error": str(error)}, status=error.status or 400)
             if result is not None and result.notice is not None:
-                report = await deliver([result.notice])
+                report = await deliver([result.notice], kind=None)
                 log.info("payment %s recorded; thanks %s", result.payment_id, dict(report.outcomes))
             return response.json({"status": "ok"})
 

@@ -9,6 +9,7 @@ import functools
 import json
 import logging
 import os
+import unicodedata
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ from sanic.response import HTTPResponse
 
 from hsm.config import get_settings
 from hsm.phone import mask_phone
+from hsm.ratelimit import NOTICE_TEXT, rate_limiter_from_env
 from hsm.whatsapp import render, store
 from hsm.whatsapp.client import CloudApiError, WhatsAppClient
 from hsm.whatsapp.payloads import InboundMessage, InvalidWebhook, parse_webhook
@@ -165,6 +167,7 @@ class WhatsAppInput(InputChannel):
         self._in_order = _SenderLocks()
         self._tasks: set[asyncio.Task] = set()
         self._rasa_slots: asyncio.Semaphore | None = None  # created on the server's loop
+        self._rate_limiter = rate_limiter_from_env()
 
     # -------------------------------------------------------------------------------------------- HTTP
 
@@ -232,6 +235,15 @@ class WhatsAppInput(InputChannel):
             return  # another replica or an earlier run has it
         self._spawn(self.client.mark_read(message.wamid))
         output = WhatsAppOutput(self.client)
+        decision = await self._rate_limiter.acheck(message.phone)
+        if not decision.allowed:  # over the limit: one polite notice per window, and the message is not replayed
+            log.warning("rate limit (%s) for %s: message %s skipped", decision.reason, mask_phone(message.phone),
+                        message.wamid)
+            if decision.notify:
+                await output.send_text_message(message.phone, NOTICE_TEXT)
+            await _in_thread(_WORK_THREADS, store.complete, message.wamid, message.phone, store.SKIPPED, None, None,
+                             f"rate limited ({decision.reason})")
+            return
         try:
             text = await self._text_for_rasa(message)
             if text is None:
@@ -252,8 +264,10 @@ class WhatsAppInput(InputChannel):
             last_intent = await self._last_intent(app, message.phone)
             await _in_thread(_WORK_THREADS, store.complete, message.wamid, message.phone, store.PROCESSED,
                              last_intent, options)
+            await asyncio.to_thread(self._rate_limiter.record_success, message.phone)
         except Exception as error:  # noqa: BLE001 - one bad message must not stop the channel
             log.exception("processing %s from %s failed", message.wamid, mask_phone(message.phone))
+            await asyncio.to_thread(self._rate_limiter.record_failure, message.phone)
             await _in_thread(_WORK_THREADS, store.complete, message.wamid, message.phone, store.FAILED, None, None,
                              f"{type(error).__name__}: {error}")
             await output.send_text_message(message.phone, FAILURE_REPLY)
@@ -264,7 +278,10 @@ class WhatsAppInput(InputChannel):
             return "/greet"
         if not message.usable:
             return None
-        text = str(message.text).strip()
+        # Control characters mean nothing to the bot, and PostgreSQL cannot store NUL in Rasa's tracker.
+        text = "".join(ch for ch in str(message.text) if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+        if not text:
+            return None
         if (message.is_reply and text.startswith("opt:")) or (not message.is_reply and text.rstrip(".)").isdigit()):
             chosen = await _in_thread(_WORK_THREADS, store.resolve_option, message.phone, text)
             if chosen:

@@ -104,16 +104,17 @@ DEFAULT_REFUSAL = "Sorry, I can't help with that here." + _HELP
 # Appended for an unknown number asking for a family-only thing: how to become known, without any example data.
 LINK_HINT = " If you are a student or parent with us, send your enrollment ID and your relation to link this number."
 
-ROLE_LABELS = {"admin": "school office", "teacher": "teacher", "student": "student", "guardian": "parent",
+ROLE_LABELS = {"admin": "admin", "teacher": "teacher", "student": "student", "guardian": "parent",
                "prospect": "visitor"}
 
 
-def _switch_hint(role: str) -> str:
-    return f" You're writing as {_article(ROLE_LABELS[role])}: send 'as {ROLE_LABELS[role]}' to switch."
+def _switch_hint(current: str, target: str) -> str:
+    current_label = _article(ROLE_LABELS.get(current, "visitor"))
+    return f" You're writing as {current_label}: send 'as {ROLE_LABELS[target]}' to switch."
 
 
 def _article(label: str) -> str:
-    return ("an " if label[0] in "aeiou" else "a ") + label if label != "school office" else "the school office"
+    return ("an " if label[0] in "aeiou" else "a ") + label
 
 
 class AccessDenied(PermissionError):
@@ -146,7 +147,7 @@ def refusal_text(identity_or_role: Identity | str, capability: str) -> str:
         # The caller's own other roles are theirs to know: suggest switching, never anything about other people.
         other = next((r for r in identity_or_role.roles if r in roles and r != identity_or_role.role), None)
         if other is not None:
-            return text + _switch_hint(other)
+            return text + _switch_hint(identity_or_role.role, other)
     if _role_of(identity_or_role) == "prospect" and roles & _FAMILY:
         return text + LINK_HINT
     return text

@@ -78,16 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
     whois.set_defaults(handler=_cmd_whois)
 
     from hsm.chat import add_chat_command
+    from hsm.retention import add_security_commands
     from hsm.sandbox import add_sandbox_command
 
     add_sandbox_command(commands)
     add_chat_command(commands)
+    add_security_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hsm import logmask
+
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("hsm").setLevel(logging.INFO)
+    logmask.install()
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

@@ -7,7 +7,8 @@ relation), or for "self" as the student's own phone. `start_link` and `complete_
 
 Rules:
 - codes are 6 digits from `secrets`, stored only as a salted HMAC-SHA256 keyed with `HSM_LINK_SECRET`; they expire
-  after 15 minutes, work once, allow 5 wrong tries, and a number may ask for 3 per day;
+  after 15 minutes, work once, allow 5 wrong tries, and a number may ask for 3 per day; one student's address gets
+  at most 5 codes a day, however many numbers ask (further requests get the usual reply and no mail);
 - the reply to a request is the same whether the enrollment ID exists or not and whether it has an e-mail address
   or not, and so is every later reply (wrong code, expired, too many tries): they depend only on what this number
   itself did, never on the student. The per-number counters therefore live in `audit_log` rows keyed by a keyed
@@ -43,13 +44,14 @@ log = logging.getLogger("hsm.linking")
 CODE_TTL = timedelta(minutes=15)
 MAX_ATTEMPTS = 5
 MAX_CODES_PER_DAY = 3
+MAX_MAILS_PER_STUDENT_PER_DAY = 5  # many numbers asking for one student: stop mailing them (silently)
 RELATIONS = ("mother", "father", "guardian", "self")
 
 LINK_SENT_REPLY = ("If that enrollment ID is ours, we've emailed a 6-digit code to the address on file. "
                    "Reply with the code to link this number.")
 TOO_MANY_REQUESTS_REPLY = ("You've asked for the most codes allowed in a day. Please try again tomorrow, "
                            "or contact the school office.")
-NOT_A_CODE_REPLY = "Please reply with the 6-digit code from the email we sent."
+NOT_A_CODE_REPLY = "Please reply with just the 6-digit code."
 NO_PENDING_REPLY = ("There's no code waiting for this number. Send your enrollment ID and your relation "
                     "(for example \"I'm the mother of\" and the ID) to get one.")
 EXPIRED_REPLY = "That code has expired. Send your enrollment ID again to get a new one."
@@ -221,6 +223,11 @@ def _mail_for(session: Session, student: m.Student, address: str, relation: str,
     return PendingMail(to=student.email, subject=f"Your {school} WhatsApp link code", body=body)
 
 
+def _mails_today(session: Session, student: m.Student, now: datetime) -> int:
+    return session.execute(select(func.count()).select_from(m.LinkCode).where(
+        m.LinkCode.student_id == student.id, m.LinkCode.created_at > now - timedelta(days=1))).scalar_one()
+
+
 def begin_link(session: Session, phone: str, request: LinkRequest) -> tuple[str, PendingMail | None]:
     """Issue a code for this number if the enrollment ID has an e-mail on file; the reply never says whether."""
     now = clock.utcnow()
@@ -238,7 +245,8 @@ def begin_link(session: Session, phone: str, request: LinkRequest) -> tuple[str,
     enrollment_id = str(request.enrollment_id).strip().upper()[:20]
     student = session.execute(select(m.Student).where(m.Student.enrollment_id == enrollment_id)).scalar_one_or_none()
     mail = None
-    if student is not None and student.email and "@" in student.email:
+    mailable = student is not None and bool(student.email) and "@" in student.email
+    if mailable and _mails_today(session, student, now) < MAX_MAILS_PER_STUDENT_PER_DAY:
         # One live code per number: a new request retires the previous ones.
         session.execute(update(m.LinkCode)
                         .where(m.LinkCode.phone_number == address, m.LinkCode.used_at.is_(None),
@@ -287,15 +295,15 @@ def verify_code(session: Session, phone: str, code: str) -> str:
     recent_codes = session.execute(
         select(m.LinkCode).where(m.LinkCode.phone_number == address,
                                  m.LinkCode.created_at > now - timedelta(days=2))
-        .order_by(m.LinkCode.id.desc())).scalars().all()
+        .order_by(m.LinkCode.id.desc()).with_for_update()).scalars().all()  # one verification at a time
     matched = next((row for row in recent_codes if _code_matches(row.code_hash, address, digits)), None)
     if matched is not None:
         if matched.used_at is not None:
             return USED_REPLY
-        if matched.attempts >= MAX_ATTEMPTS:
-            return LOCKED_REPLY
         if _as_utc(matched.expires_at) <= now:
             return EXPIRED_REPLY
+        if matched.attempts >= MAX_ATTEMPTS:
+            return LOCKED_REPLY
         return _link(session, matched, address, now)
     # A wrong code. Every answer from here on depends only on this number's own requests and tries.
     if _as_utc(latest.created_at) + CODE_TTL <= now:

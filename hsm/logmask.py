@@ -29,9 +29,12 @@ _WA_ID = r"91[6-9]\d{9}"
 # A ten-digit Indian mobile, optionally with a leading 0 and one space or hyphen after the first five digits.
 _MOBILE = r"0?[6-9]\d{4}[ -]?\d{5}"
 PHONE_PATTERN = re.compile(rf"(?<![\d+])(?:{_PLUS_NUMBER}|{_WA_ID}|{_MOBILE})(?!\d)")
-EMAIL_PATTERN = re.compile(r"(?<![\w.%+-])([A-Za-z0-9][A-Za-z0-9._%+-]{0,63})@((?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24})")
+EMAIL_PATTERN = re.compile(
+    r"(?<![\w.%+-])([A-Za-z0-9][A-Za-z0-9._%+-]{0,63})@((?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24})")
 
 DEFAULT_LOGGERS = ("", "rasa", "rasa_sdk", "sanic", "hsm")
+_STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message", "asctime", "_hsm_masked"}
 MAX_MESSAGE_CHARS = 100_000  # longer messages are cut before masking, never left unmasked
 
 
@@ -83,10 +86,11 @@ class MaskPersonalData(logging.Filter):
             install_record_factory()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "_hsm_masked", False):
-            return True
         try:
-            mask_record(record)
+            if getattr(record, "_hsm_masked", False):
+                mask_extras(record)  # masked when created, but `extra=` fields arrive after that
+            else:
+                mask_record(record)
         except Exception:  # noqa: BLE001 - a filter must never break the caller's logging call
             record.msg, record.args = "<log message withheld: it could not be masked>", ()
         record._hsm_masked = True
@@ -103,12 +107,20 @@ def mask_record(record: logging.LogRecord) -> None:
         except Exception:  # noqa: BLE001 - bad args: keep what can be kept, masked
             message = f"{record.msg} {record.args!r}"
         record.msg, record.args = mask_text(message), ()
+    mask_extras(record)
     if record.exc_info and not record.exc_text:
         record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
     if record.exc_text:
         record.exc_text = mask_text(record.exc_text)
     if record.stack_info:
         record.stack_info = mask_text(record.stack_info)
+
+
+def mask_extras(record: logging.LogRecord) -> None:
+    """Mask the record's `extra=` string fields, e.g. Sanic's access-log "request" line."""
+    for key, value in list(record.__dict__.items()):
+        if key not in _STANDARD_ATTRIBUTES and isinstance(value, str):
+            record.__dict__[key] = mask_text(value)
 
 
 _previous_factory = None
@@ -140,11 +152,15 @@ def uninstall_record_factory() -> None:
 
 
 def install(logger_names: Iterable[str] = DEFAULT_LOGGERS, record_factory: bool = True) -> MaskPersonalData:
-    """Add the filter to the handlers of these loggers ("" is the root) and to the loggers themselves; with
-    `record_factory`, also mask records at creation so later handlers are covered. Safe to call twice."""
+    """Add the filter to the handlers of these loggers ("" is the root) and of their existing descendants
+    ("sanic" covers "sanic.access"), and to the loggers themselves; with `record_factory`, also mask records at
+    creation so handlers added later are covered too. Safe to call twice."""
     mask = next((f for f in logging.getLogger().filters if isinstance(f, MaskPersonalData)), None)
     mask = mask or MaskPersonalData()
-    for name in logger_names:
+    names = set(logger_names)
+    existing = list(logging.Logger.manager.loggerDict)
+    names |= {child for child in existing for name in names if name and child.startswith(name + ".")}
+    for name in sorted(names):
         logger = logging.getLogger(name)
         if not any(isinstance(f, MaskPersonalData) for f in logger.filters):
             logger.addFilter(mask)

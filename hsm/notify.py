@@ -1,5 +1,6 @@
 """Deliver notices over WhatsApp: free-form inside the 24-hour window, the approved template outside it;
-opted-out numbers are skipped. Used by actions (leave, leads, payments) and jobs."""
+numbers that opted out of that kind of message are skipped (the office's own notices always go). Used by
+actions (leave, leads, payments, fallback) and jobs."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
-from hsm import models as m
+from hsm import subscriptions
 from hsm.db import session_scope
 from hsm.notices import Notice
 from hsm.phone import mask_phone
@@ -30,15 +29,13 @@ class DeliveryReport:
         return self.outcomes["sent"] + self.outcomes["template"]
 
 
-def opted_out(phone: str) -> bool:
+def opted_out(phone: str, kind: str) -> bool:
     with session_scope() as session:
-        active = session.execute(select(m.WhatsAppSubscription.is_active)
-                                 .where(m.WhatsAppSubscription.phone_number == phone)).scalar_one_or_none()
-    return active is False
+        return not subscriptions.is_subscribed(session, phone, kind)
 
 
-async def _deliver_one(client: WhatsAppClient, notice: Notice) -> str:
-    if await asyncio.to_thread(opted_out, notice.phone):
+async def _deliver_one(client: WhatsAppClient, notice: Notice, kind: str | None) -> str:
+    if kind and notice.audience != "admin" and await asyncio.to_thread(opted_out, notice.phone, kind):
         return "opted_out"
     try:
         if await asyncio.to_thread(store.in_service_window, notice.phone):
@@ -54,7 +51,10 @@ async def _deliver_one(client: WhatsAppClient, notice: Notice) -> str:
         return "failed"
 
 
-async def deliver(notices: list[Notice], client: WhatsAppClient | None = None) -> DeliveryReport:
+async def deliver(notices: list[Notice], client: WhatsAppClient | None = None,
+                  kind: str | None = "reminders") -> DeliveryReport:
+    """Send each notice; `kind` is the subscription it counts under ("reminders" or "announcements"), None for
+    a receipt of the user's own action (a payment), which STOP does not stop."""
     report = DeliveryReport()
     if not notices:
         return report
@@ -64,7 +64,7 @@ async def deliver(notices: list[Notice], client: WhatsAppClient | None = None) -
 
     async def one(notice: Notice) -> None:
         async with limit:
-            report.outcomes[await _deliver_one(client, notice)] += 1
+            report.outcomes[await _deliver_one(client, notice, kind)] += 1
 
     try:
         await asyncio.gather(*(one(n) for n in notices))

@@ -22,6 +22,7 @@ from hsm.phone import InvalidPhoneNumber, mask_phone, normalise_phone
 
 KINDS = ("reminders", "announcements")
 OPT_OUT, OPT_IN = "opt_out", "opt_in"
+Kinds = tuple[str, ...] | list[str] | str | None  # None: every kind
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,15 @@ class SubscriptionState:
 
 
 def _address(phone: str) -> str:
+    if not isinstance(phone, str) or not phone.strip():
+        raise ValueError("a subscription needs the sender's WhatsApp number")
     try:
         return normalise_phone(phone)
     except InvalidPhoneNumber:
         return str(phone).strip()[:140]  # a WhatsApp user id without a number, kept as given
 
 
-def _kinds(kinds: tuple[str, ...] | list[str] | str | None) -> tuple[str, ...]:
+def _kinds(kinds: Kinds) -> tuple[str, ...]:
     if kinds is None:
         return KINDS
     if isinstance(kinds, str):
@@ -78,7 +81,7 @@ def is_subscribed(session: Session, phone: str, kind: str) -> bool:
     return preferences(session, phone)[kind]
 
 
-def _set(session: Session, phone: str, kinds, value: bool) -> SubscriptionState:
+def _set(session: Session, phone: str, kinds: Kinds, value: bool) -> SubscriptionState:
     address = _address(phone)
     wanted = _kinds(kinds)
     row = _row(session, address)
@@ -105,12 +108,12 @@ def _set(session: Session, phone: str, kinds, value: bool) -> SubscriptionState:
     return SubscriptionState(address, after, changed=True)
 
 
-def opt_out(session: Session, phone: str, kinds=None) -> SubscriptionState:
+def opt_out(session: Session, phone: str, kinds: Kinds = None) -> SubscriptionState:
     """Stop `kinds` (default: all) for this number. Repeating it changes nothing."""
     return _set(session, phone, kinds, False)
 
 
-def opt_in(session: Session, phone: str, kinds=None) -> SubscriptionState:
+def opt_in(session: Session, phone: str, kinds: Kinds = None) -> SubscriptionState:
     """Resume `kinds` (default: all) for this number. Repeating it changes nothing."""
     return _set(session, phone, kinds, True)
 
@@ -129,9 +132,10 @@ _TAIL = r"(?:\W+(?:please|pls|plz|thanks?|thank\s+you|anymore|any\s*more|again))
 _DONT = r"(?:don'?t|do\s+not|dont|never)"
 
 _OUT_ALL = re.compile(
-    "^" + _POLITE + r"(?:stop(?:\s*all)?|unsubscribe(?:\s+me)?(?:\s+from\s+all)?|opt[\s-]*out|stop\s+(?:sending\s+)?(?:me\s+)?"
-    + _MESSAGES + "|" + _DONT + r"\s+(?:send|message|text)\s+me(?:\s+" + _MESSAGES + r")?|no\s+more\s+" + _MESSAGES
-    + ")" + _TAIL, re.IGNORECASE)
+    "^" + _POLITE + r"(?:stop(?:\s*all)?|unsubscribe(?:\s+me)?(?:\s+from\s+all)?|opt[\s-]*out|"
+    r"stop\s+(?:sending\s+)?(?:me\s+)?" + _MESSAGES + "|"
+    + _DONT + r"\s+(?:send|message|text)\s+me(?:\s+" + _MESSAGES + r")?|"
+    r"no\s+more\s+" + _MESSAGES + ")" + _TAIL, re.IGNORECASE)
 _OUT_KIND = re.compile(
     "^" + _POLITE + r"(?:stop(?:\s+sending)?(?:\s+me)?(?:\s+the)?|unsubscribe(?:\s+me)?(?:\s+from)?(?:\s+the)?|"
     r"opt[\s-]*out(?:\s+of)?(?:\s+the)?|no(?:\s+more)?|" + _DONT + r"\s+send(?:\s+me)?(?:\s+any)?)\s+"

@@ -41,6 +41,11 @@ def _as_utc(value: datetime | None) -> datetime | None:
 # ------------------------------------------------------------------------------------------------ inbound
 
 
+def _storable(text: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL characters; nobody means them anyway."""
+    return text.replace("\x00", "") if text else text
+
+
 def _inbound_metadata(message: InboundMessage) -> dict:
     return {
         "raw": message.raw,
@@ -62,7 +67,7 @@ def store_inbound(batch: WebhookBatch) -> list[InboundMessage]:
                 phone_number=message.phone,
                 direction="inbound",
                 message_type=message.type[:30],
-                content=message.text,
+                content=_storable(message.text),
                 media_url=(message.media or {}).get("url") if isinstance(message.media, dict) else None,
                 message_metadata=_inbound_metadata(message),
                 whatsapp_message_id=message.wamid,

@@ -19,13 +19,20 @@ def stack_now() -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, stack_now):
+def stack_env() -> dict[str, str]:
+    """Extra environment for the module's stack. Conversation tests send faster than people do, so the rate
+    limits are raised; the channel's own tests override this to test the real limit."""
+    return {"HSM_RATE_USER_PER_MIN": "1000", "HSM_RATE_GLOBAL_PER_MIN": "100000"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, stack_now, stack_env):
     workdir = tmp_path_factory.mktemp("stack")
     database_url = f"sqlite:///{workdir / 'hsm.sqlite3'}"
     upgrade_to_head(database_url)
     import_school_file(SCHOOL_FILE, database_url)
     import_templates(database_url=database_url)
-    running = Stack.start(workdir, database_url, stack_now)
+    running = Stack.start(workdir, database_url, stack_now, env=stack_env)
     try:
         yield running
     finally:

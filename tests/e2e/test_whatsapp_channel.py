@@ -23,6 +23,12 @@ pytestmark = pytest.mark.slow
 TEACHER = "+919811000101"  # Mr. Rahul
 
 
+@pytest.fixture(scope="module")
+def stack_env() -> dict[str, str]:
+    """The real per-user limit (10 a minute); a higher global one, as the tests here post from many numbers."""
+    return {"HSM_RATE_USER_PER_MIN": "10", "HSM_RATE_GLOBAL_PER_MIN": "1000"}
+
+
 def stored_rows(stack, wamid: str) -> list[m.WhatsAppMessage]:
     """The stored rows with this WhatsApp message id (inbound or outbound)."""
     query = select(m.WhatsAppMessage).where(m.WhatsAppMessage.whatsapp_message_id == wamid)
@@ -66,7 +72,7 @@ def test_text_in_greeting_out_marked_read_and_session_kept(stack):
     after = stack.last_seq()
     wamid = stack.send_text(TEACHER, "hi")
     (reply,) = stack.replies(TEACHER, after)
-    assert reply["payload"]["type"] == "text"
+    assert reply["payload"]["type"] == "interactive"  # the greeting offers a teacher's three main tasks
     assert body_text(reply).startswith("Hi Rahul!")
     assert reply["to"] == TEACHER
 
@@ -222,6 +228,54 @@ def test_message_stored_but_not_processed_is_processed_after_restart(stack, monk
     stack.wait("rasa", f"http://127.0.0.1:{stack.rasa_port}/webhooks/whatsapp/")
     (reply,) = stack.replies(phone, after, timeout_s=60)
     assert body_text(reply).startswith("Hi Divya")
+
+
+def test_a_flood_from_one_number_gets_one_polite_notice_and_is_not_replayed(stack):
+    phone = "+919700000150"
+    after = stack.last_seq()
+    for n in range(13):
+        stack.send_text(phone, f"hello {n}")
+    replies = stack.replies(phone, after, count=11, timeout_s=60, settle_s=3.0)
+    notices = [r for r in replies if "faster than I can answer" in body_text(r)]
+    assert len(notices) == 1
+    assert len(replies) == 11  # ten answers and one notice
+    with session_scope(stack.database_url) as s:
+        skipped = s.execute(select(m.WhatsAppMessage).where(
+            m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.status == "skipped")).scalars().all()
+    assert len(skipped) == 3 and all("rate limited" in (row.error_message or "") for row in skipped)
+
+
+def test_hostile_text_gets_normal_replies_and_changes_nothing(stack):
+    hostile = [
+        "'; DROP TABLE students; --", "<script>alert(1)</script>", "😀" * 2000, "x" * 4096,
+        "\u202eevil right-to-left \u202c", "\x00\x07\x1b[31mcontrol", "+91 (987) 654-3210 ext. 99999999999",
+        "Robert'); DELETE FROM enrollments;--", "{{7*7}} ${jndi:ldap://x}", "١٢٣٤٥ ٦٧٨",
+    ]
+    with session_scope(stack.database_url) as s:
+        students = s.execute(select(func.count()).select_from(m.Student)).scalar_one()
+        enrollments = s.execute(select(func.sum(m.Enrollment.classes_remaining))).scalar_one()
+    for n, text in enumerate(hostile):
+        phone = f"+91970000016{n}"
+        after = stack.last_seq()
+        stack.send_text(phone, text)
+        (reply,) = stack.replies(phone, after, timeout_s=40)
+        assert body_text(reply)
+    with session_scope(stack.database_url) as s:
+        assert s.execute(select(func.count()).select_from(m.Student)).scalar_one() == students
+        assert s.execute(select(func.sum(m.Enrollment.classes_remaining))).scalar_one() == enrollments
+
+
+def test_payloads_with_fields_of_the_wrong_type_are_acknowledged_without_a_crash(stack):
+    weird = [
+        {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": {
+            "messages": [{"from": 919700000170, "id": 123, "type": "text", "text": {"body": 42}}]}}]}]},
+        {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": {
+            "messages": "not a list", "statuses": {"id": "x"}}}]}]},
+        {"object": "whatsapp_business_account", "entry": [{"changes": "nope"}, 7, None]},
+    ]
+    for body in weird:
+        assert stack.post(body).status_code in (200, 400)
+    assert stack.post({"entry": []}).status_code == 400
 
 
 def test_no_unexpected_errors_were_logged(stack):

@@ -82,6 +82,8 @@ def test_preferences_per_kind(session):
         opt_out(session, JOHN, ("marketing",))
     with pytest.raises(ValueError):
         is_subscribed(session, JOHN, "everything")
+    with pytest.raises(ValueError):
+        opt_out(session, "  ")
 
 
 @pytest.mark.parametrize(

@@ -232,7 +232,7 @@ def test_switching_to_a_role_the_number_lacks_or_non_switch_text_is_none():
 def test_refusal_hints_at_the_callers_own_other_role_only():
     with pytest.raises(AccessDenied) as refused:
         require(TEACHER_PARENT, "payment_status")
-    assert "as parent" in refused.value.reply
+    assert refused.value.reply.endswith("You're writing as a teacher: send 'as parent' to switch.")
     assert_leaks_nothing(refused.value.reply)
     with pytest.raises(AccessDenied) as plain:
         require(identity("teacher"), "payment_status")
