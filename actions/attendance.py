@@ -10,8 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from actions import admin
 from actions.common import GuardedAction, caller, entity, in_session, payload, user_text
-from hsm import attendance, clock
+from hsm import attendance, clock, override
 from hsm import models as m
 from hsm.attendance_text import parse_attendance
 from hsm.dates import parse_time
@@ -63,6 +64,13 @@ def _next_step(session: Session, current: attendance.DraftView) -> dict:
 
 def handle_attendance(session: Session, tracker: Tracker) -> dict:
     who = caller(session, tracker)
+    correcting = admin.wants_override(who, user_text(tracker)) and (
+        who.role == "admin" or attendance.open_draft(session, who.person_id) is None)
+    if correcting:  # "Sarah was absent on Tuesday": one record of a past class, not a draft
+        text, buttons, events = admin.plan(session, tracker)
+        reply = _reply(text, buttons)
+        reply["events"] = events
+        return reply
     batch_code = entity(tracker, "batch_code")
     # After a class was picked with a button, continue with what the teacher said before the question.
     text = user_text(tracker) or (tracker.get_slot("attendance_text") or "" if batch_code else "")
@@ -160,11 +168,11 @@ def cancel_everything(session: Session, tracker: Tracker) -> dict:
 
 def _respond(dispatcher: CollectingDispatcher, reply: dict) -> list[EventType]:
     dispatcher.utter_message(text=reply["text"], buttons=reply["buttons"] or None)
-    return [SlotSet(name, value) for name, value in reply["slots"].items()]
+    return [SlotSet(name, value) for name, value in reply["slots"].items()] + reply.get("events", [])
 
 
 class ActionAttendance(GuardedAction):
-    capabilities = ("mark_attendance",)
+    capabilities = ("mark_attendance", "attendance_override")
 
     def name(self) -> str:
         return "action_attendance"
@@ -175,14 +183,46 @@ class ActionAttendance(GuardedAction):
 
 
 class ActionAttendanceConfirm(GuardedAction):
-    capabilities = ("mark_attendance",)
+    """The yes to whatever waits for one: an attendance draft, an attendance correction, or a broadcast."""
+
+    capabilities = ("mark_attendance", "attendance_override", "broadcast")
 
     def name(self) -> str:
         return "action_attendance_confirm"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        done = [SlotSet("pending_override", None), SlotSet("pending_broadcast", None),
+                SlotSet("attendance_step", None)]
+        if tracker.get_slot("pending_broadcast"):
+            dispatcher.utter_message(text=await admin.send_pending_broadcast(tracker))
+            return done
+        if tracker.get_slot("pending_override"):
+            try:
+                text = await in_session(lambda s: admin.apply(s, tracker))
+            except override.OverrideError as error:
+                text = str(error)
+            dispatcher.utter_message(text=text)
+            return done
         return _respond(dispatcher, await in_session(lambda s: confirm_attendance(s, tracker)))
+
+
+class ActionConfirmNo(GuardedAction):
+    """A no at a confirmation: a draft asks what to change; a correction or a broadcast is dropped."""
+
+    capabilities = ("converse",)
+
+    def name(self) -> str:
+        return "action_confirm_no"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        if tracker.get_slot("pending_broadcast") or tracker.get_slot("pending_override"):
+            dispatcher.utter_message(text="Okay, I left it as it was.")
+            return [SlotSet("pending_override", None), SlotSet("pending_broadcast", None),
+                    SlotSet("attendance_step", "confirm")]  # a later stray "yes" finds nothing waiting
+        dispatcher.utter_message(response="utter_what_to_change")
+        return [SlotSet("attendance_step", "confirm")]
 
 
 class ActionCancel(GuardedAction):

@@ -80,6 +80,7 @@ INTENT_CAPABILITIES: dict[str, tuple[str, ...]] = {
     "mark_attendance": ("mark_attendance", "attendance_override"),
     "inform_attendance": ("mark_attendance", "attendance_override"),
     "student_info": ("student_info",),
+    "broadcast": ("broadcast",),
 }
 
 _HELP = " Type 'help' to see what I can do for you."

@@ -1,0 +1,172 @@
+"""The office on WhatsApp: look up a student (UC-9), correct attendance (UC-10, also teachers for their own
+recent classes), and broadcast to a group (UC-8) after a confirmation."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from actions.common import GuardedAction, caller, entity, in_session, payload, user_text
+from hsm import broadcast, clock, override
+from hsm import models as m
+from hsm.dates import parse_date
+
+CONFIRM_BUTTONS = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+_PRESENT = re.compile(r"\b(present|came|attended|was there)\b", re.IGNORECASE)
+_ABSENT = re.compile(r"\b(absent|didn'?t come|did not come|not there|missed|no show)\b", re.IGNORECASE)
+
+
+class ActionStudentInfo(GuardedAction):
+    capabilities = ("student_info",)
+
+    def name(self) -> str:
+        return "action_student_info"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        wanted = str(entity(tracker, "student_id") or user_text(tracker))
+
+        def look_up(session: Session):
+            students = override.find_students(session, wanted)
+            if len(students) == 1:
+                return override.student_card(session, students[0]), []
+            if not students:
+                return f"I couldn't find a student matching '{override.name_in(wanted)[:40]}'.", []
+            return "Which student?", [{"title": s.name,
+                                       "payload": payload("student_info", student_id=s.enrollment_id)}
+                                      for s in students[:10]]
+
+        text, buttons = await in_session(look_up)
+        dispatcher.utter_message(text=text, buttons=buttons or None)
+        return []
+
+
+def wants_override(who, text: str) -> bool:
+    """The office always corrects; a teacher corrects when naming a past day ("Sarah was absent on Tuesday")."""
+    if who.role == "admin":
+        return True
+    today = clock.today()
+    day = parse_date(text, today, past=True)
+    return who.role == "teacher" and day is not None and day < today
+
+
+def plan(session: Session, tracker: Tracker) -> tuple[str, list[dict], list[EventType]]:
+    who = caller(session, tracker)
+    text = user_text(tracker)
+    status = "absent" if _ABSENT.search(text) else "present" if _PRESENT.search(text) else None
+    if status is None:
+        return "Was the student present or absent? e.g. 'Mark John Doe as present in yesterday's Guitar class'.", \
+            [], []
+    students = override.find_students(session, text)
+    if len(students) != 1:
+        what = "more than one student" if students else "no student"
+        return f"That matches {what}; please give the full name or the enrollment ID.", [], []
+    day = parse_date(text, clock.today(), past=True)
+    try:
+        change = override.plan_override(session, who, students[0], status, day, entity(tracker, "instrument"))
+    except override.OverrideError as error:
+        return str(error), [], []
+    pending = json.dumps({"student_id": change.student_id, "batch_id": change.batch_id,
+                          "class_date": change.class_date.isoformat(), "status": change.status})
+    return (f"Change {change.describe(session)}?", CONFIRM_BUTTONS,
+            [SlotSet("pending_override", pending), SlotSet("attendance_step", "confirm")])
+
+
+def apply(session: Session, tracker: Tracker) -> str:
+    from datetime import date
+
+    who = caller(session, tracker)
+    data = json.loads(tracker.get_slot("pending_override"))
+    student = session.get(m.Student, data["student_id"])
+    change = override.plan_override(session, who, student, data["status"], date.fromisoformat(data["class_date"]))
+    actor = f"{who.role}:{_code(session, who)}"
+    return override.apply_override(session, change, actor)
+
+
+def _code(session: Session, who) -> str:
+    if who.role == "admin":
+        return session.get(m.Admin, who.person_id).admin_code
+    return session.get(m.Teacher, who.person_id).employee_id
+
+
+# ------------------------------------------------------------------------------------------------ broadcasts
+
+_BROADCAST = re.compile(r"^\s*(?:please\s+)?(?:send\s+a\s+)?broadcast\s+(?:to\s+)?(?P<who>[^:]+?)\s*:\s*(?P<text>.+)$",
+                        re.IGNORECASE | re.DOTALL)
+
+
+def audience_from(session: Session, who_text: str) -> tuple[dict, str] | None:
+    """ "all students", "all teachers", "all guitar students", "guitar beginner batch", "GTR-BEG-TT17". """
+    words = who_text.lower()
+    if "teacher" in words:
+        return {"kind": "all_teachers"}, "all teachers"
+    for batch in session.execute(select(m.Batch).where(m.Batch.active.is_(True))).scalars():
+        if batch.code.lower() in words or batch.name.lower() in words:
+            return {"kind": "batch", "code": batch.code}, f"the {batch.name} batch"
+    for course in session.execute(select(m.Course)).scalars():
+        names = [course.name.lower(), *(a.lower() for a in course.aliases)]
+        if any(re.search(rf"\b{re.escape(name)}\b", words) for name in names):
+            return {"kind": "course", "code": course.code}, f"all {course.name} students"
+    if "student" in words or "everyone" in words or "all" in words:
+        return {"kind": "all_students"}, "all students (parents for minors)"
+    return None
+
+
+class ActionBroadcastPrepare(GuardedAction):
+    capabilities = ("broadcast",)
+
+    def name(self) -> str:
+        return "action_broadcast_prepare"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        found = _BROADCAST.match(user_text(tracker))
+        if not found:
+            dispatcher.utter_message(text="Tell me who and what, e.g. 'broadcast to all guitar students: No class "
+                                          "on Friday'. Groups: all students, all teachers, a course, a batch.")
+            return []
+
+        def prepare(session: Session):
+            target = audience_from(session, found.group("who"))
+            if target is None:
+                return None, 0
+            return target, len(broadcast.resolve_audience(session, target[0]))
+
+        target, count = await in_session(prepare)
+        if target is None:
+            dispatcher.utter_message(text="I couldn't tell who should get it: say all students, all teachers, a "
+                                          "course (e.g. 'all guitar students') or a batch.")
+            return []
+        audience, label = target
+        text = found.group("text").strip()[:4096]
+        preview = f"📢 To {label} ({count} numbers, opted-out ones left out):\n\n{text}\n\nSend it?"
+        dispatcher.utter_message(text=preview, buttons=CONFIRM_BUTTONS)
+        return [SlotSet("pending_broadcast", json.dumps({"audience": audience, "text": text})),
+                SlotSet("attendance_step", "confirm")]
+
+
+async def send_pending_broadcast(tracker: Tracker) -> str:
+    data = json.loads(tracker.get_slot("pending_broadcast"))
+
+    def create(session: Session):
+        who = caller(session, tracker)
+        # Outside the 24-hour window the text goes out in the approved "announcement" template (Meta forbids
+        # newlines and tabs in template parameters).
+        row = broadcast.create_broadcast(session, f"admin:{_code(session, who)}", data["audience"], text=data["text"],
+                                         template_name="announcement",
+                                         template_params=[" ".join(data["text"].split())[:1000]])
+        return row.id
+
+    try:
+        broadcast_id = await in_session(create)
+    except broadcast.BroadcastError as error:
+        return f"Not sent: {error}"
+    broadcast.enqueue_broadcast(broadcast_id)
+    return f"✅ Broadcast #{broadcast_id} queued. Ask me 'broadcast {broadcast_id} status' for progress."
