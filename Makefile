@@ -10,7 +10,7 @@ MODEL := models/hsm.tar.gz
 MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 export ACTION_SERVER_URL ?= http://localhost:5055/webhook
 
-.PHONY: help venv run test unit lint validate train test-stories db constraints bench clean
+.PHONY: help venv run test unit lint validate train test-stories db constraints bench bench-postgres clean
 
 help:
 	@echo "make run         set everything up and talk to the bot"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint        ruff"
 	@echo "make db          migrate DATABASE_URL and import the demo school"
 	@echo "make bench       webhook benchmark: WhatsApp channel vs Rasa's REST channel"
+	@echo "make bench-postgres  the same on PostgreSQL + Redis with 1 and 2 Rasa replicas"
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/constraints.txt pyproject.toml
 	@test -x $(BIN)/python || { py=$$(scripts/find-python310.sh) && echo "creating $(VENV) with $$py" && $$py -m venv $(VENV); }
@@ -62,6 +63,9 @@ test: lint unit validate test-stories
 
 bench: $(STAMP) $(MODEL)
 	$(BIN)/python bench/webhook_bench.py
+
+bench-postgres: $(STAMP) $(MODEL)
+	$(BIN)/python bench/webhook_bench.py --stack postgres --replicas 1,2 --conversations 100 --turns 4
 
 constraints: $(STAMP)
 	{ head -2 requirements/constraints.txt; $(BIN)/pip freeze --exclude-editable; } > requirements/constraints.txt.new

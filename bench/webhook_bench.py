@@ -2,6 +2,13 @@
 same model and server, in the same run. Prints acknowledgement latency, reply latency and throughput.
 
     .venv/bin/python bench/webhook_bench.py --conversations 1,10,100 --turns 4
+    .venv/bin/python bench/webhook_bench.py --stack postgres --replicas 1,2 --conversations 100 --turns 4
+
+The default stack is the embedded one (SQLite, in-process locks, one Rasa server). `--stack postgres` runs the
+production shape instead: a fresh PostgreSQL database per replica count (server: HSM_TEST_POSTGRES_URL or
+--postgres-url), Redis for locks and rate limits (HSM_TEST_REDIS_URL or --redis-url), and for each count in
+`--replicas` that many Rasa servers and action servers, the posts of every conversation spread round-robin over
+the replicas (REST posts too). The rate limits are raised there: the bench measures capacity, not the policy.
 
 WhatsApp: ack = webhook POST answered; reply = webhook POST sent -> the Graph API call for the reply reaches the
 sandbox (its arrival time). REST: reply = the synchronous POST /webhooks/rest/webhook. Every conversation waits
@@ -13,10 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,16 +38,23 @@ from hsm.config import PROJECT_ROOT  # noqa: E402
 from hsm.db import upgrade_to_head  # noqa: E402
 from hsm.localstack import APP_SECRET, PHONE_NUMBER_ID, Stack  # noqa: E402
 from hsm.school_import import import_school_file  # noqa: E402
+from hsm.templates import import_templates  # noqa: E402
 from hsm.whatsapp.signature import sign  # noqa: E402
 
 TURNS = ["hi", "what are your timings?", "thanks", "bye"]
 REPLY_TIMEOUT_S = 60.0
+SCHOOL_FILE = PROJECT_ROOT.parent / "shared" / "fixtures" / "school.yaml"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+# The bench measures capacity: the school's rate limits (10 a minute per user, 100 for everyone) would drop most of it.
+BENCH_LIMITS = {"HSM_RATE_GLOBAL_PER_MIN": "1000000", "HSM_RATE_USER_PER_MIN": "100000"}
 
 
 @dataclass
 class Phase:
     channel: str
     conversations: int
+    replicas: int = 1
     acks_ms: list[float] = field(default_factory=list)
     replies_ms: list[float] = field(default_factory=list)
     errors: int = 0
@@ -49,7 +65,8 @@ class Phase:
         return len(self.replies_ms)
 
     def row(self) -> dict:
-        return {"channel": self.channel, "conversations": self.conversations, "messages": self.messages,
+        return {"channel": self.channel, "replicas": self.replicas, "conversations": self.conversations,
+                "messages": self.messages,
                 "errors": self.errors, "ack_ms": percentiles(self.acks_ms), "reply_ms": percentiles(self.replies_ms),
                 "throughput_msg_s": round(self.messages / self.wall_s, 1) if self.wall_s else 0.0}
 
@@ -67,15 +84,29 @@ def phone_for(run: int, index: int) -> str:
     return f"+9170{run:02d}{index:06d}"
 
 
+class RoundRobin:
+    """Which replica the next post goes to: each in turn, as a load balancer without stickiness would."""
+
+    def __init__(self, replicas: int) -> None:
+        self.replicas = replicas
+        self.sent = 0
+
+    def next(self) -> int:
+        replica = self.sent % self.replicas
+        self.sent += 1
+        return replica
+
+
 async def whatsapp_conversation(http: aiohttp.ClientSession, stack: Stack, phone: str, turns: int,
-                                phase: Phase) -> None:
+                                phase: Phase, balancer: RoundRobin | None = None) -> None:
+    balancer = balancer or RoundRobin(1)
     after = 0
     for text in (TURNS * turns)[:turns]:
         raw = json.dumps(webhook_body(phone, text_message(text), phone_number_id=PHONE_NUMBER_ID)).encode()
         headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw, APP_SECRET)}
         started = time.time()
         try:
-            async with http.post(stack.webhook_url, data=raw, headers=headers) as answer:
+            async with http.post(stack.webhook_url_of(balancer.next()), data=raw, headers=headers) as answer:
                 await answer.read()
                 phase.acks_ms.append((time.time() - started) * 1000)
                 if answer.status != 200:
@@ -99,9 +130,10 @@ async def whatsapp_conversation(http: aiohttp.ClientSession, stack: Stack, phone
 
 
 async def rest_conversation(http: aiohttp.ClientSession, stack: Stack, sender: str, turns: int,
-                            phase: Phase) -> None:
-    url = f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook"
+                            phase: Phase, balancer: RoundRobin | None = None) -> None:
+    balancer = balancer or RoundRobin(1)
     for text in (TURNS * turns)[:turns]:
+        url = f"http://127.0.0.1:{stack.rasa_ports[balancer.next()]}/webhooks/rest/webhook"
         started = time.time()
         try:
             async with http.post(url, json={"sender": sender, "message": text}) as answer:
@@ -117,18 +149,28 @@ async def rest_conversation(http: aiohttp.ClientSession, stack: Stack, sender: s
 
 
 async def run_phase(stack: Stack, channel: str, conversations: int, turns: int, run: int) -> Phase:
-    phase = Phase(channel, conversations)
+    replicas = len(stack.rasa_ports)
+    phase = Phase(channel, conversations, replicas)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
         talk = whatsapp_conversation if channel == "whatsapp" else rest_conversation
         started = time.monotonic()
-        await asyncio.gather(*(talk(http, stack, phone_for(run, i), turns, phase) for i in range(conversations)))
+        # conversation i starts on replica i mod n, then moves on to the next replica with each message
+        await asyncio.gather(*(talk(http, stack, phone_for(run, i), turns, phase, _balancer_from(i, replicas))
+                               for i in range(conversations)))
         phase.wall_s = time.monotonic() - started
     return phase
 
 
-def print_table(rows: list[dict]) -> None:
-    header = (f"{'channel':<9} {'conv':>5} {'msgs':>5} {'err':>4}  {'ack p50/p95/p99 ms':>22}  "
+def _balancer_from(start: int, replicas: int) -> RoundRobin:
+    balancer = RoundRobin(replicas)
+    balancer.sent = start
+    return balancer
+
+
+def print_table(rows: list[dict], show_replicas: bool = False) -> None:
+    lead = f"{'replicas':>8} " if show_replicas else ""
+    header = (f"{lead}{'channel':<9} {'conv':>5} {'msgs':>5} {'err':>4}  {'ack p50/p95/p99 ms':>22}  "
               f"{'reply p50/p95/p99 ms':>24}  {'msg/s':>7}")
     print(header)
     print("-" * len(header))
@@ -137,33 +179,104 @@ def print_table(rows: list[dict]) -> None:
         reply = "/".join("-" if row["reply_ms"][k] is None else f"{row['reply_ms'][k]:.0f}"
                          for k in ("p50", "p95", "p99"))
         ack = ack if row["channel"] == "whatsapp" else "(synchronous)"
-        print(f"{row['channel']:<9} {row['conversations']:>5} {row['messages']:>5} {row['errors']:>4}  {ack:>22}  "
-              f"{reply:>24}  {row['throughput_msg_s']:>7}")
+        lead = f"{row.get('replicas', 1):>8} " if show_replicas else ""
+        print(f"{lead}{row['channel']:<9} {row['conversations']:>5} {row['messages']:>5} {row['errors']:>4}  "
+              f"{ack:>22}  {reply:>24}  {row['throughput_msg_s']:>7}")
+
+
+def run_levels(stack: Stack, levels: list[int], turns: int, rows: list[dict]) -> None:
+    asyncio.run(run_phase(stack, "whatsapp", 2, 2, run=99))  # warm-up: load models, open connections
+    asyncio.run(run_phase(stack, "rest", 2, 2, run=98))
+    for run, conversations in enumerate(levels, start=1):
+        for channel in ("rest", "whatsapp"):
+            phase = asyncio.run(run_phase(stack, channel, conversations, turns, run * 2 + (channel == "rest")))
+            rows.append(phase.row())
+            print(f"  {channel} x{conversations} on {phase.replicas} replica(s): done in {phase.wall_s:.1f}s",
+                  flush=True)
+
+
+def run_postgres_stack(args: argparse.Namespace, levels: list[int], rows: list[dict]) -> None:
+    """For each replica count: a fresh PostgreSQL database with the school, Redis, n Rasa + n action servers."""
+    import redis
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    counts = [int(n) for n in args.replicas.split(",") if n.strip()]
+    server = make_url(args.postgres_url)
+    for replicas in counts:
+        name = f"hsm_bench_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(server, future=True, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        database_url = server.set(database=name).render_as_string(hide_password=False)
+        client = redis.Redis.from_url(args.redis_url)
+        _forget(client, "hsm:lock:*", "hsm:rl:*")
+        stack = None
+        try:
+            upgrade_to_head(database_url)
+            import_school_file(SCHOOL_FILE, database_url)
+            import_templates(database_url=database_url)
+            workdir = Path(tempfile.mkdtemp(prefix=f"hsm-bench-pg{replicas}-"))
+            print(f"starting PostgreSQL + Redis stack with {replicas} Rasa replica(s) (logs in {workdir}) ...",
+                  flush=True)
+            stack = Stack.start(workdir, database_url, hsm_now=None, rasa_replicas=replicas,
+                                action_servers=replicas, env={"REDIS_URL": args.redis_url, **BENCH_LIMITS})
+            run_levels(stack, levels, args.turns, rows)
+        finally:
+            if stack is not None:
+                stack.stop()
+            from hsm.db import get_engine
+
+            get_engine(database_url).dispose()
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+            _forget(client, "hsm:lock:*", "hsm:rl:*")
+            client.close()
+
+
+def _forget(client, *patterns: str) -> None:
+    for pattern in patterns:
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", default="1,10,100", help="comma-separated concurrency levels")
     parser.add_argument("--turns", type=int, default=4, help="messages per conversation")
-    parser.add_argument("--out", default=str(PROJECT_ROOT / "results" / "bench-webhook.json"))
+    parser.add_argument("--out", default=None,
+                        help="JSON results (default: results/bench-webhook.json, or bench-webhook-postgres.json)")
+    parser.add_argument("--stack", choices=("embedded", "postgres"), default="embedded",
+                        help="embedded: SQLite, in-process locks, one Rasa (default); postgres: PostgreSQL + Redis")
+    parser.add_argument("--replicas", default="1",
+                        help="with --stack postgres: comma-separated Rasa replica counts to run, e.g. 1,2")
+    parser.add_argument("--postgres-url", default=os.environ.get("HSM_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+                        help="PostgreSQL server where the bench creates (and drops) its databases")
+    parser.add_argument("--redis-url", default=os.environ.get("HSM_TEST_REDIS_URL", DEFAULT_REDIS_URL))
     args = parser.parse_args()
     levels = [int(n) for n in args.conversations.split(",") if n.strip()]
+    rows: list[dict] = []
+    if args.stack == "postgres":
+        run_postgres_stack(args, levels, rows)
+        out = args.out or str(PROJECT_ROOT / "results" / "bench-webhook-postgres.json")
+        print()
+        print_table(rows, show_replicas=True)
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(rows, indent=2))
+        print(f"\nwritten to {out}")
+        return 0
+    args.out = args.out or str(PROJECT_ROOT / "results" / "bench-webhook.json")
 
     workdir = Path(tempfile.mkdtemp(prefix="hsm-bench-"))
     database_url = f"sqlite:///{workdir / 'hsm.sqlite3'}"
     upgrade_to_head(database_url)
     import_school_file(PROJECT_ROOT.parent / "shared" / "fixtures" / "school.yaml", database_url)
     print(f"starting the stack (logs in {workdir}) ...", flush=True)
-    stack = Stack.start(workdir, database_url, hsm_now=None)
-    rows: list[dict] = []
+    stack = Stack.start(workdir, database_url, hsm_now=None, env=BENCH_LIMITS)
     try:
-        asyncio.run(run_phase(stack, "whatsapp", 2, 2, run=99))  # warm-up: load models, open connections
-        asyncio.run(run_phase(stack, "rest", 2, 2, run=98))
-        for run, conversations in enumerate(levels, start=1):
-            for channel in ("rest", "whatsapp"):
-                phase = asyncio.run(run_phase(stack, channel, conversations, args.turns, run * 2 + (channel == "rest")))
-                rows.append(phase.row())
-                print(f"  {channel} x{conversations}: done in {phase.wall_s:.1f}s", flush=True)
+        run_levels(stack, levels, args.turns, rows)
     finally:
         stack.stop()
     print()

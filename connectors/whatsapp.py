@@ -22,7 +22,7 @@ from sanic.response import HTTPResponse
 from hsm.config import get_settings
 from hsm.phone import mask_phone
 from hsm.ratelimit import NOTICE_TEXT, rate_limiter_from_env
-from hsm.whatsapp import render, store
+from hsm.whatsapp import render, store, sweeper
 from hsm.whatsapp.client import CloudApiError, WhatsAppClient
 from hsm.whatsapp.payloads import InboundMessage, InvalidWebhook, parse_webhook
 from hsm.whatsapp.signature import verify_signature
@@ -168,6 +168,7 @@ class WhatsAppInput(InputChannel):
         self._tasks: set[asyncio.Task] = set()
         self._rasa_slots: asyncio.Semaphore | None = None  # created on the server's loop
         self._rate_limiter = rate_limiter_from_env()
+        self._sweep_task: asyncio.Task | None = None
 
     # -------------------------------------------------------------------------------------------- HTTP
 
@@ -212,8 +213,16 @@ class WhatsAppInput(InputChannel):
             for message in pending:
                 self._spawn(self._handle(message, on_new_message, app))
 
+        @webhook.listener("after_server_start")
+        async def start_sweep(app: Any, _loop: Any) -> None:
+            # Messages another replica acknowledged and then died with are picked up here (hsm/whatsapp/sweeper.py).
+            self._sweep_task = sweeper.start_sweeper(
+                lambda message: self._handle(message, on_new_message, app),
+                tracker_store=lambda: app.ctx.agent.tracker_store)
+
         @webhook.listener("before_server_stop")
         async def close_client(_app: Any, _loop: Any) -> None:
+            await sweeper.stop_sweeper(self._sweep_task)
             await self.client.close()
 
         return webhook

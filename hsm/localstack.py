@@ -1,5 +1,10 @@
 """The local stack as real processes (Meta sandbox, action server, Rasa with the WhatsApp channel) for end-to-end
-tests and benchmarks, with helpers that post signed webhooks and read what the sandbox received."""
+tests and benchmarks, with helpers that post signed webhooks and read what the sandbox received.
+
+`Stack.start(..., rasa_replicas=2, action_servers=2)` runs several Rasa servers (and action servers) on the same
+database, as replicas behind a load balancer would: Rasa replica i talks to action server i mod n. The first of
+each keeps the names "rasa" and "actions"; the others are "rasa-2", "actions-2", ... Pass `env` (e.g. REDIS_URL)
+to give every process more of the environment."""
 
 from __future__ import annotations
 
@@ -58,10 +63,28 @@ class Stack:
     action_port: int = 0
     sandbox_port: int = 0
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    rasa_ports: list[int] = field(default_factory=list)  # one per Rasa replica; rasa_ports[0] == rasa_port
+    action_ports: list[int] = field(default_factory=list)
+    credentials: str = "credentials.yml"
+
+    def __post_init__(self) -> None:
+        self.rasa_ports = self.rasa_ports or [self.rasa_port]
+        self.action_ports = self.action_ports or [self.action_port]
 
     @property
     def webhook_url(self) -> str:
-        return f"http://127.0.0.1:{self.rasa_port}/webhooks/whatsapp/webhook"
+        return self.webhook_url_of(0)
+
+    def webhook_url_of(self, replica: int) -> str:
+        return f"http://127.0.0.1:{self.rasa_ports[replica]}/webhooks/whatsapp/webhook"
+
+    @staticmethod
+    def rasa_name(replica: int) -> str:
+        return "rasa" if replica == 0 else f"rasa-{replica + 1}"
+
+    @staticmethod
+    def actions_name(index: int) -> str:
+        return "actions" if index == 0 else f"actions-{index + 1}"
 
     @property
     def sandbox_url(self) -> str:
@@ -84,28 +107,48 @@ class Stack:
         return env
 
     @classmethod
-    def start(cls, workdir: Path, database_url: str, hsm_now: str | None) -> Stack:
+    def start(cls, workdir: Path, database_url: str, hsm_now: str | None, *, rasa_replicas: int = 1,
+              action_servers: int = 1, env: dict[str, str] | None = None,
+              credentials: str = "credentials.yml") -> Stack:
         if not MODEL.exists():
             raise RuntimeError(f"{MODEL} is missing: run `make train` first")
-        ports = {"rasa_port": free_port(), "action_port": free_port(), "sandbox_port": free_port()}
-        stack = cls(workdir, database_url, cls.environment(workdir, database_url, hsm_now, **ports), **ports)
+        rasa_ports = [free_port() for _ in range(rasa_replicas)]
+        action_ports = [free_port() for _ in range(action_servers)]
+        ports = {"rasa_port": rasa_ports[0], "action_port": action_ports[0], "sandbox_port": free_port()}
+        environment = {**cls.environment(workdir, database_url, hsm_now, **ports), **(env or {})}
+        stack = cls(workdir, database_url, environment, **ports, rasa_ports=rasa_ports, action_ports=action_ports,
+                    credentials=credentials)
+        if rasa_replicas > 1:
+            from hsm.rasa_stores import create_tracker_tables
+
+            create_tracker_tables(database_url)  # else the replicas race to create Rasa's table (and log errors)
         stack.start_process("sandbox", [str(BIN / "hsm"), "sandbox", "--port", str(stack.sandbox_port)])
-        stack.start_process("actions", [str(BIN / "rasa"), "run", "actions", "--port", str(stack.action_port)])
-        stack.start_rasa()
+        for index, port in enumerate(action_ports):
+            stack.start_process(cls.actions_name(index), [str(BIN / "rasa"), "run", "actions", "--port", str(port)])
+        for replica in range(rasa_replicas):
+            stack.start_rasa(replica)
         stack.wait("sandbox", f"{stack.sandbox_url}/healthz")
-        stack.wait("actions", f"http://127.0.0.1:{stack.action_port}/health")
-        stack.wait("rasa", f"http://127.0.0.1:{stack.rasa_port}/webhooks/whatsapp/")
+        for index, port in enumerate(action_ports):
+            stack.wait(cls.actions_name(index), f"http://127.0.0.1:{port}/health")
+        for replica in range(rasa_replicas):
+            stack.wait_rasa(replica)
         return stack
 
-    def start_process(self, name: str, command: list[str]) -> None:
+    def start_process(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         log = (self.workdir / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env, stdout=log,
-                                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**self.env, **(env or {})},
+                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def start_rasa(self) -> None:
-        self.start_process("rasa", [
-            str(BIN / "rasa"), "run", "--model", str(MODEL), "-i", "127.0.0.1", "--port", str(self.rasa_port),
-            "--credentials", "credentials.yml", "--endpoints", "endpoints.yml", "--enable-api"])
+    def start_rasa(self, replica: int = 0) -> None:
+        """Start (or restart, on the same port) Rasa replica `replica`."""
+        action_port = self.action_ports[replica % len(self.action_ports)]
+        self.start_process(self.rasa_name(replica), [
+            str(BIN / "rasa"), "run", "--model", str(MODEL), "-i", "127.0.0.1", "--port", str(self.rasa_ports[replica]),
+            "--credentials", self.credentials, "--endpoints", "endpoints.yml", "--enable-api"],
+            env={"ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook"})
+
+    def wait_rasa(self, replica: int = 0) -> None:
+        self.wait(self.rasa_name(replica), f"http://127.0.0.1:{self.rasa_ports[replica]}/webhooks/whatsapp/")
 
     def wait(self, name: str, url: str) -> None:
         wait_until_up(url, self.processes[name], self.workdir / f"{name}.log")
@@ -124,18 +167,20 @@ class Stack:
 
     # -------------------------------------------------------------------------------------------- talking
 
-    def post(self, body: dict | bytes, signature: str | None = "sign", **headers: str) -> requests.Response:
+    def post(self, body: dict | bytes, signature: str | None = "sign", replica: int = 0,
+             **headers: str) -> requests.Response:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         sent_headers = {"Content-Type": "application/json", **headers}
         if signature == "sign":
             sent_headers["X-Hub-Signature-256"] = sign(raw, APP_SECRET)
         elif signature is not None:
             sent_headers["X-Hub-Signature-256"] = signature
-        return requests.post(self.webhook_url, data=raw, headers=sent_headers, timeout=10)
+        return requests.post(self.webhook_url_of(replica), data=raw, headers=sent_headers, timeout=10)
 
-    def send_text(self, phone: str, text: str, wamid: str | None = None) -> str:
+    def send_text(self, phone: str, text: str, wamid: str | None = None, replica: int = 0) -> str:
         message = text_message(text, wamid)
-        assert self.post(webhook_body(phone, message, phone_number_id=PHONE_NUMBER_ID)).status_code == 200
+        body = webhook_body(phone, message, phone_number_id=PHONE_NUMBER_ID)
+        assert self.post(body, replica=replica).status_code == 200
         return message["id"]
 
     def tap_button(self, phone: str, reply_id: str, title: str) -> None:

@@ -1,0 +1,269 @@
+"""The periodic sweep that hands acknowledged-but-orphaned inbound messages back to the channel.
+
+The channel stores each inbound message before answering Meta 200, then claims and processes it in the
+background; on start it replays what was left unprocessed. With several Rasa replicas that is not enough: a
+replica that dies keeps its acknowledged messages until some replica *starts*. Every replica therefore runs this
+sweep (cheap: one indexed query of the last day's unfinished inbound rows, every 30 s) and takes over
+
+- a message still `received` after `received_after_s` (its replica died between the 200 and the claim, or is
+  hopelessly behind: the channel's atomic `claim` decides who processes it, so taking one over is always safe);
+- a message still `processing`, unchanged, after `stale_after_s` (its replica died while processing it): the row is
+  put back to `received` (compare-and-set on its status and `updated_at`) and handed over. If Rasa's tracker
+  already holds that message (the replica died after Rasa saved the turn), it is only marked processed, so the
+  conversation never sees it twice.
+
+Ages are measured by this process' monotonic clock between sweeps, not by timestamps in the database, so the
+sweep also works with `HSM_NOW` frozen. Per sender, messages are handed over oldest first, one after the other (the next
+once `handle` returned for the previous), and never past an earlier message that is still being processed
+elsewhere: the conversation's order is kept.
+
+Wiring (in the channel, on the server's event loop): `start_sweeper(handle, tracker_store=...)` after the server
+started, `await stop_sweeper(task)` before it stops; `handle(message)` is the channel's own per-sender, claiming
+path. `HSM_SWEEP_INTERVAL_S` (30; 0 turns the sweep off), `HSM_SWEEP_RECEIVED_AFTER_S` (30) and
+`HSM_SWEEP_STALE_AFTER_S` (120) tune it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from hsm import clock
+from hsm import models as m
+from hsm.db import session_scope
+from hsm.phone import mask_phone
+from hsm.whatsapp import store
+from hsm.whatsapp.payloads import InboundMessage, parse_webhook
+
+log = logging.getLogger("hsm.whatsapp.sweeper")
+
+DEFAULT_INTERVAL_S = 30.0
+DEFAULT_RECEIVED_AFTER_S = 30.0
+DEFAULT_STALE_AFTER_S = store.STALE_PROCESSING.total_seconds()
+LOOKBACK = timedelta(days=1)  # older unfinished messages are left to the start-up replay
+
+Handle = Callable[[InboundMessage], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    interval_s: float = DEFAULT_INTERVAL_S
+    received_after_s: float = DEFAULT_RECEIVED_AFTER_S
+    stale_after_s: float = DEFAULT_STALE_AFTER_S
+
+    @classmethod
+    def from_env(cls) -> SweepSettings:
+        return cls(interval_s=_env_seconds("HSM_SWEEP_INTERVAL_S", DEFAULT_INTERVAL_S),
+                   received_after_s=_env_seconds("HSM_SWEEP_RECEIVED_AFTER_S", DEFAULT_RECEIVED_AFTER_S),
+                   stale_after_s=_env_seconds("HSM_SWEEP_STALE_AFTER_S", DEFAULT_STALE_AFTER_S))
+
+
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative")
+    return value
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One unfinished inbound row as the sweep saw it."""
+
+    id: int
+    wamid: str
+    phone: str
+    status: str
+    updated_at: datetime
+    metadata: dict
+
+
+@dataclass
+class SweepState:
+    """What earlier sweeps saw: (status, updated_at) of each unfinished message and since when (monotonic)."""
+
+    seen: dict[str, tuple[str, datetime | None, float]] = field(default_factory=dict)
+    handed: set[str] = field(default_factory=set)  # handed over, still queued in this process
+    tasks: set[asyncio.Task] = field(default_factory=set)
+
+    def age(self, row: Pending, now: float) -> float:
+        """Seconds this row has been seen in the same state (0 the first time). A `processing` row that was
+        claimed again (new `updated_at`) starts over; a `received` row's `updated_at` moves for other reasons
+        (its session is linked), so only its status counts."""
+        token = row.updated_at if row.status == store.PROCESSING else None
+        earlier = self.seen.get(row.wamid)
+        if earlier is None or earlier[:2] != (row.status, token):
+            self.seen[row.wamid] = (row.status, token, now)
+            return 0.0
+        return now - earlier[2]
+
+
+# ------------------------------------------------------------------------------------------------ database
+
+
+def unfinished_inbound(lookback: timedelta = LOOKBACK) -> list[Pending]:
+    """Inbound messages received or processing, from the last `lookback`, oldest first."""
+    since = clock.utcnow() - lookback
+    with session_scope() as session:
+        rows = session.execute(
+            select(m.WhatsAppMessage.id, m.WhatsAppMessage.whatsapp_message_id, m.WhatsAppMessage.phone_number,
+                   m.WhatsAppMessage.status, m.WhatsAppMessage.updated_at, m.WhatsAppMessage.message_metadata)
+            .where(m.WhatsAppMessage.direction == "inbound",
+                   m.WhatsAppMessage.status.in_((store.RECEIVED, store.PROCESSING)),
+                   m.WhatsAppMessage.created_at >= since)
+            .order_by(m.WhatsAppMessage.created_at, m.WhatsAppMessage.id)
+        ).all()
+    return [Pending(*row) for row in rows if row[1]]
+
+
+def release(row: Pending) -> bool:
+    """Put an orphaned `processing` row back to `received`, unless it moved on since it was seen."""
+    with session_scope() as session:
+        result = session.execute(
+            update(m.WhatsAppMessage)
+            .where(m.WhatsAppMessage.id == row.id, m.WhatsAppMessage.status == store.PROCESSING,
+                   m.WhatsAppMessage.updated_at == row.updated_at)
+            .values(status=store.RECEIVED)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+def inbound_message(row: Pending) -> InboundMessage | None:
+    """The stored message as the channel parsed it when it arrived."""
+    meta = row.metadata or {}
+    raw = meta.get("raw") or {}
+    value: dict[str, Any] = {"messaging_product": "whatsapp",
+                             "metadata": {"phone_number_id": meta.get("phone_number_id")}, "messages": [raw]}
+    if meta.get("profile_name"):
+        value["contacts"] = [{"profile": {"name": meta["profile_name"]}, "wa_id": raw.get("from")}]
+    body = {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": value}]}]}
+    try:
+        messages = parse_webhook(body).messages
+    except Exception:  # noqa: BLE001 - one unreadable row must not stop the sweep
+        log.exception("stored message %s cannot be parsed again", row.wamid)
+        return None
+    return messages[0] if messages else None
+
+
+async def _already_in_tracker(tracker_store: Any, row: Pending) -> bool:
+    """True when Rasa saved this message's turn (the replica died after that, before marking it processed)."""
+    if tracker_store is None:
+        return False
+    tracker = await tracker_store.retrieve_full_tracker(row.phone)
+    if tracker is None:
+        return False
+    return any(getattr(event, "message_id", None) == row.wamid for event in tracker.events
+               if getattr(event, "type_name", None) == "user")
+
+
+# ------------------------------------------------------------------------------------------------ the sweep
+
+
+async def sweep_unprocessed(handle: Handle, state: SweepState, settings: SweepSettings | None = None, *,
+                            tracker_store: Any = None) -> list[str]:
+    """One sweep: hand orphaned messages to `handle` (one task per sender, in order). Returns the
+    wamids handed over. `tracker_store` (or a callable returning it) lets an interrupted message that Rasa did
+    finish be marked processed instead of being processed twice."""
+    settings = settings or SweepSettings.from_env()
+    if callable(tracker_store) and not hasattr(tracker_store, "retrieve_full_tracker"):
+        tracker_store = tracker_store()
+    rows = await asyncio.to_thread(unfinished_inbound)
+    now = time.monotonic()
+    current = {row.wamid for row in rows}
+    state.seen = {wamid: seen for wamid, seen in state.seen.items() if wamid in current}
+
+    handed: list[str] = []
+    by_sender: dict[str, list[InboundMessage]] = {}
+    blocked: set[str] = set()  # senders with an earlier message still legitimately in someone's hands
+    for row in rows:
+        age = state.age(row, now)
+        if row.phone in blocked:
+            continue
+        if row.wamid in state.handed:  # queued here already, waiting for its turn
+            continue
+        if row.status == store.PROCESSING:
+            if age < settings.stale_after_s:
+                blocked.add(row.phone)
+                continue
+            if await _already_in_tracker(tracker_store, row):
+                await asyncio.to_thread(store.complete, row.wamid, row.phone, store.PROCESSED)
+                log.warning("message %s from %s was processed by a replica that died before recording it",
+                            row.wamid, mask_phone(row.phone))
+                continue
+            if not await asyncio.to_thread(release, row):
+                blocked.add(row.phone)  # it moved on meanwhile: look again next time
+                continue
+        elif age < settings.received_after_s:
+            blocked.add(row.phone)
+            continue
+        message = inbound_message(row)
+        if message is None:
+            continue
+        log.warning("taking over %s message %s from %s (left by another replica or an earlier run)",
+                    row.status, row.wamid, mask_phone(row.phone))
+        state.handed.add(row.wamid)
+        by_sender.setdefault(row.phone, []).append(message)
+        handed.append(row.wamid)
+    for messages in by_sender.values():  # one task per sender: its messages one after the other, oldest first
+        task = asyncio.ensure_future(_run_in_order(handle, messages, state))
+        state.tasks.add(task)
+        task.add_done_callback(state.tasks.discard)
+    return handed
+
+
+async def _run_in_order(handle: Handle, messages: list[InboundMessage], state: SweepState) -> None:
+    for message in messages:
+        try:
+            await handle(message)
+        except Exception:  # noqa: BLE001 - the channel logs and records its own failures; keep sweeping
+            log.exception("handling swept message %s failed", message.wamid)
+        finally:
+            state.handed.discard(message.wamid)
+
+
+async def run_sweeper(handle: Handle, settings: SweepSettings | None = None, *, tracker_store: Any = None,
+                      state: SweepState | None = None) -> None:
+    """Sweep every `settings.interval_s` until cancelled. A failed sweep (database down) is logged and retried."""
+    settings = settings or SweepSettings.from_env()
+    state = state or SweepState()
+    while True:
+        await asyncio.sleep(settings.interval_s)
+        try:
+            await sweep_unprocessed(handle, state, settings, tracker_store=tracker_store)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001
+            log.exception("sweep for unprocessed WhatsApp messages failed; retrying in %.0f s", settings.interval_s)
+
+
+def start_sweeper(handle: Handle, settings: SweepSettings | None = None, *,
+                  tracker_store: Any = None) -> asyncio.Task | None:
+    """Start the periodic sweep on the running loop; None when HSM_SWEEP_INTERVAL_S=0 turns it off."""
+    settings = settings or SweepSettings.from_env()
+    if settings.interval_s <= 0:
+        return None
+    log.info("sweeping for orphaned inbound messages every %.0f s", settings.interval_s)
+    return asyncio.ensure_future(run_sweeper(handle, settings, tracker_store=tracker_store))
+
+
+async def stop_sweeper(task: asyncio.Task | None) -> None:
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,160 @@
+"""The deployment files hold together without Docker: docker-compose.yml has every service with a health check and
+a restart policy, runs migrations first, and uses only variables that .env.example documents; .env.example documents
+every variable the code reads; the Dockerfile and the Caddyfile are what compose expects.
+(`docker compose config -q` checks the file against Docker's own parser; see docs/deploy.md.)"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from hsm.config import PROJECT_ROOT
+
+COMPOSE = PROJECT_ROOT / "docker-compose.yml"
+ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
+APP_SERVICES = {"migrate", "rasa", "actions", "api", "worker", "scheduler"}
+LONG_RUNNING = {"postgres", "redis", "rasa", "actions", "api", "worker", "scheduler", "proxy"}
+# Quoted names the code reads from the environment (os.environ / getenv / env.get / _env_int ...).
+ENV_NAME = re.compile(r"""["']((?:HSM|WHATSAPP|RAZORPAY|ADMIN|DATABASE|REDIS|ACTION|SQL|TICKET)_[A-Z0-9_]+)["']""")
+# Rasa reads these with int(): an empty value crashes it.
+NEVER_EMPTY = {"TICKET_LOCK_LIFETIME", "SQL_POOL_SIZE", "SQL_MAX_OVERFLOW", "HSM_WHATSAPP_CONCURRENCY"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+def documented() -> dict[str, str]:
+    """NAME -> value of every `NAME=value` line in .env.example, checking each has a comment in its paragraph."""
+    names: dict[str, str] = {}
+    paragraph_has_comment = False
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        stripped = line.strip()
+        if not stripped:
+            paragraph_has_comment = False
+            continue
+        if stripped.startswith("#"):
+            paragraph_has_comment = True
+            continue
+        name, _, value = stripped.partition("=")
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", name), f".env.example: not NAME=value: {line!r}"
+        assert name not in names, f".env.example names {name} twice"
+        assert paragraph_has_comment, f".env.example: {name} has no comment saying what it is"
+        names[name] = value
+    return names
+
+
+def command_text(service: dict) -> str:
+    command = service.get("command", "")
+    return " ".join(command) if isinstance(command, list) else command
+
+
+def test_every_service_is_there(services):
+    assert set(services) == APP_SERVICES | LONG_RUNNING
+
+
+def test_long_running_services_have_health_checks_and_restart(services):
+    for name in LONG_RUNNING:
+        service = services[name]
+        assert service.get("restart") in ("unless-stopped", "always"), name
+        check = service.get("healthcheck") or {}
+        assert check.get("test") and check.get("interval") and check.get("retries"), name
+    assert services["migrate"]["restart"] == "no"  # one-shot
+
+
+def test_migrations_run_first_and_everything_waits_for_them(services):
+    migrate = command_text(services["migrate"])
+    assert "hsm db upgrade" in migrate and "hsm import-templates" in migrate and "hsm.rasa_stores" in migrate
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in APP_SERVICES - {"migrate"}:
+        depends = services[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully", name
+        assert depends["postgres"]["condition"] == "service_healthy", name
+        assert depends["redis"]["condition"] == "service_healthy", name
+
+
+def test_application_services_share_one_image_and_the_stack_addresses(services):
+    images = {services[name]["image"] for name in APP_SERVICES}
+    assert len(images) == 1
+    for name in APP_SERVICES:
+        service = services[name]
+        assert service["env_file"] == ".env" and service["build"] == "."
+        env = service["environment"]
+        assert env["DATABASE_URL"].startswith("postgresql://") and "@postgres:5432/" in env["DATABASE_URL"]
+        assert env["REDIS_URL"] == "redis://redis:6379/0"
+        assert env["ACTION_SERVER_URL"] == "http://actions:5055/webhook"
+
+
+def test_each_service_runs_its_own_command(services):
+    rasa = command_text(services["rasa"])
+    assert rasa.startswith("rasa run ") and "--credentials credentials.yml" in rasa
+    assert "--endpoints endpoints.yml" in rasa and "--model models/hsm.tar.gz" in rasa
+    assert "--enable-api" not in rasa  # Rasa's HTTP API would expose every conversation
+    assert "./models:/app/models:ro" in services["rasa"]["volumes"]
+    assert command_text(services["actions"]) == "rasa run actions --port 5055"
+    assert command_text(services["api"]) == "hsm api --host 0.0.0.0 --port 8095"
+    assert command_text(services["worker"]) == "hsm worker"
+    assert command_text(services["scheduler"]) == "hsm scheduler"
+    assert services["scheduler"]["deploy"]["replicas"] == 1
+    assert "replicas" in services["rasa"]["deploy"] and "replicas" in services["actions"]["deploy"]
+
+
+def test_data_lives_in_volumes(compose, services):
+    assert {"pgdata", "redisdata", "caddy_data", "caddy_config"} <= set(compose["volumes"])
+    assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    assert "redisdata:/data" in services["redis"]["volumes"]
+    assert "--appendonly" in services["redis"]["command"]
+
+
+def test_only_the_proxy_is_published_and_it_terminates_https(services):
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy"}
+    assert {"80:80", "443:443"} <= set(services["proxy"]["ports"])
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in services["proxy"]["volumes"]
+    caddyfile = (PROJECT_ROOT / "deploy" / "Caddyfile").read_text()
+    assert "{$HSM_DOMAIN}" in caddyfile and "/webhooks/whatsapp/*" in caddyfile and "dynamic a rasa 5005" in caddyfile
+    assert "reverse_proxy api:8095" in caddyfile
+    assert "/webhooks/rest" not in caddyfile.split("# Rasa's REST channel")[0]  # REST channel never routed
+
+
+def test_every_variable_the_compose_file_uses_is_documented():
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", COMPOSE.read_text()))
+    assert used, "no ${VAR} found: the regex is wrong"
+    missing = used - set(documented())
+    assert not missing, f"docker-compose.yml uses variables .env.example does not document: {sorted(missing)}"
+
+
+def test_every_variable_the_code_reads_is_documented():
+    read: set[str] = set()
+    for folder in ("hsm", "actions", "connectors"):
+        for path in (PROJECT_ROOT / folder).rglob("*.py"):
+            read |= set(ENV_NAME.findall(path.read_text()))
+    assert {"DATABASE_URL", "REDIS_URL", "WHATSAPP_APP_SECRET", "HSM_NOW"} <= read, "the scan is broken"
+    missing = read - set(documented())
+    assert not missing, f"the code reads variables .env.example does not document: {sorted(missing)}"
+
+
+def test_env_example_holds_no_real_secrets_and_no_empty_numbers():
+    names = documented()
+    for name in NEVER_EMPTY:
+        assert names.get(name, "").isdigit(), f"{name} must have a number in .env.example"
+    assert names["HSM_NOW"] == ""  # production runs on the real clock
+    for name in ("WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN", "ADMIN_JWT_SECRET", "RAZORPAY_KEY_SECRET"):
+        assert names[name] == "", f"{name} must be empty in the example"
+
+
+def test_dockerfile_builds_the_pinned_environment():
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert "python:3.10" in dockerfile
+    assert "-c /src/requirements/constraints.txt -r /src/requirements/base.txt" in dockerfile
+    assert "pip check" in dockerfile and "USER hsm" in dockerfile
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text().split()
+    assert {".venv", "models", "var", ".env"} <= set(ignored)
