@@ -211,16 +211,17 @@ async def read_json(request: web.Request, allowed: set[str]) -> dict:
     return body
 
 
-def _string(body: dict, key: str, required: bool = True, limit: int | None = None) -> str | None:
+def _string(body: dict, key: str, required: bool = True, limit: int | None = None, parent: str = "") -> str | None:
     value = body.get(key)
+    field = f"{parent}.{key}" if parent else key
     if value is None:
         if required:
-            raise bad_request(key, "is required", "missing_field")
+            raise bad_request(field, "is required", "missing_field")
         return None
     if not isinstance(value, str) or not value.strip():
-        raise bad_request(key, "must be a non-empty string")
+        raise bad_request(field, "must be a non-empty string")
     if limit is not None and len(value) > limit:
-        raise bad_request(key, f"is {len(value)} characters long; at most {limit} allowed")
+        raise bad_request(field, f"is {len(value)} characters long; at most {limit} allowed")
     return value
 
 
@@ -291,14 +292,14 @@ def _parse_send(body: dict) -> tuple[str, str, dict]:
         if not isinstance(text, dict):
             raise bad_request("text", 'must be an object like {"body": "..."}', "missing_field" if text is None
                               else "invalid_field")
-        message = _string(text, "body", limit=bc.TEXT_LIMIT)
+        message = _string(text, "body", limit=bc.TEXT_LIMIT, parent="text")
         return phone, kind, {"body": message.strip()}
     if kind == "template":
         template = body.get("template")
         if not isinstance(template, dict):
             raise bad_request("template", 'must be an object like {"name": "...", "parameters": [...]}',
                               "missing_field" if template is None else "invalid_field")
-        name = _string(template, "name")
+        name = _string(template, "name", parent="template")
         language = template.get("language", "en")
         if isinstance(language, dict):
             language = language.get("code")
@@ -425,7 +426,12 @@ async def post_broadcast(request: web.Request) -> web.Response:
     except bc.BroadcastError as error:
         status = 422 if error.code in UNPROCESSABLE else 400
         raise ApiError(status, error.code, error.message, _error_field(error, audience), error.details) from error
-    await asyncio.to_thread(request.app[ENQUEUE], created["broadcast_id"])
+    try:
+        await asyncio.to_thread(request.app[ENQUEUE], created["broadcast_id"])
+    except Exception as error:  # noqa: BLE001 - the broadcast exists: answering an error would invite a repeat
+        log.error("broadcast %d is stored but could not be queued (%s); it starts when `hsm worker` (or, "
+                  "without Redis, `hsm api`) next starts", created["broadcast_id"], error)
+        created["warning"] = "stored, but the queue is unreachable: it starts when the worker next starts"
     created["progress_url"] = f"{PREFIX}/broadcasts/{created['broadcast_id']}"
     return web.json_response(created, status=202)
 
@@ -608,9 +614,13 @@ def create_admin_app(*, client: WhatsAppClient | None = None,
     async def resume(app: web.Application) -> None:
         await asyncio.to_thread(bc.resume_broadcasts)
 
+    async def stop_broadcasts(app: web.Application) -> None:
+        await asyncio.to_thread(bc.stop_running_broadcasts)
+
     app.on_cleanup.append(close_client)
-    if resume_broadcasts:
+    if resume_broadcasts:  # in-process broadcasts (no Redis): resume at start, stop gracefully at shutdown
         app.on_startup.append(resume)
+        app.on_shutdown.append(stop_broadcasts)
     return app
 
 

@@ -24,15 +24,19 @@ what we record, in this order, per recipient:
    `whatsapp_messages` (the payload, with that tag, plus Meta's wamid or the error) right after Meta answers.
 3. finish: the recipient becomes `sent` with the wamid, or `failed` with the error.
 
-A graceful stop (task cancelled, SIGTERM, a fatal error elsewhere) claims nothing new and lets the sends already
-in flight finish and record their outcome, so a stop-and-restart misses nobody and repeats nobody.
+A graceful stop (the run's task cancelled: SIGTERM to a job process, `hsm api` shutting down, or a fatal error in
+another send) claims nothing new and lets the sends already in flight finish and record their outcome, so a
+stop-and-restart misses nobody and repeats nobody.
 After a hard crash a recipient may be left in flight. A run first reconciles those (`reconcile_in_flight`): the
 `whatsapp_messages` row carrying its tag tells what happened (accepted: `sent` with that wamid; refused:
 `failed`). With no such row, the crash fell between the claim and the client's record, and whether Meta
 accepted the message cannot be known: the recipient is marked `failed` with "unknown outcome ..." for manual
-review (`needs_review` in the progress) and is NOT resent. This chooses at-most-once over at-least-once for that
-window of a few milliseconds per crash. A residual risk stays with the client: a request that times out after Meta
-accepted it is retried by the client and may arrive twice (Meta offers no way to tell).
+review (`needs_review` in the progress) and is NOT resent. This chooses at-most-once over at-least-once for the
+sends in flight at the moment of a hard crash (at most `concurrency`, about rate x Meta's latency: a few dozen at
+80/s). A residual risk stays with the client: a request that times out after Meta accepted it is retried by the
+client and may arrive twice (Meta offers no way to tell). Two runs of one broadcast at once (a job queued twice)
+are safe: claims keep them apart; the second's reconciliation may briefly mark the first's in-flight recipients
+"unknown outcome", which the first overwrites with the real outcome when its send returns.
 
 Statuses. Meta's sent/delivered/read/failed callbacks update `whatsapp_messages` (the channel's store);
 `broadcast_progress` moves recipients forward from those rows before counting.
@@ -47,6 +51,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import threading
 import time
 import uuid
@@ -345,8 +350,9 @@ def create_broadcast(session: Session, created_by: str, audience: dict, text: st
     session.add(broadcast)
     session.flush()
     now = clock.utcnow()
+    # Every row with the same keys: an executemany takes its columns from the first row.
     rows = [{"broadcast_id": broadcast.id, "phone_number": r.phone, "name": r.name, "status": "pending",
-             "attempts": 0, "updated_at": now} for r in plan.recipients]
+             "attempts": 0, "error_message": None, "updated_at": now} for r in plan.recipients]
     rows += [{"broadcast_id": broadcast.id, "phone_number": r.phone, "name": r.name, "status": "skipped",
               "attempts": 0, "error_message": OPTED_OUT, "updated_at": now} for r in plan.opted_out]
     for chunk in _chunks(rows, 1000):
@@ -400,20 +406,18 @@ def broadcast_progress(session: Session, broadcast_id: int) -> dict:
     if broadcast is None:
         raise BroadcastError("broadcast_id", f"no broadcast {broadcast_id}", "not_found")
     sync_recipient_statuses(session, broadcast_id)
-    counts: Counter = Counter()
-    for status, in_flight, count in session.execute(
-        select(m.BroadcastRecipient.status, m.BroadcastRecipient.attempts > 0, func.count())
-        .where(m.BroadcastRecipient.broadcast_id == broadcast_id)
-        .group_by(m.BroadcastRecipient.status, m.BroadcastRecipient.attempts > 0)
-    ):
-        counts[status] += count
-        if status == "pending" and in_flight:
-            counts["in_flight"] += count
-    needs_review = session.execute(
-        select(func.count()).select_from(m.BroadcastRecipient).where(
-            m.BroadcastRecipient.broadcast_id == broadcast_id, m.BroadcastRecipient.status == "failed",
-            m.BroadcastRecipient.error_message.like("unknown outcome%"))
-    ).scalar_one()
+    counts: Counter = Counter(dict(session.execute(
+        select(m.BroadcastRecipient.status, func.count())
+        .where(m.BroadcastRecipient.broadcast_id == broadcast_id).group_by(m.BroadcastRecipient.status)
+    ).all()))
+
+    def count(*conditions) -> int:
+        return session.execute(select(func.count()).select_from(m.BroadcastRecipient).where(
+            m.BroadcastRecipient.broadcast_id == broadcast_id, *conditions)).scalar_one()
+
+    in_flight = count(m.BroadcastRecipient.status == "pending", m.BroadcastRecipient.attempts > 0)
+    needs_review = count(m.BroadcastRecipient.status == "failed",
+                         m.BroadcastRecipient.error_message.like("unknown outcome%"))
 
     def iso(value: datetime | None) -> str | None:
         return _as_utc(value).isoformat() if value else None
@@ -430,7 +434,7 @@ def broadcast_progress(session: Session, broadcast_id: int) -> dict:
         "finished_at": iso(broadcast.finished_at),
         "total": sum(counts[s] for s in m.RECIPIENT_STATUSES),
         "queued": counts["pending"],
-        "in_flight": counts["in_flight"],
+        "in_flight": in_flight,
         "sent": counts["sent"] + counts["delivered"] + counts["read"],
         "delivered": counts["delivered"] + counts["read"],
         "read": counts["read"],
@@ -701,8 +705,16 @@ class _Sender:
                 fetch.cancel()
             with contextlib.suppress(BaseException):
                 await fetch
-            if self.in_flight:  # a graceful stop: let the sends already made finish and record their outcome
-                await asyncio.shield(asyncio.gather(*self.in_flight, return_exceptions=True))
+            # A graceful stop: the sends already started finish and record their outcome, even if the stop (a
+            # cancellation) arrives while we wait for them; the cancellation is passed on afterwards.
+            cancelled = False
+            while self.in_flight:
+                try:
+                    await asyncio.shield(asyncio.gather(*self.in_flight, return_exceptions=True))
+                except asyncio.CancelledError:
+                    cancelled = True
+            if cancelled:
+                raise asyncio.CancelledError
         if self.fatal is not None:
             raise self.fatal
 
@@ -762,19 +774,53 @@ def broadcast_rate() -> float:
     return rate
 
 
+_RUNNING: dict[object, tuple[asyncio.AbstractEventLoop, asyncio.Task]] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
 def broadcast_job(broadcast_id: int) -> dict:
-    """The queue job: run the broadcast with a client built from the environment (blocking)."""
+    """The queue job: run the broadcast with a client built from the environment (blocking). SIGTERM (in a main
+    thread) or `stop_running_broadcasts` stops it gracefully: it raises CancelledError and a later run resumes."""
 
     async def main() -> dict:
-        async with WhatsAppClient.from_settings() as client:
-            return await run_broadcast(broadcast_id, client, broadcast_rate())
+        loop, task, key = asyncio.get_running_loop(), asyncio.current_task(), object()
+        if threading.current_thread() is threading.main_thread():
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        with _RUNNING_LOCK:
+            _RUNNING[key] = (loop, task)
+        try:
+            async with WhatsAppClient.from_settings() as client:
+                return await run_broadcast(broadcast_id, client, broadcast_rate())
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.pop(key, None)
 
     return asyncio.run(main())
+
+
+def stop_running_broadcasts(timeout_s: float = 30.0) -> int:
+    """Gracefully stop the broadcasts running in this process's threads (at `hsm api` shutdown): no new claims,
+    sends in flight finish and are recorded. Returns how many were asked to stop."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING.values())
+    for loop, task in running:
+        with contextlib.suppress(RuntimeError):  # its loop may have just closed
+            loop.call_soon_threadsafe(task.cancel)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with _RUNNING_LOCK:
+            if not _RUNNING:
+                break
+        time.sleep(0.05)
+    return len(running)
 
 
 def _thread_job(broadcast_id: int) -> None:
     try:
         broadcast_job(broadcast_id)
+    except asyncio.CancelledError:
+        log.warning("broadcast %d stopped; it resumes on the next start", broadcast_id)
     except Exception:  # noqa: BLE001 - a background thread has nobody to raise to
         log.exception("broadcast %d failed in the background; it resumes on the next start", broadcast_id)
 

@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     whois.add_argument("phone")
     whois.set_defaults(handler=_cmd_whois)
 
+    from hsm.admin_cli import add_admin_commands
     from hsm.chat import add_chat_command
     from hsm.retention import add_security_commands
     from hsm.sandbox import add_sandbox_command
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sandbox_command(commands)
     add_chat_command(commands)
     add_security_commands(commands)
+    add_admin_commands(commands)
     return parser
 
 

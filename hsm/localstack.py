@@ -124,7 +124,8 @@ class Stack:
             create_tracker_tables(database_url)  # else the replicas race to create Rasa's table (and log errors)
         stack.start_process("sandbox", [str(BIN / "hsm"), "sandbox", "--port", str(stack.sandbox_port)])
         for index, port in enumerate(action_ports):
-            stack.start_process(cls.actions_name(index), [str(BIN / "rasa"), "run", "actions", "--port", str(port)])
+            stack.start_process(cls.actions_name(index), [str(BIN / "rasa"), "run", "actions", "--port", str(port),
+                                                          "--logging-config-file", "logging.yml"])
         for replica in range(rasa_replicas):
             stack.start_rasa(replica)
         stack.wait("sandbox", f"{stack.sandbox_url}/healthz")
@@ -144,7 +145,8 @@ class Stack:
         action_port = self.action_ports[replica % len(self.action_ports)]
         self.start_process(self.rasa_name(replica), [
             str(BIN / "rasa"), "run", "--model", str(MODEL), "-i", "127.0.0.1", "--port", str(self.rasa_ports[replica]),
-            "--credentials", self.credentials, "--endpoints", "endpoints.yml", "--enable-api"],
+            "--credentials", self.credentials, "--endpoints", "endpoints.yml", "--enable-api",
+            "--logging-config-file", "logging.yml"],
             env={"ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook"})
 
     def wait_rasa(self, replica: int = 0) -> None:

@@ -13,6 +13,9 @@ export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_PORT/webh
 export HSM_SANDBOX_WEBHOOK_URL=${HSM_SANDBOX_WEBHOOK_URL:-http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook}
 export HSM_WEBHOOK_URL=${HSM_WEBHOOK_URL:-$HSM_SANDBOX_WEBHOOK_URL}
 export HSM_SANDBOX_URL=${HSM_SANDBOX_URL:-http://127.0.0.1:$SANDBOX_PORT}
+export API_PORT=${API_PORT:-8095}
+# A development-only signing key for the local admin API; production sets its own (docs/deploy.md).
+export ADMIN_JWT_SECRET=${ADMIN_JWT_SECRET:-local-development-only-not-a-secret-0123456789}
 # The demo school's data describes the week of Mon 30 Nov 2026: freeze "now" in it unless told otherwise
 # (HSM_NOW= make run uses the real clock).
 export HSM_NOW=${HSM_NOW-2026-12-01T16:30:00+05:30}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole local stack: Meta sandbox, action server, Rasa with the WhatsApp channel; then the terminal chat.
+# The whole local stack: Meta sandbox, action server, Rasa with the WhatsApp channel, admin API; then the chat.
 # Logs go to var/log/. Everything started here stops when the chat ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,12 +20,15 @@ wait_for() {  # url, name, log
 
 echo "starting the local stack (HSM_NOW=${HSM_NOW:-real clock}):"
 .venv/bin/hsm sandbox --port "$SANDBOX_PORT" > var/log/sandbox.log 2>&1 & pids+=($!)
-.venv/bin/rasa run actions --port "$ACTION_PORT" > var/log/actions.log 2>&1 & pids+=($!)
+.venv/bin/rasa run actions --port "$ACTION_PORT" --logging-config-file logging.yml > var/log/actions.log 2>&1 &
+pids+=($!)
 .venv/bin/rasa run --model models/hsm.tar.gz -i 127.0.0.1 --port "$RASA_PORT" --credentials credentials.yml \
-  --endpoints endpoints.yml > var/log/rasa.log 2>&1 & pids+=($!)
+  --endpoints endpoints.yml --logging-config-file logging.yml > var/log/rasa.log 2>&1 & pids+=($!)
+.venv/bin/hsm api --port "$API_PORT" > var/log/api.log 2>&1 & pids+=($!)
 wait_for "$HSM_SANDBOX_URL/healthz" "Meta sandbox (:$SANDBOX_PORT)" var/log/sandbox.log
 wait_for "http://127.0.0.1:$ACTION_PORT/health" "action server (:$ACTION_PORT)" var/log/actions.log
 wait_for "http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/" "Rasa + WhatsApp channel (:$RASA_PORT)" var/log/rasa.log
+wait_for "http://127.0.0.1:$API_PORT/healthz" "admin API (:$API_PORT)" var/log/api.log
 if [ -n "${HSM_NO_CHAT:-}" ]; then
   echo "stack running; Ctrl-C stops it"; wait
 else

@@ -98,8 +98,9 @@ def test_each_service_runs_its_own_command(services):
     assert rasa.startswith("rasa run ") and "--credentials credentials.yml" in rasa
     assert "--endpoints endpoints.yml" in rasa and "--model models/hsm.tar.gz" in rasa
     assert "--enable-api" not in rasa  # Rasa's HTTP API would expose every conversation
+    assert "--logging-config-file logging.yml" in rasa  # phone numbers masked in the logs
     assert "./models:/app/models:ro" in services["rasa"]["volumes"]
-    assert command_text(services["actions"]) == "rasa run actions --port 5055"
+    assert command_text(services["actions"]) == "rasa run actions --port 5055 --logging-config-file logging.yml"
     assert command_text(services["api"]) == "hsm api --host 0.0.0.0 --port 8095"
     assert command_text(services["worker"]) == "hsm worker"
     assert command_text(services["scheduler"]) == "hsm scheduler"

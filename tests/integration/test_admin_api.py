@@ -1,0 +1,339 @@
+"""The admin API over HTTP (aiohttp test server, in-process Cloud API sandbox): JWT checks, roles, validation
+errors, send, broadcast, sessions, message pagination, audit; and openapi.json matches the app's routes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import jwt
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from hsm import admin_api
+from hsm import models as m
+from hsm.chat import text_message, webhook_body
+from hsm.config import PROJECT_ROOT
+from hsm.db import session_scope
+from hsm.sandbox import SANDBOX, SandboxConfig, create_app
+from hsm.templates import TEMPLATES_FILE, import_templates
+from hsm.whatsapp import store
+from hsm.whatsapp.client import RetryPolicy, WhatsAppClient
+from hsm.whatsapp.payloads import parse_webhook
+
+SECRET = "test-admin-secret-" + "0123456789abcdef" * 4
+TOKEN, PHONE_ID = "api-token", "100000000000066"
+FAST = RetryPolicy(attempts=3, base_delay_s=0.01, max_delay_s=0.05, timeout_s=2.0)
+RINA, OMAR, NANDINI, SUSAN = "+919845000038", "+919845000037", "+919845000039", "+919845000002"
+PREFIX = "/api/whatsapp"
+
+
+def token(role: str | None = "admin", sub: str | None = "meera", expires_in: int = 3600, secret: str = SECRET,
+          algorithm: str = "HS256", **extra) -> str:
+    claims = {**extra}
+    if sub is not None:
+        claims["sub"] = sub
+    if role is not None:
+        claims["role"] = role
+    if expires_in is not None:
+        claims["exp"] = int(time.time()) + expires_in
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+def bearer(value: str) -> dict:
+    return {"Authorization": f"Bearer {value}"}
+
+
+ADMIN, STAFF = bearer(token("admin")), bearer(token("staff", sub="front-desk"))
+
+
+@pytest_asyncio.fixture
+async def api(school_db, monkeypatch):
+    """(HTTP client of the admin API, the sandbox server, the broadcast ids handed to the queue)."""
+    monkeypatch.setenv("ADMIN_JWT_SECRET", SECRET)
+    import_templates(TEMPLATES_FILE, school_db)
+    sandbox = TestServer(create_app(SandboxConfig(access_token=TOKEN, phone_number_id=PHONE_ID)))
+    await sandbox.start_server()
+    whatsapp = WhatsAppClient(str(sandbox.make_url("/v21.0")), PHONE_ID, TOKEN, retry=FAST)
+    queued: list[int] = []
+    client = TestClient(TestServer(admin_api.create_admin_app(client=whatsapp, enqueue=queued.append)))
+    await client.start_server()
+    yield client, sandbox, queued
+    await client.close()
+    await whatsapp.close()
+    await sandbox.close()
+
+
+async def error_of(response, status: int) -> dict:
+    assert response.status == status, await response.text()
+    body = await response.json()
+    assert set(body) == {"error"}
+    return body["error"]
+
+
+def user_wrote(phone: str, text: str = "hi", wamid: str | None = None) -> None:
+    store.store_inbound(parse_webhook(webhook_body(phone, text_message(text, wamid=wamid))))
+
+
+def audit_rows(action: str) -> list[m.AuditLog]:
+    with session_scope() as s:
+        return s.execute(select(m.AuditLog).where(m.AuditLog.action == action).order_by(m.AuditLog.id)).scalars().all()
+
+
+# ------------------------------------------------------------------------------------------------ tokens
+
+
+def test_the_api_refuses_to_start_without_a_secret(db_url, monkeypatch):
+    monkeypatch.delenv("ADMIN_JWT_SECRET", raising=False)
+    with pytest.raises(admin_api.ConfigurationError, match="ADMIN_JWT_SECRET"):
+        admin_api.create_admin_app()
+
+
+@pytest.mark.asyncio
+async def test_bad_tokens_are_refused(api):
+    client, _, queued = api
+    url = f"{PREFIX}/sessions/{RINA}"
+    unsigned = jwt.encode({"sub": "x", "role": "admin", "exp": int(time.time()) + 60}, None, algorithm="none")
+    cases = [
+        ({}, 401, "missing_token"),
+        ({"Authorization": "Basic YWRtaW46YWRtaW4="}, 401, "invalid_token"),
+        (bearer("not.a.jwt"), 401, "invalid_token"),
+        (bearer(token(expires_in=-10)), 401, "token_expired"),
+        (bearer(token(secret="some-other-secret-" + "f" * 64)), 401, "invalid_signature"),
+        (bearer(unsigned), 401, "invalid_token"),  # alg none
+        (bearer(token(algorithm="HS512")), 401, "invalid_token"),
+        (bearer(token(expires_in=None)), 401, "invalid_token"),  # no exp
+        (bearer(token(sub=None)), 401, "invalid_token"),
+        (bearer(token(role="student")), 403, "forbidden"),
+        (bearer(token(role=None)), 403, "forbidden"),
+    ]
+    for headers, status, code in cases:
+        error = await error_of(await client.get(url, headers=headers), status)
+        assert error["code"] == code, (headers, error)
+    answer = await client.get(url, headers=bearer(token(expires_in=-10)))
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    # An RS256 token (header forged, signed with anything) is refused before any key is tried.
+    header = jwt.utils.base64url_encode(json.dumps({"alg": "RS256", "typ": "JWT"}).encode()).decode()
+    forged = header + "." + token().split(".", 1)[1]
+    assert (await error_of(await client.get(url, headers=bearer(forged)), 401))["code"] == "invalid_token"
+    # Staff may look and send, not broadcast.
+    body = {"recipient_type": "batch", "batch_code": "TBL-BEG-SA16", "text": "hi"}
+    assert (await error_of(await client.post(f"{PREFIX}/broadcast", json=body, headers=STAFF), 403))["code"] == \
+        "forbidden"
+    await error_of(await client.get(f"{PREFIX}/broadcasts/1", headers=STAFF), 403)
+    assert (await client.get(url, headers=STAFF)).status == 404  # allowed; there is no session yet
+    assert queued == []
+    assert (await client.get("/healthz")).status == 200  # no token needed
+
+
+# ------------------------------------------------------------------------------------------------ send
+
+
+@pytest.mark.asyncio
+async def test_send_text_and_templates(api):
+    client, sandbox, _ = api
+    user_wrote(RINA)
+    answer = await client.post(f"{PREFIX}/send", headers=STAFF,
+                               json={"to": "098450 00038", "type": "text", "text": {"body": "See you Saturday!"}})
+    assert answer.status == 200, await answer.text()
+    sent = await answer.json()
+    assert sent["to"] == RINA and sent["status"] == "accepted"
+    (message,) = sandbox.app[SANDBOX].messages
+    assert message["id"] == sent["message_id"] and message["payload"]["text"]["body"] == "See you Saturday!"
+    (audit,) = audit_rows("whatsapp.sent")
+    assert (audit.actor, audit.after["to"], audit.after["message_id"]) == ("api:front-desk", RINA, sent["message_id"])
+
+    # Susan has not written in 24 hours: text is refused, the approved template goes.
+    refused = await error_of(await client.post(f"{PREFIX}/send", headers=ADMIN, json={
+        "to": SUSAN, "text": {"body": "Hello"}}), 422)
+    assert refused["code"] == "outside_service_window"
+    answer = await client.post(f"{PREFIX}/send", headers=ADMIN, json={
+        "to": SUSAN, "type": "template", "template": {"name": "payment_reminder", "language": {"code": "en"},
+                                                      "parameters": ["Susan", "2000", "Guitar", "Tue, Dec 8"]}})
+    assert answer.status == 200, await answer.text()
+    assert sandbox.app[SANDBOX].messages[-1]["payload"]["template"]["name"] == "payment_reminder"
+    assert len(audit_rows("whatsapp.send_refused")) == 1
+
+    cases = [
+        ({"to": SUSAN, "type": "template", "template": {"name": "payment_reminder", "parameters": ["Susan"]}},
+         422, "wrong_parameter_count", "template.parameters"),
+        ({"to": SUSAN, "type": "template", "template": {"name": "no_such_template"}}, 422, "template_not_approved",
+         "template.name"),
+        ({"to": NANDINI, "text": {"body": "hi"}}, 422, "opted_out", "to"),
+        ({"to": "12345", "text": {"body": "hi"}}, 400, "invalid_phone", "to"),
+        ({"text": {"body": "hi"}}, 400, "missing_field", "to"),
+        ({"to": RINA, "text": {"body": ""}}, 400, "invalid_field", "text.body"),
+        ({"to": RINA, "text": {"body": "x" * 4097}}, 400, "invalid_field", "text.body"),
+        ({"to": RINA, "text": "hi"}, 400, "invalid_field", "text"),
+        ({"to": RINA, "type": "image"}, 400, "invalid_field", "type"),
+        ({"to": RINA, "text": {"body": "hi"}, "priority": "high"}, 400, "unknown_field", "priority"),
+    ]
+    for body, status, code, field in cases:
+        error = await error_of(await client.post(f"{PREFIX}/send", headers=ADMIN, json=body), status)
+        assert (error["code"], error.get("field")) == (code, field), (body, error)
+    error = await error_of(await client.post(f"{PREFIX}/send", data=b"{not json",
+                                             headers={**ADMIN, "Content-Type": "application/json"}), 400)
+    assert error["code"] == "invalid_json"
+    error = await error_of(await client.post(f"{PREFIX}/send", headers=ADMIN, json=["a list"]), 400)
+    assert error["code"] == "invalid_json"
+    huge = {"to": RINA, "text": {"body": "x" * (70 * 1024)}}
+    assert (await error_of(await client.post(f"{PREFIX}/send", headers=ADMIN, json=huge), 413))["code"] == \
+        "payload_too_large"
+    assert len(sandbox.app[SANDBOX].messages) == 2
+
+
+# ------------------------------------------------------------------------------------------------ broadcast
+
+
+@pytest.mark.asyncio
+async def test_broadcast_is_queued_and_reports_progress(api):
+    client, _, queued = api
+    answer = await client.post(f"{PREFIX}/broadcast", headers=ADMIN, json={
+        "recipient_type": "batch", "batch_code": "TBL-BEG-SA16", "text": "No Tabla class this Saturday.",
+        "template_name": "class_cancelled", "parameters": ["{name}", "your child", "Tabla Beginner", "Sat, Dec 5",
+                                                           "4:00 PM"]})
+    assert answer.status == 202, await answer.text()
+    accepted = await answer.json()
+    assert (accepted["recipients"], accepted["skipped_opted_out"], accepted["status"]) == (2, 1, "queued")
+    assert queued == [accepted["broadcast_id"]]
+    progress = await (await client.get(accepted["progress_url"], headers=ADMIN)).json()
+    assert (progress["total"], progress["queued"], progress["skipped"], progress["sent"]) == (3, 2, 1, 0)
+    assert progress["created_by"] == "api:meera" and progress["audience"] == {"kind": "batch",
+                                                                              "code": "TBL-BEG-SA16"}
+    (audit,) = audit_rows("broadcast.created")
+    assert audit.actor == "api:meera" and audit.entity_id == str(accepted["broadcast_id"])
+    await error_of(await client.get(f"{PREFIX}/broadcasts/999", headers=ADMIN), 404)
+
+    cases = [
+        ({"text": "hi"}, 400, "missing_field", "recipient_type"),
+        ({"recipient_type": "everyone", "text": "hi"}, 400, "invalid_field", "recipient_type"),
+        ({"recipient_type": "batch", "text": "hi"}, 400, "missing_field", "batch_code"),
+        ({"recipient_type": "batch", "batch_code": "NOPE", "text": "hi"}, 422, "unknown_batch", "batch_code"),
+        ({"recipient_type": "course", "course_code": "BAGPIPES", "text": "hi"}, 422, "unknown_course",
+         "course_code"),
+        ({"recipient_type": "custom", "text": "hi"}, 400, "missing_field", "recipient_list"),
+        ({"recipient_type": "custom", "recipient_list": [OMAR, "12345"], "text": "hi"}, 400, "invalid_phone",
+         "recipient_list"),
+        ({"recipient_type": "custom", "recipient_list": [NANDINI], "text": "hi"}, 422, "empty_audience",
+         "recipient_type"),
+        ({"recipient_type": "all_teachers"}, 400, "missing_content", "text"),
+        ({"recipient_type": "all_teachers", "text": "  "}, 400, "empty_text", "text"),
+        ({"recipient_type": "all_teachers", "text": "x" * 4097}, 400, "text_too_long", "text"),
+        ({"recipient_type": "all_teachers", "text": 5}, 400, "invalid_field", "text"),
+        ({"recipient_type": "all_teachers", "template_name": "nope"}, 422, "unknown_template", "template_name"),
+        ({"recipient_type": "all_teachers", "template_name": "class_reminder", "parameters": ["a"]}, 422,
+         "wrong_parameter_count", "parameters"),
+        ({"recipient_type": "all_teachers", "template_name": "new_lead_admin", "parameters": [1]}, 400,
+         "invalid_field", "parameters"),
+        ({"recipient_type": "all_teachers", "text": "hi", "when": "now"}, 400, "unknown_field", "when"),
+    ]
+    for body, status, code, field in cases:
+        error = await error_of(await client.post(f"{PREFIX}/broadcast", headers=ADMIN, json=body), status)
+        assert (error["code"], error.get("field")) == (code, field), (body, error)
+    invalid = await error_of(await client.post(f"{PREFIX}/broadcast", headers=ADMIN, json={
+        "recipient_type": "custom", "recipient_list": [OMAR, "12345"], "text": "hi"}), 400)
+    assert invalid["details"] == {"invalid": ["12345"]}
+    assert len(queued) == 1
+
+
+# ------------------------------------------------------------------------------------------------ sessions, messages
+
+
+@pytest.mark.asyncio
+async def test_sessions_show_and_clear(api, caplog):
+    client, _, _ = api
+    store.touch_session(RINA, "check_schedule", options=["/a", "/b"])
+    for spelling in (RINA, "%2B919845000038", "919845000038"):
+        answer = await client.get(f"{PREFIX}/sessions/{spelling}", headers=STAFF)
+        assert answer.status == 200, await answer.text()
+    view = await answer.json()
+    assert (view["phone"], view["user_type"], view["name"], view["last_intent"]) == (
+        RINA, "guardian", "Rina Bose", "check_schedule")
+    assert view["context"] == {"options": ["/a", "/b"]} and view["active"] is True
+    assert view["opted_out"] is False and view["in_service_window"] is False
+    await error_of(await client.get(f"{PREFIX}/sessions/{OMAR}", headers=STAFF), 404)
+    assert (await error_of(await client.get(f"{PREFIX}/sessions/12345", headers=STAFF), 400))["field"] == "phone"
+
+    with caplog.at_level(logging.INFO, logger="hsm.admin_api"):
+        answer = await client.post(f"{PREFIX}/sessions/clear", headers=STAFF, json={"phone": RINA})
+    assert answer.status == 200 and (await answer.json())["cleared"] is True
+    assert RINA not in caplog.text and "+91******0038" in caplog.text  # logs mask the number
+    view = await (await client.get(f"{PREFIX}/sessions/{RINA}", headers=STAFF)).json()
+    assert (view["context"], view["last_intent"], view["active"]) == ({}, None, False)
+    (audit,) = audit_rows("whatsapp.session_cleared")
+    assert audit.actor == "api:front-desk" and audit.before["last_intent"] == "check_schedule"
+    await error_of(await client.post(f"{PREFIX}/sessions/clear", headers=STAFF, json={"phone": OMAR}), 404)
+    assert (await error_of(await client.post(f"{PREFIX}/sessions/clear", headers=STAFF, json={}), 400))["field"] \
+        == "phone"
+
+
+@pytest.mark.asyncio
+async def test_messages_are_paginated_newest_first(api):
+    client, _, _ = api
+    for n in range(1, 6):
+        user_wrote(RINA, f"message {n}", wamid=f"wamid.PAGE{n}")
+    store.record_outbound(RINA, {"type": "text", "text": {"body": "reply 1"}}, "wamid.OUT1", store.ACCEPTED)
+    store.record_outbound(RINA, {"type": "text", "text": {"body": "reply 2"}}, None, "failed", 131047, "window")
+    page = await (await client.get(f"{PREFIX}/messages/{RINA}", headers=STAFF)).json()
+    assert (page["total"], page["limit"], page["offset"], len(page["messages"])) == (7, 50, 0, 7)
+    assert [msg["content"] for msg in page["messages"]][:3] == ["reply 2", "reply 1", "message 5"]
+    assert page["messages"][0]["error_code"] == 131047
+    page = await (await client.get(f"{PREFIX}/messages/{RINA}?limit=3&offset=3", headers=STAFF)).json()
+    assert [msg["content"] for msg in page["messages"]] == ["message 4", "message 3", "message 2"]
+    page = await (await client.get(f"{PREFIX}/messages/{RINA}?limit=3&offset=6", headers=STAFF)).json()
+    assert [msg["content"] for msg in page["messages"]] == ["message 1"]
+    for query, field in (("limit=0", "limit"), ("limit=201", "limit"), ("limit=ten", "limit"),
+                         ("offset=-1", "offset"), ("offset=x", "offset")):
+        error = await error_of(await client.get(f"{PREFIX}/messages/{RINA}?{query}", headers=STAFF), 400)
+        assert error["field"] == field
+    page = await (await client.get(f"{PREFIX}/messages/{OMAR}", headers=STAFF)).json()
+    assert (page["total"], page["messages"]) == (0, [])
+
+
+@pytest.mark.asyncio
+async def test_unknown_routes_and_methods_answer_json(api):
+    client, _, _ = api
+    assert (await error_of(await client.get(f"{PREFIX}/nope", headers=ADMIN), 404))["code"] == "not_found"
+    assert (await error_of(await client.get(f"{PREFIX}/send", headers=ADMIN), 405))["code"] == "method_not_allowed"
+
+
+# ------------------------------------------------------------------------------------------------ openapi.json
+
+
+def _refs(node) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+def test_openapi_describes_exactly_the_app(monkeypatch):
+    monkeypatch.setenv("ADMIN_JWT_SECRET", SECRET)
+    spec = json.loads((PROJECT_ROOT / "openapi.json").read_text(encoding="utf-8"))
+    assert spec["openapi"] == "3.0.3" and spec["info"]["title"] and spec["info"]["version"]
+    app = admin_api.create_admin_app()
+    routes = {(route.method.lower(), route.resource.canonical) for route in app.router.routes()}
+    documented = {(method, path) for path, item in spec["paths"].items() for method in item
+                  if method in ("get", "post", "put", "patch", "delete", "head")}
+    assert routes == documented
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert declared == {part[1:-1] for part in path.split("/") if part.startswith("{")}, (method, path)
+            assert operation["responses"] and operation.get("operationId")
+            protected = operation.get("security", spec["security"]) != []
+            assert protected == path.startswith(PREFIX), (method, path)
+            if protected:
+                assert "401" in operation["responses"]
+    for ref in _refs(spec):
+        target = spec
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]
+    scheme = spec["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    assert spec["paths"][f"{PREFIX}/broadcast"]["post"]["responses"]["202"]
