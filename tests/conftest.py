@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,37 +64,90 @@ def drop_postgres_database(server_url: str, url: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_db_url(request, tmp_path) -> Iterator[str]:
+def backend(request) -> str:
+    """Each database test runs on SQLite and on PostgreSQL."""
+    if request.param == "postgres":
+        request.getfixturevalue("postgres_server")  # skip (or fail in CI) when PostgreSQL is not reachable
+    return request.param
+
+
+@pytest.fixture
+def empty_db_url(backend, tmp_path) -> Iterator[str]:
     """An empty database of each kind, unmigrated."""
-    if request.param == "sqlite":
+    if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'hsm.sqlite3'}"
         return
-    server = request.getfixturevalue("postgres_server")
-    url = create_postgres_database(server)
+    url = create_postgres_database(POSTGRES_SERVER_URL)
     try:
         yield url
     finally:
-        drop_postgres_database(server, url)
+        drop_postgres_database(POSTGRES_SERVER_URL, url)
 
 
-@pytest.fixture
-def db_url(empty_db_url, monkeypatch) -> str:
-    """A migrated, empty database; DATABASE_URL points at it."""
-    from hsm.db import upgrade_to_head
-
-    upgrade_to_head(empty_db_url)
-    monkeypatch.setenv("DATABASE_URL", empty_db_url)
-    return empty_db_url
-
-
-@pytest.fixture
-def school_db(db_url, monkeypatch) -> str:
-    """The demo school imported, with the clock frozen in the demo week."""
+@pytest.fixture(scope="session")
+def database_templates(tmp_path_factory):
+    """Migrated databases ("empty", and "school" with the demo school imported), built once per backend and
+    copied for each test: a file copy for SQLite, CREATE DATABASE ... TEMPLATE for PostgreSQL."""
+    from hsm.db import get_engine, upgrade_to_head
     from hsm.school_import import import_school_file
 
-    import_school_file(SCHOOL_FILE, db_url)
+    built: dict[tuple[str, str], str] = {}
+
+    def template(backend: str, content: str) -> str:
+        if (backend, content) not in built:
+            if backend == "sqlite":
+                url = f"sqlite:///{tmp_path_factory.mktemp('templates') / f'{content}.sqlite3'}"
+            else:
+                url = create_postgres_database(POSTGRES_SERVER_URL)
+            upgrade_to_head(url)
+            if content == "school":
+                import_school_file(SCHOOL_FILE, url)
+            get_engine(url).dispose()  # no open connection: SQLite folds its WAL in, PostgreSQL can copy it
+            built[(backend, content)] = url
+        return built[(backend, content)]
+
+    yield template
+    for (backend, _), url in built.items():
+        if backend == "postgres":
+            drop_postgres_database(POSTGRES_SERVER_URL, url)
+
+
+def _clone(backend: str, template_url: str, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        target = tmp_path / f"hsm-{uuid.uuid4().hex[:8]}.sqlite3"
+        shutil.copyfile(make_url(template_url).database, target)
+        return f"sqlite:///{target}"
+    name = f"hsm_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_SERVER_URL, future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(template_url).database}"'))
+    admin.dispose()
+    return make_url(POSTGRES_SERVER_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def db_url(backend, database_templates, tmp_path, monkeypatch) -> Iterator[str]:
+    """A migrated, empty database; DATABASE_URL points at it."""
+    url = _clone(backend, database_templates(backend, "empty"), tmp_path)
+    monkeypatch.setenv("DATABASE_URL", url)
+    try:
+        yield url
+    finally:
+        if backend == "postgres":
+            drop_postgres_database(POSTGRES_SERVER_URL, url)
+
+
+@pytest.fixture
+def school_db(backend, database_templates, tmp_path, monkeypatch) -> Iterator[str]:
+    """The demo school imported, with the clock frozen in the demo week; DATABASE_URL points at it."""
+    url = _clone(backend, database_templates(backend, "school"), tmp_path)
+    monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("HSM_NOW", DEMO_NOW)
-    return db_url
+    try:
+        yield url
+    finally:
+        if backend == "postgres":
+            drop_postgres_database(POSTGRES_SERVER_URL, url)
 
 
 @pytest.fixture

@@ -7,20 +7,16 @@ import asyncio
 import email
 import logging
 import re
-import shutil
 import socket
 import threading
 import time
-import uuid
 from datetime import datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, select
-from sqlalchemy import text as sql
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from hsm import linking
 from hsm import models as m
@@ -44,7 +40,7 @@ from hsm.linking import (
     start_link,
     verify_code,
 )
-from tests.conftest import DEMO_NOW, SCHOOL_FILE, create_postgres_database, drop_postgres_database
+from tests.conftest import DEMO_NOW
 
 NEW_PHONE = "+919812300001"  # nobody in the demo school
 OTHER_PHONE = "+919812300002"
@@ -105,61 +101,6 @@ def inbox(smtp_server, monkeypatch) -> Inbox:
     monkeypatch.delenv("HSM_SMTP_PASSWORD", raising=False)
     monkeypatch.setenv("HSM_LINK_SECRET", SECRET)
     return handler
-
-
-# ------------------------------------------------------------------------------------------------ databases
-# The demo school is migrated and imported once per backend for this module, then copied for each test (a file
-# copy for SQLite, CREATE DATABASE ... TEMPLATE for PostgreSQL): the same state as conftest's `school_db`, faster.
-
-
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def school_template(request, tmp_path_factory):
-    from hsm.db import get_engine, upgrade_to_head
-    from hsm.school_import import import_school_file
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('linking') / 'template.sqlite3'}"
-        server = None
-    else:
-        server = request.getfixturevalue("postgres_server")
-        url = create_postgres_database(server)
-    upgrade_to_head(url)
-    import_school_file(SCHOOL_FILE, url)
-    get_engine(url).dispose()  # no open connection: SQLite's WAL is folded in, PostgreSQL can copy it
-    try:
-        yield request.param, url, server
-    finally:
-        if server:
-            drop_postgres_database(server, url)
-
-
-@pytest.fixture
-def school_db(school_template, tmp_path, monkeypatch):
-    kind, template_url, server = school_template
-    if kind == "sqlite":
-        target = tmp_path / "hsm.sqlite3"
-        shutil.copyfile(make_url(template_url).database, target)
-        url = f"sqlite:///{target}"
-    else:
-        name = f"hsm_test_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(server, future=True, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(sql(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(template_url).database}"'))
-        admin.dispose()
-        url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HSM_NOW", DEMO_NOW)
-    try:
-        yield url
-    finally:
-        if kind == "postgres":
-            drop_postgres_database(server, url)
-
-
-@pytest.fixture
-def session(school_db):
-    with session_scope(school_db) as db_session:
-        yield db_session
 
 
 # ------------------------------------------------------------------------------------------------ helpers

@@ -75,6 +75,7 @@ EXPECTED_INTENTS: dict[str, tuple[str | None, ...]] = {
     "mark_attendance": ("attendance_override", "mark_attendance", None, None, None),
     "inform_attendance": ("attendance_override", "mark_attendance", None, None, None),
     "student_info": ("student_info", None, None, None, None),
+    "broadcast": ("broadcast", None, None, None, None),
 }
 
 MATRIX = list(product(sorted(ALL), sorted(EXPECTED)))
