@@ -19,6 +19,7 @@ SCHOOL_FILE = SHARED_DIR / "fixtures" / "school.yaml"
 # The demo week: Tuesday 1 Dec 2026, 16:30 in Hyderabad (before Guitar Beginner at 17:00).
 DEMO_NOW = "2026-12-01T16:30:00+05:30"
 POSTGRES_SERVER_URL = os.environ.get("HSM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_TEST_URL = os.environ.get("HSM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def _postgres_reachable() -> str | None:
@@ -41,6 +42,23 @@ def postgres_server() -> str:
             pytest.fail(f"PostgreSQL is required in CI but not reachable at {POSTGRES_SERVER_URL}: {problem}")
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_SERVER_URL}: {problem}")
     return POSTGRES_SERVER_URL
+
+
+@pytest.fixture(scope="session")
+def redis_client():
+    """A real Redis for the tests that need one (each uses key prefixes of its own); skipped locally when it is
+    not reachable, a failure in CI."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=3, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is required in CI but not reachable at {REDIS_TEST_URL}: {error}")
+        pytest.skip(f"Redis not reachable at {REDIS_TEST_URL}: {error}")
+    yield client
+    client.close()
 
 
 def create_postgres_database(server_url: str) -> str:

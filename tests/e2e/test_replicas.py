@@ -17,7 +17,6 @@ conversation up.
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,12 +31,12 @@ from hsm.db import session_scope, upgrade_to_head
 from hsm.localstack import Stack
 from hsm.school_import import import_school_file
 from hsm.templates import import_templates
-from tests.conftest import SCHOOL_FILE, create_postgres_database, drop_postgres_database
+from tests.conftest import REDIS_TEST_URL, SCHOOL_FILE, create_postgres_database, drop_postgres_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 NOW = "2026-12-01T19:10:00+05:30"
-REDIS_URL = os.environ.get("HSM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = REDIS_TEST_URL
 LOCK_PREFIX = "hsm:lock:"
 RAHUL = "+919811000101"
 TUESDAY = date(2026, 12, 1)
@@ -49,21 +48,6 @@ SWEEP_ENV = {"HSM_SWEEP_INTERVAL_S": "1", "HSM_SWEEP_RECEIVED_AFTER_S": "4", "HS
              "TICKET_LOCK_LIFETIME": "30", "HSM_WHATSAPP_CONCURRENCY": "4",
              # the rate limiter is shared through Redis: keep it out of the way of 20 simultaneous conversations
              "HSM_RATE_GLOBAL_PER_MIN": "100000", "HSM_RATE_USER_PER_MIN": "1000"}
-
-
-@pytest.fixture(scope="module")
-def redis_client():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=3, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is required in CI but not reachable at {REDIS_URL}: {error}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
-    yield client
-    client.close()
 
 
 def _forget_locks(client) -> None:

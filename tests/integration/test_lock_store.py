@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
 import threading
 import time
 import uuid
@@ -18,23 +17,9 @@ from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 
 from hsm.config import PROJECT_ROOT
 from hsm.rasa_stores import LOCK_KEY_PREFIX, AtomicRedisLockStore, SchoolLockStore
+from tests.conftest import REDIS_TEST_URL
 
-REDIS_URL = os.environ.get("HSM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-@pytest.fixture(scope="module")
-def redis_client():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=3, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is required in CI but not reachable at {REDIS_URL}: {error}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
-    yield client
-    client.close()
+REDIS_URL = REDIS_TEST_URL
 
 
 @pytest.fixture

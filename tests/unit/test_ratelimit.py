@@ -3,7 +3,6 @@ backoff after repeated failures; in-process and in Redis (HSM_TEST_REDIS_URL), w
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 
@@ -11,8 +10,9 @@ import pytest
 
 from hsm import ratelimit
 from hsm.ratelimit import Decision, InMemoryRateLimiter, RateLimits, RedisRateLimiter, rate_limiter_from_env
+from tests.conftest import REDIS_TEST_URL
 
-REDIS_URL = os.environ.get("HSM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = REDIS_TEST_URL
 JOHN = "+919876543210"
 SUSAN = "+919845000002"
 
@@ -26,21 +26,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-@pytest.fixture(scope="module")
-def redis_client():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=3, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is required in CI but not reachable at {REDIS_URL}: {error}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
-    yield client
-    client.close()
 
 
 @pytest.fixture
