@@ -13,6 +13,13 @@ the replicas (REST posts too). The rate limits are raised there: the bench measu
 WhatsApp: ack = webhook POST answered; reply = webhook POST sent -> the Graph API call for the reply reaches the
 sandbox (its arrival time). REST: reply = the synchronous POST /webhooks/rest/webhook. Every conversation waits
 for each reply before its next message, as a person would. Each message here gets exactly one reply.
+
+Two load shapes, both run for every level unless `--think` says otherwise:
+- saturation (`--think 0`): every conversation sends its next message the moment the reply arrives. This finds
+  the server's capacity (msg/s) and is where the two channels' throughput is compared.
+- people (`--think 8`): after each reply the person reads and types for a while (uniformly 0.5x-1.5x the given
+  seconds; conversations start spread over that time too), as on a phone. Reply latency at N conversations is
+  read here; the offered load is printed next to it.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -55,6 +63,7 @@ class Phase:
     channel: str
     conversations: int
     replicas: int = 1
+    think_s: float = 0.0
     acks_ms: list[float] = field(default_factory=list)
     replies_ms: list[float] = field(default_factory=list)
     errors: int = 0
@@ -66,7 +75,7 @@ class Phase:
 
     def row(self) -> dict:
         return {"channel": self.channel, "replicas": self.replicas, "conversations": self.conversations,
-                "messages": self.messages,
+                "think_s": self.think_s, "messages": self.messages,
                 "errors": self.errors, "ack_ms": percentiles(self.acks_ms), "reply_ms": percentiles(self.replies_ms),
                 "throughput_msg_s": round(self.messages / self.wall_s, 1) if self.wall_s else 0.0}
 
@@ -78,6 +87,20 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
         return {"p50": round(values[0], 1), "p95": round(values[0], 1), "p99": round(values[0], 1)}
     cuts = statistics.quantiles(values, n=100, method="inclusive")
     return {"p50": round(statistics.median(values), 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1)}
+
+
+@dataclass
+class Pace:
+    """A person's pauses: before the first message (so conversations start spread out) and between replies."""
+
+    think_s: float
+    rng: random.Random
+
+    async def before(self, turn: int) -> None:
+        if self.think_s <= 0:
+            return
+        low, high = (0.0, 1.0) if turn == 0 else (0.5, 1.5)
+        await asyncio.sleep(self.rng.uniform(low, high) * self.think_s)
 
 
 def phone_for(run: int, index: int) -> str:
@@ -98,10 +121,10 @@ class RoundRobin:
 
 
 async def whatsapp_conversation(http: aiohttp.ClientSession, stack: Stack, phone: str, turns: int,
-                                phase: Phase, balancer: RoundRobin | None = None) -> None:
-    balancer = balancer or RoundRobin(1)
+                                phase: Phase, balancer: RoundRobin, pace: Pace) -> None:
     after = 0
-    for text in (TURNS * turns)[:turns]:
+    for turn, text in enumerate((TURNS * turns)[:turns]):
+        await pace.before(turn)
         raw = json.dumps(webhook_body(phone, text_message(text), phone_number_id=PHONE_NUMBER_ID)).encode()
         headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw, APP_SECRET)}
         started = time.time()
@@ -130,9 +153,9 @@ async def whatsapp_conversation(http: aiohttp.ClientSession, stack: Stack, phone
 
 
 async def rest_conversation(http: aiohttp.ClientSession, stack: Stack, sender: str, turns: int,
-                            phase: Phase, balancer: RoundRobin | None = None) -> None:
-    balancer = balancer or RoundRobin(1)
-    for text in (TURNS * turns)[:turns]:
+                            phase: Phase, balancer: RoundRobin, pace: Pace) -> None:
+    for turn, text in enumerate((TURNS * turns)[:turns]):
+        await pace.before(turn)
         url = f"http://127.0.0.1:{stack.rasa_ports[balancer.next()]}/webhooks/rest/webhook"
         started = time.time()
         try:
@@ -148,15 +171,17 @@ async def rest_conversation(http: aiohttp.ClientSession, stack: Stack, sender: s
             phase.errors += 1
 
 
-async def run_phase(stack: Stack, channel: str, conversations: int, turns: int, run: int) -> Phase:
+async def run_phase(stack: Stack, channel: str, conversations: int, turns: int, run: int,
+                    think_s: float = 0.0) -> Phase:
     replicas = len(stack.rasa_ports)
-    phase = Phase(channel, conversations, replicas)
+    phase = Phase(channel, conversations, replicas, think_s)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
         talk = whatsapp_conversation if channel == "whatsapp" else rest_conversation
         started = time.monotonic()
         # conversation i starts on replica i mod n, then moves on to the next replica with each message
-        await asyncio.gather(*(talk(http, stack, phone_for(run, i), turns, phase, _balancer_from(i, replicas))
+        await asyncio.gather(*(talk(http, stack, phone_for(run, i), turns, phase, _balancer_from(i, replicas),
+                                    Pace(think_s, random.Random(f"{run}-{i}")))
                                for i in range(conversations)))
         phase.wall_s = time.monotonic() - started
     return phase
@@ -170,7 +195,7 @@ def _balancer_from(start: int, replicas: int) -> RoundRobin:
 
 def print_table(rows: list[dict], show_replicas: bool = False) -> None:
     lead = f"{'replicas':>8} " if show_replicas else ""
-    header = (f"{lead}{'channel':<9} {'conv':>5} {'msgs':>5} {'err':>4}  {'ack p50/p95/p99 ms':>22}  "
+    header = (f"{lead}{'channel':<9} {'think':>5} {'conv':>5} {'msgs':>5} {'err':>4}  {'ack p50/p95/p99 ms':>22}  "
               f"{'reply p50/p95/p99 ms':>24}  {'msg/s':>7}")
     print(header)
     print("-" * len(header))
@@ -180,19 +205,22 @@ def print_table(rows: list[dict], show_replicas: bool = False) -> None:
                          for k in ("p50", "p95", "p99"))
         ack = ack if row["channel"] == "whatsapp" else "(synchronous)"
         lead = f"{row.get('replicas', 1):>8} " if show_replicas else ""
-        print(f"{lead}{row['channel']:<9} {row['conversations']:>5} {row['messages']:>5} {row['errors']:>4}  "
-              f"{ack:>22}  {reply:>24}  {row['throughput_msg_s']:>7}")
+        print(f"{lead}{row['channel']:<9} {row['think_s']:>5g} {row['conversations']:>5} {row['messages']:>5} "
+              f"{row['errors']:>4}  {ack:>22}  {reply:>24}  {row['throughput_msg_s']:>7}")
 
 
-def run_levels(stack: Stack, levels: list[int], turns: int, rows: list[dict]) -> None:
+def run_levels(stack: Stack, levels: list[int], turns: int, thinks: list[float], rows: list[dict]) -> None:
     asyncio.run(run_phase(stack, "whatsapp", 2, 2, run=99))  # warm-up: load models, open connections
     asyncio.run(run_phase(stack, "rest", 2, 2, run=98))
-    for run, conversations in enumerate(levels, start=1):
-        for channel in ("rest", "whatsapp"):
-            phase = asyncio.run(run_phase(stack, channel, conversations, turns, run * 2 + (channel == "rest")))
-            rows.append(phase.row())
-            print(f"  {channel} x{conversations} on {phase.replicas} replica(s): done in {phase.wall_s:.1f}s",
-                  flush=True)
+    run = 0
+    for think_s in thinks:
+        for conversations in levels:
+            for channel in ("rest", "whatsapp"):
+                run += 1
+                phase = asyncio.run(run_phase(stack, channel, conversations, turns, run, think_s))
+                rows.append(phase.row())
+                print(f"  {channel} x{conversations}, think {think_s:g} s, on {phase.replicas} replica(s): "
+                      f"done in {phase.wall_s:.1f}s", flush=True)
 
 
 def run_postgres_stack(args: argparse.Namespace, levels: list[int], rows: list[dict]) -> None:
@@ -202,6 +230,7 @@ def run_postgres_stack(args: argparse.Namespace, levels: list[int], rows: list[d
     from sqlalchemy.engine import make_url
 
     counts = [int(n) for n in args.replicas.split(",") if n.strip()]
+    thinks = [float(n) for n in args.think.split(",") if n.strip()]
     server = make_url(args.postgres_url)
     for replicas in counts:
         name = f"hsm_bench_{uuid.uuid4().hex[:10]}"
@@ -221,7 +250,7 @@ def run_postgres_stack(args: argparse.Namespace, levels: list[int], rows: list[d
                   flush=True)
             stack = Stack.start(workdir, database_url, hsm_now=None, rasa_replicas=replicas,
                                 action_servers=replicas, env={"REDIS_URL": args.redis_url, **BENCH_LIMITS})
-            run_levels(stack, levels, args.turns, rows)
+            run_levels(stack, levels, args.turns, thinks, rows)
         finally:
             if stack is not None:
                 stack.stop()
@@ -246,6 +275,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", default="1,10,100", help="comma-separated concurrency levels")
     parser.add_argument("--turns", type=int, default=4, help="messages per conversation")
+    parser.add_argument("--think", default="0,8",
+                        help="comma-separated think times in seconds: 0 = saturation, >0 = people typing")
     parser.add_argument("--out", default=None,
                         help="JSON results (default: results/bench-webhook.json, or bench-webhook-postgres.json)")
     parser.add_argument("--stack", choices=("embedded", "postgres"), default="embedded",
@@ -257,6 +288,7 @@ def main() -> int:
     parser.add_argument("--redis-url", default=os.environ.get("HSM_TEST_REDIS_URL", DEFAULT_REDIS_URL))
     args = parser.parse_args()
     levels = [int(n) for n in args.conversations.split(",") if n.strip()]
+    thinks = [float(n) for n in args.think.split(",") if n.strip()]
     rows: list[dict] = []
     if args.stack == "postgres":
         run_postgres_stack(args, levels, rows)
@@ -276,7 +308,7 @@ def main() -> int:
     print(f"starting the stack (logs in {workdir}) ...", flush=True)
     stack = Stack.start(workdir, database_url, hsm_now=None, env=BENCH_LIMITS)
     try:
-        run_levels(stack, levels, args.turns, rows)
+        run_levels(stack, levels, args.turns, thinks, rows)
     finally:
         stack.stop()
     print()

@@ -1,5 +1,10 @@
-"""Rasa channel for the WhatsApp Cloud API. Input: verify, parse, store, hand over (in the background, in order
-per sender). Output: render the bot's replies within Meta's limits and send them through `hsm.whatsapp.client`.
+"""Rasa channel for the WhatsApp Cloud API. Input: verify, parse, store, answer Meta, then hand over to Rasa in
+the background, in order per sender. Output: render the bot's replies within Meta's limits and send them through
+`hsm.whatsapp.client`.
+
+Two event loops: the web server's loop only verifies, stores and answers (milliseconds, whatever the load); all
+processing (Rasa, the action server, sending) runs on a loop of its own (`hsm.whatsapp.loop_thread`), because Rasa
+runs its models synchronously on the loop that calls it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from hsm.phone import mask_phone
 from hsm.ratelimit import NOTICE_TEXT, rate_limiter_from_env
 from hsm.whatsapp import render, store, sweeper
 from hsm.whatsapp.client import CloudApiError, WhatsAppClient
+from hsm.whatsapp.loop_thread import LoopThread
 from hsm.whatsapp.payloads import InboundMessage, InvalidWebhook, parse_webhook
 from hsm.whatsapp.signature import verify_signature
 
@@ -47,8 +53,8 @@ FAILURE_REPLY = "Sorry, something went wrong on our side. Please try again in a 
 # processing never delays an acknowledgement.
 _ACK_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="whatsapp-ack")
 _WORK_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="whatsapp-work")
-# Rasa's NLU and policies run on the event loop; letting every queued message into Rasa at once only makes
-# each of them wait longer and starves the webhook. A few at a time keeps the loop responsive.
+# How many messages are inside Rasa at once (on the processing loop): enough to overlap one message's action
+# server call and sends with another's models; more only makes each of them wait longer.
 PROCESSING_CONCURRENCY = int(os.environ.get("HSM_WHATSAPP_CONCURRENCY", "4"))
 
 T = TypeVar("T")
@@ -169,6 +175,7 @@ class WhatsAppInput(InputChannel):
         self._rasa_slots: asyncio.Semaphore | None = None  # created on the server's loop
         self._rate_limiter = rate_limiter_from_env()
         self._sweep_task: asyncio.Task | None = None
+        self._processing = LoopThread("whatsapp-processing")
 
     # -------------------------------------------------------------------------------------------- HTTP
 
@@ -202,8 +209,12 @@ class WhatsAppInput(InputChannel):
                 return response.json({"error": f"malformed payload: {error}"}, status=400)
             fresh = await _in_thread(_ACK_THREADS, store.store_inbound, batch)
             for message in fresh:
-                self._spawn(self._handle(message, on_new_message, request.app))
+                self._processing.submit(self._handle(message, on_new_message, request.app))
             return response.text("EVENT_RECEIVED")
+
+        @webhook.listener("before_server_start")
+        async def start_processing(_app: Any, _loop: Any) -> None:
+            self._processing.start()
 
         @webhook.listener("after_server_start")
         async def replay_unprocessed(app: Any, _loop: Any) -> None:
@@ -211,23 +222,30 @@ class WhatsAppInput(InputChannel):
             if pending:
                 log.info("replaying %d message(s) received but not processed before the restart", len(pending))
             for message in pending:
-                self._spawn(self._handle(message, on_new_message, app))
+                self._processing.submit(self._handle(message, on_new_message, app))
 
         @webhook.listener("after_server_start")
         async def start_sweep(app: Any, _loop: Any) -> None:
             # Messages another replica acknowledged and then died with are picked up here (hsm/whatsapp/sweeper.py).
-            self._sweep_task = sweeper.start_sweeper(
-                lambda message: self._handle(message, on_new_message, app),
-                tracker_store=lambda: app.ctx.agent.tracker_store)
+            async def start() -> asyncio.Task | None:
+                return sweeper.start_sweeper(lambda message: self._handle(message, on_new_message, app),
+                                             tracker_store=lambda: app.ctx.agent.tracker_store)
+
+            self._sweep_task = await self._processing.run(start())
 
         @webhook.listener("before_server_stop")
-        async def close_client(_app: Any, _loop: Any) -> None:
-            await sweeper.stop_sweeper(self._sweep_task)
-            await self.client.close()
+        async def stop_processing(_app: Any, _loop: Any) -> None:
+            async def close() -> None:
+                await sweeper.stop_sweeper(self._sweep_task)
+                await self.client.close()
+
+            await self._processing.run(close())
+            await asyncio.to_thread(self._processing.stop)
 
         return webhook
 
     def _spawn(self, work: Awaitable[None]) -> None:
+        """A background task on the processing loop (the caller's)."""
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
