@@ -68,6 +68,7 @@ class Phase:
     replies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     wall_s: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds each stack process spent in the phase
 
     @property
     def messages(self) -> int:
@@ -77,7 +78,9 @@ class Phase:
         return {"channel": self.channel, "replicas": self.replicas, "conversations": self.conversations,
                 "think_s": self.think_s, "messages": self.messages,
                 "errors": self.errors, "ack_ms": percentiles(self.acks_ms), "reply_ms": percentiles(self.replies_ms),
-                "throughput_msg_s": round(self.messages / self.wall_s, 1) if self.wall_s else 0.0}
+                "throughput_msg_s": round(self.messages / self.wall_s, 1) if self.wall_s else 0.0,
+                "cpu_ms_per_msg": {name: round(1000 * seconds / self.messages, 1) if self.messages else None
+                                   for name, seconds in self.cpu_s.items()}}
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -101,6 +104,19 @@ class Pace:
             return
         low, high = (0.0, 1.0) if turn == 0 else (0.5, 1.5)
         await asyncio.sleep(self.rng.uniform(low, high) * self.think_s)
+
+
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """User + system CPU time of each of the stack's processes so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, process in stack.processes.items():
+        try:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[name] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
 
 
 def phone_for(run: int, index: int) -> str:
@@ -178,12 +194,15 @@ async def run_phase(stack: Stack, channel: str, conversations: int, turns: int, 
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
         talk = whatsapp_conversation if channel == "whatsapp" else rest_conversation
+        cpu_before = cpu_seconds(stack)
         started = time.monotonic()
         # conversation i starts on replica i mod n, then moves on to the next replica with each message
         await asyncio.gather(*(talk(http, stack, phone_for(run, i), turns, phase, _balancer_from(i, replicas),
                                     Pace(think_s, random.Random(f"{run}-{i}")))
                                for i in range(conversations)))
         phase.wall_s = time.monotonic() - started
+        cpu_after = cpu_seconds(stack)
+        phase.cpu_s = {name: cpu_after[name] - cpu_before[name] for name in cpu_after if name in cpu_before}
     return phase
 
 
@@ -196,7 +215,7 @@ def _balancer_from(start: int, replicas: int) -> RoundRobin:
 def print_table(rows: list[dict], show_replicas: bool = False) -> None:
     lead = f"{'replicas':>8} " if show_replicas else ""
     header = (f"{lead}{'channel':<9} {'think':>5} {'conv':>5} {'msgs':>5} {'err':>4}  {'ack p50/p95/p99 ms':>22}  "
-              f"{'reply p50/p95/p99 ms':>24}  {'msg/s':>7}")
+              f"{'reply p50/p95/p99 ms':>24}  {'msg/s':>7}  {'CPU ms/msg':>10}")
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -205,17 +224,24 @@ def print_table(rows: list[dict], show_replicas: bool = False) -> None:
                          for k in ("p50", "p95", "p99"))
         ack = ack if row["channel"] == "whatsapp" else "(synchronous)"
         lead = f"{row.get('replicas', 1):>8} " if show_replicas else ""
+        cpu = sum(v for v in row["cpu_ms_per_msg"].values() if v is not None)
         print(f"{lead}{row['channel']:<9} {row['think_s']:>5g} {row['conversations']:>5} {row['messages']:>5} "
-              f"{row['errors']:>4}  {ack:>22}  {reply:>24}  {row['throughput_msg_s']:>7}")
+              f"{row['errors']:>4}  {ack:>22}  {reply:>24}  {row['throughput_msg_s']:>7}  {cpu:>10.0f}")
+    print("CPU ms/msg: CPU time of every process of the stack (Rasa, action server, sandbox) per message; by process:")
+    for row in rows:
+        parts = ", ".join(f"{name} {value:.0f}" for name, value in row["cpu_ms_per_msg"].items() if value is not None)
+        print(f"  {row['channel']} x{row['conversations']} think {row['think_s']:g}: {parts}")
 
 
-def run_levels(stack: Stack, levels: list[int], turns: int, thinks: list[float], rows: list[dict]) -> None:
+def run_levels(stack: Stack, levels: list[int], turns: int, thinks: list[float], rows: list[dict],
+               channels: tuple[str, ...] = ("rest", "whatsapp")) -> None:
     asyncio.run(run_phase(stack, "whatsapp", 2, 2, run=99))  # warm-up: load models, open connections
     asyncio.run(run_phase(stack, "rest", 2, 2, run=98))
+    print("  warmed up", flush=True)
     run = 0
     for think_s in thinks:
         for conversations in levels:
-            for channel in ("rest", "whatsapp"):
+            for channel in channels:
                 run += 1
                 phase = asyncio.run(run_phase(stack, channel, conversations, turns, run, think_s))
                 rows.append(phase.row())
@@ -231,6 +257,7 @@ def run_postgres_stack(args: argparse.Namespace, levels: list[int], rows: list[d
 
     counts = [int(n) for n in args.replicas.split(",") if n.strip()]
     thinks = [float(n) for n in args.think.split(",") if n.strip()]
+    channels = tuple(c.strip() for c in args.channels.split(",") if c.strip())
     server = make_url(args.postgres_url)
     for replicas in counts:
         name = f"hsm_bench_{uuid.uuid4().hex[:10]}"
@@ -250,7 +277,7 @@ def run_postgres_stack(args: argparse.Namespace, levels: list[int], rows: list[d
                   flush=True)
             stack = Stack.start(workdir, database_url, hsm_now=None, rasa_replicas=replicas,
                                 action_servers=replicas, env={"REDIS_URL": args.redis_url, **BENCH_LIMITS})
-            run_levels(stack, levels, args.turns, thinks, rows)
+            run_levels(stack, levels, args.turns, thinks, rows, channels)
         finally:
             if stack is not None:
                 stack.stop()
@@ -275,6 +302,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", default="1,10,100", help="comma-separated concurrency levels")
     parser.add_argument("--turns", type=int, default=4, help="messages per conversation")
+    parser.add_argument("--channels", default="rest,whatsapp", help="which channels to drive, in this order")
     parser.add_argument("--think", default="0,8",
                         help="comma-separated think times in seconds: 0 = saturation, >0 = people typing")
     parser.add_argument("--out", default=None,
@@ -289,6 +317,7 @@ def main() -> int:
     args = parser.parse_args()
     levels = [int(n) for n in args.conversations.split(",") if n.strip()]
     thinks = [float(n) for n in args.think.split(",") if n.strip()]
+    channels = tuple(c.strip() for c in args.channels.split(",") if c.strip())
     rows: list[dict] = []
     if args.stack == "postgres":
         run_postgres_stack(args, levels, rows)
@@ -308,7 +337,7 @@ def main() -> int:
     print(f"starting the stack (logs in {workdir}) ...", flush=True)
     stack = Stack.start(workdir, database_url, hsm_now=None, env=BENCH_LIMITS)
     try:
-        run_levels(stack, levels, args.turns, thinks, rows)
+        run_levels(stack, levels, args.turns, thinks, rows, channels)
     finally:
         stack.stop()
     print()

@@ -24,16 +24,19 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from hsm import rasa_speedups, rasa_stores
 from hsm.config import get_settings
 from hsm.phone import mask_phone
 from hsm.ratelimit import NOTICE_TEXT, rate_limiter_from_env
 from hsm.whatsapp import render, store, sweeper
 from hsm.whatsapp.client import CloudApiError, WhatsAppClient
+from hsm.whatsapp.intake import IntakeWriter
 from hsm.whatsapp.loop_thread import LoopThread
 from hsm.whatsapp.payloads import InboundMessage, InvalidWebhook, parse_webhook
 from hsm.whatsapp.signature import verify_signature
 
 log = logging.getLogger("hsm.whatsapp.channel")
+rasa_speedups.install()
 
 MAX_BODY_BYTES = 1_000_000  # Meta's notifications are a few kB; anything near this is not from Meta
 CHANNEL = "whatsapp"
@@ -49,9 +52,6 @@ MEDIA_REPLY = "I can only read text messages for now 🙏 Please type your quest
 SILENT_TYPES = {"reaction", "revoke", "edit", "system", "ephemeral"}
 FAILURE_REPLY = "Sorry, something went wrong on our side. Please try again in a minute."
 
-# Storing an inbound message is the only work Meta waits for: it gets threads of its own, so a backlog of
-# processing never delays an acknowledgement.
-_ACK_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="whatsapp-ack")
 _WORK_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="whatsapp-work")
 # How many messages are inside Rasa at once (on the processing loop): enough to overlap one message's action
 # server call and sends with another's models; more only makes each of them wait longer.
@@ -176,6 +176,7 @@ class WhatsAppInput(InputChannel):
         self._rate_limiter = rate_limiter_from_env()
         self._sweep_task: asyncio.Task | None = None
         self._processing = LoopThread("whatsapp-processing")
+        self._intake = IntakeWriter()
 
     # -------------------------------------------------------------------------------------------- HTTP
 
@@ -207,7 +208,7 @@ class WhatsAppInput(InputChannel):
                 batch = parse_webhook(json.loads(raw))
             except (ValueError, InvalidWebhook) as error:
                 return response.json({"error": f"malformed payload: {error}"}, status=400)
-            fresh = await _in_thread(_ACK_THREADS, store.store_inbound, batch)
+            fresh = await self._intake.store(batch)  # the only work Meta waits for (group commit)
             for message in fresh:
                 self._processing.submit(self._handle(message, on_new_message, request.app))
             return response.text("EVENT_RECEIVED")
@@ -215,6 +216,7 @@ class WhatsAppInput(InputChannel):
         @webhook.listener("before_server_start")
         async def start_processing(_app: Any, _loop: Any) -> None:
             self._processing.start()
+            self._intake.start()
 
         @webhook.listener("after_server_start")
         async def replay_unprocessed(app: Any, _loop: Any) -> None:
@@ -241,6 +243,7 @@ class WhatsAppInput(InputChannel):
 
             await self._processing.run(close())
             await asyncio.to_thread(self._processing.stop)
+            await asyncio.to_thread(self._intake.stop)
 
         return webhook
 
@@ -317,6 +320,11 @@ class WhatsAppInput(InputChannel):
 
     @staticmethod
     async def _last_intent(app: Any, sender_id: str) -> str | None:
+        """The intent Rasa just saved for this sender; loads the conversation only when the tracker store is not
+        ours (hsm.rasa_stores.SchoolTrackerStore remembers it when it saves)."""
+        remembered = rasa_stores.latest_intent(sender_id)
+        if remembered:
+            return remembered
         agent = getattr(getattr(app, "ctx", None), "agent", None)
         if agent is None or agent.tracker_store is None:
             return None

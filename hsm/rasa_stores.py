@@ -8,7 +8,7 @@ import asyncio
 import logging
 import os
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,9 +17,12 @@ from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
+from sqlalchemy.orm import sessionmaker
 
 from hsm.config import get_settings
+from hsm.db import sqlite_engine
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,27 @@ def create_tracker_tables(url: str | None = None) -> None:
     SQLTrackerStore(host=url).engine.dispose()
 
 
+# The intent of the last user message each conversation saved in this process, most recent last: the WhatsApp
+# channel records it in whatsapp_sessions without loading the whole conversation back from the database.
+_LATEST_INTENTS: OrderedDict[str, str] = OrderedDict()
+_LATEST_INTENTS_KEPT = 10_000
+
+
+def latest_intent(sender_id: str) -> str | None:
+    """The intent of `sender_id`'s last user message as saved by a SchoolTrackerStore of this process."""
+    return _LATEST_INTENTS.get(sender_id)
+
+
+def _remember_latest_intent(tracker: DialogueStateTracker) -> None:
+    intent = (tracker.latest_message.intent or {}).get("name") if tracker.latest_message else None
+    if not intent:
+        return
+    _LATEST_INTENTS[tracker.sender_id] = intent
+    _LATEST_INTENTS.move_to_end(tracker.sender_id)
+    while len(_LATEST_INTENTS) > _LATEST_INTENTS_KEPT:
+        _LATEST_INTENTS.popitem(last=False)
+
+
 class SchoolTrackerStore(SQLTrackerStore):
     """`type: hsm.rasa_stores.SchoolTrackerStore` in endpoints.yml: the SQL tracker store on
     `HSM_TRACKER_DB_URL`, or else on `DATABASE_URL` (SQLite by default, PostgreSQL in production)."""
@@ -39,6 +63,16 @@ class SchoolTrackerStore(SQLTrackerStore):
                  event_broker: EventBroker | None = None, **kwargs: Any) -> None:
         url = os.environ.get("HSM_TRACKER_DB_URL") or get_settings().database_url
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            # Rasa's own SQLite engine opens a connection per query and syncs every commit to disk: ours pools
+            # connections and runs WAL with synchronous=NORMAL (hsm.db.sqlite_engine).
+            self.engine.dispose()
+            self.engine = sqlite_engine(url, future=False)
+            self.sessionmaker = sessionmaker(bind=self.engine)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await super().save(tracker)
+        _remember_latest_intent(tracker)
 
 
 # ------------------------------------------------------------------------------------------------ lock stores

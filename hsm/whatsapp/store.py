@@ -10,8 +10,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hsm import clock
 from hsm import models as m
@@ -60,29 +61,41 @@ def store_inbound(batch: WebhookBatch) -> list[InboundMessage]:
 
     A message id that is already stored (Meta delivers at least once) is acknowledged and not returned.
     """
-    fresh: list[InboundMessage] = []
+    return store_inbound_many([batch])[0]
+
+
+def store_inbound_many(batches: list[WebhookBatch]) -> list[list[InboundMessage]]:
+    """`store_inbound` for several webhook POSTs in one transaction (hsm.whatsapp.intake's group commit)."""
+    results: list[list[InboundMessage]] = []
     with session_scope() as session:
-        for message in batch.messages:
-            row = m.WhatsAppMessage(
-                phone_number=message.phone,
-                direction="inbound",
-                message_type=message.type[:30],
-                content=_storable(message.text),
-                media_url=(message.media or {}).get("url") if isinstance(message.media, dict) else None,
-                message_metadata=_inbound_metadata(message),
-                whatsapp_message_id=message.wamid,
-                status=RECEIVED,
-            )
-            try:
-                with session.begin_nested():
-                    session.add(row)
-            except IntegrityError:
-                log.info("duplicate delivery of %s ignored", message.wamid)
-                continue
-            fresh.append(message)
-    if batch.statuses:
-        apply_statuses(batch.statuses)
-    return fresh
+        for batch in batches:
+            fresh: list[InboundMessage] = []
+            for message in batch.messages:
+                stored = _insert_unless_exists(session, m.WhatsAppMessage, dict(
+                    phone_number=message.phone,
+                    direction="inbound",
+                    message_type=message.type[:30],
+                    content=_storable(message.text),
+                    media_url=(message.media or {}).get("url") if isinstance(message.media, dict) else None,
+                    whatsapp_message_id=message.wamid,
+                    status=RECEIVED,
+                    **{"metadata": _inbound_metadata(message)},  # Core takes the column's name
+                ))
+                if stored:
+                    fresh.append(message)
+                else:
+                    log.info("duplicate delivery of %s ignored", message.wamid)
+            if batch.statuses:
+                _apply_statuses(session, batch.statuses)
+            results.append(fresh)
+    return results
+
+
+def _insert_unless_exists(session, model: type[m.Base], values: dict) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING (SQLite and PostgreSQL); True when the row was new."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return session.execute(insert(model).values(**values).on_conflict_do_nothing()).rowcount == 1
 
 
 def claim(wamid: str) -> bool:
@@ -155,35 +168,47 @@ def record_outbound(phone: str, message: dict, wamid: str | None, status: str,
     elif kind == "template":
         content = (message.get("template") or {}).get("name")
     with session_scope() as session:
-        session.add(m.WhatsAppMessage(
+        session.execute(insert(m.WhatsAppMessage).values(
             phone_number=phone, direction="outbound", message_type=kind[:30], content=content,
-            message_metadata={"payload": message}, whatsapp_message_id=wamid, status=status,
-            error_code=error_code, error_message=error,
+            whatsapp_message_id=wamid, status=status, error_code=error_code, error_message=error,
+            **{"metadata": {"payload": message}},  # Core takes the column's name
         ))
 
 
 def apply_statuses(statuses: tuple[StatusUpdate, ...] | list[StatusUpdate]) -> int:
     """Move outbound messages forward (never backwards: statuses arrive out of order). Returns rows changed."""
-    changed = 0
     with session_scope() as session:
-        for status in statuses:
+        return _apply_statuses(session, statuses)
+
+
+def _apply_statuses(session, statuses: tuple[StatusUpdate, ...] | list[StatusUpdate]) -> int:
+    changed = 0
+    for status in statuses:
+        values: dict = {"status": status.status}
+        if status.errors:
+            first = status.errors[0]
+            code = first.get("code")
+            values["error_code"] = code if isinstance(code, int) else None
+            values["error_message"] = str(first.get("title") or first.get("message") or "")[:500]
+        for _ in range(5):  # compare-and-set: another process may move the same message at the same moment
             row = session.execute(
-                select(m.WhatsAppMessage).where(m.WhatsAppMessage.whatsapp_message_id == status.wamid)
-                .with_for_update()
-            ).scalar_one_or_none()
+                select(m.WhatsAppMessage.id, m.WhatsAppMessage.status)
+                .where(m.WhatsAppMessage.whatsapp_message_id == status.wamid)
+            ).first()
             if row is None:
                 log.info("status %s for unknown message %s", status.status, status.wamid)
-                continue
-            current = None if row.status == ACCEPTED else row.status
-            if not status_may_replace(current, status.status):
-                continue
-            row.status = status.status
-            if status.errors:
-                first = status.errors[0]
-                code = first.get("code")
-                row.error_code = code if isinstance(code, int) else None
-                row.error_message = str(first.get("title") or first.get("message") or "")[:500]
-            changed += 1
+                break
+            if not status_may_replace(None if row.status == ACCEPTED else row.status, status.status):
+                break
+            moved = session.execute(
+                update(m.WhatsAppMessage)
+                .where(m.WhatsAppMessage.id == row.id, m.WhatsAppMessage.status == row.status)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if moved:
+                changed += 1
+                break
     return changed
 
 
@@ -222,22 +247,6 @@ class SessionInfo:
     options: list[str]
 
 
-def _session_row(session, phone: str) -> m.WhatsAppSession:
-    row = session.execute(
-        select(m.WhatsAppSession).where(m.WhatsAppSession.phone_number == phone)
-    ).scalar_one_or_none()
-    if row is None:
-        row = m.WhatsAppSession(phone_number=phone, context={})
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:  # another process created it first
-            row = session.execute(
-                select(m.WhatsAppSession).where(m.WhatsAppSession.phone_number == phone)
-            ).scalar_one()
-    return row
-
-
 def touch_session(phone: str, last_intent: str | None = None, options: list[str] | None = None) -> None:
     """Record activity: who the number is, the last intent, a fresh 30-minute expiry and, when given, the
     options last offered (so "2", or a button id "opt:2", means the second one; [] forgets them)."""
@@ -248,16 +257,22 @@ def touch_session(phone: str, last_intent: str | None = None, options: list[str]
 
 def _touch(session, phone: str, now: datetime, last_intent: str | None, options: list[str] | None) -> None:
     who = identify(session, phone)
-    row = _session_row(session, phone)
-    row.user_type = who.role
-    row.user_id = who.person_id
+    values: dict = {"user_type": who.role, "user_id": who.person_id, "last_message_at": now,
+                    "expires_at": now + timedelta(minutes=SESSION_MINUTES)}
     if last_intent:
-        row.last_intent = last_intent[:100]
-    if options is not None and (options or (row.context or {}).get("options")):
-        row.context = {**(row.context or {}), "options": list(options)}
-    row.last_message_at = now
-    row.expires_at = now + timedelta(minutes=SESSION_MINUTES)
-    session.flush()
+        values["last_intent"] = last_intent[:100]
+    sessions = m.WhatsAppSession
+    row = session.execute(select(sessions.id, sessions.context).where(sessions.phone_number == phone)).first()
+    created = row is None and _insert_unless_exists(
+        session, sessions, {"phone_number": phone, "context": {"options": list(options)} if options else {}, **values})
+    if row is None:  # created now, or by another process between our read and our insert
+        row = session.execute(select(sessions.id, sessions.context).where(sessions.phone_number == phone)).one()
+    if not created:
+        context = row.context or {}
+        if options is not None and (options or context.get("options")):
+            values["context"] = {**context, "options": list(options)}
+        session.execute(update(sessions).where(sessions.id == row.id).values(**values)
+                        .execution_options(synchronize_session=False))
     session.execute(
         update(m.WhatsAppMessage)
         .where(m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.session_id.is_(None))

@@ -1,0 +1,82 @@
+"""The webhook's group commit (hsm.whatsapp.intake): many POSTs, one writer; duplicates, statuses and a failing
+POST inside a group."""
+
+import asyncio
+import concurrent.futures
+import dataclasses
+
+import pytest
+from sqlalchemy import func, select
+
+from hsm import models as m
+from hsm.chat import text_message, webhook_body
+from hsm.db import session_scope
+from hsm.whatsapp import store
+from hsm.whatsapp.intake import IntakeWriter
+from hsm.whatsapp.payloads import StatusUpdate, parse_webhook
+
+
+def _batch(phone: str, text: str, wamid: str):
+    return parse_webhook(webhook_body(phone, text_message(text, wamid=wamid), phone_number_id="1"))
+
+
+def _inbound_count(url: str) -> int:
+    with session_scope(url) as session:
+        return session.execute(select(func.count()).select_from(m.WhatsAppMessage)
+                               .where(m.WhatsAppMessage.direction == "inbound")).scalar_one()
+
+
+def test_posts_arriving_together_are_stored_once_each(db_url):
+    writer = IntakeWriter()
+
+    async def post_all():
+        batches = [_batch(f"+9190000000{n % 5:02d}", f"message {n}", f"wamid.intake.{n}") for n in range(60)]
+        batches += [_batch("+919000000001", "again", "wamid.intake.7")]  # Meta delivers again
+        return await asyncio.gather(*(writer.store(batch) for batch in batches))
+
+    try:
+        results = asyncio.run(post_all())
+    finally:
+        writer.stop()
+    assert [len(fresh) for fresh in results[:60]] == [1] * 60
+    assert results[60] == []
+    assert _inbound_count(db_url) == 60
+
+
+def test_a_failing_post_fails_alone(db_url, monkeypatch):
+    good = [_batch("+919000000011", f"hello {n}", f"wamid.good.{n}") for n in range(3)]
+    bad = dataclasses.replace(good[0], messages=(dataclasses.replace(good[0].messages[0], wamid="wamid.bad"),))
+    real = store.store_inbound_many
+
+    def store_inbound_many(batches):
+        if any(batch is bad for batch in batches):
+            raise RuntimeError("database said no")
+        return real(batches)
+
+    monkeypatch.setattr(store, "store_inbound_many", store_inbound_many)
+    group = [(batch, concurrent.futures.Future()) for batch in [*good, bad]]
+    IntakeWriter._write(group)
+    assert [len(future.result()) for _, future in group[:3]] == [1, 1, 1]
+    with pytest.raises(RuntimeError, match="database said no"):
+        group[3][1].result()
+    assert _inbound_count(db_url) == 3
+
+
+def test_statuses_in_a_group_move_the_sent_message_forward(db_url):
+    store.record_outbound("+919000000021", {"type": "text", "text": {"body": "hi"}}, "wamid.out.1", store.ACCEPTED)
+    base = _batch("+919000000021", "x", "wamid.unused")
+    statuses = [dataclasses.replace(base, messages=(), statuses=(StatusUpdate("wamid.out.1", name, "x", None, (), {}),))
+                for name in ("delivered", "sent", "read")]
+    writer = IntakeWriter()
+
+    async def post_all():
+        return await asyncio.gather(*(writer.store(batch) for batch in statuses))
+
+    try:
+        asyncio.run(post_all())
+    finally:
+        writer.stop()
+    with session_scope(db_url) as session:
+        status = session.execute(select(m.WhatsAppMessage.status)
+                                 .where(m.WhatsAppMessage.whatsapp_message_id == "wamid.out.1")).scalar_one()
+    assert status == "read"
