@@ -106,16 +106,33 @@ class Pace:
         await asyncio.sleep(self.rng.uniform(low, high) * self.think_s)
 
 
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def cpu_seconds(stack: Stack) -> dict[str, float]:
-    """User + system CPU time of each of the stack's processes so far (Linux /proc)."""
+    """User + system CPU time of each of the stack's processes so far, their child processes (the channel's
+    worker processes) included (Linux /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _proc_stat(int(entry.name))):
+            parents[int(entry.name)] = int(fields[1])
     used = {}
     for name, process in stack.processes.items():
-        try:
-            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        used[name] = (int(fields[11]) + int(fields[12])) / ticks
+        family, grew = {process.pid}, True
+        while grew:
+            children = {pid for pid, parent in parents.items() if parent in family} - family
+            family |= children
+            grew = bool(children)
+        total = 0.0
+        for pid in family:
+            if fields := _proc_stat(pid):
+                total += (int(fields[11]) + int(fields[12])) / ticks
+        used[name] = total
     return used
 
 

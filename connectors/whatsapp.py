@@ -24,6 +24,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors.whatsapp_workers import ProcessingWorkers, worker_count
 from hsm import rasa_speedups, rasa_stores
 from hsm.config import get_settings
 from hsm.phone import mask_phone
@@ -170,12 +171,10 @@ class WhatsAppInput(InputChannel):
         self.verify_token = verify_token
         self.app_secret = app_secret
         self.client = client
-        self._in_order = _SenderLocks()
-        self._tasks: set[asyncio.Task] = set()
-        self._rasa_slots: asyncio.Semaphore | None = None  # created on the server's loop
-        self._rate_limiter = rate_limiter_from_env()
         self._sweep_task: asyncio.Task | None = None
         self._processing = LoopThread("whatsapp-processing")
+        self._processor: MessageProcessing | None = None
+        self._workers: ProcessingWorkers | None = None
         self._intake = IntakeWriter()
 
     # -------------------------------------------------------------------------------------------- HTTP
@@ -185,6 +184,8 @@ class WhatsAppInput(InputChannel):
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
+            if self._workers is not None and not self._workers.ready():
+                return response.json({"status": "starting", "workers": self._workers.describe()}, status=503)
             return response.json({"status": "ok"})
 
         @webhook.route("/webhook", methods=["GET"])
@@ -210,28 +211,35 @@ class WhatsAppInput(InputChannel):
                 return response.json({"error": f"malformed payload: {error}"}, status=400)
             fresh = await self._intake.store(batch)  # the only work Meta waits for (group commit)
             for message in fresh:
-                self._processing.submit(self._handle(message, on_new_message, request.app))
+                self._dispatch(message)
             return response.text("EVENT_RECEIVED")
 
         @webhook.listener("before_server_start")
-        async def start_processing(_app: Any, _loop: Any) -> None:
+        async def start_processing(app: Any, _loop: Any) -> None:
             self._processing.start()
             self._intake.start()
+            self._processor = MessageProcessing(self.client, on_new_message, lambda: _tracker_store_of(app))
 
         @webhook.listener("after_server_start")
-        async def replay_unprocessed(app: Any, _loop: Any) -> None:
+        async def start_workers_replay_and_sweep(app: Any, _loop: Any) -> None:
+            count = worker_count()
+            if count:  # Rasa's work in processes of their own (connectors/whatsapp_workers.py)
+                self._workers = ProcessingWorkers(count, model_path=str(app.ctx.agent.processor.model_path),
+                                                  client=self.client)
+                await asyncio.to_thread(self._workers.start)
             pending = await _in_thread(_WORK_THREADS, store.unprocessed)
             if pending:
                 log.info("replaying %d message(s) received but not processed before the restart", len(pending))
             for message in pending:
-                self._processing.submit(self._handle(message, on_new_message, app))
+                self._dispatch(message)
 
-        @webhook.listener("after_server_start")
-        async def start_sweep(app: Any, _loop: Any) -> None:
             # Messages another replica acknowledged and then died with are picked up here (hsm/whatsapp/sweeper.py).
+            async def dispatch(message: InboundMessage) -> None:
+                self._dispatch(message)
+
             async def start() -> asyncio.Task | None:
-                return sweeper.start_sweeper(lambda message: self._handle(message, on_new_message, app),
-                                             tracker_store=lambda: app.ctx.agent.tracker_store)
+                return sweeper.start_sweeper(self._processor.handle if self._workers is None else dispatch,
+                                             tracker_store=lambda: _tracker_store_of(app))
 
             self._sweep_task = await self._processing.run(start())
 
@@ -244,8 +252,39 @@ class WhatsAppInput(InputChannel):
             await self._processing.run(close())
             await asyncio.to_thread(self._processing.stop)
             await asyncio.to_thread(self._intake.stop)
+            if self._workers is not None:
+                await asyncio.to_thread(self._workers.stop)
 
         return webhook
+
+    def _dispatch(self, message: InboundMessage) -> None:
+        """Hand a stored message over for processing: to its sender's worker process, or the processing loop."""
+        if self._workers is not None:
+            self._workers.dispatch(message)
+        else:
+            assert self._processor is not None
+            self._processing.submit(self._processor.handle(message))
+
+
+def _tracker_store_of(app: Any) -> Any:
+    agent = getattr(getattr(app, "ctx", None), "agent", None)
+    return agent.tracker_store if agent is not None else None
+
+
+class MessageProcessing:
+    """Everything after the 200, for one process: claim the stored message, check the rate limit, hand it to Rasa
+    (`handle_message`, i.e. the agent's), send the replies, complete it. Runs on the channel's processing loop,
+    or in a worker process (connectors/whatsapp_workers.py)."""
+
+    def __init__(self, client: WhatsAppClient, handle_message: Callable[[UserMessage], Awaitable[Any]],
+                 tracker_store: Callable[[], Any]) -> None:
+        self.client = client
+        self.handle_message = handle_message
+        self.tracker_store = tracker_store
+        self._in_order = _SenderLocks()
+        self._tasks: set[asyncio.Task] = set()
+        self._rasa_slots: asyncio.Semaphore | None = None  # created on the processing loop
+        self._rate_limiter = rate_limiter_from_env()
 
     def _spawn(self, work: Awaitable[None]) -> None:
         """A background task on the processing loop (the caller's)."""
@@ -253,14 +292,11 @@ class WhatsAppInput(InputChannel):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    # -------------------------------------------------------------------------------------------- processing
+    async def handle(self, message: InboundMessage) -> None:
+        """Claim, answer and complete one stored inbound message (after any earlier one from the same sender)."""
+        await self._in_order(message.phone, lambda: self._process(message))
 
-    async def _handle(self, message: InboundMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                      app: Any) -> None:
-        await self._in_order(message.phone, lambda: self._process(message, on_new_message, app))
-
-    async def _process(self, message: InboundMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                       app: Any) -> None:
+    async def _process(self, message: InboundMessage) -> None:
         if not await _in_thread(_WORK_THREADS, store.claim, message.wamid):
             return  # another replica or an earlier run has it
         self._spawn(self.client.mark_read(message.wamid))
@@ -285,13 +321,13 @@ class WhatsAppInput(InputChannel):
             if self._rasa_slots is None:
                 self._rasa_slots = asyncio.Semaphore(PROCESSING_CONCURRENCY)
             async with self._rasa_slots:
-                await on_new_message(UserMessage(
+                await self.handle_message(UserMessage(
                     text, output, sender_id=message.phone, input_channel=CHANNEL, message_id=message.wamid,
                     metadata={"wamid": message.wamid, "type": message.type, "title": message.title,
                               "profile_name": message.profile_name},
                 ))
             options = [o.payload for o in output.offered or []]
-            last_intent = await self._last_intent(app, message.phone)
+            last_intent = await self._last_intent(message.phone)
             await _in_thread(_WORK_THREADS, store.complete, message.wamid, message.phone, store.PROCESSED,
                              last_intent, options)
             await asyncio.to_thread(self._rate_limiter.record_success, message.phone)
@@ -318,17 +354,16 @@ class WhatsAppInput(InputChannel):
                 return chosen
         return text
 
-    @staticmethod
-    async def _last_intent(app: Any, sender_id: str) -> str | None:
+    async def _last_intent(self, sender_id: str) -> str | None:
         """The intent Rasa just saved for this sender; loads the conversation only when the tracker store is not
         ours (hsm.rasa_stores.SchoolTrackerStore remembers it when it saves)."""
         remembered = rasa_stores.latest_intent(sender_id)
         if remembered:
             return remembered
-        agent = getattr(getattr(app, "ctx", None), "agent", None)
-        if agent is None or agent.tracker_store is None:
+        tracker_store = self.tracker_store()
+        if tracker_store is None:
             return None
-        tracker = await agent.tracker_store.retrieve(sender_id)
+        tracker = await tracker_store.retrieve(sender_id)
         if tracker is None:
             return None
         return (tracker.latest_message.intent or {}).get("name") if tracker.latest_message else None

@@ -73,6 +73,8 @@ class WhatsAppClient:
 
     def __init__(self, api_url: str, phone_number_id: str, access_token: str, *,
                  retry: RetryPolicy | None = None, record: bool = True, enforce_window: bool = True):
+        self.api_url = api_url
+        self.phone_number_id = phone_number_id
         self.messages_url = f"{api_url.rstrip('/')}/{phone_number_id}/messages"
         self.access_token = access_token
         self.retry = retry or RetryPolicy()
