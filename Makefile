@@ -61,6 +61,13 @@ test-stories: $(STAMP) $(MODEL)
 test: lint unit validate test-stories
 	@echo "all suites passed"
 
+# NLU evaluation (scripts/eval.py): rasa data validate, 5-fold cross-validation (intent and entity reports, the
+# worst confusions), held-out messages, regression phrases of the e2e tests, rasa test on the test stories.
+# Writes results/ and prints results/eval-summary.md; fails when a gate fails. FOLDS=3 for a quicker look.
+.PHONY: eval
+eval: $(STAMP) $(MODEL)
+	$(BIN)/python scripts/eval.py --folds $(or $(FOLDS),5)
+
 bench: $(STAMP) $(MODEL)
 	$(BIN)/python bench/webhook_bench.py
 
