@@ -16,8 +16,9 @@ Steps (each writes its raw output under results/):
    tests/nlu/regression.yml                                     → results/regression.json
 
 Then results/eval-summary.md, printed. Exit status 1 when a gate fails: CV intent macro-F1 < 0.95, CV entity
-F1 < 0.90, a failed test story, `rasa data validate` failing, or a regression phrase that is missing from the
-table or classified differently.
+F1 < 0.90, a failed test story, `rasa data validate` failing, a held-out message that is also a training
+example (case and spacing ignored), or a regression phrase that is missing from the table or classified
+differently.
 """
 
 from __future__ import annotations
@@ -305,6 +306,26 @@ def _expected(spec: Any) -> tuple[str, dict]:
     return str(spec), {}
 
 
+def regression_problems(spec: Any, got: Parsed) -> list[str]:
+    """What is wrong with `got` for a regression.yml entry (`intent`, `fallback`, `any` or {intent, entity: value})."""
+    want, want_entities = _expected(spec)
+    problems = []
+    if want == "any":
+        pass
+    elif want == "fallback":
+        if got.intent not in FALLBACK_INTENTS:
+            problems.append(f"expected a fallback (nlu_fallback/out_of_scope), got {got.intent}")
+    elif got.intent != want:
+        problems.append(f"expected {want}, got {got.intent}")
+    for entity, value in want_entities.items():
+        values = [e["value"].lower() for e in got.entities if e["entity"] == entity]
+        if value is None and values:
+            problems.append(f"expected no {entity}, got {values}")
+        elif value is not None and str(value).lower() not in values:
+            problems.append(f"expected {entity}={value}, got {values or 'none'}")
+    return problems
+
+
 def check_regression(parsed: dict[str, Parsed], phrases: list[tuple[str, str]]) -> dict:
     table = (yaml.safe_load(REGRESSION_TABLE.read_text()) or {}).get("phrases", {})
     rows, seen = [], set()
@@ -320,22 +341,8 @@ def check_regression(parsed: dict[str, Parsed], phrases: list[tuple[str, str]]) 
             row.update(ok=False, problem="not in tests/nlu/regression.yml")
             rows.append(row)
             continue
-        want, want_entities = _expected(table[key])
         row["expected"] = table[key]
-        problems = []
-        if want == "any":
-            pass
-        elif want == "fallback":
-            if got.intent not in FALLBACK_INTENTS:
-                problems.append(f"expected a fallback (nlu_fallback/out_of_scope), got {got.intent}")
-        elif got.intent != want:
-            problems.append(f"expected {want}, got {got.intent}")
-        for entity, value in want_entities.items():
-            values = [e["value"].lower() for e in got.entities if e["entity"] == entity]
-            if value is None and values:
-                problems.append(f"expected no {entity}, got {values}")
-            elif value is not None and str(value).lower() not in values:
-                problems.append(f"expected {entity}={value}, got {values or 'none'}")
+        problems = regression_problems(table[key], got)
         row.update(ok=not problems, problem="; ".join(problems))
         rows.append(row)
     unused = sorted(set(table) - seen)
@@ -354,7 +361,12 @@ def _heldout_examples() -> list[dict]:
 def _training_texts() -> set[str]:
     from rasa.shared.nlu.training_data.loading import load_data
 
-    return {m.get("text").lower().strip() for m in load_data(str(ROOT / "data" / "nlu")).intent_examples}
+    return {_same_text(m.get("text")) for m in load_data(str(ROOT / "data" / "nlu")).intent_examples}
+
+
+def _same_text(text: str) -> str:
+    """A message as far as overlap goes: case, spacing and end punctuation ignored ("Fees entha?" = "fees entha")."""
+    return " ".join(text.lower().split()).rstrip("?!. ")
 
 
 def check_heldout(parsed: dict[str, Parsed], examples: list[dict]) -> dict:
@@ -389,7 +401,7 @@ def check_heldout(parsed: dict[str, Parsed], examples: list[dict]) -> dict:
         return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
     training = _training_texts()
-    trained_on = sorted(e["text"] for e in examples if e["text"].lower().strip() in training)
+    trained_on = sorted(e["text"] for e in examples if _same_text(e["text"]) in training)
     return {"examples": len(examples), "intent_accuracy": right / len(examples), "also_in_training": trained_on,
             "intent_macro_f1": sum(f1(tp_i[x], fp_i[x], fn_i[x]) for x in labels) / len(labels),
             "fell_to_fallback": misses, "entity_f1": f1(tp_e, fp_e, fn_e),
@@ -451,6 +463,9 @@ def summary(report: dict) -> tuple[str, bool]:
         va = report["validate"]
         gates.append(("rasa data validate --fail-on-warning", va["exit"] == 0,
                       f"exit {va['exit']}, {len(va['warnings'])} warnings"))
+    if "heldout" in report:
+        overlap = report["heldout"]["also_in_training"]
+        gates.append(("held-out messages not in data/nlu/", not overlap, f"{len(overlap)} also in training"))
     if "regression" in report:
         rg = report["regression"]
         gates.append(("regression phrases", rg["passed"] == rg["total"], f"{rg['passed']}/{rg['total']}"))
