@@ -19,7 +19,9 @@ help:
 	@echo "make validate    rasa data validate --fail-on-warning"
 	@echo "make lint        ruff"
 	@echo "make db          migrate DATABASE_URL and import the demo school"
+	@echo "make eval        NLU evaluation: 5-fold CV, held-out messages, regression phrases, test stories, validate"
 	@echo "make bench       webhook benchmark: WhatsApp channel vs Rasa's REST channel"
+	@echo "make bench-parse NLU parse latency (p50/p95) against rasa run --enable-api"
 	@echo "make bench-postgres  the same on PostgreSQL + Redis with 1 and 2 Rasa replicas"
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/constraints.txt pyproject.toml
@@ -70,6 +72,11 @@ eval: $(STAMP) $(MODEL)
 
 bench: $(STAMP) $(MODEL)
 	$(BIN)/python bench/webhook_bench.py
+
+# NLU parse latency: starts `rasa run --enable-api` on the model and POSTs tests/nlu/heldout.yml to /model/parse.
+.PHONY: bench-parse
+bench-parse: $(STAMP) $(MODEL)
+	$(BIN)/python bench/parse_latency.py
 
 bench-postgres: $(STAMP) $(MODEL)
 	$(BIN)/python bench/webhook_bench.py --stack postgres --replicas 1,2 --conversations 100 --turns 4

@@ -10,6 +10,7 @@ form runs them itself. The same holds for a response an action sends, hence the 
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -20,13 +21,21 @@ from actions.common import GuardedAction
 
 LEVEL_BUTTONS = [{"title": level, "payload": level} for level in ("Beginner", "Intermediate", "Advanced")]
 
-QUESTIONS: dict[str, tuple[str, list[dict[str, str]]]] = {
-    "leave_date": ("Which day will you be on leave? (e.g. 'tomorrow', 'Friday', '3 Dec')", []),
-    "leave_reason": ("What's the reason? (Say 'skip' if you'd rather not say.)", []),
-    "enroll_age": ("How old is the student?", []),
-    "enroll_level": ("What's their experience level?", LEVEL_BUTTONS),
-    "enroll_preference": ("Which days or times suit you? (e.g. 'weekends', 'weekday evenings', 'after 5pm', "
-                          "or 'any')", []),
+
+@dataclass(frozen=True)
+class Question:
+    capability: str  # the capability of the form that asks (hsm.access.PERMISSIONS)
+    text: str
+    buttons: tuple[dict[str, str], ...] = ()
+
+
+QUESTIONS: dict[str, Question] = {
+    "leave_date": Question("report_leave", "Which day will you be on leave? (e.g. 'tomorrow', 'Friday', '3 Dec')"),
+    "leave_reason": Question("report_leave", "What's the reason? (Say 'skip' if you'd rather not say.)"),
+    "enroll_age": Question("enrollment_inquiry", "How old is the student?"),
+    "enroll_level": Question("enrollment_inquiry", "What's their experience level?", tuple(LEVEL_BUTTONS)),
+    "enroll_preference": Question("enrollment_inquiry", "Which days or times suit you? (e.g. 'weekends', "
+                                  "'weekday evenings', 'after 5pm', or 'any')"),
 }
 
 NO_CALL_TEXT = "No problem! Message me any time if you'd like to know more or book a free trial class. 🎵"
@@ -47,31 +56,12 @@ class AskForSlot(GuardedAction):
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        text, buttons = QUESTIONS[self.slot]
-        dispatcher.utter_message(text=text, buttons=buttons or None)
+        question = QUESTIONS[self.slot]
+        dispatcher.utter_message(text=question.text, buttons=list(question.buttons) or None)
         return []
 
 
-class AskLeaveDate(AskForSlot):
-    capabilities = ("report_leave",)
-    slot = "leave_date"
-
-
-class AskLeaveReason(AskForSlot):
-    capabilities = ("report_leave",)
-    slot = "leave_reason"
-
-
-class AskEnrollAge(AskForSlot):
-    capabilities = ("enrollment_inquiry",)
-    slot = "enroll_age"
-
-
-class AskEnrollLevel(AskForSlot):
-    capabilities = ("enrollment_inquiry",)
-    slot = "enroll_level"
-
-
-class AskEnrollPreference(AskForSlot):
-    capabilities = ("enrollment_inquiry",)
-    slot = "enroll_preference"
+# One action class a question (the action server registers every subclass of Action it finds).
+ASK_ACTIONS = [type(f"Ask_{slot}", (AskForSlot,), {"slot": slot, "capabilities": (question.capability,),
+                                                   "__module__": __name__})
+               for slot, question in QUESTIONS.items()]
