@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -556,7 +557,8 @@ def main(argv: list[str] | None = None) -> int:
         print("rasa data validate ...", flush=True)
         report["validate"] = validate()
     if "cv" in wanted:
-        print(f"{args.folds}-fold cross-validation (trains {args.folds} NLU models) ...", flush=True)
+        print("cross-validation: reusing results/nlu-cv/ ..." if args.reuse_cv else
+              f"{args.folds}-fold cross-validation (trains {args.folds} NLU models) ...", flush=True)
         report["cv"] = cross_validate(args.folds, reuse=args.reuse_cv)
     if wanted & {"heldout", "regression"}:
         if not MODEL.exists():
@@ -566,7 +568,8 @@ def main(argv: list[str] | None = None) -> int:
         phrases = e2e_phrases() + story_phrases()
         heldout = _heldout_examples() if "heldout" in wanted else []
         texts = {as_channel_sends(t) for t, _ in phrases if as_channel_sends(t)} | {e["text"] for e in heldout}
-        parsed = asyncio.run(_parse_all(sorted(texts)))
+        with open(RESULTS / "parse.log", "w") as log, contextlib.redirect_stderr(log):  # import and load warnings
+            parsed = asyncio.run(_parse_all(sorted(texts)))
         if "heldout" in wanted:
             report["heldout"] = check_heldout(parsed, heldout)
             report["heldout"]["fallback_sweep"] = fallback_sweep(parsed, heldout, phrases)
