@@ -19,7 +19,9 @@ help:
 	@echo "make validate    rasa data validate --fail-on-warning"
 	@echo "make lint        ruff"
 	@echo "make db          migrate DATABASE_URL and import the demo school"
+	@echo "make eval        NLU evaluation: 5-fold CV, held-out messages, regression phrases, test stories, validate"
 	@echo "make bench       webhook benchmark: WhatsApp channel vs Rasa's REST channel"
+	@echo "make bench-parse NLU parse latency (p50/p95) against rasa run --enable-api"
 	@echo "make bench-postgres  the same on PostgreSQL + Redis with 1 and 2 Rasa replicas"
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/constraints.txt pyproject.toml
@@ -61,8 +63,20 @@ test-stories: $(STAMP) $(MODEL)
 test: lint unit validate test-stories
 	@echo "all suites passed"
 
+# NLU evaluation (scripts/eval.py): rasa data validate, 5-fold cross-validation (intent and entity reports, the
+# worst confusions), held-out messages, regression phrases of the e2e tests, rasa test on the test stories.
+# Writes results/ and prints results/eval-summary.md; fails when a gate fails. FOLDS=3 for a quicker look.
+.PHONY: eval
+eval: $(STAMP) $(MODEL)
+	$(BIN)/python scripts/eval.py --folds $(or $(FOLDS),5)
+
 bench: $(STAMP) $(MODEL)
 	$(BIN)/python bench/webhook_bench.py
+
+# NLU parse latency: starts `rasa run --enable-api` on the model and POSTs tests/nlu/heldout.yml to /model/parse.
+.PHONY: bench-parse
+bench-parse: $(STAMP) $(MODEL)
+	$(BIN)/python bench/parse_latency.py
 
 bench-postgres: $(STAMP) $(MODEL)
 	$(BIN)/python bench/webhook_bench.py --stack postgres --replicas 1,2 --conversations 100 --turns 4

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from actions import admin
 from actions.common import GuardedAction, caller, entity, in_session, payload, user_text
+from actions.questions import WHAT_TO_CHANGE_TEXT
 from hsm import attendance, clock, override
 from hsm import models as m
 from hsm.attendance_text import parse_attendance
@@ -221,7 +222,7 @@ class ActionConfirmNo(GuardedAction):
             dispatcher.utter_message(text="Okay, I left it as it was.")
             return [SlotSet("pending_override", None), SlotSet("pending_broadcast", None),
                     SlotSet("attendance_step", "confirm")]  # a later stray "yes" finds nothing waiting
-        dispatcher.utter_message(response="utter_what_to_change")
+        dispatcher.utter_message(text=WHAT_TO_CHANGE_TEXT)
         return [SlotSet("attendance_step", "confirm")]
 
 

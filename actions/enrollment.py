@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.common import GuardedAction, entity, in_session, user_text
+from actions.questions import NO_CALL_TEXT
 from hsm import enrollment
 from hsm import models as m
 from hsm.notify import deliver
@@ -169,5 +170,5 @@ class ActionEnrollmentNoCall(GuardedAction):
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(response="utter_no_call")
+        dispatcher.utter_message(text=NO_CALL_TEXT)
         return [SlotSet(name, None) for name in ENROLL_SLOTS]
