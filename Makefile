@@ -71,7 +71,7 @@ eval: $(STAMP) $(MODEL)
 	$(BIN)/python scripts/eval.py --folds $(or $(FOLDS),5)
 
 bench: $(STAMP) $(MODEL)
-	$(BIN)/python bench/webhook_bench.py
+	$(BIN)/python bench/webhook_bench.py --conversations 1,10,100 --turns 4 --think 0,8
 
 # NLU parse latency: starts `rasa run --enable-api` on the model and POSTs tests/nlu/heldout.yml to /model/parse.
 .PHONY: bench-parse

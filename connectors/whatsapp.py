@@ -2,9 +2,11 @@
 the background, in order per sender. Output: render the bot's replies within Meta's limits and send them through
 `hsm.whatsapp.client`.
 
-Two event loops: the web server's loop only verifies, stores and answers (milliseconds, whatever the load); all
-processing (Rasa, the action server, sending) runs on a loop of its own (`hsm.whatsapp.loop_thread`), because Rasa
-runs its models synchronously on the loop that calls it.
+The web server's loop only verifies, stores (hsm.whatsapp.intake: one writer, group commit) and answers. Everything
+after the 200 (`MessageProcessing`: claim, Rasa, the action server, sending, completion) runs elsewhere, because
+Rasa runs its models synchronously on the loop that calls it: on a loop thread of its own in this process
+(`hsm.whatsapp.loop_thread`, the default), or with `HSM_WHATSAPP_WORKERS=N` in N worker processes that each load
+the model (connectors/whatsapp_workers.py), so the models use every core and never hold up the webhook.
 """
 
 from __future__ import annotations
