@@ -7,12 +7,17 @@ All functions are synchronous (SQLAlchemy); async callers run them with `asyncio
 from __future__ import annotations
 
 import logging
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
 
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 
 from hsm import clock
 from hsm import models as m
@@ -30,6 +35,10 @@ STALE_PROCESSING = timedelta(minutes=2)  # a message "processing" this long was 
 RECEIVED, PROCESSING, PROCESSED, FAILED, SKIPPED = "received", "processing", "processed", "failed", "skipped"
 # Outbound lifecycle: accepted (by the API) -> sent -> delivered -> read, or failed
 ACCEPTED = "accepted"
+
+TRANSACTION_ATTEMPTS = 4
+RETRYABLE_PGCODES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+T = TypeVar("T")
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
@@ -66,8 +75,9 @@ def store_inbound(batch: WebhookBatch) -> list[InboundMessage]:
 
 def store_inbound_many(batches: list[WebhookBatch]) -> list[list[InboundMessage]]:
     """`store_inbound` for several webhook POSTs in one transaction (hsm.whatsapp.intake's group commit)."""
-    results: list[list[InboundMessage]] = []
-    with session_scope() as session:
+
+    def work(session) -> list[list[InboundMessage]]:
+        results: list[list[InboundMessage]] = []
         for batch in batches:
             fresh: list[InboundMessage] = []
             for message in batch.messages:
@@ -88,7 +98,28 @@ def store_inbound_many(batches: list[WebhookBatch]) -> list[list[InboundMessage]
             if batch.statuses:
                 _apply_statuses(session, batch.statuses)
             results.append(fresh)
-    return results
+        return results
+
+
+
+    return _in_transaction(work)
+
+
+def _in_transaction(work: Callable[[Any], T]) -> T:
+    """`work(session)` in one transaction, run again from the start when PostgreSQL picks it as a deadlock or
+    serialization victim: the channel's writers (webhook group commits, completions, statuses) touch the same
+    message rows in no fixed order."""
+    for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+        try:
+            with session_scope() as session:
+                return work(session)
+        except OperationalError as error:
+            if getattr(error.orig, "pgcode", None) not in RETRYABLE_PGCODES or attempt == TRANSACTION_ATTEMPTS:
+                raise
+            log.info("transaction lost a deadlock (attempt %d of %d); running it again", attempt,
+                     TRANSACTION_ATTEMPTS)
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")
 
 
 def _insert_unless_exists(session, model: type[m.Base], values: dict) -> bool:
@@ -177,8 +208,7 @@ def record_outbound(phone: str, message: dict, wamid: str | None, status: str,
 
 def apply_statuses(statuses: tuple[StatusUpdate, ...] | list[StatusUpdate]) -> int:
     """Move outbound messages forward (never backwards: statuses arrive out of order). Returns rows changed."""
-    with session_scope() as session:
-        return _apply_statuses(session, statuses)
+    return _in_transaction(lambda session: _apply_statuses(session, statuses))
 
 
 def _apply_statuses(session, statuses: tuple[StatusUpdate, ...] | list[StatusUpdate]) -> int:
@@ -285,7 +315,8 @@ def complete(wamid: str, phone: str, status: str, last_intent: str | None = None
              options: list[str] | None = None, error: str | None = None) -> None:
     """Finish processing an inbound message and update its sender's session, in one transaction."""
     now = clock.utcnow()
-    with session_scope() as session:
+
+    def work(session) -> None:
         session.execute(
             update(m.WhatsAppMessage)
             .where(m.WhatsAppMessage.whatsapp_message_id == wamid)
@@ -293,6 +324,8 @@ def complete(wamid: str, phone: str, status: str, last_intent: str | None = None
             .execution_options(synchronize_session=False)
         )
         _touch(session, phone, now, last_intent, options)
+
+    _in_transaction(work)
 
 
 def resolve_option(phone: str, text: str) -> str | None:

@@ -80,3 +80,37 @@ def test_statuses_in_a_group_move_the_sent_message_forward(db_url):
         status = session.execute(select(m.WhatsAppMessage.status)
                                  .where(m.WhatsAppMessage.whatsapp_message_id == "wamid.out.1")).scalar_one()
     assert status == "read"
+
+
+class _Deadlock(Exception):
+    pgcode = "40P01"
+
+
+def test_a_transaction_lost_to_a_deadlock_runs_again(db_url, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    calls = []
+
+    def work(session):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE whatsapp_messages ...", {}, _Deadlock())
+        return "done"
+
+    monkeypatch.setattr(store.time, "sleep", lambda _s: None)
+    assert store._in_transaction(work) == "done"
+    assert len(calls) == 2
+
+
+def test_other_database_errors_are_not_retried(db_url):
+    from sqlalchemy.exc import OperationalError
+
+    calls = []
+
+    def work(session):
+        calls.append(1)
+        raise OperationalError("SELECT 1", {}, Exception("disk I/O error"))
+
+    with pytest.raises(OperationalError):
+        store._in_transaction(work)
+    assert len(calls) == 1
