@@ -100,8 +100,6 @@ def store_inbound_many(batches: list[WebhookBatch]) -> list[list[InboundMessage]
             results.append(fresh)
         return results
 
-
-
     return _in_transaction(work)
 
 
