@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from hsm import models as m
 from hsm.db import session_scope
+from tests.e2e.test_whatsapp_channel import body_text
 
 pytestmark = pytest.mark.slow
 
@@ -23,11 +24,6 @@ STRANGERS = [f"+91700000{n:04d}" for n in range(6)]
 @pytest.fixture(scope="module")
 def stack_env() -> dict[str, str]:
     return {"HSM_WHATSAPP_WORKERS": "2", "HSM_RATE_USER_PER_MIN": "1000", "HSM_RATE_GLOBAL_PER_MIN": "100000"}
-
-
-def body_text(message: dict) -> str:
-    payload = message["payload"]
-    return payload["text"]["body"] if payload["type"] == "text" else payload["interactive"]["body"]["text"]
 
 
 def worker_pids(stack) -> list[int]:
