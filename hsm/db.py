@@ -52,7 +52,12 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 def session_factory(url: str | None = None) -> sessionmaker:
-    return sessionmaker(bind=get_engine(url), future=True, expire_on_commit=False)
+    return _session_factory_for(url or get_settings().database_url)
+
+
+@lru_cache(maxsize=8)
+def _session_factory_for(url: str) -> sessionmaker:  # building one costs more than a short transaction
+    return sessionmaker(bind=_engine_for(url), future=True, expire_on_commit=False)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import hmac
 import json
@@ -570,7 +571,11 @@ class Sandbox:
         self.last_seq = 0
         self.notifier = StatusNotifier(config, self.stats)
         self.recorder: ThreadPoolExecutor | None = None
-        self._new_message = asyncio.Event()
+        # The same messages by recipient digits, and who is long-polling for which recipient ("" = anyone): a
+        # poll looks only at its recipient's messages and wakes only when one of them arrives, so a hundred
+        # pollers cost no more per send than one.
+        self._by_recipient: dict[str, list[dict]] = {}
+        self._arrivals: dict[str, asyncio.Event] = {}
 
     def take_fault(self) -> Fault | None:
         if not self.faults:
@@ -594,10 +599,17 @@ class Sandbox:
             "received_unix": time.time(),  # the real clock (not HSM_NOW), for latency measurements
         }
         self.messages.append(message)
+        self._by_recipient.setdefault(message["to"][1:], []).append(message)
         self.stats["accepted"] += 1
-        self._new_message.set()
-        self._new_message = asyncio.Event()
+        for key in (message["to"][1:], ""):
+            if (arrival := self._arrivals.pop(key, None)) is not None:
+                arrival.set()
         return message
+
+    def clear(self) -> None:
+        self.messages.clear()
+        self._by_recipient.clear()
+        self.read_receipts.clear()
 
     def record_read_receipt(self, body: dict) -> None:
         self.read_receipts.append({"message_id": body["message_id"],
@@ -607,15 +619,17 @@ class Sandbox:
 
     def select(self, to: str | None, after: int) -> list[dict]:
         digits = recipient_digits(to or "")
-        return [message for message in self.messages
-                if message["seq"] > after and (not digits or recipient_digits(message["to"]) == digits)]
+        candidates = self._by_recipient.get(digits, []) if digits else self.messages
+        start = bisect.bisect_right(candidates, after, key=lambda message: message["seq"])  # seqs only grow
+        return candidates[start:]
 
     async def wait_for_messages(self, to: str | None, after: int, wait_s: float) -> list[dict]:
         """The matching messages; when there are none yet, wait up to `wait_s` for one to arrive."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
+        key = recipient_digits(to or "")
         while True:
-            arrival = self._new_message
+            arrival = self._arrivals.setdefault(key, asyncio.Event())
             found = self.select(to, after)
             remaining = deadline - loop.time()
             if found or remaining <= 0:
@@ -753,8 +767,7 @@ async def get_messages(request: web.Request) -> web.Response:
 
 async def delete_messages(request: web.Request) -> web.Response:
     sandbox = request.app[SANDBOX]
-    sandbox.messages.clear()
-    sandbox.read_receipts.clear()
+    sandbox.clear()
     return web.json_response({"cleared": True, "last_seq": sandbox.last_seq})
 
 
