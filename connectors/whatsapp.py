@@ -12,14 +12,12 @@ the model (connectors/whatsapp_workers.py), so the models use every core and nev
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import os
 import unicodedata
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -55,17 +53,9 @@ MEDIA_REPLY = "I can only read text messages for now 🙏 Please type your quest
 SILENT_TYPES = {"reaction", "revoke", "edit", "system", "ephemeral"}
 FAILURE_REPLY = "Sorry, something went wrong on our side. Please try again in a minute."
 
-_WORK_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="whatsapp-work")
 # How many messages are inside Rasa at once (on the processing loop): enough to overlap one message's action
 # server call and sends with another's models; more only makes each of them wait longer.
 PROCESSING_CONCURRENCY = int(os.environ.get("HSM_WHATSAPP_CONCURRENCY", "4"))
-
-T = TypeVar("T")
-
-
-async def _in_thread(pool: ThreadPoolExecutor, function: Callable[..., T], *args: Any) -> T:
-    return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(function, *args))
-
 
 def unusable_reply(message: InboundMessage) -> str | None:
     """A short answer for a message without text the bot can act on; None when silence is right."""
@@ -166,7 +156,7 @@ class WhatsAppInput(InputChannel):
         api_url = credentials.get("api_url") or settings.whatsapp_api_url
         if not all((verify_token, app_secret, access_token, phone_number_id)):
             cls.raise_missing_credentials_exception()
-        client = WhatsAppClient(str(api_url), str(phone_number_id), str(access_token))
+        client = WhatsAppClient(str(api_url), str(phone_number_id), str(access_token), record_inline=True)
         return cls(str(verify_token), str(app_secret), client)
 
     def __init__(self, verify_token: str, app_secret: str, client: WhatsAppClient) -> None:
@@ -212,8 +202,8 @@ class WhatsAppInput(InputChannel):
             except (ValueError, InvalidWebhook) as error:
                 return response.json({"error": f"malformed payload: {error}"}, status=400)
             fresh = await self._intake.store(batch)  # the only work Meta waits for (group commit)
-            for message in fresh:
-                self._dispatch(message)
+            if fresh:  # handed over once the answer is out: in a burst, every answer goes before any hand-over
+                asyncio.get_running_loop().call_soon(self._dispatch_all, fresh)
             return response.text("EVENT_RECEIVED")
 
         @webhook.listener("before_server_start")
@@ -229,7 +219,7 @@ class WhatsAppInput(InputChannel):
                 self._workers = ProcessingWorkers(count, model_path=str(app.ctx.agent.processor.model_path),
                                                   client=self.client)
                 await asyncio.to_thread(self._workers.start)
-            pending = await _in_thread(_WORK_THREADS, store.unprocessed)
+            pending = await asyncio.to_thread(store.unprocessed)
             if pending:
                 log.info("replaying %d message(s) received but not processed before the restart", len(pending))
             for message in pending:
@@ -259,6 +249,10 @@ class WhatsAppInput(InputChannel):
 
         return webhook
 
+    def _dispatch_all(self, messages: list[InboundMessage]) -> None:
+        for message in messages:
+            self._dispatch(message)
+
     def _dispatch(self, message: InboundMessage) -> None:
         """Hand a stored message over for processing: to its sender's worker process, or the processing loop."""
         if self._workers is not None:
@@ -276,7 +270,10 @@ def _tracker_store_of(app: Any) -> Any:
 class MessageProcessing:
     """Everything after the 200, for one process: claim the stored message, check the rate limit, hand it to Rasa
     (`handle_message`, i.e. the agent's), send the replies, complete it. Runs on the channel's processing loop,
-    or in a worker process (connectors/whatsapp_workers.py)."""
+    or in a worker process (connectors/whatsapp_workers.py).
+
+    The channel's database statements (claim, record a send, complete) run right on that loop, as Rasa's own
+    tracker store does: each is a fraction of a millisecond, less than handing it to a thread and back."""
 
     def __init__(self, client: WhatsAppClient, handle_message: Callable[[UserMessage], Awaitable[Any]],
                  tracker_store: Callable[[], Any]) -> None:
@@ -299,7 +296,7 @@ class MessageProcessing:
         await self._in_order(message.phone, lambda: self._process(message))
 
     async def _process(self, message: InboundMessage) -> None:
-        if not await _in_thread(_WORK_THREADS, store.claim, message.wamid):
+        if not store.claim(message.wamid):
             return  # another replica or an earlier run has it
         self._spawn(self.client.mark_read(message.wamid))
         output = WhatsAppOutput(self.client)
@@ -309,8 +306,7 @@ class MessageProcessing:
                         message.wamid)
             if decision.notify:
                 await output.send_text_message(message.phone, NOTICE_TEXT)
-            await _in_thread(_WORK_THREADS, store.complete, message.wamid, message.phone, store.SKIPPED, None, None,
-                             f"rate limited ({decision.reason})")
+            store.complete(message.wamid, message.phone, store.SKIPPED, None, None, f"rate limited ({decision.reason})")
             return
         try:
             text = await self._text_for_rasa(message)
@@ -318,7 +314,7 @@ class MessageProcessing:
                 reply = unusable_reply(message)
                 if reply:
                     await output.send_text_message(message.phone, reply)
-                await _in_thread(_WORK_THREADS, store.complete, message.wamid, message.phone, store.SKIPPED)
+                store.complete(message.wamid, message.phone, store.SKIPPED)
                 return
             if self._rasa_slots is None:
                 self._rasa_slots = asyncio.Semaphore(PROCESSING_CONCURRENCY)
@@ -330,14 +326,12 @@ class MessageProcessing:
                 ))
             options = [o.payload for o in output.offered or []]
             last_intent = await self._last_intent(message.phone)
-            await _in_thread(_WORK_THREADS, store.complete, message.wamid, message.phone, store.PROCESSED,
-                             last_intent, options)
-            await asyncio.to_thread(self._rate_limiter.record_success, message.phone)
+            store.complete(message.wamid, message.phone, store.PROCESSED, last_intent, options)
+            await self._rate_limiter.arecord_success(message.phone)
         except Exception as error:  # noqa: BLE001 - one bad message must not stop the channel
             log.exception("processing %s from %s failed", message.wamid, mask_phone(message.phone))
-            await asyncio.to_thread(self._rate_limiter.record_failure, message.phone)
-            await _in_thread(_WORK_THREADS, store.complete, message.wamid, message.phone, store.FAILED, None, None,
-                             f"{type(error).__name__}: {error}")
+            await self._rate_limiter.arecord_failure(message.phone)
+            store.complete(message.wamid, message.phone, store.FAILED, None, None, f"{type(error).__name__}: {error}")
             await output.send_text_message(message.phone, FAILURE_REPLY)
 
     async def _text_for_rasa(self, message: InboundMessage) -> str | None:
@@ -351,7 +345,7 @@ class MessageProcessing:
         if not text:
             return None
         if (message.is_reply and text.startswith("opt:")) or (not message.is_reply and text.rstrip(".)").isdigit()):
-            chosen = await _in_thread(_WORK_THREADS, store.resolve_option, message.phone, text)
+            chosen = store.resolve_option(message.phone, text)
             if chosen:
                 return chosen
         return text

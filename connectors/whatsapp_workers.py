@@ -5,9 +5,13 @@ Rasa runs its models in Python, holding the interpreter lock: in one process, a 
 other thread of that process, the webhook's included, and only one core does Rasa's work. With workers, each
 worker process loads the model once (as `rasa run` does, from the same model and endpoints.yml) and does all
 the processing of the senders assigned to it: claim, Rasa, replies, completion. The server's process only
-verifies, stores and answers Meta. A sender always goes to the same worker (a hash of the number), so one
-person's messages stay in order; a worker that dies is started again, and what it was holding is picked up by
-the channel's sweeper (hsm/whatsapp/sweeper.py). Each worker needs the memory of one loaded model.
+verifies, stores and answers Meta. A sender new to the server goes to the worker holding the fewest messages, and
+then stays with it while it holds their messages (their order) and for `STAY_S` after (each worker's in-process
+rate limiter sees all of their messages); `SenderAssignment` keeps that, so busy conversations spread out
+instead of piling up on one worker by chance. A worker that dies is started
+again, and what it was holding is picked up by the channel's sweeper (hsm/whatsapp/sweeper.py). Each worker
+needs the memory of one loaded model. Workers run at a lower CPU priority than the server's process
+(`WORKER_NICENESS`): their work can wait a few milliseconds, Meta's acknowledgement should not.
 """
 
 from __future__ import annotations
@@ -18,18 +22,25 @@ import logging.config
 import multiprocessing
 import os
 import sys
-import zlib
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from hsm.ratelimit import RateLimits
 from hsm.whatsapp.client import WhatsAppClient
 from hsm.whatsapp.payloads import InboundMessage
 
 log = logging.getLogger("hsm.whatsapp.workers")
 
 _CONTEXT = multiprocessing.get_context("spawn")  # never fork a process that has TensorFlow's threads running
+WORKER_NICENESS = 5
+# How long a sender stays with their worker after their last message: as long as an in-process rate limiter
+# remembers a user (its window, the longest backoff and the time after it that failures are forgotten).
+STAY_S = RateLimits().backoff_max_s + RateLimits().backoff_forget_s
 
 
 def worker_count() -> int:
@@ -62,6 +73,69 @@ class _Worker:
     ready: Any
 
 
+@dataclass
+class _Sender:
+    worker: int
+    held: int = 0  # messages of theirs the worker holds
+    last_seen: float = 0.0
+
+
+@dataclass
+class SenderAssignment:
+    """Which worker a sender's next message goes to: their worker while it holds messages of theirs or they wrote
+    in the last `stay_s`, else the worker holding the fewest messages. Thread-safe: messages are assigned on the
+    server's loop and reported done by a thread that reads the workers' `done` queue."""
+
+    count: int
+    stay_s: float = STAY_S
+    clock: Callable[[], float] = time.monotonic
+    _held: list[int] = field(init=False)  # messages each worker holds
+    _senders: dict[str, _Sender] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _last_sweep: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._held = [0] * self.count
+
+    def assign(self, phone: str) -> int:
+        with self._lock:
+            now = self.clock()
+            self._sweep(now)
+            sender = self._senders.get(phone)
+            if sender is None or (not sender.held and now - sender.last_seen >= self.stay_s):
+                sender = self._senders[phone] = _Sender(min(range(self.count), key=self._held.__getitem__))
+            sender.held += 1
+            sender.last_seen = now
+            self._held[sender.worker] += 1
+            return sender.worker
+
+    def done(self, phone: str) -> None:
+        with self._lock:
+            sender = self._senders.get(phone)
+            if sender is None or not sender.held:  # its worker was replaced since
+                return
+            sender.held -= 1
+            self._held[sender.worker] -= 1
+
+    def _sweep(self, now: float) -> None:
+        """Forget senders who have nothing in a worker and have been quiet `stay_s`, at most once per `stay_s`."""
+        if now - self._last_sweep < self.stay_s:
+            return
+        self._last_sweep = now
+        self._senders = {phone: sender for phone, sender in self._senders.items()
+                         if sender.held or now - sender.last_seen < self.stay_s}
+
+    def forget_worker(self, index: int) -> None:
+        """A worker died: what it held is lost (the sweeper finds it in the database)."""
+        with self._lock:
+            self._senders = {phone: sender for phone, sender in self._senders.items() if sender.worker != index}
+            self._held[index] = 0
+
+    def held(self) -> list[int]:
+        with self._lock:
+            return list(self._held)
+
+
 class ProcessingWorkers:
     """`start()`, then `dispatch(message)` for every stored inbound message, `stop()` at the end."""
 
@@ -72,8 +146,14 @@ class ProcessingWorkers:
         self.endpoints = _server_option("--endpoints", "endpoints.yml")
         self.logging_config = _server_option("--logging-config-file", None)
         self._workers: list[_Worker] = []
+        self.assignment = SenderAssignment(count)
+        self._done: Any = None  # workers put the phone of each message they finish
+        self._done_reader: threading.Thread | None = None
 
     def start(self) -> None:
+        self._done = _CONTEXT.Queue()
+        self._done_reader = threading.Thread(target=self._read_done, name="whatsapp-workers-done", daemon=True)
+        self._done_reader.start()
         self._workers = [self._start(index) for index in range(self.count)]
         log.info("started %d WhatsApp worker process(es)", self.count)
 
@@ -81,16 +161,23 @@ class ProcessingWorkers:
         jobs, ready = _CONTEXT.Queue(), _CONTEXT.Event()
         process = _CONTEXT.Process(
             target=run_worker, name=f"whatsapp-worker-{index}", daemon=True,
-            args=(index, jobs, ready, self.model_path, self.endpoints, self.logging_config, self.client_args))
+            args=(index, jobs, self._done, ready, self.model_path, self.endpoints, self.logging_config,
+                  self.client_args))
         process.start()
         return _Worker(index, process, jobs, ready)
 
+    def _read_done(self) -> None:
+        while (phone := self._done.get()) is not None:
+            self.assignment.done(phone)
+
     def dispatch(self, message: InboundMessage) -> None:
-        index = zlib.crc32(message.phone.encode()) % self.count
+        index = self.assignment.assign(message.phone)
         worker = self._workers[index]
         if not worker.process.is_alive():
             log.error("WhatsApp worker %d died (exit code %s); starting it again", index, worker.process.exitcode)
-            worker = self._workers[index] = self._start(index)
+            self.assignment.forget_worker(index)
+            self._workers[index] = self._start(index)
+            worker = self._workers[self.assignment.assign(message.phone)]  # forgetting the worker dropped it
         worker.jobs.put(message)
 
     def ready(self) -> bool:
@@ -111,22 +198,27 @@ class ProcessingWorkers:
                 worker.process.terminate()
                 worker.process.join(5)
         self._workers = []
+        if self._done_reader is not None:
+            self._done.put(None)
+            self._done_reader.join(5)
+            self._done_reader = None
 
 
 # ------------------------------------------------------------------------------------------------ in the worker
 
 
-def run_worker(index: int, jobs: Any, ready: Any, model_path: str, endpoints: str | None,
+def run_worker(index: int, jobs: Any, done: Any, ready: Any, model_path: str, endpoints: str | None,
                logging_config: str | None, client_args: tuple[str, str, str]) -> None:
+    os.nice(WORKER_NICENESS)
     if logging_config:
         with open(logging_config, encoding="utf-8") as config:
             logging.config.dictConfig(yaml.safe_load(config))
     else:
         logging.basicConfig(level=logging.INFO)
-    asyncio.run(_serve(index, jobs, ready, model_path, endpoints, client_args))
+    asyncio.run(_serve(index, jobs, done, ready, model_path, endpoints, client_args))
 
 
-async def _serve(index: int, jobs: Any, ready: Any, model_path: str, endpoints: str | None,
+async def _serve(index: int, jobs: Any, done: Any, ready: Any, model_path: str, endpoints: str | None,
                  client_args: tuple[str, str, str]) -> None:
     from rasa.core.agent import load_agent
     from rasa.core.utils import AvailableEndpoints
@@ -135,7 +227,7 @@ async def _serve(index: int, jobs: Any, ready: Any, model_path: str, endpoints: 
 
     agent = await load_agent(model_path=model_path,
                              endpoints=AvailableEndpoints.read_endpoints(endpoints) if endpoints else None)
-    client = WhatsAppClient(*client_args)
+    client = WhatsAppClient(*client_args, record_inline=True)
     processing = MessageProcessing(client, agent.handle_message, lambda: agent.tracker_store)
     log.info("WhatsApp worker %d ready (pid %d)", index, os.getpid())
     ready.set()
@@ -148,5 +240,6 @@ async def _serve(index: int, jobs: Any, ready: Any, model_path: str, endpoints: 
         task = asyncio.ensure_future(processing.handle(message))
         running.add(task)
         task.add_done_callback(running.discard)
+        task.add_done_callback(lambda _task, phone=message.phone: done.put(phone))
     await asyncio.gather(*running, return_exceptions=True)
     await client.close()

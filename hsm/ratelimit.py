@@ -105,9 +105,21 @@ class RateLimiter(ABC):
     def record_success(self, phone: str) -> None:
         """Forget this user's failures."""
 
+    # Whether check/record_* wait on the network (Redis): then the async forms below run them in a thread.
+    blocking = True
+
     async def acheck(self, phone: str) -> Decision:
         """`check` from an event loop without blocking it."""
-        return await asyncio.to_thread(self.check, phone)
+        return await asyncio.to_thread(self.check, phone) if self.blocking else self.check(phone)
+
+    async def arecord_failure(self, phone: str) -> float:
+        return await asyncio.to_thread(self.record_failure, phone) if self.blocking else self.record_failure(phone)
+
+    async def arecord_success(self, phone: str) -> None:
+        if self.blocking:
+            await asyncio.to_thread(self.record_success, phone)
+        else:
+            self.record_success(phone)
 
 
 # ------------------------------------------------------------------------------------------------ in-process
@@ -123,6 +135,8 @@ class _UserState:
 
 class InMemoryRateLimiter(RateLimiter):
     """Sliding windows in this process's memory. `clock` returns seconds (default: time.monotonic)."""
+
+    blocking = False  # a lock held for microseconds: cheaper inline than a thread hop
 
     def __init__(self, limits: RateLimits | None = None, clock: Clock | None = None) -> None:
         self.limits = limits or RateLimits()

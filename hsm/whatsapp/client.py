@@ -72,7 +72,8 @@ class WhatsAppClient:
     """One business phone number's sending side. Use as `async with WhatsAppClient.from_settings() as client`."""
 
     def __init__(self, api_url: str, phone_number_id: str, access_token: str, *,
-                 retry: RetryPolicy | None = None, record: bool = True, enforce_window: bool = True):
+                 retry: RetryPolicy | None = None, record: bool = True, enforce_window: bool = True,
+                 record_inline: bool = False):
         self.api_url = api_url
         self.phone_number_id = phone_number_id
         self.messages_url = f"{api_url.rstrip('/')}/{phone_number_id}/messages"
@@ -80,6 +81,9 @@ class WhatsAppClient:
         self.retry = retry or RetryPolicy()
         self.record = record
         self.enforce_window = enforce_window
+        # Record sends on the calling loop rather than in a thread: for loops that do database work inline anyway
+        # (the channel's processing loop, where Rasa's tracker store does too).
+        self.record_inline = record_inline
         self._http: aiohttp.ClientSession | None = None
 
     @classmethod
@@ -151,7 +155,7 @@ class WhatsAppClient:
                 f"not sent: {mask_phone(phone)} has not written in 24 hours; use an approved template")
             log.warning("%s", error)
             if self.record:
-                await asyncio.to_thread(store.record_outbound, phone, message, None, "failed", None, str(error))
+                await self._record(phone, message, None, "failed", None, str(error))
             raise error
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": phone.lstrip("+"), **message}
         try:
@@ -159,13 +163,18 @@ class WhatsAppClient:
         except CloudApiError as error:
             log.error("send to %s failed: %s (code %s)", mask_phone(phone), error, error.code)
             if self.record:
-                await asyncio.to_thread(store.record_outbound, phone, message, None, "failed", error.code,
-                                        f"{error} {error.details or ''}".strip())
+                await self._record(phone, message, None, "failed", error.code, f"{error} {error.details or ''}".strip())
             raise
         wamid = str(((answer.get("messages") or [{}])[0]).get("id") or "")
         if self.record:
-            await asyncio.to_thread(store.record_outbound, phone, message, wamid or None, store.ACCEPTED)
+            await self._record(phone, message, wamid or None, store.ACCEPTED)
         return SendResult(wamid=wamid, to=phone)
+
+    async def _record(self, phone: str, message: dict, *args: Any) -> None:
+        if self.record_inline:
+            store.record_outbound(phone, message, *args)
+        else:
+            await asyncio.to_thread(store.record_outbound, phone, message, *args)
 
     async def send_template(self, to: str, name: str, language: str = "en",
                             body_parameters: list[str] | None = None) -> SendResult:

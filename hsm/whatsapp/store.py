@@ -9,6 +9,7 @@ itself (a claim: 0.74 ms of CPU against 0.09 ms, `bench/store_bench.py`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -17,14 +18,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.elements import TextClause
 
 from hsm import clock
 from hsm import models as m
-from hsm.db import get_engine, session_scope
+from hsm.db import get_engine, priority_writer_engine, session_scope
 from hsm.identity import identify
 from hsm.whatsapp.payloads import InboundMessage, StatusUpdate, WebhookBatch, parse_webhook, status_may_replace
 
@@ -45,11 +49,6 @@ T = TypeVar("T")
 
 _MESSAGES = m.WhatsAppMessage.__table__
 _SESSIONS = m.WhatsAppSession.__table__
-# INSERT ... ON CONFLICT DO NOTHING, per dialect; the values come with each execution
-_INSERT_NEW = {
-    dialect: {table.name: build(table).on_conflict_do_nothing() for table in (_MESSAGES, _SESSIONS)}
-    for dialect, build in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
-}
 _CLAIM = (
     update(_MESSAGES)
     .where(
@@ -144,16 +143,16 @@ def store_inbound_many(batches: list[WebhookBatch]) -> list[list[InboundMessage]
             results.append(fresh)
         return results
 
-    return _in_transaction(work)
+    return _in_transaction(work, priority_writer_engine())  # Meta's answer waits for this commit
 
 
-def _in_transaction(work: Callable[[Any], T]) -> T:
+def _in_transaction(work: Callable[[Any], T], engine: Engine | None = None) -> T:
     """`work(connection)` in one transaction, run again from the start when PostgreSQL picks it as a deadlock or
     serialization victim: the channel's writers (webhook group commits, completions, statuses) touch the same
     message rows in no fixed order."""
     for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
         try:
-            with get_engine().begin() as connection:
+            with (engine or get_engine()).begin() as connection:
                 return work(connection)
         except OperationalError as error:
             if getattr(error.orig, "pgcode", None) not in RETRYABLE_PGCODES or attempt == TRANSACTION_ATTEMPTS:
@@ -164,9 +163,26 @@ def _in_transaction(work: Callable[[Any], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _insert_unless_exists(connection, table, values: dict) -> bool:
+def _insert_unless_exists(connection, table: Table, values: dict) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING (SQLite and PostgreSQL); True when the row was new."""
-    return connection.execute(_INSERT_NEW[connection.dialect.name][table.name], values).rowcount == 1
+    now = clock.utcnow()
+    values = {**{name: now for name in ("created_at", "updated_at") if name in table.c}, **values}
+    statement = _insert_new_statement(connection.dialect.name, table.name, tuple(values))
+    return connection.execute(statement, values).rowcount == 1
+
+
+@functools.cache
+def _insert_new_statement(dialect_name: str, table_name: str, columns: tuple[str, ...]) -> TextClause:
+    """The dialects' ON CONFLICT inserts are never cached by SQLAlchemy 1.4 (`inherit_cache = False`): built and
+    compiled on every call, they cost more than the insert. So: compiled once per dialect, table and columns, and
+    kept as text with the columns' types (so JSON, dates and the like are still converted). Column defaults do
+    not apply to text: `_insert_unless_exists` fills in the timestamps, the callers give everything else."""
+    table = m.Base.metadata.tables[table_name]
+    build, dialect = {"sqlite": (sqlite_insert, sqlite.dialect), "postgresql": (postgresql_insert, postgresql.dialect)}[
+        dialect_name]
+    statement = build(table).values({name: bindparam(name) for name in columns}).on_conflict_do_nothing()
+    sql = str(statement.compile(dialect=dialect(paramstyle="named")))
+    return text(sql).bindparams(*(bindparam(name, type_=table.c[name].type) for name in columns))
 
 
 def claim(wamid: str) -> bool:

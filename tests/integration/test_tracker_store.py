@@ -1,9 +1,10 @@
 """SchoolTrackerStore: conversations in the school's database, the last intent remembered on save, and on SQLite
-a pooled engine with WAL and synchronous=NORMAL."""
+a pooled engine with WAL and synchronous=NORMAL (and the priority writer the webhook stores with)."""
 
 import asyncio
 import uuid
 
+import pytest
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -52,3 +53,43 @@ def test_sqlite_engine_is_pooled_with_wal_and_normal_sync(tmp_path, monkeypatch)
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
     store.engine.dispose()
+
+
+def test_a_priority_writer_gets_the_lock_once_it_is_free_and_holds_it_from_the_start(tmp_path):
+    """`sqlite_engine(priority_writer=True)`: BEGIN IMMEDIATE, asked again while another connection writes (no
+    "database is locked"), and nobody else can write while its transaction is open."""
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    from hsm.db import sqlite_engine
+
+    url = f"sqlite:///{tmp_path / 'lock.sqlite3'}"
+    plain, priority = sqlite_engine(url), sqlite_engine(url, priority_writer=True)
+    with plain.begin() as connection:
+        connection.execute(text("CREATE TABLE t (n INTEGER)"))
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with plain.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (1)"))
+            holding.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    holding.wait(5)
+    threading.Timer(0.2, release.set).start()
+    with priority.begin() as connection:  # waits for the holder instead of failing
+        connection.execute(text("INSERT INTO t VALUES (2)"))
+        impatient = sqlite_engine(url)
+        with impatient.connect() as other:
+            other.exec_driver_sql("PRAGMA busy_timeout=0")
+            with pytest.raises(OperationalError, match="locked"):
+                other.exec_driver_sql("INSERT INTO t VALUES (3)")  # the lock was taken at BEGIN
+        impatient.dispose()
+    holder.join(5)
+    with plain.connect() as connection:
+        assert connection.execute(text("SELECT n FROM t ORDER BY n")).scalars().all() == [1, 2]
+    plain.dispose()
+    priority.dispose()
