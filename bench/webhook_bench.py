@@ -10,9 +10,12 @@ production shape instead: a fresh PostgreSQL database per replica count (server:
 `--replicas` that many Rasa servers and action servers, the posts of every conversation spread round-robin over
 the replicas (REST posts too). The rate limits are raised there: the bench measures capacity, not the policy.
 
-WhatsApp: ack = webhook POST answered; reply = webhook POST sent -> the Graph API call for the reply reaches the
-sandbox (its arrival time). REST: reply = the synchronous POST /webhooks/rest/webhook. Every conversation waits
-for each reply before its next message, as a person would. Each message here gets exactly one reply.
+WhatsApp: ack = from the webhook POST's headers on the wire to its answer read (Meta's view of our answer time);
+"ack from start" also counts the bench's own delay before the request leaves (its loop shares the cores with the
+stack, and a burst of new conversations queues there first); reply = webhook POST started -> the Graph API call
+for the reply reaches the sandbox (its arrival time). REST: reply = the synchronous POST /webhooks/rest/webhook.
+Every conversation waits for each reply before its next message, as a person would. Each message here gets exactly
+one reply.
 
 Two load shapes, both run for every level unless `--think` says otherwise:
 - saturation (`--think 0`): every conversation sends its next message the moment the reply arrives. This finds
@@ -36,6 +39,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import aiohttp
 
@@ -65,6 +69,7 @@ class Phase:
     replicas: int = 1
     think_s: float = 0.0
     acks_ms: list[float] = field(default_factory=list)
+    acks_from_start_ms: list[float] = field(default_factory=list)
     replies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     wall_s: float = 0.0
@@ -77,7 +82,8 @@ class Phase:
     def row(self) -> dict:
         return {"channel": self.channel, "replicas": self.replicas, "conversations": self.conversations,
                 "think_s": self.think_s, "messages": self.messages,
-                "errors": self.errors, "ack_ms": percentiles(self.acks_ms), "reply_ms": percentiles(self.replies_ms),
+                "errors": self.errors, "ack_ms": percentiles(self.acks_ms),
+                "ack_from_start_ms": percentiles(self.acks_from_start_ms), "reply_ms": percentiles(self.replies_ms),
                 "throughput_msg_s": round(self.messages / self.wall_s, 1) if self.wall_s else 0.0,
                 "cpu_ms_per_msg": {name: round(1000 * seconds / self.messages, 1) if self.messages else None
                                    for name, seconds in self.cpu_s.items()}}
@@ -160,11 +166,14 @@ async def whatsapp_conversation(http: aiohttp.ClientSession, stack: Stack, phone
         await pace.before(turn)
         raw = json.dumps(webhook_body(phone, text_message(text), phone_number_id=PHONE_NUMBER_ID)).encode()
         headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw, APP_SECRET)}
-        started = time.time()
+        started, on_the_wire = time.time(), SimpleNamespace(at=None)
         try:
-            async with http.post(stack.webhook_url_of(balancer.next()), data=raw, headers=headers) as answer:
+            async with http.post(stack.webhook_url_of(balancer.next()), data=raw, headers=headers,
+                                 trace_request_ctx=on_the_wire) as answer:
                 await answer.read()
-                phase.acks_ms.append((time.time() - started) * 1000)
+                answered = time.time()
+                phase.acks_ms.append((answered - (on_the_wire.at or started)) * 1000)
+                phase.acks_from_start_ms.append((answered - started) * 1000)
                 if answer.status != 200:
                     phase.errors += 1
                     continue
@@ -209,7 +218,10 @@ async def run_phase(stack: Stack, channel: str, conversations: int, turns: int, 
     replicas = len(stack.rasa_ports)
     phase = Phase(channel, conversations, replicas, think_s)
     connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
+    tracing = aiohttp.TraceConfig()
+    tracing.on_request_headers_sent.append(_note_headers_sent)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120),
+                                     trace_configs=[tracing]) as http:
         talk = whatsapp_conversation if channel == "whatsapp" else rest_conversation
         cpu_before = cpu_seconds(stack)
         started = time.monotonic()
@@ -223,6 +235,11 @@ async def run_phase(stack: Stack, channel: str, conversations: int, turns: int, 
     return phase
 
 
+async def _note_headers_sent(_session: aiohttp.ClientSession, context: SimpleNamespace, _params: object) -> None:
+    if context.trace_request_ctx is not None:
+        context.trace_request_ctx.at = time.time()
+
+
 def _balancer_from(start: int, replicas: int) -> RoundRobin:
     balancer = RoundRobin(replicas)
     balancer.sent = start
@@ -232,18 +249,21 @@ def _balancer_from(start: int, replicas: int) -> RoundRobin:
 def print_table(rows: list[dict], show_replicas: bool = False) -> None:
     lead = f"{'replicas':>8} " if show_replicas else ""
     header = (f"{lead}{'channel':<9} {'think':>5} {'conv':>5} {'msgs':>5} {'err':>4}  {'ack p50/p95/p99 ms':>22}  "
-              f"{'reply p50/p95/p99 ms':>24}  {'msg/s':>7}  {'CPU ms/msg':>10}")
+              f"{'from start p99':>14}  {'reply p50/p95/p99 ms':>24}  {'msg/s':>7}  {'CPU ms/msg':>10}")
     print(header)
     print("-" * len(header))
     for row in rows:
         ack = "/".join("-" if row["ack_ms"][k] is None else f"{row['ack_ms'][k]:.0f}" for k in ("p50", "p95", "p99"))
         reply = "/".join("-" if row["reply_ms"][k] is None else f"{row['reply_ms'][k]:.0f}"
                          for k in ("p50", "p95", "p99"))
+        from_start = row.get("ack_from_start_ms", {}).get("p99")
+        from_start = "-" if from_start is None else f"{from_start:.0f}"
         ack = ack if row["channel"] == "whatsapp" else "(synchronous)"
         lead = f"{row.get('replicas', 1):>8} " if show_replicas else ""
         cpu = sum(v for v in row["cpu_ms_per_msg"].values() if v is not None)
         print(f"{lead}{row['channel']:<9} {row['think_s']:>5g} {row['conversations']:>5} {row['messages']:>5} "
-              f"{row['errors']:>4}  {ack:>22}  {reply:>24}  {row['throughput_msg_s']:>7}  {cpu:>10.0f}")
+              f"{row['errors']:>4}  {ack:>22}  {from_start:>14}  {reply:>24}  {row['throughput_msg_s']:>7}  "
+              f"{cpu:>10.0f}")
     print("CPU ms/msg: CPU time of every process of the stack (Rasa, action server, sandbox) per message; by process:")
     for row in rows:
         parts = ", ".join(f"{name} {value:.0f}" for name, value in row["cpu_ms_per_msg"].items() if value is not None)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import logging.config
 import multiprocessing
 import os
 import sys
@@ -27,8 +26,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import yaml
 
 from hsm.ratelimit import RateLimits
 from hsm.whatsapp.client import WhatsAppClient
@@ -162,7 +159,7 @@ class ProcessingWorkers:
         process = _CONTEXT.Process(
             target=run_worker, name=f"whatsapp-worker-{index}", daemon=True,
             args=(index, jobs, self._done, ready, self.model_path, self.endpoints, self.logging_config,
-                  self.client_args))
+                  logging.getLogger("rasa").getEffectiveLevel(), self.client_args))
         process.start()
         return _Worker(index, process, jobs, ready)
 
@@ -208,14 +205,23 @@ class ProcessingWorkers:
 
 
 def run_worker(index: int, jobs: Any, done: Any, ready: Any, model_path: str, endpoints: str | None,
-               logging_config: str | None, client_args: tuple[str, str, str]) -> None:
+               logging_config: str | None, log_level: int, client_args: tuple[str, str, str]) -> None:
     os.nice(WORKER_NICENESS)
-    if logging_config:
-        with open(logging_config, encoding="utf-8") as config:
-            logging.config.dictConfig(yaml.safe_load(config))
-    else:
-        logging.basicConfig(level=logging.INFO)
+    _set_up_like_rasa_run(log_level, logging_config)
     asyncio.run(_serve(index, jobs, done, ready, model_path, endpoints, client_args))
+
+
+def _set_up_like_rasa_run(log_level: int, logging_config: str | None) -> None:
+    """Logging, structlog and TensorFlow as `rasa run` sets them up (rasa/__main__.py). Without structlog's set-up,
+    Rasa's debug events (parsed messages, dialogue states) go to stdout unfiltered and unmasked, and printing them
+    cost more CPU than the models."""
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+    from rasa.utils.tensorflow import environment
+
+    configure_logging_and_warnings(log_level, logging_config, warn_only_once=True, filter_repeated_logs=True)
+    environment.setup_tf_environment()
+    configure_structlog(log_level)
 
 
 async def _serve(index: int, jobs: Any, done: Any, ready: Any, model_path: str, endpoints: str | None,
