@@ -23,6 +23,7 @@ help:
 	@echo "make bench       webhook benchmark: WhatsApp channel vs Rasa's REST channel"
 	@echo "make bench-parse NLU parse latency (p50/p95) against rasa run --enable-api"
 	@echo "make bench-postgres  the same on PostgreSQL + Redis with 1 and 2 Rasa replicas"
+	@echo "make bench-store CPU per call of the channel's database work (store, claim, statuses, complete)"
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/constraints.txt pyproject.toml
 	@test -x $(BIN)/python || { py=$$(scripts/find-python310.sh) && echo "creating $(VENV) with $$py" && $$py -m venv $(VENV); }
@@ -80,6 +81,10 @@ bench-parse: $(STAMP) $(MODEL)
 
 bench-postgres: $(STAMP) $(MODEL)
 	$(BIN)/python bench/webhook_bench.py --stack postgres --replicas 1,2 --conversations 100 --turns 4
+
+.PHONY: bench-store
+bench-store: $(STAMP)
+	$(BIN)/python bench/store_bench.py
 
 constraints: $(STAMP)
 	{ head -2 requirements/constraints.txt; $(BIN)/pip freeze --exclude-editable; } > requirements/constraints.txt.new

@@ -1,0 +1,94 @@
+"""Benchmark: CPU time of the WhatsApp channel's database work per call (hsm/whatsapp/store.py), on a fresh SQLite
+database with the demo school, next to two baselines measured in the same run: an empty transaction (the floor)
+and one statement through an ORM session built per call (how the store worked before its statements were built
+once; most of hsm still works that way, where a few hundred microseconds do not matter).
+
+    .venv/bin/python bench/store_bench.py [--calls 500]
+
+Every message costs one `store_inbound`, one `claim`, one `record_outbound` per reply, three statuses and one
+`complete`. Prints the median CPU microseconds of each (single thread, nothing else writing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hsm.config import PROJECT_ROOT  # noqa: E402
+
+PHONE_NUMBER_ID = "100000000000042"
+
+
+def median_cpu_us(calls: int, work: Callable[[int], object]) -> float:
+    spent = []
+    for index in range(calls):
+        started = time.process_time()
+        work(index)
+        spent.append((time.process_time() - started) * 1e6)
+    return statistics.median(spent)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=500, help="calls of each operation")
+    args = parser.parse_args()
+    database_url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='hsm-store-bench-')) / 'hsm.sqlite3'}"
+    os.environ["DATABASE_URL"] = database_url
+
+    from sqlalchemy import select
+
+    from hsm import models as m
+    from hsm.chat import text_message, webhook_body
+    from hsm.db import get_engine, session_scope, upgrade_to_head
+    from hsm.sandbox import SandboxConfig, status_notification
+    from hsm.school_import import import_school_file
+    from hsm.whatsapp import store
+    from hsm.whatsapp.payloads import parse_webhook
+
+    upgrade_to_head(database_url)
+    import_school_file(PROJECT_ROOT.parent / "shared" / "fixtures" / "school.yaml", database_url)
+    calls = args.calls
+    phones = [f"+9170{index:08d}" for index in range(calls)]
+    inbound = [parse_webhook(webhook_body(phones[i], {**text_message("hi"), "id": f"wamid.in{i}"},
+                                          phone_number_id=PHONE_NUMBER_ID)) for i in range(calls)]
+    sandbox = SandboxConfig("token", PHONE_NUMBER_ID)
+    sent = [parse_webhook(status_notification(sandbox, {"id": f"wamid.out{i}", "to": phones[i], "seq": i,
+                                                        "type": "text"}, "sent", "conversation"))
+            for i in range(calls)]
+    reply = {"type": "text", "text": {"body": "Our office is open 10:00-19:00."}}
+
+    def empty_transaction(_index: int) -> None:
+        with get_engine().begin():
+            pass
+
+    def orm_session_select(index: int) -> None:
+        with session_scope() as session:
+            session.execute(select(m.WhatsAppMessage.id).where(m.WhatsAppMessage.whatsapp_message_id == f"x{index}"))
+
+    rows = [
+        ("baseline: empty transaction", empty_transaction),
+        ("baseline: ORM session + 1 select", orm_session_select),
+        ("store_inbound (1 message)", lambda i: store.store_inbound(inbound[i])),
+        ("claim", lambda i: store.claim(f"wamid.in{i}")),
+        ("record_outbound", lambda i: store.record_outbound(phones[i], reply, f"wamid.out{i}", store.ACCEPTED)),
+        ("a status (sent)", lambda i: store.store_inbound(sent[i])),
+        ("complete (new session)", lambda i: store.complete(f"wamid.in{i}", phones[i], store.PROCESSED, "greet", [])),
+        ("complete (session exists)",
+         lambda i: store.complete(f"wamid.in{i}", phones[i], store.PROCESSED, "greet", [])),
+    ]
+    print(f"{'operation':<34} {'median CPU us':>14}   ({calls} calls each, SQLite)")
+    for name, work in rows:
+        print(f"{name:<34} {median_cpu_us(calls, work):>14.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
