@@ -7,11 +7,12 @@ worker process loads the model once (as `rasa run` does, from the same model and
 the processing of the senders assigned to it: claim, Rasa, replies, completion. The server's process only
 verifies, stores and answers Meta. A sender new to the server goes to the worker holding the fewest messages, and
 then stays with it while it holds their messages (their order) and for `STAY_S` after (each worker's in-process
-rate limiter sees all of their messages); `SenderAssignment` keeps that, so busy conversations spread out
-instead of piling up on one worker by chance. A worker that dies is started
-again, and what it was holding is picked up by the channel's sweeper (hsm/whatsapp/sweeper.py). Each worker
-needs the memory of one loaded model. Workers run at a lower CPU priority than the server's process
-(`WORKER_NICENESS`): their work can wait a few milliseconds, Meta's acknowledgement should not.
+rate limiter sees all of their messages); `SenderAssignment` keeps that, so busy conversations spread out instead
+of piling up on one worker by chance. Each worker reports the messages it finishes on a queue of its own. A
+worker that dies is started again, and what it was holding is picked up by the channel's sweeper
+(hsm/whatsapp/sweeper.py). Each worker needs the memory of one loaded model. Workers run at a lower CPU priority
+than the server's process (`WORKER_NICENESS`): their work can wait a few milliseconds, Meta's acknowledgement
+should not.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class _Worker:
     process: Any
     jobs: Any
     ready: Any
+    done: Any  # the worker puts the phone of each message it finishes
+    done_reader: threading.Thread
 
 
 @dataclass
@@ -144,34 +147,39 @@ class ProcessingWorkers:
         self.logging_config = _server_option("--logging-config-file", None)
         self._workers: list[_Worker] = []
         self.assignment = SenderAssignment(count)
-        self._done: Any = None  # workers put the phone of each message they finish
-        self._done_reader: threading.Thread | None = None
 
     def start(self) -> None:
-        self._done = _CONTEXT.Queue()
-        self._done_reader = threading.Thread(target=self._read_done, name="whatsapp-workers-done", daemon=True)
-        self._done_reader.start()
         self._workers = [self._start(index) for index in range(self.count)]
         log.info("started %d WhatsApp worker process(es)", self.count)
 
     def _start(self, index: int) -> _Worker:
-        jobs, ready = _CONTEXT.Queue(), _CONTEXT.Event()
+        jobs, ready, done = _CONTEXT.Queue(), _CONTEXT.Event(), _CONTEXT.Queue()
         process = _CONTEXT.Process(
             target=run_worker, name=f"whatsapp-worker-{index}", daemon=True,
-            args=(index, jobs, self._done, ready, self.model_path, self.endpoints, self.logging_config,
+            args=(index, jobs, done, ready, self.model_path, self.endpoints, self.logging_config,
                   logging.getLogger("rasa").getEffectiveLevel(), self.client_args))
         process.start()
-        return _Worker(index, process, jobs, ready)
+        done_reader = threading.Thread(target=self._read_done, args=(done,), name=f"whatsapp-worker-{index}-done",
+                                       daemon=True)
+        done_reader.start()
+        return _Worker(index, process, jobs, ready, done, done_reader)
 
-    def _read_done(self) -> None:
-        while (phone := self._done.get()) is not None:
+    def _read_done(self, done: Any) -> None:
+        while (phone := done.get()) is not None:
             self.assignment.done(phone)
+
+    @staticmethod
+    def _stop_reading(worker: _Worker, wait: bool = False) -> None:
+        worker.done.put(None)
+        if wait:
+            worker.done_reader.join(5)
 
     def dispatch(self, message: InboundMessage) -> None:
         index = self.assignment.assign(message.phone)
         worker = self._workers[index]
         if not worker.process.is_alive():
             log.error("WhatsApp worker %d died (exit code %s); starting it again", index, worker.process.exitcode)
+            self._stop_reading(worker)  # what it still reports is about messages forgotten next
             self.assignment.forget_worker(index)
             self._workers[index] = self._start(index)
             worker = self._workers[self.assignment.assign(message.phone)]  # forgetting the worker dropped it
@@ -194,11 +202,8 @@ class ProcessingWorkers:
                 log.warning("WhatsApp worker %d did not stop in %.0f s; terminating it", worker.index, timeout_s)
                 worker.process.terminate()
                 worker.process.join(5)
+            self._stop_reading(worker, wait=True)
         self._workers = []
-        if self._done_reader is not None:
-            self._done.put(None)
-            self._done_reader.join(5)
-            self._done_reader = None
 
 
 # ------------------------------------------------------------------------------------------------ in the worker
