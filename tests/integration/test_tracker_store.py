@@ -81,13 +81,14 @@ def test_a_priority_writer_gets_the_lock_once_it_is_free_and_holds_it_from_the_s
     holding.wait(5)
     threading.Timer(0.2, release.set).start()
     with priority.begin() as connection:  # waits for the holder instead of failing
-        connection.execute(text("INSERT INTO t VALUES (2)"))
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 1  # only read so far
         impatient = sqlite_engine(url)
         with impatient.connect() as other:
             other.exec_driver_sql("PRAGMA busy_timeout=0")
             with pytest.raises(OperationalError, match="locked"):
                 other.exec_driver_sql("INSERT INTO t VALUES (3)")  # the lock was taken at BEGIN
         impatient.dispose()
+        connection.execute(text("INSERT INTO t VALUES (2)"))
     holder.join(5)
     with plain.connect() as connection:
         assert connection.execute(text("SELECT n FROM t ORDER BY n")).scalars().all() == [1, 2]
