@@ -368,6 +368,17 @@ async def test_a_long_poll_returns_as_soon_as_a_message_arrives(client):
 
 
 @pytest.mark.asyncio
+async def test_a_long_poll_for_anyone_returns_with_the_first_message_to_anyone(client):
+    await send(client, text_message(to=STUDENT))
+    waiting = asyncio.create_task(recorded(client, after=1, wait=5))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    await send(client, text_message("see you", to=PARENT))
+    messages = await asyncio.wait_for(waiting, 2)
+    assert [(message["seq"], message["to"]) for message in messages] == [(2, PARENT)]
+
+
+@pytest.mark.asyncio
 async def test_a_long_poll_with_nothing_new_returns_empty_after_the_wait(client):
     started = time.monotonic()
     assert await recorded(client, wait=0.2) == []
