@@ -214,7 +214,8 @@ class WhatsAppInput(InputChannel):
         async def start_processing(app: Any, _loop: Any) -> None:
             self._processing.start()
             self._intake.start()
-            self._processor = MessageProcessing(self.client, on_new_message, lambda: _tracker_store_of(app))
+            if not worker_count():  # else the workers build their own
+                self._processor = MessageProcessing(self.client, on_new_message, lambda: _tracker_store_of(app))
 
         @webhook.listener("after_server_start")
         async def start_workers_replay_and_sweep(app: Any, _loop: Any) -> None:
@@ -226,8 +227,7 @@ class WhatsAppInput(InputChannel):
             pending = await asyncio.to_thread(store.unprocessed)
             if pending:
                 log.info("replaying %d message(s) received but not processed before the restart", len(pending))
-            for message in pending:
-                self._dispatch(message)
+            self._dispatch_all(pending)
 
             # Messages another replica acknowledged and then died with are picked up here (hsm/whatsapp/sweeper.py).
             async def dispatch(message: InboundMessage) -> None:

@@ -37,8 +37,10 @@ log = logging.getLogger("hsm.whatsapp.workers")
 _CONTEXT = multiprocessing.get_context("spawn")  # never fork a process that has TensorFlow's threads running
 WORKER_NICENESS = 5
 # How long a sender stays with their worker after their last message: as long as an in-process rate limiter
-# remembers a user (its window, the longest backoff and the time after it that failures are forgotten).
-STAY_S = RateLimits().backoff_max_s + RateLimits().backoff_forget_s
+# remembers a user's failures (the longest backoff, then the time after which they are forgotten), which also
+# covers its one-minute window.
+_LIMITS = RateLimits()
+STAY_S = _LIMITS.backoff_max_s + _LIMITS.backoff_forget_s
 
 
 def worker_count() -> int:

@@ -15,6 +15,11 @@ def default_database_url() -> str:
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
+def database_url() -> str:
+    """`DATABASE_URL`, read afresh (the one setting every transaction needs: cheaper than `get_settings()`)."""
+    return os.environ.get("DATABASE_URL") or default_database_url()
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -32,7 +37,7 @@ class Settings:
     def from_env(cls) -> Settings:
         env = os.environ
         return cls(
-            database_url=env.get("DATABASE_URL") or default_database_url(),
+            database_url=database_url(),
             redis_url=env.get("REDIS_URL") or None,
             whatsapp_verify_token=env.get("WHATSAPP_VERIFY_TOKEN") or None,
             whatsapp_app_secret=env.get("WHATSAPP_APP_SECRET") or None,

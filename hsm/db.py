@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from hsm.config import get_settings
+from hsm.config import database_url
 
 SQLITE_BUSY_TIMEOUT_S = 30
 PRIORITY_POLL_S = 0.0005
@@ -46,11 +46,10 @@ def sqlite_engine(url: str, *, future: bool = True, priority_writer: bool = Fals
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        if priority_writer:
-            cursor.execute("PRAGMA busy_timeout=0")  # we poll in _begin_immediate instead
         cursor.close()
-        if priority_writer:
-            dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" below starts the transactions
+        if priority_writer:  # no busy handler: _begin_immediate, on SQLAlchemy's "begin", asks for the lock
+            dbapi_connection.execute("PRAGMA busy_timeout=0")
+            dbapi_connection.isolation_level = None
 
     if priority_writer:
         event.listen(engine, "begin", _begin_immediate)
@@ -80,13 +79,13 @@ def _engine_for(url: str) -> Engine:
 
 
 def get_engine(url: str | None = None) -> Engine:
-    return _engine_for(url or get_settings().database_url)
+    return _engine_for(url or database_url())
 
 
 def priority_writer_engine(url: str | None = None) -> Engine:
     """For short write transactions someone is waiting on: on SQLite, an engine whose transactions get the write
     lock as soon as it is free (`sqlite_engine(priority_writer=True)`); on other databases, `get_engine()`."""
-    return _priority_engine_for(url or get_settings().database_url)
+    return _priority_engine_for(url or database_url())
 
 
 @lru_cache(maxsize=8)
@@ -97,7 +96,7 @@ def _priority_engine_for(url: str) -> Engine:
 
 
 def session_factory(url: str | None = None) -> sessionmaker:
-    return _session_factory_for(url or get_settings().database_url)
+    return _session_factory_for(url or database_url())
 
 
 @lru_cache(maxsize=8)
@@ -127,7 +126,7 @@ def alembic_config(url: str | None = None):
 
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
-    config.set_main_option("sqlalchemy.url", (url or get_settings().database_url).replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", (url or database_url()).replace("%", "%%"))
     config.attributes["configure_logger"] = False
     return config
 

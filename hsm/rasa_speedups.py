@@ -20,6 +20,7 @@ from rasa.shared.constants import DOCS_BASE_URL
 
 log = logging.getLogger(__name__)
 
+
 @lru_cache(maxsize=1)
 def _action_response_validator() -> Any:
     schema = RemoteAction.action_response_format_spec()

@@ -3,7 +3,7 @@ sender and with their rate-limit window, balanced across senders."""
 
 from __future__ import annotations
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from connectors.whatsapp_workers import SenderAssignment
 
@@ -60,14 +60,11 @@ def test_counts_hold_under_threads():
     assignment = SenderAssignment(3)
     phones = [f"+9198{n:08d}" for n in range(50)]
 
-    def churn() -> None:
+    def churn(_: int) -> None:
         for phone in phones:
             assignment.assign(phone)
             assignment.done(phone)
 
-    threads = [threading.Thread(target=churn) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(churn, range(4)))
     assert assignment.held() == [0, 0, 0]
