@@ -23,13 +23,22 @@ Two load shapes, both run for every level unless `--think` says otherwise:
 - people (`--think 8`): after each reply the person reads and types for a while (uniformly 0.5x-1.5x the given
   seconds; conversations start spread over that time too), as on a phone. Reply latency at N conversations is
   read here; the offered load is printed next to it.
+
+Each saturation level runs `--rounds` times, REST and WhatsApp taking turns, and the table gives the median round's
+throughput and CPU, the median of the per-round WhatsApp/REST throughput ratios, and latency percentiles over all
+rounds' messages: between runs this machine's speed moves by 10-15%, a pair of phases run back to back far less.
+Each conversation slot runs fresh 4-message conversations one after another until the phase has at least
+`--min-messages` (one conversation is 4 messages: too few to time, and one long conversation would measure how
+Rasa copes with a long tracker instead).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import math
 import os
 import random
 import statistics
@@ -76,6 +85,10 @@ class Phase:
     cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds each stack process spent in the phase
 
     @property
+    def throughput(self) -> float:
+        return self.messages / self.wall_s if self.wall_s else 0.0
+
+    @property
     def messages(self) -> int:
         return len(self.replies_ms)
 
@@ -84,9 +97,35 @@ class Phase:
                 "think_s": self.think_s, "messages": self.messages,
                 "errors": self.errors, "ack_ms": percentiles(self.acks_ms),
                 "ack_from_start_ms": percentiles(self.acks_from_start_ms), "reply_ms": percentiles(self.replies_ms),
-                "throughput_msg_s": round(self.messages / self.wall_s, 1) if self.wall_s else 0.0,
+                "throughput_msg_s": round(self.throughput, 1),
                 "cpu_ms_per_msg": {name: round(1000 * seconds / self.messages, 1) if self.messages else None
                                    for name, seconds in self.cpu_s.items()}}
+
+
+def combine(rounds: list[Phase], baseline: list[Phase] | None = None) -> dict:
+    """One table row from several rounds of the same phase: latency percentiles over every round's messages, the
+    median round's throughput and CPU, and (given the other channel's rounds, run in turn with these) the median of
+    the per-round throughput ratios."""
+    pooled = Phase(rounds[0].channel, rounds[0].conversations, rounds[0].replicas, rounds[0].think_s)
+    for phase in rounds:
+        pooled.acks_ms += phase.acks_ms
+        pooled.acks_from_start_ms += phase.acks_from_start_ms
+        pooled.replies_ms += phase.replies_ms
+        pooled.errors += phase.errors
+    row = pooled.row()
+    row["rounds"] = len(rounds)
+    row["messages_per_round"] = rounds[0].messages
+    row["throughput_msg_s"] = round(statistics.median(p.throughput for p in rounds), 1)
+    row["throughput_by_round"] = [round(p.throughput, 1) for p in rounds]
+    row["cpu_ms_per_msg"] = {name: round(statistics.median(1000 * p.cpu_s[name] / p.messages for p in rounds
+                                                           if p.messages and name in p.cpu_s), 1)
+                             for name in rounds[0].cpu_s}
+    if baseline:
+        ratios = [mine.throughput / theirs.throughput
+                  for mine, theirs in zip(rounds, baseline, strict=True) if theirs.throughput]
+        row["throughput_vs_baseline"] = round(statistics.median(ratios), 2) if ratios else None
+        row["throughput_vs_baseline_by_round"] = [round(r, 2) for r in ratios]
+    return row
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -159,14 +198,57 @@ class RoundRobin:
         return replica
 
 
+class ReplyWatcher:
+    """One long-poll at the sandbox for everyone's replies, handed to the conversation waiting for each: a
+    long-poll per conversation would make the bench (and the sandbox answering it) a hundred requests busier
+    per round of replies, on the same two cores as the stack it measures."""
+
+    def __init__(self, http: aiohttp.ClientSession, sandbox_url: str) -> None:
+        self.http = http
+        self.sandbox_url = sandbox_url
+        self.waiting: dict[str, asyncio.Future] = {}
+        self.after = 0
+        self.task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> ReplyWatcher:
+        async with self.http.get(f"{self.sandbox_url}/_sandbox/messages") as answer:
+            found = (await answer.json())["messages"]  # what earlier phases left there is not theirs
+        self.after = max((m["seq"] for m in found), default=0)
+        self.task = asyncio.create_task(self._watch())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+    def expect(self, phone: str) -> asyncio.Future:
+        """The next reply to `phone`; ask before sending, so a fast reply is not missed."""
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[phone] = future
+        return future
+
+    async def _watch(self) -> None:
+        while True:
+            params = {"after": str(self.after), "wait": "20"}
+            async with self.http.get(f"{self.sandbox_url}/_sandbox/messages", params=params) as answer:
+                found = (await answer.json())["messages"]
+            for message in found:
+                self.after = max(self.after, message["seq"])
+                future = self.waiting.pop(message["to"], None)
+                if future is not None and not future.done():
+                    future.set_result(message)
+
+
 async def whatsapp_conversation(http: aiohttp.ClientSession, stack: Stack, phone: str, turns: int,
-                                phase: Phase, balancer: RoundRobin, pace: Pace) -> None:
-    after = 0
+                                phase: Phase, balancer: RoundRobin, pace: Pace, replies: ReplyWatcher) -> None:
     for turn, text in enumerate((TURNS * turns)[:turns]):
         await pace.before(turn)
         raw = json.dumps(webhook_body(phone, text_message(text), phone_number_id=PHONE_NUMBER_ID)).encode()
         headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw, APP_SECRET)}
         started, on_the_wire = time.time(), SimpleNamespace(at=None)
+        reply = replies.expect(phone)
         try:
             async with http.post(stack.webhook_url_of(balancer.next()), data=raw, headers=headers,
                                  trace_request_ctx=on_the_wire) as answer:
@@ -177,25 +259,14 @@ async def whatsapp_conversation(http: aiohttp.ClientSession, stack: Stack, phone
                 if answer.status != 200:
                     phase.errors += 1
                     continue
-            deadline = time.monotonic() + REPLY_TIMEOUT_S
-            reply = None
-            while reply is None and time.monotonic() < deadline:
-                params = {"to": phone, "after": str(after), "wait": "20"}
-                async with http.get(f"{stack.sandbox_url}/_sandbox/messages", params=params) as answer:
-                    found = (await answer.json())["messages"]
-                if found:
-                    reply = found[0]
-                    after = max(m["seq"] for m in found)
-            if reply is None:
-                phase.errors += 1
-                continue
-            phase.replies_ms.append((reply["received_unix"] - started) * 1000)
-        except aiohttp.ClientError:
+            sent = await asyncio.wait_for(reply, REPLY_TIMEOUT_S)
+            phase.replies_ms.append((sent["received_unix"] - started) * 1000)
+        except (aiohttp.ClientError, asyncio.TimeoutError):
             phase.errors += 1
 
 
 async def rest_conversation(http: aiohttp.ClientSession, stack: Stack, sender: str, turns: int,
-                            phase: Phase, balancer: RoundRobin, pace: Pace) -> None:
+                            phase: Phase, balancer: RoundRobin, pace: Pace, _replies: object = None) -> None:
     for turn, text in enumerate((TURNS * turns)[:turns]):
         await pace.before(turn)
         url = f"http://127.0.0.1:{stack.rasa_ports[balancer.next()]}/webhooks/rest/webhook"
@@ -214,7 +285,8 @@ async def rest_conversation(http: aiohttp.ClientSession, stack: Stack, sender: s
 
 
 async def run_phase(stack: Stack, channel: str, conversations: int, turns: int, run: int,
-                    think_s: float = 0.0) -> Phase:
+                    think_s: float = 0.0, one_after_another: int = 1) -> Phase:
+    """`conversations` slots talking at once; each slot holds `one_after_another` conversations in turn."""
     replicas = len(stack.rasa_ports)
     phase = Phase(channel, conversations, replicas, think_s)
     connector = aiohttp.TCPConnector(limit=0)
@@ -223,13 +295,19 @@ async def run_phase(stack: Stack, channel: str, conversations: int, turns: int, 
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120),
                                      trace_configs=[tracing]) as http:
         talk = whatsapp_conversation if channel == "whatsapp" else rest_conversation
-        cpu_before = cpu_seconds(stack)
-        started = time.monotonic()
-        # conversation i starts on replica i mod n, then moves on to the next replica with each message
-        await asyncio.gather(*(talk(http, stack, phone_for(run, i), turns, phase, _balancer_from(i, replicas),
-                                    Pace(think_s, random.Random(f"{run}-{i}")))
-                               for i in range(conversations)))
-        phase.wall_s = time.monotonic() - started
+        async with ReplyWatcher(http, stack.sandbox_url) as replies:
+            cpu_before = cpu_seconds(stack)
+            started = time.monotonic()
+
+            async def slot(i: int) -> None:
+                for k in range(one_after_another):
+                    # conversation n starts on replica n mod r, then moves on to the next replica with each message
+                    n = i * one_after_another + k
+                    await talk(http, stack, phone_for(run, n), turns, phase, _balancer_from(n, replicas),
+                               Pace(think_s, random.Random(f"{run}-{n}")), replies)
+
+            await asyncio.gather(*(slot(i) for i in range(conversations)))
+            phase.wall_s = time.monotonic() - started
         cpu_after = cpu_seconds(stack)
         phase.cpu_s = {name: cpu_after[name] - cpu_before[name] for name in cpu_after if name in cpu_before}
     return phase
@@ -249,7 +327,8 @@ def _balancer_from(start: int, replicas: int) -> RoundRobin:
 def print_table(rows: list[dict], show_replicas: bool = False) -> None:
     lead = f"{'replicas':>8} " if show_replicas else ""
     header = (f"{lead}{'channel':<9} {'think':>5} {'conv':>5} {'msgs':>5} {'err':>4}  {'ack p50/p95/p99 ms':>22}  "
-              f"{'from start p99':>14}  {'reply p50/p95/p99 ms':>24}  {'msg/s':>7}  {'CPU ms/msg':>10}")
+              f"{'from start p99':>14}  {'reply p50/p95/p99 ms':>24}  {'msg/s':>7}  {'vs REST':>7}  "
+              f"{'CPU ms/msg':>10}")
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -261,9 +340,13 @@ def print_table(rows: list[dict], show_replicas: bool = False) -> None:
         ack = ack if row["channel"] == "whatsapp" else "(synchronous)"
         lead = f"{row.get('replicas', 1):>8} " if show_replicas else ""
         cpu = sum(v for v in row["cpu_ms_per_msg"].values() if v is not None)
+        ratio = row.get("throughput_vs_baseline")
+        ratio = "-" if ratio is None else f"{100 * ratio:.0f}%"
         print(f"{lead}{row['channel']:<9} {row['think_s']:>5g} {row['conversations']:>5} {row['messages']:>5} "
               f"{row['errors']:>4}  {ack:>22}  {from_start:>14}  {reply:>24}  {row['throughput_msg_s']:>7}  "
-              f"{cpu:>10.0f}")
+              f"{ratio:>7}  {cpu:>10.0f}")
+    print("msgs: over all rounds; msg/s and CPU: the median round's; "
+          "vs REST: the median of the rounds' WhatsApp/REST ratios")
     print("CPU ms/msg: CPU time of every process of the stack (Rasa, action server, sandbox) per message; by process:")
     for row in rows:
         parts = ", ".join(f"{name} {value:.0f}" for name, value in row["cpu_ms_per_msg"].items() if value is not None)
@@ -271,19 +354,29 @@ def print_table(rows: list[dict], show_replicas: bool = False) -> None:
 
 
 def run_levels(stack: Stack, levels: list[int], turns: int, thinks: list[float], rows: list[dict],
-               channels: tuple[str, ...] = ("rest", "whatsapp")) -> None:
+               channels: tuple[str, ...] = ("rest", "whatsapp"), rounds: int = 1, min_messages: int = 0) -> None:
     asyncio.run(run_phase(stack, "whatsapp", 2, 2, run=99))  # warm-up: load models, open connections
     asyncio.run(run_phase(stack, "rest", 2, 2, run=98))
     print("  warmed up", flush=True)
     run = 0
     for think_s in thinks:
+        saturation = think_s <= 0
         for conversations in levels:
+            # people-paced phases run once: their figures are latencies over many messages, not throughput
+            one_after_another = max(1, math.ceil(min_messages / (conversations * turns))) if saturation else 1
+            by_channel: dict[str, list[Phase]] = {channel: [] for channel in channels}
+            for round_ in range(rounds if saturation else 1):
+                for channel in channels if round_ % 2 == 0 else channels[::-1]:  # neither always goes first
+                    run += 1
+                    phase = asyncio.run(run_phase(stack, channel, conversations, turns, run, think_s,
+                                                  one_after_another))
+                    by_channel[channel].append(phase)
+                    print(f"  {channel} x{conversations}, think {think_s:g} s, on {phase.replicas} replica(s): "
+                          f"{phase.messages} messages in {phase.wall_s:.1f}s, {phase.throughput:.1f} msg/s",
+                          flush=True)
+            baseline = by_channel.get("rest")
             for channel in channels:
-                run += 1
-                phase = asyncio.run(run_phase(stack, channel, conversations, turns, run, think_s))
-                rows.append(phase.row())
-                print(f"  {channel} x{conversations}, think {think_s:g} s, on {phase.replicas} replica(s): "
-                      f"done in {phase.wall_s:.1f}s", flush=True)
+                rows.append(combine(by_channel[channel], baseline if channel != "rest" else None))
 
 
 def run_postgres_stack(args: argparse.Namespace, levels: list[int], rows: list[dict]) -> None:
@@ -314,7 +407,7 @@ def run_postgres_stack(args: argparse.Namespace, levels: list[int], rows: list[d
                   flush=True)
             stack = Stack.start(workdir, database_url, hsm_now=None, rasa_replicas=replicas,
                                 action_servers=replicas, env={"REDIS_URL": args.redis_url, **BENCH_LIMITS})
-            run_levels(stack, levels, args.turns, thinks, rows, channels)
+            run_levels(stack, levels, args.turns, thinks, rows, channels, args.rounds, args.min_messages)
         finally:
             if stack is not None:
                 stack.stop()
@@ -339,6 +432,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", default="1,10,100", help="comma-separated concurrency levels")
     parser.add_argument("--turns", type=int, default=4, help="messages per conversation")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="how many times each saturation phase runs, the channels in turn (medians are quoted)")
+    parser.add_argument("--min-messages", type=int, default=40,
+                        help="saturation phases: each slot runs conversations one after another until this many")
     parser.add_argument("--channels", default="rest,whatsapp", help="which channels to drive, in this order")
     parser.add_argument("--think", default="0,8",
                         help="comma-separated think times in seconds: 0 = saturation, >0 = people typing")
@@ -374,7 +471,7 @@ def main() -> int:
     print(f"starting the stack (logs in {workdir}) ...", flush=True)
     stack = Stack.start(workdir, database_url, hsm_now=None, env=BENCH_LIMITS)
     try:
-        run_levels(stack, levels, args.turns, thinks, rows, channels)
+        run_levels(stack, levels, args.turns, thinks, rows, channels, args.rounds, args.min_messages)
     finally:
         stack.stop()
     print()

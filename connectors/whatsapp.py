@@ -224,6 +224,7 @@ class WhatsAppInput(InputChannel):
                 self._workers = ProcessingWorkers(count, model_path=str(app.ctx.agent.processor.model_path),
                                                   client=self.client)
                 await asyncio.to_thread(self._workers.start)
+            rasa_speedups.freeze_loaded_objects()  # the model is loaded by now (Rasa's before_server_start)
             pending = await asyncio.to_thread(store.unprocessed)
             if pending:
                 log.info("replaying %d message(s) received but not processed before the restart", len(pending))

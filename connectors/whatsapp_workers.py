@@ -237,11 +237,13 @@ async def _serve(index: int, jobs: Any, done: Any, ready: Any, model_path: str, 
     from rasa.core.utils import AvailableEndpoints
 
     from connectors.whatsapp import MessageProcessing  # the same processing as in the server's process
+    from hsm import rasa_speedups
 
     agent = await load_agent(model_path=model_path,
                              endpoints=AvailableEndpoints.read_endpoints(endpoints) if endpoints else None)
     client = WhatsAppClient(*client_args, record_inline=True)
     processing = MessageProcessing(client, agent.handle_message, lambda: agent.tracker_store)
+    rasa_speedups.freeze_loaded_objects()
     log.info("WhatsApp worker %d ready (pid %d)", index, os.getpid())
     ready.set()
     loop = asyncio.get_running_loop()
