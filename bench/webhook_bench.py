@@ -27,9 +27,12 @@ Two load shapes, both run for every level unless `--think` says otherwise:
 Each saturation level runs `--rounds` times, REST and WhatsApp taking turns, and the table gives the median round's
 throughput and CPU, the median of the per-round WhatsApp/REST throughput ratios, and latency percentiles over all
 rounds' messages: between runs this machine's speed moves by 10-15%, a pair of phases run back to back far less.
-Each conversation slot runs fresh 4-message conversations one after another until the phase has at least
-`--min-messages` (one conversation is 4 messages: too few to time, and one long conversation would measure how
-Rasa copes with a long tracker instead).
+In a saturation phase each of the N slots runs fresh conversations of `--turns` messages one after another until
+the phase has at least `--min-messages` (a single 4-message conversation is too short to time, and one long
+conversation would measure how Rasa copes with a long tracker instead).
+
+The bench runs on uvloop and reads every reply through one shared long-poll (`ReplyWatcher`): it shares the two
+cores with the stack it measures, and should cost it as little as it can.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import aiohttp
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -355,8 +359,8 @@ def print_table(rows: list[dict], show_replicas: bool = False) -> None:
 
 def run_levels(stack: Stack, levels: list[int], turns: int, thinks: list[float], rows: list[dict],
                channels: tuple[str, ...] = ("rest", "whatsapp"), rounds: int = 1, min_messages: int = 0) -> None:
-    asyncio.run(run_phase(stack, "whatsapp", 2, 2, run=99))  # warm-up: load models, open connections
-    asyncio.run(run_phase(stack, "rest", 2, 2, run=98))
+    uvloop.run(run_phase(stack, "whatsapp", 2, 2, run=99))  # warm-up: load models, open connections
+    uvloop.run(run_phase(stack, "rest", 2, 2, run=98))
     print("  warmed up", flush=True)
     run = 0
     for think_s in thinks:
@@ -368,7 +372,7 @@ def run_levels(stack: Stack, levels: list[int], turns: int, thinks: list[float],
             for round_ in range(rounds if saturation else 1):
                 for channel in channels if round_ % 2 == 0 else channels[::-1]:  # neither always goes first
                     run += 1
-                    phase = asyncio.run(run_phase(stack, channel, conversations, turns, run, think_s,
+                    phase = uvloop.run(run_phase(stack, channel, conversations, turns, run, think_s,
                                                   one_after_another))
                     by_channel[channel].append(phase)
                     print(f"  {channel} x{conversations}, think {think_s:g} s, on {phase.replicas} replica(s): "
@@ -434,7 +438,7 @@ def main() -> int:
     parser.add_argument("--turns", type=int, default=4, help="messages per conversation")
     parser.add_argument("--rounds", type=int, default=3,
                         help="how many times each saturation phase runs, the channels in turn (medians are quoted)")
-    parser.add_argument("--min-messages", type=int, default=40,
+    parser.add_argument("--min-messages", type=int, default=200,
                         help="saturation phases: each slot runs conversations one after another until this many")
     parser.add_argument("--channels", default="rest,whatsapp", help="which channels to drive, in this order")
     parser.add_argument("--think", default="0,8",

@@ -21,6 +21,7 @@ from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
+from sanic.log import access_logger
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic_cors.core import SANIC_CORS_EVALUATED
@@ -212,6 +213,10 @@ class WhatsAppInput(InputChannel):
 
         @webhook.listener("before_server_start")
         async def start_processing(app: Any, _loop: Any) -> None:
+            if not access_logger.isEnabledFor(logging.INFO):
+                # Sanic builds an access log record for every request, which Rasa's level for its libraries
+                # (LOG_LEVEL_LIBRARIES, ERROR by default) then drops: don't build it (read per connection).
+                app.config.ACCESS_LOG = False
             self._processing.start()
             self._intake.start()
             if not worker_count():  # else the workers build their own

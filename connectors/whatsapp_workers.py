@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import uvloop
+
 from hsm.ratelimit import RateLimits
 from hsm.whatsapp.client import WhatsAppClient
 from hsm.whatsapp.payloads import InboundMessage
@@ -215,7 +217,7 @@ def run_worker(index: int, jobs: Any, done: Any, ready: Any, model_path: str, en
                logging_config: str | None, log_level: int, client_args: tuple[str, str, str]) -> None:
     os.nice(WORKER_NICENESS)
     _set_up_like_rasa_run(log_level, logging_config)
-    asyncio.run(_serve(index, jobs, done, ready, model_path, endpoints, client_args))
+    uvloop.run(_serve(index, jobs, done, ready, model_path, endpoints, client_args))  # the loop Rasa's server runs on
 
 
 def _set_up_like_rasa_run(log_level: int, logging_config: str | None) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import uvloop
 from aiohttp import web
 
 from hsm.clock import utcnow
@@ -840,7 +841,8 @@ def run_sandbox(config: SandboxConfig, host: str = "127.0.0.1", port: int = DEFA
     log.info("WhatsApp Cloud API sandbox on http://%s:%d (WHATSAPP_API_URL=http://%s:%d/v21.0, phone number id %s); "
              "status callbacks: %s", host, port, host, port, config.phone_number_id, callbacks)
     # No access log: its request lines would carry full phone numbers (`?to=+91...`); sends are logged masked.
-    web.run_app(create_app(config), host=host, port=port, print=None, access_log=None)
+    # uvloop, as under Rasa's Sanic: the sandbox shares the machine with the stack it stands in for Meta to.
+    web.run_app(create_app(config), host=host, port=port, print=None, access_log=None, loop=uvloop.new_event_loop())
 
 
 def config_from_env(**overrides: Any) -> SandboxConfig:

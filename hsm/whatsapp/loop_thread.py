@@ -15,6 +15,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import uvloop
+
 log = logging.getLogger("hsm.whatsapp.loop_thread")
 
 T = TypeVar("T")
@@ -35,7 +37,7 @@ class LoopThread:
     def start(self) -> None:
         if self.running:
             return
-        loop = asyncio.new_event_loop()
+        loop = uvloop.new_event_loop()  # as the server's (Sanic's): Rasa's HTTP calls run on it
         ready = threading.Event()
 
         def run() -> None:
