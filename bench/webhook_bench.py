@@ -378,7 +378,7 @@ def run_levels(stack: Stack, levels: list[int], turns: int, thinks: list[float],
                     print(f"  {channel} x{conversations}, think {think_s:g} s, on {phase.replicas} replica(s): "
                           f"{phase.messages} messages in {phase.wall_s:.1f}s, {phase.throughput:.1f} msg/s",
                           flush=True)
-            baseline = by_channel.get("rest")
+            baseline = by_channel.get("rest") if saturation else None  # people-paced: the pace sets msg/s
             for channel in channels:
                 rows.append(combine(by_channel[channel], baseline if channel != "rest" else None))
 

@@ -230,10 +230,9 @@ class WhatsAppInput(InputChannel):
                                                   client=self.client)
                 await asyncio.to_thread(self._workers.start)
             rasa_speedups.freeze_loaded_objects()  # the model is loaded by now (Rasa's before_server_start)
-            pending = await asyncio.to_thread(store.unprocessed)
-            if pending:
-                log.info("replaying %d message(s) received but not processed before the restart", len(pending))
-            self._dispatch_all(pending)
+            replayed = await sweeper.replay_after_restart(self._dispatch, tracker_store=lambda: _tracker_store_of(app))
+            if replayed:
+                log.info("replaying %d message(s) received but not processed before the restart", len(replayed))
 
             # Messages another replica acknowledged and then died with are picked up here (hsm/whatsapp/sweeper.py).
             async def dispatch(message: InboundMessage) -> None:

@@ -30,7 +30,7 @@ from hsm import clock
 from hsm import models as m
 from hsm.db import get_engine, priority_writer_engine, session_scope
 from hsm.identity import identify
-from hsm.whatsapp.payloads import InboundMessage, StatusUpdate, WebhookBatch, parse_webhook, status_may_replace
+from hsm.whatsapp.payloads import InboundMessage, StatusUpdate, WebhookBatch, status_may_replace
 
 log = logging.getLogger("hsm.whatsapp.store")
 
@@ -77,10 +77,12 @@ _MOVE_STATUS = {  # compare-and-set: only from the status just read
 }
 _SESSION_OF = select(_SESSIONS.c.id, _SESSIONS.c.context).where(_SESSIONS.c.phone_number == bindparam("phone"))
 _UPDATE_SESSION = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("id_of_session"))  # SET: the values given
+# Linking a session is bookkeeping, not progress: `updated_at` keeps the time of the message's last status change,
+# from which an interrupted claim is known to be stale (claim, replay_after_restart).
 _ATTACH_TO_SESSION = (
     update(_MESSAGES)
     .where(_MESSAGES.c.phone_number == bindparam("phone"), _MESSAGES.c.session_id.is_(None))
-    .values(session_id=bindparam("id_of_session"))
+    .values(session_id=bindparam("id_of_session"), updated_at=_MESSAGES.c.updated_at)
 )
 
 
@@ -191,41 +193,6 @@ def claim(wamid: str) -> bool:
     with get_engine().begin() as connection:
         claimed = connection.execute(_CLAIM, {"wamid": wamid, "stale_before": now - STALE_PROCESSING, "now": now})
         return claimed.rowcount == 1
-
-
-def unprocessed() -> list[InboundMessage]:
-    """Inbound messages that were acknowledged but never processed (or interrupted), oldest first."""
-    stale_before = clock.utcnow() - STALE_PROCESSING
-    with session_scope() as session:
-        rows = session.execute(
-            select(m.WhatsAppMessage)
-            .where(
-                m.WhatsAppMessage.direction == "inbound",
-                or_(
-                    m.WhatsAppMessage.status == RECEIVED,
-                    (m.WhatsAppMessage.status == PROCESSING) & (m.WhatsAppMessage.updated_at < stale_before),
-                ),
-            )
-            .order_by(m.WhatsAppMessage.created_at, m.WhatsAppMessage.id)
-        ).scalars().all()
-        bodies = [_rebuild_body(row) for row in rows]
-    messages: list[InboundMessage] = []
-    for body in bodies:
-        messages.extend(parse_webhook(body).messages)
-    return messages
-
-
-def _rebuild_body(row: m.WhatsAppMessage) -> dict:
-    meta = row.message_metadata or {}
-    raw = meta.get("raw") or {}
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"phone_number_id": meta.get("phone_number_id")},
-        "messages": [raw],
-    }
-    if meta.get("profile_name"):
-        value["contacts"] = [{"profile": {"name": meta["profile_name"]}, "wa_id": raw.get("from")}]
-    return {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": value}]}]}
 
 
 # ------------------------------------------------------------------------------------------------ outbound

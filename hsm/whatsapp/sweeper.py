@@ -1,7 +1,8 @@
-"""The periodic sweep that hands acknowledged-but-orphaned inbound messages back to the channel.
+"""The start-up replay and the periodic sweep that hand acknowledged-but-orphaned inbound messages back to the channel.
 
 The channel stores each inbound message before answering Meta 200, then claims and processes it in the
-background; on start it replays what was left unprocessed. With several Rasa replicas that is not enough: a
+background; on start it replays what was left unprocessed (`replay_after_restart`: what an earlier run received
+and never finished, except what Rasa's tracker shows it did). With several Rasa replicas that is not enough: a
 replica that dies keeps its acknowledged messages until some replica *starts*. Every replica therefore runs this
 sweep (cheap: one indexed query of the last day's unfinished inbound rows, every 30 s) and takes over
 
@@ -32,7 +33,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select, update
@@ -49,7 +50,7 @@ log = logging.getLogger("hsm.whatsapp.sweeper")
 DEFAULT_INTERVAL_S = 30.0
 DEFAULT_RECEIVED_AFTER_S = 30.0
 DEFAULT_STALE_AFTER_S = store.STALE_PROCESSING.total_seconds()
-LOOKBACK = timedelta(days=1)  # older unfinished messages are left to the start-up replay
+LOOKBACK = timedelta(days=1)  # older unfinished messages are left to the start-up replay (replay_after_restart)
 
 Handle = Callable[[InboundMessage], Awaitable[Any]]
 
@@ -115,18 +116,17 @@ class SweepState:
 # ------------------------------------------------------------------------------------------------ database
 
 
-def unfinished_inbound(lookback: timedelta = LOOKBACK) -> list[Pending]:
-    """Inbound messages received or processing, from the last `lookback`, oldest first."""
-    since = clock.utcnow() - lookback
+def unfinished_inbound(lookback: timedelta | None = LOOKBACK) -> list[Pending]:
+    """Inbound messages received or processing, from the last `lookback` (None: all), oldest first."""
+    query = (select(m.WhatsAppMessage.id, m.WhatsAppMessage.whatsapp_message_id, m.WhatsAppMessage.phone_number,
+                    m.WhatsAppMessage.status, m.WhatsAppMessage.updated_at, m.WhatsAppMessage.message_metadata)
+             .where(m.WhatsAppMessage.direction == "inbound",
+                    m.WhatsAppMessage.status.in_((store.RECEIVED, store.PROCESSING)))
+             .order_by(m.WhatsAppMessage.created_at, m.WhatsAppMessage.id))
+    if lookback is not None:
+        query = query.where(m.WhatsAppMessage.created_at >= clock.utcnow() - lookback)
     with session_scope() as session:
-        rows = session.execute(
-            select(m.WhatsAppMessage.id, m.WhatsAppMessage.whatsapp_message_id, m.WhatsAppMessage.phone_number,
-                   m.WhatsAppMessage.status, m.WhatsAppMessage.updated_at, m.WhatsAppMessage.message_metadata)
-            .where(m.WhatsAppMessage.direction == "inbound",
-                   m.WhatsAppMessage.status.in_((store.RECEIVED, store.PROCESSING)),
-                   m.WhatsAppMessage.created_at >= since)
-            .order_by(m.WhatsAppMessage.created_at, m.WhatsAppMessage.id)
-        ).all()
+        rows = session.execute(query).all()
     return [Pending(*row) for row in rows if row[1]]
 
 
@@ -171,6 +171,52 @@ async def _already_in_tracker(tracker_store: Any, row: Pending) -> bool:
                if getattr(event, "type_name", None) == "user")
 
 
+# ------------------------------------------------------------------------------------------------ on start
+
+
+async def replay_after_restart(dispatch: Callable[[InboundMessage], None], *,
+                               tracker_store: Any = None) -> list[str]:
+    """On start, hand `dispatch` what was acknowledged and never finished, oldest first: every `received` message,
+    and every `processing` one untouched for `store.STALE_PROCESSING` (its run died) - unless Rasa's tracker
+    already has it (the run died after Rasa saved the turn, before marking it processed): that one is only marked
+    processed, so nobody gets the same answer twice. A sender with a message still in a live replica's hands is
+    left to the sweep, which keeps their order. Returns the wamids handed over."""
+    tracker_store = _resolve(tracker_store)
+    rows = await asyncio.to_thread(unfinished_inbound, None)
+    stale_before = clock.utcnow() - store.STALE_PROCESSING
+    handed: list[str] = []
+    blocked: set[str] = set()
+    for row in rows:
+        if row.phone in blocked:
+            continue
+        if row.status == store.PROCESSING:
+            if row.updated_at is None or _as_utc(row.updated_at) >= stale_before:
+                blocked.add(row.phone)
+                continue
+            if await _already_in_tracker(tracker_store, row):
+                await asyncio.to_thread(store.complete, row.wamid, row.phone, store.PROCESSED)
+                log.warning("message %s from %s was processed before the restart but not recorded as such",
+                            row.wamid, mask_phone(row.phone))
+                continue
+        message = inbound_message(row)
+        if message is not None:
+            dispatch(message)
+            handed.append(row.wamid)
+    return handed
+
+
+def _resolve(tracker_store: Any) -> Any:
+    """A tracker store given as itself or as a callable returning it (None when there is none yet)."""
+    if callable(tracker_store) and not hasattr(tracker_store, "retrieve_full_tracker"):
+        return tracker_store()
+    return tracker_store
+
+
+def _as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were stored in UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
 # ------------------------------------------------------------------------------------------------ the sweep
 
 
@@ -180,8 +226,7 @@ async def sweep_unprocessed(handle: Handle, state: SweepState, settings: SweepSe
     wamids handed over. `tracker_store` (or a callable returning it) lets an interrupted message that Rasa did
     finish be marked processed instead of being processed twice."""
     settings = settings or SweepSettings.from_env()
-    if callable(tracker_store) and not hasattr(tracker_store, "retrieve_full_tracker"):
-        tracker_store = tracker_store()
+    tracker_store = _resolve(tracker_store)
     rows = await asyncio.to_thread(unfinished_inbound)
     now = time.monotonic()
     current = {row.wamid for row in rows}

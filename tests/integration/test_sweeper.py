@@ -1,16 +1,22 @@
-"""The orphan sweep (hsm/whatsapp/sweeper.py) on a real database: which acknowledged messages it hands back to the
-channel, when, and in what order; never past an earlier message still being processed; never a message that Rasa
-already has. `handle` here stands in for the channel: it claims, as the channel does, and records the order."""
+"""The start-up replay and the orphan sweep (hsm/whatsapp/sweeper.py) on a real database: which acknowledged
+messages they hand back to the channel, when, and in what order; never past an earlier message still being
+processed; never a message that Rasa already has. `handle` here stands in for the channel: it claims, as the
+channel does, and records the order."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import update
 
+from hsm import clock
+from hsm import models as m
 from hsm.chat import text_message, webhook_body
+from hsm.db import session_scope
 from hsm.whatsapp import store, sweeper
 from hsm.whatsapp.payloads import parse_webhook
 
@@ -101,6 +107,64 @@ def test_a_message_rasa_already_has_is_only_marked_processed(channel):
     assert sweep(channel, state, lambda: Trackers()) == []
     assert channel.processed == []
     assert store.claim(orphan) is False  # marked processed: nobody processes it again
+
+
+class Trackers:
+    """Rasa's tracker store, holding the turns of the given messages."""
+
+    def __init__(self, phone: str, *wamids: str) -> None:
+        self.phone = phone
+        self.events = [SimpleNamespace(type_name="user", message_id=wamid) for wamid in wamids]
+
+    async def retrieve_full_tracker(self, sender_id):
+        return SimpleNamespace(events=self.events) if sender_id == self.phone else None
+
+
+def left_processing(wamid: str, minutes_ago: float) -> None:
+    """`wamid` claimed by a run that stopped touching it `minutes_ago`."""
+    assert store.claim(wamid)
+    with session_scope() as session:
+        session.execute(update(m.WhatsAppMessage).where(m.WhatsAppMessage.whatsapp_message_id == wamid)
+                        .values(updated_at=clock.utcnow() - timedelta(minutes=minutes_ago)))
+
+
+def replay(channel: Channel, tracker_store=None) -> list[str]:
+    async def once() -> list[str]:
+        handed: list = []
+        wamids = await sweeper.replay_after_restart(handed.append, tracker_store=tracker_store)
+        for message in handed:  # as the channel would, one after the other
+            await channel.handle(message)
+        assert [message.wamid for message in handed] == wamids
+        return wamids
+
+    return asyncio.run(once())
+
+
+def test_replay_after_restart_hands_over_what_was_never_finished_oldest_first(channel):
+    first, done, second = receive(ANITA, "hi"), receive(ANITA, "fees"), receive(RAVI, "help")
+    assert store.claim(done)
+    store.complete(done, ANITA, store.PROCESSED)
+    interrupted = receive(ANITA, "timings")
+    left_processing(interrupted, minutes_ago=3)  # its run died while Rasa was on it
+    assert replay(channel) == [first, second, interrupted]
+    assert channel.processed == ["hi", "help", "timings"]
+    assert replay(channel) == []
+
+
+def test_replay_does_not_answer_twice_what_rasa_already_has(channel):
+    answered, after = receive(ANITA, "hi"), receive(ANITA, "help")
+    left_processing(answered, minutes_ago=3)  # Rasa saved the turn and replied; the run died before recording it
+    assert replay(channel, lambda: Trackers(ANITA, answered)) == [after]
+    assert channel.processed == ["help"]
+    assert store.claim(answered) is False  # marked processed
+
+
+def test_replay_leaves_a_live_replicas_sender_to_the_sweep(channel):
+    busy, waiting, other = receive(ANITA, "hi"), receive(ANITA, "help"), receive(RAVI, "hi")
+    left_processing(busy, minutes_ago=0.5)  # another replica is on it right now
+    assert replay(channel) == [other]  # Anita's "help" must not overtake her "hi"
+    assert channel.processed == ["hi"]
+    assert store.claim(waiting)  # still there for whoever comes next
 
 
 def test_the_sweep_is_off_with_a_zero_interval(monkeypatch):

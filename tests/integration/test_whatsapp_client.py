@@ -163,18 +163,8 @@ def test_duplicates_are_stored_once_and_claimed_once(school_db):
     assert store.store_inbound(parse_webhook(body)) == []
     assert store.claim("wamid.DUP1") is True
     assert store.claim("wamid.DUP1") is False
-    assert store.unprocessed() == []  # processing, and not stale yet
     store.complete("wamid.DUP1", PARENT, store.PROCESSED)
     assert store.claim("wamid.DUP1") is False
-
-
-def test_unprocessed_messages_come_back_in_order(school_db):
-    for n in (1, 2, 3):
-        store.store_inbound(parse_webhook(webhook_body(PARENT, text_message(f"message {n}", wamid=f"wamid.R{n}"))))
-    store.claim("wamid.R2")
-    store.complete("wamid.R2", PARENT, store.PROCESSED)
-    assert [(msg.wamid, msg.text, msg.phone) for msg in store.unprocessed()] == [
-        ("wamid.R1", "message 1", PARENT), ("wamid.R3", "message 3", PARENT)]
 
 
 def test_numbered_options_and_sessions(school_db):
