@@ -160,15 +160,19 @@ def inbound_message(row: Pending) -> InboundMessage | None:
     return messages[0] if messages else None
 
 
-async def _already_in_tracker(tracker_store: Any, row: Pending) -> bool:
-    """True when Rasa saved this message's turn (the replica died after that, before marking it processed)."""
+async def _mark_processed_if_rasa_has_it(tracker_store: Any, row: Pending) -> bool:
+    """True, and the message marked processed, when Rasa saved its turn (the replica died after that, before
+    recording it)."""
     if tracker_store is None:
         return False
     tracker = await tracker_store.retrieve_full_tracker(row.phone)
-    if tracker is None:
+    if tracker is None or not any(getattr(event, "message_id", None) == row.wamid for event in tracker.events
+                                  if getattr(event, "type_name", None) == "user"):
         return False
-    return any(getattr(event, "message_id", None) == row.wamid for event in tracker.events
-               if getattr(event, "type_name", None) == "user")
+    await asyncio.to_thread(store.complete, row.wamid, row.phone, store.PROCESSED)
+    log.warning("message %s from %s was answered by a run or replica that died before recording it",
+                row.wamid, mask_phone(row.phone))
+    return True
 
 
 # ------------------------------------------------------------------------------------------------ on start
@@ -193,10 +197,7 @@ async def replay_after_restart(dispatch: Callable[[InboundMessage], None], *,
             if row.updated_at is None or _as_utc(row.updated_at) >= stale_before:
                 blocked.add(row.phone)
                 continue
-            if await _already_in_tracker(tracker_store, row):
-                await asyncio.to_thread(store.complete, row.wamid, row.phone, store.PROCESSED)
-                log.warning("message %s from %s was processed before the restart but not recorded as such",
-                            row.wamid, mask_phone(row.phone))
+            if await _mark_processed_if_rasa_has_it(tracker_store, row):
                 continue
         message = inbound_message(row)
         if message is not None:
@@ -245,10 +246,7 @@ async def sweep_unprocessed(handle: Handle, state: SweepState, settings: SweepSe
             if age < settings.stale_after_s:
                 blocked.add(row.phone)
                 continue
-            if await _already_in_tracker(tracker_store, row):
-                await asyncio.to_thread(store.complete, row.wamid, row.phone, store.PROCESSED)
-                log.warning("message %s from %s was processed by a replica that died before recording it",
-                            row.wamid, mask_phone(row.phone))
+            if await _mark_processed_if_rasa_has_it(tracker_store, row):
                 continue
             if not await asyncio.to_thread(release, row):
                 blocked.add(row.phone)  # it moved on meanwhile: look again next time
