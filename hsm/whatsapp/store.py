@@ -67,6 +67,8 @@ _FINISH = (
     .values(status=bindparam("new_status"), error_message=bindparam("error"), updated_at=bindparam("now"))
 )
 _RECORD_SEND = insert(_MESSAGES)
+_STORED_AMONG = select(_MESSAGES.c.whatsapp_message_id).where(
+    _MESSAGES.c.whatsapp_message_id.in_(bindparam("wamids", expanding=True)))
 _STATUS_OF = select(_MESSAGES.c.id, _MESSAGES.c.status).where(_MESSAGES.c.whatsapp_message_id == bindparam("wamid"))
 _MOVE_STATUS = {  # compare-and-set: only from the status just read
     with_error: update(_MESSAGES)
@@ -119,14 +121,26 @@ def store_inbound(batch: WebhookBatch) -> list[InboundMessage]:
 
 
 def store_inbound_many(batches: list[WebhookBatch]) -> list[list[InboundMessage]]:
-    """`store_inbound` for several webhook POSTs in one transaction (hsm.whatsapp.intake's group commit)."""
+    """`store_inbound` for several webhook POSTs in one transaction (hsm.whatsapp.intake's group commit): one query
+    for which of their message ids are stored already, one insert of the others, then their statuses. The insert
+    still skips an id that another replica stored a moment ago (ON CONFLICT DO NOTHING); both then hand it over as
+    new, and the channel's atomic claim lets only one of them process it."""
 
     def work(connection) -> list[list[InboundMessage]]:
+        wamids = [message.wamid for batch in batches for message in batch.messages]
+        seen = set(connection.execute(_STORED_AMONG, {"wamids": wamids}).scalars()) if wamids else set()
+        now = clock.utcnow()
+        rows: list[dict] = []
         results: list[list[InboundMessage]] = []
         for batch in batches:
             fresh: list[InboundMessage] = []
             for message in batch.messages:
-                stored = _insert_unless_exists(connection, _MESSAGES, dict(
+                if message.wamid in seen:  # stored before, or earlier in this group
+                    log.info("duplicate delivery of %s ignored", message.wamid)
+                    continue
+                seen.add(message.wamid)
+                fresh.append(message)
+                rows.append(dict(
                     phone_number=message.phone,
                     direction="inbound",
                     message_type=message.type[:30],
@@ -135,14 +149,17 @@ def store_inbound_many(batches: list[WebhookBatch]) -> list[list[InboundMessage]
                     whatsapp_message_id=message.wamid,
                     status=RECEIVED,
                     metadata=_inbound_metadata(message),
+                    created_at=now,
+                    updated_at=now,
                 ))
-                if stored:
-                    fresh.append(message)
-                else:
-                    log.info("duplicate delivery of %s ignored", message.wamid)
+            results.append(fresh)
+        if len(rows) > 1 and connection.dialect.name == "postgresql":  # psycopg2 sends the rows in one statement
+            connection.execute(postgresql_insert(_MESSAGES).on_conflict_do_nothing(), rows)
+        elif rows:
+            connection.execute(_insert_new_statement(connection.dialect.name, _MESSAGES.name, tuple(rows[0])), rows)
+        for batch in batches:
             if batch.statuses:
                 _apply_statuses(connection, batch.statuses)
-            results.append(fresh)
         return results
 
     return _in_transaction(work, priority_writer_engine())  # Meta's answer waits for this commit
@@ -178,7 +195,7 @@ def _insert_new_statement(dialect_name: str, table_name: str, columns: tuple[str
     """The dialects' ON CONFLICT inserts are never cached by SQLAlchemy 1.4 (`inherit_cache = False`): built and
     compiled on every call, they cost more than the insert. So: compiled once per dialect, table and columns, and
     kept as text with the columns' types (so JSON, dates and the like are still converted). Column defaults do
-    not apply to text: `_insert_unless_exists` fills in the timestamps, the callers give everything else."""
+    not apply to text: the callers give every column, timestamps included (`_insert_unless_exists` fills those in)."""
     table = m.Base.metadata.tables[table_name]
     build, dialect = {"sqlite": (sqlite_insert, sqlite.dialect), "postgresql": (postgresql_insert, postgresql.dialect)}[
         dialect_name]

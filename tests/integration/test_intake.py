@@ -43,6 +43,25 @@ def test_posts_arriving_together_are_stored_once_each(db_url):
     assert _inbound_count(db_url) == 60
 
 
+def test_one_group_stores_each_new_message_once_and_reports_it_to_its_own_post(db_url):
+    store.store_inbound(_batch("+919000000011", "earlier", "wamid.group.old"))
+    group = [_batch("+919000000011", "again", "wamid.group.old"),  # stored by an earlier POST
+             _batch("+919000000012", "one", "wamid.group.1"),
+             _batch("+919000000013", "two", "wamid.group.2"),
+             _batch("+919000000012", "one", "wamid.group.1")]  # delivered twice within the group
+    results = store.store_inbound_many(group)
+    assert [[message.wamid for message in fresh] for fresh in results] == [
+        [], ["wamid.group.1"], ["wamid.group.2"], []]
+    with session_scope(db_url) as session:
+        rows = session.execute(select(m.WhatsAppMessage).where(m.WhatsAppMessage.direction == "inbound")
+                               .order_by(m.WhatsAppMessage.id)).scalars().all()
+        assert [(row.whatsapp_message_id, row.content, row.status) for row in rows] == [
+            ("wamid.group.old", "earlier", "received"), ("wamid.group.1", "one", "received"),
+            ("wamid.group.2", "two", "received")]
+        assert all(row.created_at and row.updated_at and row.message_metadata["raw"]["id"] == row.whatsapp_message_id
+                   for row in rows)
+
+
 def test_a_failing_post_fails_alone(db_url, monkeypatch):
     good = [_batch("+919000000011", f"hello {n}", f"wamid.good.{n}") for n in range(3)]
     bad = dataclasses.replace(good[0], messages=(dataclasses.replace(good[0].messages[0], wamid="wamid.bad"),))
