@@ -4,10 +4,13 @@
   checks the schema itself against the JSON Schema meta-schema, on every call: about a third of the server's CPU
   time (py-spy, 100 conversations). `install()` makes Rasa build the validator once and check responses exactly
   as before (same schema, same error, same message).
-- A loaded model is millions of Python objects, and every full collection of Python's garbage collector walks
-  them all: 0.1-0.3 s in which the process does nothing else (every webhook waiting on it answered that much
-  later). `freeze_loaded_objects()`, once the model is loaded, moves everything alive into the collector's
-  permanent generation (`gc.freeze`), so later collections walk only what was made since.
+- A server with its model loaded holds over half a million Python objects, and every full collection of Python's
+  garbage collector walks them all: 0.1-0.3 s in which the process does nothing else (every webhook waiting on it
+  answered that much later). `freeze_loaded_objects()`, once the model is loaded, moves everything alive into
+  the collector's permanent generation (`gc.freeze`), so later collections walk only what was made since. A
+  model swapped in later through Rasa's HTTP API (`PUT /model`) is not frozen, and what of the old one is held in
+  reference cycles is never freed: deploy a new model by restarting the server (docker-compose.yml loads it at
+  start).
 
 Imported by the Rasa server through the WhatsApp channel (`connectors/whatsapp.py`), so it covers every channel
 that server runs, Rasa's own REST channel included.
