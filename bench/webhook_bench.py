@@ -236,8 +236,12 @@ class ReplyWatcher:
     async def _watch(self) -> None:
         while True:
             params = {"after": str(self.after), "wait": "20"}
-            async with self.http.get(f"{self.sandbox_url}/_sandbox/messages", params=params) as answer:
-                found = (await answer.json())["messages"]
+            try:
+                async with self.http.get(f"{self.sandbox_url}/_sandbox/messages", params=params) as answer:
+                    found = (await answer.json())["messages"]
+            except (aiohttp.ClientError, asyncio.TimeoutError):  # ask again from the same seq: nothing is lost
+                await asyncio.sleep(0.05)
+                continue
             for message in found:
                 self.after = max(self.after, message["seq"])
                 future = self.waiting.pop(message["to"], None)
