@@ -23,8 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hsm.config import PROJECT_ROOT  # noqa: E402
-
-PHONE_NUMBER_ID = "100000000000042"
+from hsm.localstack import PHONE_NUMBER_ID  # noqa: E402
 
 
 def median_cpu_us(calls: int, work: Callable[[int], object]) -> float:

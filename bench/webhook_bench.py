@@ -207,17 +207,14 @@ class ReplyWatcher:
     long-poll per conversation would make the bench (and the sandbox answering it) a hundred requests busier
     per round of replies, on the same two cores as the stack it measures."""
 
-    def __init__(self, http: aiohttp.ClientSession, sandbox_url: str) -> None:
+    def __init__(self, http: aiohttp.ClientSession, sandbox_url: str, after: int) -> None:
         self.http = http
         self.sandbox_url = sandbox_url
         self.waiting: dict[str, asyncio.Future] = {}
-        self.after = 0
+        self.after = after  # what earlier phases left at the sandbox is not theirs
         self.task: asyncio.Task | None = None
 
     async def __aenter__(self) -> ReplyWatcher:
-        async with self.http.get(f"{self.sandbox_url}/_sandbox/messages") as answer:
-            found = (await answer.json())["messages"]  # what earlier phases left there is not theirs
-        self.after = max((m["seq"] for m in found), default=0)
         self.task = asyncio.create_task(self._watch())
         return self
 
@@ -303,7 +300,7 @@ async def run_phase(stack: Stack, channel: str, conversations: int, turns: int, 
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120),
                                      trace_configs=[tracing]) as http:
         talk = whatsapp_conversation if channel == "whatsapp" else rest_conversation
-        async with ReplyWatcher(http, stack.sandbox_url) as replies:
+        async with ReplyWatcher(http, stack.sandbox_url, after=stack.last_seq()) as replies:
             cpu_before = cpu_seconds(stack)
             started = time.monotonic()
 

@@ -58,7 +58,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -122,12 +122,6 @@ class AudiencePlan:
 def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def first_name(name: str | None) -> str:
@@ -420,7 +414,7 @@ def broadcast_progress(session: Session, broadcast_id: int) -> dict:
                          m.BroadcastRecipient.error_message.like("unknown outcome%"))
 
     def iso(value: datetime | None) -> str | None:
-        return _as_utc(value).isoformat() if value else None
+        return clock.as_utc(value).isoformat() if value else None
 
     return {
         "broadcast_id": broadcast.id,
@@ -529,7 +523,7 @@ def reconcile_in_flight(broadcast_id: int) -> Counter:
             m.BroadcastRecipient.attempts > 0).order_by(m.BroadcastRecipient.id)).scalars().all()
         for recipient in rows:
             tag = callback_tag(broadcast_id, recipient.id)
-            claimed_at = _as_utc(recipient.updated_at) - timedelta(minutes=1)
+            claimed_at = clock.as_utc(recipient.updated_at) - timedelta(minutes=1)
             records = [row for row in session.execute(
                 select(m.WhatsAppMessage).where(
                     m.WhatsAppMessage.phone_number == recipient.phone_number,
@@ -560,7 +554,7 @@ def _phones_in_window(session: Session, phones: Sequence[str], now: datetime) ->
         .where(m.WhatsAppMessage.direction == "inbound", m.WhatsAppMessage.phone_number.in_(list(phones)))
         .group_by(m.WhatsAppMessage.phone_number)
     )
-    return {phone for phone, last in rows if last is not None and _as_utc(last) >= open_since}
+    return {phone for phone, last in rows if last is not None and clock.as_utc(last) >= open_since}
 
 
 def _next_chunk(broadcast_id: int, after_id: int, size: int, content: _Content) -> tuple[list[_Item], int | None]:

@@ -42,3 +42,10 @@ def today() -> date:
 def utcnow() -> datetime:
     """The same instant as `now()`, in UTC, for timestamps stored in the database."""
     return now().astimezone(timezone.utc)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A timestamp read back from the database, with its zone: SQLite hands back naive datetimes, stored in UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -28,7 +28,7 @@ import secrets
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -267,11 +267,6 @@ def begin_link(session: Session, phone: str, request: LinkRequest) -> tuple[str,
 # ------------------------------------------------------------------------------------------------ verify
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; they were stored in UTC."""
-    return None if value is None else value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def verify_code(session: Session, phone: str, code: str) -> str:
     """Check a code from this number; on success link the number and mark the code used. Returns the reply."""
     now = clock.utcnow()
@@ -300,18 +295,18 @@ def verify_code(session: Session, phone: str, code: str) -> str:
     if matched is not None:
         if matched.used_at is not None:
             return USED_REPLY
-        if _as_utc(matched.expires_at) <= now:
+        if clock.as_utc(matched.expires_at) <= now:
             return EXPIRED_REPLY
         if matched.attempts >= MAX_ATTEMPTS:
             return LOCKED_REPLY
         return _link(session, matched, address, now)
     # A wrong code. Every answer from here on depends only on this number's own requests and tries.
-    if _as_utc(latest.created_at) + CODE_TTL <= now:
+    if clock.as_utc(latest.created_at) + CODE_TTL <= now:
         return EXPIRED_REPLY
     if failures >= MAX_ATTEMPTS:
         return LOCKED_REPLY
     _audit(session, _FAILED, address, now)
-    live = next((row for row in recent_codes if row.used_at is None and _as_utc(row.expires_at) > now), None)
+    live = next((row for row in recent_codes if row.used_at is None and clock.as_utc(row.expires_at) > now), None)
     if live is not None:
         live.attempts = (live.attempts or 0) + 1
     left = MAX_ATTEMPTS - failures - 1

@@ -26,6 +26,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 log = logging.getLogger("hsm.ratelimit")
 
@@ -36,6 +37,7 @@ NOTICE_TEXT = ("You're sending messages faster than I can answer. Please wait a 
                "I'll pick up from your next message.")
 
 Clock = Callable[[], float]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -110,16 +112,16 @@ class RateLimiter(ABC):
 
     async def acheck(self, phone: str) -> Decision:
         """`check` from an event loop without blocking it."""
-        return await asyncio.to_thread(self.check, phone) if self.blocking else self.check(phone)
+        return await self._without_blocking(self.check, phone)
 
     async def arecord_failure(self, phone: str) -> float:
-        return await asyncio.to_thread(self.record_failure, phone) if self.blocking else self.record_failure(phone)
+        return await self._without_blocking(self.record_failure, phone)
 
     async def arecord_success(self, phone: str) -> None:
-        if self.blocking:
-            await asyncio.to_thread(self.record_success, phone)
-        else:
-            self.record_success(phone)
+        await self._without_blocking(self.record_success, phone)
+
+    async def _without_blocking(self, method: Callable[[str], T], phone: str) -> T:
+        return await asyncio.to_thread(method, phone) if self.blocking else method(phone)
 
 
 # ------------------------------------------------------------------------------------------------ in-process

@@ -1,10 +1,11 @@
 """What the channel keeps in the database: inbound messages (deduplicated), outbound sends and their statuses,
 per-number sessions, the 24-hour service window and the numbered options a user may answer with "2".
 
-All functions are synchronous (SQLAlchemy); async callers run them with `asyncio.to_thread`. The channel's
-per-message work (store, claim, record a send, statuses, complete) runs statements built once at import on plain
-connections: building and compiling a statement and an ORM session per call cost several times the database work
-itself (a claim: 0.74 ms of CPU against 0.09 ms; `make bench-store`).
+All functions are synchronous (SQLAlchemy); async callers run them with `asyncio.to_thread`, or call them
+directly on a loop that does database work inline anyway (the channel's processing loop, as Rasa's tracker store
+does). The channel's per-message work (store, claim, record a send, statuses, complete) runs statements built
+once at import on plain connections: building and compiling a statement and an ORM session per call cost several
+times the database work itself (a claim: 0.74 ms of CPU against 0.09 ms; `make bench-store`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, bindparam, insert, or_, select, text, update
@@ -86,13 +87,6 @@ _ATTACH_TO_SESSION = (
     .where(_MESSAGES.c.phone_number == bindparam("phone"), _MESSAGES.c.session_id.is_(None))
     .values(session_id=bindparam("id_of_session"), updated_at=_MESSAGES.c.updated_at)
 )
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; they were stored in UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 # ------------------------------------------------------------------------------------------------ inbound
@@ -272,7 +266,7 @@ def in_service_window(phone: str, now: datetime | None = None) -> bool:
             .where(m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.direction == "inbound")
             .order_by(m.WhatsAppMessage.created_at.desc()).limit(1)
         ).scalar_one_or_none()
-    last = _as_utc(last)
+    last = clock.as_utc(last)
     return last is not None and now - last <= SERVICE_WINDOW
 
 
@@ -357,5 +351,5 @@ def session_info(phone: str) -> SessionInfo | None:
         ).scalar_one_or_none()
         if row is None:
             return None
-        return SessionInfo(phone, row.user_type, row.user_id, row.last_intent, _as_utc(row.expires_at),
+        return SessionInfo(phone, row.user_type, row.user_id, row.last_intent, clock.as_utc(row.expires_at),
                            list((row.context or {}).get("options") or []))

@@ -33,7 +33,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -194,7 +194,7 @@ async def replay_after_restart(dispatch: Callable[[InboundMessage], None], *,
         if row.phone in blocked:
             continue
         if row.status == store.PROCESSING:
-            if row.updated_at is None or _as_utc(row.updated_at) >= stale_before:
+            if row.updated_at is None or clock.as_utc(row.updated_at) >= stale_before:
                 blocked.add(row.phone)
                 continue
             if await _mark_processed_if_rasa_has_it(tracker_store, row):
@@ -211,11 +211,6 @@ def _resolve(tracker_store: Any) -> Any:
     if callable(tracker_store) and not hasattr(tracker_store, "retrieve_full_tracker"):
         return tracker_store()
     return tracker_store
-
-
-def _as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were stored in UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 # ------------------------------------------------------------------------------------------------ the sweep
