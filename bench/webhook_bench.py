@@ -384,7 +384,8 @@ def run_levels(stack: Stack, levels: list[int], turns: int, thinks: list[float],
                 rows.append(combine(by_channel[channel], baseline if channel != "rest" else None))
 
 
-def run_postgres_stack(args: argparse.Namespace, levels: list[int], rows: list[dict]) -> None:
+def run_postgres_stack(args: argparse.Namespace, levels: list[int], rows: list[dict],
+                       stack_env: dict[str, str]) -> None:
     """For each replica count: a fresh PostgreSQL database with the school, Redis, n Rasa + n action servers."""
     import redis
     from sqlalchemy import create_engine, text
@@ -411,7 +412,7 @@ def run_postgres_stack(args: argparse.Namespace, levels: list[int], rows: list[d
             print(f"starting PostgreSQL + Redis stack with {replicas} Rasa replica(s) (logs in {workdir}) ...",
                   flush=True)
             stack = Stack.start(workdir, database_url, hsm_now=None, rasa_replicas=replicas,
-                                action_servers=replicas, env={"REDIS_URL": args.redis_url, **BENCH_LIMITS})
+                                action_servers=replicas, env={"REDIS_URL": args.redis_url, **stack_env})
             run_levels(stack, levels, args.turns, thinks, rows, channels, args.rounds, args.min_messages)
         finally:
             if stack is not None:
@@ -442,6 +443,9 @@ def main() -> int:
     parser.add_argument("--min-messages", type=int, default=200,
                         help="saturation phases: each slot runs conversations one after another until this many")
     parser.add_argument("--channels", default="rest,whatsapp", help="which channels to drive, in this order")
+    parser.add_argument("--graph-latency-ms", type=float, default=0.0,
+                        help="how long the sandbox takes to answer each Graph API call (Meta's answers take a few "
+                             "hundred ms over the internet; 0 measures the stack alone)")
     parser.add_argument("--think", default="0,8",
                         help="comma-separated think times in seconds: 0 = saturation, >0 = people typing")
     parser.add_argument("--out", default=None,
@@ -454,12 +458,18 @@ def main() -> int:
                         help="PostgreSQL server where the bench creates (and drops) its databases")
     parser.add_argument("--redis-url", default=os.environ.get("HSM_TEST_REDIS_URL", DEFAULT_REDIS_URL))
     args = parser.parse_args()
+    if not 0 <= args.graph_latency_ms <= 60_000:
+        parser.error("--graph-latency-ms must be between 0 and 60000")
+    stack_env = {**BENCH_LIMITS, "HSM_SANDBOX_LATENCY_MS": f"{args.graph_latency_ms:g}"}
+    print(f"Graph API calls answered by the sandbox after {args.graph_latency_ms:g} ms", flush=True)
     levels = [int(n) for n in args.conversations.split(",") if n.strip()]
     thinks = [float(n) for n in args.think.split(",") if n.strip()]
     channels = tuple(c.strip() for c in args.channels.split(",") if c.strip())
     rows: list[dict] = []
     if args.stack == "postgres":
-        run_postgres_stack(args, levels, rows)
+        run_postgres_stack(args, levels, rows, stack_env)
+        for row in rows:
+            row["graph_latency_ms"] = args.graph_latency_ms
         out = args.out or str(PROJECT_ROOT / "results" / "bench-webhook-postgres.json")
         print()
         print_table(rows, show_replicas=True)
@@ -474,11 +484,13 @@ def main() -> int:
     upgrade_to_head(database_url)
     import_school_file(PROJECT_ROOT.parent / "shared" / "fixtures" / "school.yaml", database_url)
     print(f"starting the stack (logs in {workdir}) ...", flush=True)
-    stack = Stack.start(workdir, database_url, hsm_now=None, env=BENCH_LIMITS)
+    stack = Stack.start(workdir, database_url, hsm_now=None, env=stack_env)
     try:
         run_levels(stack, levels, args.turns, thinks, rows, channels, args.rounds, args.min_messages)
     finally:
         stack.stop()
+    for row in rows:
+        row["graph_latency_ms"] = args.graph_latency_ms
     print()
     print_table(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -12,11 +12,12 @@ the model (connectors/whatsapp_workers.py), so the models use every core and nev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -56,7 +57,8 @@ SILENT_TYPES = {"reaction", "revoke", "edit", "system", "ephemeral"}
 FAILURE_REPLY = "Sorry, something went wrong on our side. Please try again in a minute."
 
 # How many messages are inside Rasa at once (on the processing loop): enough to overlap one message's action
-# server call and sends with another's models; more only makes each of them wait longer.
+# server call with another's models; more only makes each of them wait longer. A message gives its slot up while
+# Meta answers each of its sends (`RasaSlot`): those answers take a few hundred milliseconds over the internet.
 PROCESSING_CONCURRENCY = int(os.environ.get("HSM_WHATSAPP_CONCURRENCY", "4"))
 
 def unusable_reply(message: InboundMessage) -> str | None:
@@ -66,11 +68,48 @@ def unusable_reply(message: InboundMessage) -> str | None:
     return UNUSABLE_REPLIES.get(message.type, MEDIA_REPLY)
 
 
-class WhatsAppOutput(OutputChannel):
-    """Sends one conversation turn's replies and remembers the options offered in it."""
+class RasaSlot:
+    """One of a processing loop's places inside Rasa (`PROCESSING_CONCURRENCY` of them), held by a message while
+    Rasa works on it. `while_waiting()` gives it up for an await that only waits (a Graph API call, a few hundred
+    milliseconds at Meta), so another message's models run meanwhile, and takes it back after."""
 
-    def __init__(self, client: WhatsAppClient) -> None:
+    def __init__(self, places: asyncio.Semaphore) -> None:
+        self._places = places
+        self._held = False
+
+    async def __aenter__(self) -> RasaSlot:
+        await self._places.acquire()
+        self._held = True
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._give_up()
+
+    def _give_up(self) -> None:
+        if self._held:
+            self._held = False
+            self._places.release()
+
+    @contextlib.asynccontextmanager
+    async def while_waiting(self) -> AsyncIterator[None]:
+        if not self._held:  # outside `async with` (a reply sent after Rasa is done): nothing to give up
+            yield
+            return
+        self._give_up()
+        try:
+            yield
+        finally:
+            await self._places.acquire()  # if this is cancelled, the slot is not held and not given back twice
+            self._held = True
+
+
+class WhatsAppOutput(OutputChannel):
+    """Sends one conversation turn's replies and remembers the options offered in it. Given the `slot` the turn
+    holds in Rasa, it gives the slot up while Meta answers each send."""
+
+    def __init__(self, client: WhatsAppClient, slot: RasaSlot | None = None) -> None:
         self.client = client
+        self.slot = slot
         self.offered: list[render.Option] | None = None  # None: this turn offered no choice
 
     @classmethod
@@ -82,7 +121,11 @@ class WhatsAppOutput(OutputChannel):
             self.offered = rendered.options
         for message in rendered.messages:
             try:
-                await self.client.send(recipient_id, message, replying=True)
+                if self.slot is None:
+                    await self.client.send(recipient_id, message, replying=True)
+                else:
+                    async with self.slot.while_waiting():
+                        await self.client.send(recipient_id, message, replying=True)
             except CloudApiError:
                 pass  # logged and recorded as failed by the client; the rest of the turn still goes out
 
@@ -291,7 +334,7 @@ class MessageProcessing:
         self.tracker_store = tracker_store
         self._in_order = _SenderLocks()
         self._tasks: set[asyncio.Task] = set()
-        self._rasa_slots: asyncio.Semaphore | None = None  # created on the processing loop
+        self._rasa_places: asyncio.Semaphore | None = None  # created on the processing loop
         self._rate_limiter = rate_limiter_from_env()
 
     def _spawn(self, work: Awaitable[None]) -> None:
@@ -325,9 +368,10 @@ class MessageProcessing:
                     await output.send_text_message(message.phone, reply)
                 store.complete(message.wamid, message.phone, store.SKIPPED)
                 return
-            if self._rasa_slots is None:
-                self._rasa_slots = asyncio.Semaphore(PROCESSING_CONCURRENCY)
-            async with self._rasa_slots:
+            if self._rasa_places is None:
+                self._rasa_places = asyncio.Semaphore(PROCESSING_CONCURRENCY)
+            async with RasaSlot(self._rasa_places) as slot:
+                output.slot = slot
                 await self.handle_message(UserMessage(
                     text, output, sender_id=message.phone, input_channel=CHANNEL, message_id=message.wamid,
                     metadata={"wamid": message.wamid, "type": message.type, "title": message.title,

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import secrets
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -67,6 +68,7 @@ class SandboxConfig:
     business_account_id: str = "100000000000002"  # the WABA id in webhook entries
     callback_attempts: int = 4
     callback_backoff_s: float = 0.5  # doubled after each failed attempt
+    latency_s: float = 0.0  # how long every Graph API call takes to answer, as Meta's do over the internet
 
 
 # ---------------------------------------------------------------- Graph API errors
@@ -716,7 +718,16 @@ def send_response(body: dict, message: dict) -> web.Response:
 
 
 async def post_messages(request: web.Request) -> web.Response:
-    """POST /{version}/{phone_number_id}/messages: send a message, or mark one as read."""
+    """POST /{version}/{phone_number_id}/messages: send a message, or mark one as read; answered after the
+    configured latency (a send is recorded, and visible to the long-poll, as it arrives)."""
+    answer = await _handle_messages_post(request)
+    latency_s = request.app[SANDBOX].config.latency_s
+    if latency_s > 0:
+        await asyncio.sleep(latency_s)
+    return answer
+
+
+async def _handle_messages_post(request: web.Request) -> web.Response:
     sandbox = request.app[SANDBOX]
     try:
         check_authorization(request, sandbox.config)
@@ -853,12 +864,25 @@ def config_from_env(**overrides: Any) -> SandboxConfig:
         phone_number_id=env.get("WHATSAPP_PHONE_NUMBER_ID") or DEFAULT_PHONE_NUMBER_ID,
         app_secret=env.get("WHATSAPP_APP_SECRET") or DEFAULT_APP_SECRET,
         webhook_url=env.get("HSM_SANDBOX_WEBHOOK_URL", DEFAULT_WEBHOOK_URL) or None,
+        latency_s=_latency_s(env.get("HSM_SANDBOX_LATENCY_MS") or "0", "HSM_SANDBOX_LATENCY_MS"),
     )
     return replace(config, **overrides)
 
 
+def _latency_s(milliseconds: str, where: str) -> float:
+    try:
+        value = float(milliseconds)
+    except ValueError:
+        raise ValueError(f"{where}={milliseconds!r} is not a number of milliseconds") from None
+    if not 0 <= value <= 60_000:
+        raise ValueError(f"{where} must be between 0 and 60000 milliseconds")
+    return value / 1000
+
+
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     overrides: dict[str, Any] = {"auto_read": not args.no_auto_read, "record_file": args.record}
+    if args.latency_ms is not None:
+        overrides["latency_s"] = _latency_s(args.latency_ms, "--latency-ms")
     if args.webhook_url:
         overrides["webhook_url"] = args.webhook_url
     if args.no_statuses:
@@ -867,7 +891,12 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
-    run_sandbox(config_from_args(args), host=args.host, port=args.port)
+    try:
+        config = config_from_args(args)
+    except ValueError as error:
+        print(f"hsm sandbox: {error}", file=sys.stderr)
+        return 2
+    run_sandbox(config, host=args.host, port=args.port)
     return 0
 
 
@@ -881,5 +910,8 @@ def add_sandbox_command(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--no-statuses", action="store_true", help="send no sent/delivered/read callbacks")
     parser.add_argument("--no-auto-read", action="store_true", help="stop at 'delivered'; send no 'read' callback")
     parser.add_argument("--record", metavar="FILE", help="append each accepted send to FILE as a JSON line")
+    parser.add_argument("--latency-ms", metavar="MS",
+                        help="answer every Graph API call after MS milliseconds, as Meta's answers take over the "
+                             "internet (default: $HSM_SANDBOX_LATENCY_MS or 0)")
     parser.set_defaults(handler=_cmd_sandbox)
     return parser

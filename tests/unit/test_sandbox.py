@@ -332,6 +332,26 @@ async def test_a_delay_fault_answers_late_for_a_patient_client(client):
     assert time.monotonic() - started >= 0.2
 
 
+@pytest.mark.asyncio
+async def test_with_a_latency_every_graph_call_answers_late_but_a_send_is_visible_on_arrival():
+    async with TestClient(TestServer(create_app(sandbox_config(latency_s=0.3)))) as slow:
+        started = time.monotonic()
+        sending = asyncio.create_task(send(slow, text_message("your class is at 17:00")))
+        seen = await recorded(slow, to=STUDENT, wait=2)  # the long-poll sees it before Meta's answer is back
+        assert [m["payload"]["text"]["body"] for m in seen] == ["your class is at 17:00"]
+        assert not sending.done()
+        status, answer = await sending
+        assert status == 200 and answer["messages"][0]["id"] == seen[0]["id"]
+        assert time.monotonic() - started >= 0.3
+        started = time.monotonic()
+        read = await slow.post(SEND_PATH, json={"messaging_product": "whatsapp", "status": "read",
+                                                "message_id": "wamid.X"}, headers=AUTH)
+        assert read.status == 200 and time.monotonic() - started >= 0.3
+        started = time.monotonic()
+        refused, _ = await send(slow, text_message(""))  # a refusal takes as long as an answer
+        assert refused == 400 and time.monotonic() - started >= 0.3
+
+
 # ---------------------------------------------------------------- inspection
 
 
@@ -573,3 +593,20 @@ def test_the_sandbox_sub_command_parses_its_options(monkeypatch):
     assert (config.webhook_url, config.auto_read, config.record_file) == ("http://bot/hook", False, "sends.jsonl")
     assert config_from_args(parser.parse_args(["sandbox", "--no-statuses"])).webhook_url is None
     assert parser.parse_args(["sandbox"]).port == 8090
+    assert config.latency_s == 0
+
+
+def test_the_graph_latency_comes_from_the_option_or_the_environment_and_must_be_sensible(monkeypatch, capsys):
+    parser = argparse.ArgumentParser(prog="hsm")
+    add_sandbox_command(parser.add_subparsers(dest="command"))
+    monkeypatch.setenv("HSM_SANDBOX_LATENCY_MS", "250")
+    assert config_from_env().latency_s == 0.25
+    assert config_from_args(parser.parse_args(["sandbox", "--latency-ms", "40"])).latency_s == 0.04
+    for wrong in ("soon", "-5", "90000"):
+        monkeypatch.setenv("HSM_SANDBOX_LATENCY_MS", wrong)
+        with pytest.raises(ValueError, match="HSM_SANDBOX_LATENCY_MS"):
+            config_from_env()
+    monkeypatch.delenv("HSM_SANDBOX_LATENCY_MS")
+    args = parser.parse_args(["sandbox", "--latency-ms", "fast"])
+    assert args.handler(args) == 2  # refused before anything starts
+    assert "--latency-ms='fast' is not a number of milliseconds" in capsys.readouterr().err
