@@ -19,19 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, insert, or_, select, text, update
+from sqlalchemy import Table, bindparam, insert, literal_column, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import TextClause
 
 from hsm import clock
 from hsm import models as m
 from hsm.db import get_engine, priority_writer_engine, session_scope
 from hsm.identity import identify
-from hsm.whatsapp.payloads import InboundMessage, StatusUpdate, WebhookBatch, status_may_replace
+from hsm.whatsapp.payloads import STATUS_RANK, InboundMessage, StatusUpdate, WebhookBatch, status_may_replace
 
 log = logging.getLogger("hsm.whatsapp.store")
 
@@ -70,14 +71,6 @@ _FINISH = (
 _RECORD_SEND = insert(_MESSAGES)
 _STORED_AMONG = select(_MESSAGES.c.whatsapp_message_id).where(
     _MESSAGES.c.whatsapp_message_id.in_(bindparam("wamids", expanding=True)))
-_STATUS_OF = select(_MESSAGES.c.id, _MESSAGES.c.status).where(_MESSAGES.c.whatsapp_message_id == bindparam("wamid"))
-_MOVE_STATUS = {  # compare-and-set: only from the status just read
-    with_error: update(_MESSAGES)
-    .where(_MESSAGES.c.id == bindparam("row_id"), _MESSAGES.c.status == bindparam("seen_status"))
-    .values(status=bindparam("new_status"),
-            **({"error_code": bindparam("code"), "error_message": bindparam("error")} if with_error else {}))
-    for with_error in (False, True)
-}
 _SESSION_OF = select(_SESSIONS.c.id, _SESSIONS.c.context).where(_SESSIONS.c.phone_number == bindparam("phone"))
 _UPDATE_SESSION = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("id_of_session"))  # SET: the values given
 # Linking a session is bookkeeping, not progress: `updated_at` keeps the time of the message's last status change,
@@ -87,6 +80,29 @@ _ATTACH_TO_SESSION = (
     .where(_MESSAGES.c.phone_number == bindparam("phone"), _MESSAGES.c.session_id.is_(None))
     .values(session_id=bindparam("id_of_session"), updated_at=_MESSAGES.c.updated_at)
 )
+
+
+def _literals(statuses: list[str] | tuple[str, ...]) -> list:
+    """Our own status names written into the statement (no parameters to expand on every call)."""
+    assert all(status.isalpha() for status in statuses)
+    return [literal_column(f"'{status}'") for status in statuses]
+
+
+@functools.lru_cache(maxsize=32)  # Meta's few status names (an unknown one costs a statement, not memory)
+def _move_status(new_status: str, with_error: bool) -> Update:
+    """UPDATE to `new_status` only from a status it may replace (`status_may_replace`, worked out here for every
+    status we know, "accepted" counting as nothing yet, and for any other string): one statement that checks and
+    moves at once, so two processes moving the same message cannot step over each other."""
+    known = (ACCEPTED, *STATUS_RANK)
+    replaceable = [held for held in known if status_may_replace(None if held == ACCEPTED else held, new_status)]
+    may_move = [_MESSAGES.c.status.is_(None), _MESSAGES.c.status.in_(_literals(replaceable))]
+    if status_may_replace("some status we do not rank", new_status):
+        may_move.append(_MESSAGES.c.status.not_in(_literals(known)))
+    return (update(_MESSAGES)
+            .where(_MESSAGES.c.whatsapp_message_id == bindparam("wamid"), _MESSAGES.c.direction == "outbound",
+                   or_(*may_move))
+            .values(status=new_status,
+                    **({"error_code": bindparam("code"), "error_message": bindparam("error")} if with_error else {})))
 
 
 # ------------------------------------------------------------------------------------------------ inbound
@@ -236,24 +252,17 @@ def apply_statuses(statuses: tuple[StatusUpdate, ...] | list[StatusUpdate]) -> i
 def _apply_statuses(connection, statuses: tuple[StatusUpdate, ...] | list[StatusUpdate]) -> int:
     changed = 0
     for status in statuses:
-        values: dict = {"new_status": status.status}
+        values: dict = {"wamid": status.wamid}
         if status.errors:
             first = status.errors[0]
             code = first.get("code")
             values["code"] = code if isinstance(code, int) else None
             values["error"] = str(first.get("title") or first.get("message") or "")[:500]
-        for _ in range(5):  # compare-and-set: another process may move the same message at the same moment
-            row = connection.execute(_STATUS_OF, {"wamid": status.wamid}).first()
-            if row is None:
-                log.info("status %s for unknown message %s", status.status, status.wamid)
-                break
-            if not status_may_replace(None if row.status == ACCEPTED else row.status, status.status):
-                break
-            moved = connection.execute(_MOVE_STATUS[bool(status.errors)],
-                                       {"row_id": row.id, "seen_status": row.status, **values}).rowcount
-            if moved:
-                changed += 1
-                break
+        moved = connection.execute(_move_status(status.status, bool(status.errors)), values).rowcount
+        if not moved:
+            log.debug("status %s for %s not taken: the message is unknown or already further on", status.status,
+                      status.wamid)
+        changed += moved
     return changed
 
 

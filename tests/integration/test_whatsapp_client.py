@@ -7,7 +7,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hsm import models as m
 from hsm.chat import text_message, webhook_body
@@ -15,7 +15,7 @@ from hsm.db import session_scope
 from hsm.sandbox import SandboxConfig, create_app
 from hsm.whatsapp import store
 from hsm.whatsapp.client import CloudApiError, OutsideServiceWindow, RetryPolicy, WhatsAppClient
-from hsm.whatsapp.payloads import StatusUpdate, parse_webhook
+from hsm.whatsapp.payloads import STATUS_RANK, StatusUpdate, parse_webhook, status_may_replace
 
 TOKEN, PHONE_ID = "unit-token", "100000000000077"
 PARENT = "+919845000007"  # Kavitha Reddy
@@ -155,6 +155,35 @@ def test_statuses_only_move_forward(school_db):
     with session_scope() as s:
         row = s.execute(select(m.WhatsAppMessage).filter_by(whatsapp_message_id="wamid.B")).scalar_one()
         assert (row.status, row.error_code, row.error_message) == ("failed", 131047, "Re-engagement message")
+
+
+def test_the_database_moves_a_status_exactly_when_the_rule_says(school_db):
+    """Every held status (none yet, accepted, each ranked one, one we do not rank) against every incoming one:
+    the single compare-and-set UPDATE agrees with `status_may_replace`."""
+    held_statuses = [store.ACCEPTED, *STATUS_RANK, "deleted"]
+    incoming = [*STATUS_RANK, "deleted"]
+    for i, held in enumerate(held_statuses):
+        for j, new in enumerate(incoming):
+            wamid = f"wamid.RULE{i}x{j}"
+            store.record_outbound("+919845000007", {"type": "text", "text": {"body": "x"}}, wamid, store.ACCEPTED)
+            if held != store.ACCEPTED:
+                with session_scope() as s:
+                    s.execute(update(m.WhatsAppMessage).where(m.WhatsAppMessage.whatsapp_message_id == wamid)
+                              .values(status=held))
+            expected = status_may_replace(None if held == store.ACCEPTED else held, new)
+            assert store.apply_statuses([status(wamid, new)]) == int(expected), (held, new)
+            with session_scope() as s:
+                now = s.execute(select(m.WhatsAppMessage.status)
+                                .where(m.WhatsAppMessage.whatsapp_message_id == wamid)).scalar_one()
+            assert now == (new if expected else held), (held, new)
+
+
+def test_a_status_never_touches_an_inbound_message_or_an_unknown_id(school_db):
+    (inbound,) = store.store_inbound(parse_webhook(webhook_body(PARENT, text_message("hi", wamid="wamid.IN1"))))
+    assert store.apply_statuses([status("wamid.IN1", "delivered"), status("wamid.NOPE", "read")]) == 0
+    with session_scope() as s:
+        assert s.execute(select(m.WhatsAppMessage.status)
+                         .where(m.WhatsAppMessage.whatsapp_message_id == inbound.wamid)).scalar_one() == store.RECEIVED
 
 
 def test_duplicates_are_stored_once_and_claimed_once(school_db):
