@@ -121,11 +121,8 @@ class WhatsAppOutput(OutputChannel):
             self.offered = rendered.options
         for message in rendered.messages:
             try:
-                if self.slot is None:
+                async with self.slot.while_waiting() if self.slot else contextlib.nullcontext():
                     await self.client.send(recipient_id, message, replying=True)
-                else:
-                    async with self.slot.while_waiting():
-                        await self.client.send(recipient_id, message, replying=True)
             except CloudApiError:
                 pass  # logged and recorded as failed by the client; the rest of the turn still goes out
 
