@@ -15,7 +15,7 @@ from hsm.db import session_scope
 from hsm.sandbox import SandboxConfig, create_app
 from hsm.whatsapp import store
 from hsm.whatsapp.client import CloudApiError, OutsideServiceWindow, RetryPolicy, WhatsAppClient
-from hsm.whatsapp.payloads import STATUS_RANK, StatusUpdate, parse_webhook, status_may_replace
+from hsm.whatsapp.payloads import STATUS_RANK, StatusUpdate, WebhookBatch, parse_webhook, status_may_replace
 
 TOKEN, PHONE_ID = "unit-token", "100000000000077"
 PARENT = "+919845000007"  # Kavitha Reddy
@@ -184,6 +184,29 @@ def test_a_status_never_touches_an_inbound_message_or_an_unknown_id(school_db):
     with session_scope() as s:
         assert s.execute(select(m.WhatsAppMessage.status)
                          .where(m.WhatsAppMessage.whatsapp_message_id == inbound.wamid)).scalar_one() == store.RECEIVED
+
+
+def test_a_group_commit_applies_every_status_in_each_messages_own_order(school_db):
+    """The writer's group of POSTs, one status each, as Meta sends them: statuses of different messages are
+    moved together, and one message's statuses still count in the order they arrived ("failed" after "read" is
+    stale, "read" after "failed" too)."""
+    for wamid in ("wamid.G0", "wamid.G1", "wamid.G2", "wamid.G3"):
+        store.record_outbound(PARENT, {"type": "text", "text": {"body": "x"}}, wamid, store.ACCEPTED)
+    rejected = ({"code": 131026, "title": "Message undeliverable"},)
+    arriving = [status("wamid.G0", "sent"), status("wamid.G1", "read"), status("wamid.G0", "read"),
+                StatusUpdate("wamid.G2", "failed", None, None, rejected, {}),
+                StatusUpdate("wamid.G0", "failed", None, None, rejected, {}),
+                StatusUpdate("wamid.G3", "failed", None, None, rejected, {}), status("wamid.G3", "read"),
+                status("wamid.G1", "delivered")]
+    store.store_inbound_many([WebhookBatch(messages=(), statuses=(one,), errors=(), ignored_fields=())
+                              for one in arriving])
+    with session_scope() as s:
+        rows = {row.whatsapp_message_id: (row.status, row.error_code) for row in s.execute(
+            select(m.WhatsAppMessage).where(m.WhatsAppMessage.whatsapp_message_id.like("wamid.G%"))).scalars()}
+    assert rows == {"wamid.G0": ("read", None), "wamid.G1": ("read", None), "wamid.G2": ("failed", 131026),
+                    "wamid.G3": ("failed", 131026)}
+    assert store.apply_statuses([status("wamid.G0", "played"), status("wamid.G1", "played"),
+                                 status("wamid.G1", "played"), status("wamid.G2", "read")]) == 2
 
 
 def test_duplicates_are_stored_once_and_claimed_once(school_db):
