@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 CAPTIONED_TYPES = frozenset({"image", "video", "document"})
 REPLY_KINDS = ("button_reply", "list_reply")
+# The longest message id, sender and status word the channel can store (hsm.models.WhatsAppMessage's columns).
+# Meta's are far shorter (a message id is about 60 characters). A longer one is not from Meta and is skipped:
+# stored, it would fail its whole POST on PostgreSQL ("value too long"), good messages included, and be retried.
+MAX_ID_CHARS, MAX_SENDER_CHARS, MAX_STATUS_CHARS = 255, 140, 20
+
+log = logging.getLogger("hsm.whatsapp.payloads")
 
 # How far a sent message has got. "played" (voice notes) comes after "read". "failed" is terminal and sits
 # outside the ladder: see status_may_replace for when it may overwrite.
@@ -140,11 +147,17 @@ def _profile_names(contacts: object) -> dict[str, str]:
 
 
 def _message(raw: dict, names: dict[str, str], phone_number_id: str | None) -> InboundMessage | None:
-    """One inbound message, or None when it has no id or no sender (nothing to dedupe on or answer)."""
+    """One inbound message, or None when it has no id or no sender (nothing to dedupe on or answer), or one
+    longer than Meta's."""
     wamid = _text(raw.get("id"))
     # Users with a WhatsApp username may hide their number: then only the business-scoped user id is sent.
     wa_id = _text(raw.get("from")) or _text(raw.get("from_user_id")) or _text(raw.get("user_id"))
     if not wamid or not wa_id:
+        return None
+    phone = f"+{wa_id}" if wa_id.isascii() and wa_id.isdigit() else wa_id
+    if len(wamid) > MAX_ID_CHARS or len(phone) > MAX_SENDER_CHARS:
+        log.warning("message skipped: its id (%d characters) or sender (%d) is longer than Meta's", len(wamid),
+                    len(phone))
         return None
     kind = _text(raw.get("type")) or ""
     text, title, is_reply = _readable_text(kind, raw)
@@ -152,7 +165,7 @@ def _message(raw: dict, names: dict[str, str], phone_number_id: str | None) -> I
     return InboundMessage(
         wamid=wamid,
         wa_id=wa_id,
-        phone=f"+{wa_id}" if wa_id.isascii() and wa_id.isdigit() else wa_id,
+        phone=phone,
         type=kind,
         timestamp=_timestamp(raw.get("timestamp")),
         text=text,
@@ -215,10 +228,14 @@ def _statuses(value: dict) -> list[StatusUpdate]:
 
 
 def _status(raw: dict) -> StatusUpdate | None:
-    """One delivery status, or None without an id or a status."""
+    """One delivery status, or None without an id or a status, or with one longer than Meta's."""
     wamid = _text(raw.get("id"))
     status = _text(raw.get("status"))
     if not wamid or not status:
+        return None
+    if len(wamid) > MAX_ID_CHARS or len(status) > MAX_STATUS_CHARS:
+        log.warning("status skipped: its message id (%d characters) or status word (%d) is longer than Meta's",
+                    len(wamid), len(status))
         return None
     return StatusUpdate(
         wamid=wamid,

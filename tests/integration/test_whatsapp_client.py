@@ -209,6 +209,24 @@ def test_a_group_commit_applies_every_status_in_each_messages_own_order(school_d
                                  status("wamid.G1", "played"), status("wamid.G2", "read")]) == 2
 
 
+def test_ids_and_status_words_longer_than_meta_sends_are_skipped_and_the_rest_stored(school_db):
+    """Nothing Meta sends is longer than our columns; a POST that is would otherwise fail on PostgreSQL (value too
+    long) and be retried by Meta forever, taking the good messages beside it down too."""
+    store.record_outbound(PARENT, {"type": "text", "text": {"body": "x"}}, "wamid.LONG0", store.ACCEPTED)
+    body = webhook_body(PARENT, text_message("hi", wamid="wamid.GOOD1"))
+    value = body["entry"][0]["changes"][0]["value"]
+    value["messages"] += [{**text_message("long id", wamid="wamid." + "x" * 300), "from": "919845000007"},
+                          {**text_message("long sender", wamid="wamid.LONG2"), "from": "9" * 200}]
+    value["statuses"] = [{"id": "wamid.LONG0", "status": "s" * 25, "timestamp": "1700000000"},
+                         {"id": "wamid." + "y" * 300, "status": "delivered", "timestamp": "1700000000"},
+                         {"id": "wamid.LONG0", "status": "delivered", "timestamp": "1700000000"}]
+    fresh = store.store_inbound(parse_webhook(body))
+    assert [message.wamid for message in fresh] == ["wamid.GOOD1"]
+    with session_scope() as s:
+        assert s.execute(select(m.WhatsAppMessage.status)
+                         .where(m.WhatsAppMessage.whatsapp_message_id == "wamid.LONG0")).scalar_one() == "delivered"
+
+
 def test_duplicates_are_stored_once_and_claimed_once(school_db):
     body = webhook_body(PARENT, text_message("hi", wamid="wamid.DUP1"))
     assert len(store.store_inbound(parse_webhook(body))) == 1
