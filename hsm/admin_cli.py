@@ -18,9 +18,13 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_scheduler(args: argparse.Namespace) -> int:
-    from hsm.reminders import run_scheduler
+    from hsm.scheduler import run_scheduler
 
-    return run_scheduler()
+    try:
+        return run_scheduler()
+    except ValueError as error:  # a bad setting, refused before any job runs
+        print(f"scheduler: {error}", file=sys.stderr)
+        return 2
 
 
 def _cmd_reminders_run(args: argparse.Namespace) -> int:
@@ -56,7 +60,7 @@ def add_admin_commands(commands: Any) -> None:
     worker.set_defaults(handler=_cmd_worker)
 
     scheduler = commands.add_parser("scheduler", help="send due reminders every minute (queued on RQ when "
-                                                      "REDIS_URL is set)")
+                                                      "REDIS_URL is set) and purge old data daily at 03:30")
     scheduler.set_defaults(handler=_cmd_scheduler)
 
     reminders = commands.add_parser("reminders", help="fee and class reminders")

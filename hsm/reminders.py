@@ -339,19 +339,3 @@ def reminders_tick() -> None:
         reminders_job()
     except Exception:  # noqa: BLE001 - the scheduler must keep ticking
         log.exception("reminders run failed")
-
-
-def run_scheduler() -> int:
-    """`hsm scheduler`: run the reminders every minute, on the minute, in the school's time zone."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
-
-    fee_reminder_days(), class_reminder_minutes(), fee_reminder_hours()  # refuse bad settings at start
-    scheduler = BlockingScheduler(timezone=clock.school_timezone())
-    scheduler.add_job(reminders_tick, "cron", second=0, id="reminders", max_instances=1, coalesce=True,
-                      misfire_grace_time=50)
-    log.info("scheduler: reminders every minute (%s)", "queued on RQ" if get_settings().redis_url else "in-process")
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    return 0

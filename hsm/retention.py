@@ -1,7 +1,7 @@
 """Data retention: delete old WhatsApp messages, spent identity-link codes and long-expired chat sessions.
 
-Run it on a schedule (cron, a worker's periodic job): `hsm retention run` (add `--dry-run` to only count).
-What goes:
+`hsm scheduler` runs it every night (hsm.scheduler); `hsm retention run` runs it now (add `--dry-run` to only
+count). What goes:
 - `whatsapp_messages` older than `HSM_RETENTION_DAYS` (default 90);
 - `identity_link_codes` more than a day past their expiry (used or not);
 - `whatsapp_sessions` that expired more than 30 days ago (their remaining messages are kept, detached).
@@ -11,6 +11,7 @@ Attendance, payments, leads and the audit log are never touched; each run adds o
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from hsm import clock
 from hsm import models as m
+
+log = logging.getLogger("hsm.retention")
 
 DEFAULT_RETENTION_DAYS = 90
 LINK_CODE_GRACE = timedelta(days=1)
@@ -95,6 +98,21 @@ def purge(session: Session, now: datetime | None = None, days: int | None = None
     return report
 
 
+def retention_job(now: datetime | None = None) -> PurgeReport | None:
+    """The nightly job in `hsm scheduler`: purge and log what went. A failure is logged (the purge is one
+    transaction: nothing is half-deleted) and the job runs again the next night."""
+    from hsm.db import session_scope
+
+    try:
+        with session_scope() as session:
+            report = purge(session, now=now)
+    except Exception:  # noqa: BLE001 - the scheduler must keep running its other jobs
+        log.exception("retention purge failed; it runs again tomorrow")
+        return None
+    log.info("retention: %s", report.summary())
+    return report
+
+
 # ------------------------------------------------------------------------------------------------ CLI
 
 
@@ -126,7 +144,8 @@ def add_security_commands(commands) -> None:
     retention = commands.add_parser("retention", help="delete personal data past its retention period")
     retention_commands = retention.add_subparsers(dest="retention_command", required=True)
     run = retention_commands.add_parser(
-        "run", help="purge old WhatsApp messages, spent link codes and expired sessions (schedule it daily)")
+        "run", help="purge old WhatsApp messages, spent link codes and expired sessions now (`hsm scheduler` "
+               "does it every night)")
     run.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     run.add_argument("--days", type=_positive_int, default=None,
                      help=f"keep messages this many days (default: HSM_RETENTION_DAYS or {DEFAULT_RETENTION_DAYS})")

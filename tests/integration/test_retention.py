@@ -1,9 +1,10 @@
 """Retention purge: old WhatsApp messages, spent link codes and long-expired sessions go; attendance, payments and
-the audit log stay. Also `hsm retention run` (SQLite and PostgreSQL)."""
+the audit log stay. Also `hsm retention run` and the nightly job in `hsm scheduler` (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from hsm import clock
 from hsm import models as m
 from hsm.db import session_scope
-from hsm.retention import add_security_commands, purge
+from hsm.retention import add_security_commands, purge, retention_job
 
 PHONE = "+919876543210"
 
@@ -135,3 +136,21 @@ def test_hsm_retention_run_command(school_db, capsys, monkeypatch):
     args = parser.parse_args(["retention", "run"])
     assert args.handler(args) == 2
     assert "HSM_RETENTION_DAYS" in capsys.readouterr().err
+
+
+def test_the_nightly_job_purges_and_a_failure_waits_for_the_next_night(school_db, monkeypatch, caplog):
+    with session_scope(school_db) as db_session:
+        seed(db_session)
+    monkeypatch.setenv("HSM_RETENTION_DAYS", "soon")
+    with caplog.at_level(logging.ERROR, logger="hsm.retention"):
+        assert retention_job() is None  # logged, not raised: the scheduler's other jobs go on
+    assert "retention purge failed" in caplog.text
+    with session_scope(school_db) as db_session:
+        assert count(db_session, m.WhatsAppMessage) == 5
+
+    monkeypatch.delenv("HSM_RETENTION_DAYS")
+    report = retention_job()
+    assert report is not None and (report.messages, report.link_codes, report.sessions) == (2, 2, 1)
+    with session_scope(school_db) as db_session:
+        assert count(db_session, m.WhatsAppMessage) == 3
+        assert db_session.execute(select(m.AuditLog).filter_by(actor="system:retention")).scalar_one()
