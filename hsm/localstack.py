@@ -123,14 +123,13 @@ class Stack:
 
             create_tracker_tables(database_url)  # else the replicas race to create Rasa's table (and log errors)
         stack.start_process("sandbox", [str(BIN / "hsm"), "sandbox", "--port", str(stack.sandbox_port)])
-        for index, port in enumerate(action_ports):
-            stack.start_process(cls.actions_name(index), [str(BIN / "rasa"), "run", "actions", "--port", str(port),
-                                                          "--logging-config-file", "logging.yml"])
+        for index in range(action_servers):
+            stack.start_actions(index)
         for replica in range(rasa_replicas):
             stack.start_rasa(replica)
         stack.wait("sandbox", f"{stack.sandbox_url}/healthz")
-        for index, port in enumerate(action_ports):
-            stack.wait(cls.actions_name(index), f"http://127.0.0.1:{port}/health")
+        for index in range(action_servers):
+            stack.wait_actions(index)
         for replica in range(rasa_replicas):
             stack.wait_rasa(replica)
         return stack
@@ -139,6 +138,15 @@ class Stack:
         log = (self.workdir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**self.env, **(env or {})},
                                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start_actions(self, index: int = 0) -> None:
+        """Start (or restart, on the same port) action server `index`."""
+        self.start_process(self.actions_name(index), [
+            str(BIN / "rasa"), "run", "actions", "--port", str(self.action_ports[index]),
+            "--logging-config-file", "logging.yml"])
+
+    def wait_actions(self, index: int = 0) -> None:
+        self.wait(self.actions_name(index), f"http://127.0.0.1:{self.action_ports[index]}/health")
 
     def start_rasa(self, replica: int = 0) -> None:
         """Start (or restart, on the same port) Rasa replica `replica`."""

@@ -210,3 +210,22 @@ def test_leave_is_confirmed_recorded_and_everyone_is_told(stack):
     assert "+919845000040" not in to  # Varun Tej's enrollment is paused
     thursday = rahul.say("schedule thursday")
     assert thursday.count("cancelled (you're on leave)") == 2
+
+
+def test_a_draft_survives_a_crash_of_rasa_and_the_action_server(stack):
+    """Both killed between the summary and the teacher's "yes" (a deploy, a crash): the draft and the conversation
+    are in the database, so tapping "Yes, save" after the restart saves what the summary showed."""
+    rahul = Teacher(stack)
+    rahul.say("guitar 5pm attendance")
+    summary = rahul.say("all present except Sarah")
+    assert "✗ Sarah Wilson" in summary and "✓ Ahmed Khan" in summary and "Save it?" in summary
+    stack.kill("rasa")
+    stack.kill(stack.actions_name(0))
+    stack.start_actions(0)
+    stack.start_rasa(0)
+    stack.wait_actions(0)
+    stack.wait_rasa(0)
+    saved = rahul.tap("Yes, save")  # the button sent before the crash
+    assert "Attendance updated for Guitar Beginner 5:00 PM ✓" in saved
+    marked = records(stack, "GTR-BEG-TT17")
+    assert marked["Sarah Wilson"][0] == "absent" and marked["Ahmed Khan"][0] == "present"
