@@ -99,10 +99,11 @@ def main() -> int:
     for g in range(groups):
         for k in range(75):
             store.record_outbound(phones[k], reply, f"wamid.g{g}.out{k}", store.ACCEPTED)
-    rows.append(("group commit (25 messages + 75 statuses)", lambda g: store.store_inbound_many(group_batches[g])))
     print(f"{'operation':<42} {'median CPU us':>14}   ({calls} calls each, SQLite)")
     for name, work in rows:
-        print(f"{name:<42} {median_cpu_us(groups if name.startswith('group') else calls, work):>14.0f}")
+        print(f"{name:<42} {median_cpu_us(calls, work):>14.0f}")
+    group_us = median_cpu_us(groups, lambda g: store.store_inbound_many(group_batches[g]))
+    print(f"{'group commit (25 messages + 75 statuses)':<42} {group_us:>14.0f}   ({groups} groups)")
     return 0
 
 

@@ -250,35 +250,35 @@ def apply_statuses(statuses: tuple[StatusUpdate, ...] | list[StatusUpdate]) -> i
 
 
 def _apply_statuses(connection, statuses: tuple[StatusUpdate, ...] | list[StatusUpdate]) -> int:
-    """Statuses in rounds: each round takes the next status of every message, in the order they arrived, and
-    moves all of them with one executemany per kind of status (a group commit brings dozens of statuses, and one
-    statement each cost the writer more than the database's work). Statuses of different messages never affect each
-    other; a message's own statuses keep their order, one round each."""
-    changed = 0
-    pending = list(statuses)
-    while pending:
-        this_round: dict[tuple[str, bool], list[dict]] = {}
-        later: list[StatusUpdate] = []
-        taken: set[str] = set()
-        for status in pending:
-            if status.wamid in taken:
-                later.append(status)
-                continue
-            taken.add(status.wamid)
-            values: dict = {"wamid": status.wamid}
-            if status.errors:
-                first = status.errors[0]
-                code = first.get("code")
-                values["code"] = code if isinstance(code, int) else None
-                values["error"] = str(first.get("title") or first.get("message") or "")[:500]
-            this_round.setdefault((status.status, bool(status.errors)), []).append(values)
-        for (new_status, with_error), rows in this_round.items():
-            changed += connection.execute(_move_status(new_status, with_error), rows).rowcount
-        pending = later
+    """Statuses in rounds: a message's first status goes in the first round, its second in the second, and so on;
+    each round moves its statuses with one executemany per kind of status (a group commit brings dozens of
+    statuses, and one statement each cost the writer more than the database's work). Statuses of different
+    messages never affect each other; a message's own statuses keep their order, one round each."""
+    rounds: list[dict[tuple[str, bool], list[dict]]] = []
+    earlier: dict[str, int] = {}  # statuses of each message placed so far
+    for status in statuses:
+        index = earlier.get(status.wamid, 0)
+        earlier[status.wamid] = index + 1
+        if index == len(rounds):
+            rounds.append({})
+        rounds[index].setdefault((status.status, bool(status.errors)), []).append(_status_values(status))
+    changed = sum(connection.execute(_move_status(new_status, with_error), rows).rowcount
+                  for round_ in rounds for (new_status, with_error), rows in round_.items())
     if changed < len(statuses):
         log.debug("%d of %d status(es) not taken: their messages are unknown or already further on",
                   len(statuses) - changed, len(statuses))
     return changed
+
+
+def _status_values(status: StatusUpdate) -> dict:
+    """The parameters of `_move_status` for one status: its message, and Meta's first error if it has one."""
+    values: dict = {"wamid": status.wamid}
+    if status.errors:
+        first = status.errors[0]
+        code = first.get("code")
+        values["code"] = code if isinstance(code, int) else None
+        values["error"] = str(first.get("title") or first.get("message") or "")[:500]
+    return values
 
 
 def in_service_window(phone: str, now: datetime | None = None) -> bool:
