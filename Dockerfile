@@ -29,7 +29,7 @@ ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH PIP_DISABLE_PIP_VERSION_CHECK
     PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 RASA_TELEMETRY_ENABLED=false HOME=/home/hsm
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-# The checkout's layout is kept (hsm.config.PROJECT_ROOT is /app): config.yml, domain.yml, endpoints.yml,
+# The checkout's layout is kept (hsm.infra.config.PROJECT_ROOT is /app): config.yml, domain.yml, endpoints.yml,
 # credentials.yml, alembic.ini, migrations/, templates/ and the packages.
 COPY --chown=hsm:hsm . /app
 RUN pip install --no-deps -e . && pip check

@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import GuardedAction, caller, in_session, user_text
-from hsm import access, linking, subscriptions
+from hsm.people import access, linking, subscriptions
 
 
 class ActionSubscription(GuardedAction):

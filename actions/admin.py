@@ -14,9 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.common import GuardedAction, caller, entity, in_session, payload, user_text
-from hsm import broadcast, clock, override
-from hsm import models as m
-from hsm.dates import parse_date
+from hsm.classes import override
+from hsm.classes.dates import parse_date
+from hsm.infra import clock
+from hsm.infra import models as m
+from hsm.outreach import broadcast
 
 CONFIRM_BUTTONS = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 _PRESENT = re.compile(r"\b(present|came|attended|was there)\b", re.IGNORECASE)

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from actions import admin
 from actions.common import GuardedAction, caller, entity, in_session, payload, user_text
 from actions.questions import WHAT_TO_CHANGE_TEXT
-from hsm import attendance, clock, override
-from hsm import models as m
-from hsm.attendance_text import parse_attendance
-from hsm.dates import parse_time
+from hsm.classes import attendance, override
+from hsm.classes.attendance_text import parse_attendance
+from hsm.classes.dates import parse_time
+from hsm.infra import clock
+from hsm.infra import models as m
 
 
 def _reply(text: str, buttons: list[dict] | None = None, **slots: Any) -> dict:

@@ -10,8 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import GuardedAction, caller, entity, in_session, payload
-from hsm import family, payments
-from hsm.family import Answer
+from hsm.classes import family
+from hsm.classes.family import Answer
+from hsm.money import payments
 
 
 def _child_buttons(answer: Answer, intent: str) -> list[dict] | None:

@@ -14,9 +14,9 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from hsm import access
-from hsm.db import session_scope
-from hsm.identity import Identity, identify
+from hsm.infra.db import session_scope
+from hsm.people import access
+from hsm.people.identity import Identity, identify
 
 T = TypeVar("T")
 _PAYLOAD = re.compile(r"^/(?P<intent>\w+)(?P<entities>\{.*\})?$", re.DOTALL)
@@ -43,8 +43,8 @@ def caller(session: Session, tracker: Tracker) -> Identity:
 
 
 class GuardedAction(Action, metaclass=abc.ABCMeta):
-    """An action that declares who may run it (`capabilities`, see hsm.access.PERMISSIONS); the one central
-    check runs before `act`, and a refusal is the fixed text of hsm.access, which names nobody."""
+    """An action that declares who may run it (`capabilities`, see hsm.people.access.PERMISSIONS); the one central
+    check runs before `act`, and a refusal is the fixed text of hsm.people.access, which names nobody."""
 
     capabilities: tuple[str, ...] = ()
 

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from actions.common import GuardedAction, entity, in_session, user_text
 from actions.questions import NO_CALL_TEXT
-from hsm import enrollment
-from hsm import models as m
-from hsm.notify import deliver
+from hsm.infra import models as m
+from hsm.outreach import enrollment
+from hsm.outreach.notify import deliver
 
 ENROLL_SLOTS = ("enroll_course", "enroll_age", "enroll_level", "enroll_preference", "enroll_step")
 ANY_TIME = {"any", "anything", "any time", "anytime", "no preference", "flexible", "whatever", "all"}

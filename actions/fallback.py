@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.common import GuardedAction, caller, in_session, payload
-from hsm import models as m
-from hsm.notices import Notice
-from hsm.notify import deliver
+from hsm.infra import models as m
+from hsm.outreach.notices import Notice
+from hsm.outreach.notify import deliver
 
 MISSES = {"nlu_fallback", "out_of_scope"}
 MENUS = {

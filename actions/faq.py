@@ -11,8 +11,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import GuardedAction
-from hsm import faq
-from hsm.db import session_scope
+from hsm.infra.db import session_scope
+from hsm.outreach import faq
 
 
 def _lookup(topic: str | None) -> tuple[str | None, list[tuple[str, str]]]:

@@ -13,9 +13,11 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.common import GuardedAction, caller, in_session, user_text
-from hsm import clock, faq, leave
-from hsm.dates import day_label, parse_date, time_label
-from hsm.notify import deliver
+from hsm.classes import leave
+from hsm.classes.dates import day_label, parse_date, time_label
+from hsm.infra import clock
+from hsm.outreach import faq
+from hsm.outreach.notify import deliver
 
 SKIP_WORDS = {"skip", "no", "none", "nothing", "-", "na", "n/a", "personal", "prefer not to say"}
 

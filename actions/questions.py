@@ -24,7 +24,7 @@ LEVEL_BUTTONS = [{"title": level, "payload": level} for level in ("Beginner", "I
 
 @dataclass(frozen=True)
 class Question:
-    capability: str  # the capability of the form that asks (hsm.access.PERMISSIONS)
+    capability: str  # the capability of the form that asks (hsm.people.access.PERMISSIONS)
     text: str
     buttons: tuple[dict[str, str], ...] = ()
 

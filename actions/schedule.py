@@ -10,8 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import GuardedAction, caller, entity, in_session, user_text
-from hsm import clock, family, faq, teacher_day
-from hsm.dates import parse_date
+from hsm.classes import family, teacher_day
+from hsm.classes.dates import parse_date
+from hsm.infra import clock
+from hsm.outreach import faq
 
 
 def show_schedule(session: Session, tracker: Tracker) -> tuple[str, list[dict]]:

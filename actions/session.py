@@ -9,8 +9,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from hsm.db import session_scope
-from hsm.identity import Identity, identify
+from hsm.infra.db import session_scope
+from hsm.people.identity import Identity, identify
 
 
 def _identify_sender(sender_id: str) -> Identity:

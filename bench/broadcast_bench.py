@@ -1,4 +1,4 @@
-"""Benchmark: one broadcast to N synthetic recipients through the real sender (`hsm.broadcast.run_broadcast`: claims,
+"""Benchmark: one broadcast to N synthetic recipients through the real sender (`hsm.outreach.broadcast.run_broadcast`: claims,
 token bucket, client retries, records) against the local Cloud API sandbox, with a share of sends answered by a
 transient HTTP 500. Prints how long it took next to the ideal N / rate, and counts lost and duplicated messages.
 
@@ -31,10 +31,10 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hsm import broadcast as bc  # noqa: E402
-from hsm import models as m  # noqa: E402
-from hsm.db import session_scope, upgrade_to_head  # noqa: E402
-from hsm.sandbox import SANDBOX, SandboxConfig, create_app, fault_error  # noqa: E402
+from devtools.sandbox import SANDBOX, SandboxConfig, create_app, fault_error  # noqa: E402
+from hsm.infra import models as m  # noqa: E402
+from hsm.infra.db import session_scope, upgrade_to_head  # noqa: E402
+from hsm.outreach import broadcast as bc  # noqa: E402
 from hsm.whatsapp.client import WhatsAppClient  # noqa: E402
 
 TOKEN, PHONE_ID = "bench-token", "100000000000123"
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("hsm.whatsapp.client").setLevel(logging.CRITICAL)  # one warning per retried 500
-    logging.getLogger("hsm.broadcast").setLevel(logging.WARNING)
+    logging.getLogger("hsm.outreach.broadcast").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="hsm-broadcast-bench-") as workdir:
         os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir}/bench.sqlite3"
         os.environ.pop("HSM_NOW", None)  # the real clock: the rate limiter and the 24-hour window use it

@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hsm.config import PROJECT_ROOT  # noqa: E402
-from hsm.localstack import PHONE_NUMBER_ID  # noqa: E402
+from devtools.localstack import PHONE_NUMBER_ID  # noqa: E402
+from hsm.infra.config import PROJECT_ROOT  # noqa: E402
 
 
 def median_cpu_us(calls: int, work: Callable[[int], object]) -> float:
@@ -46,11 +46,11 @@ def main() -> int:
 
     from sqlalchemy import select
 
-    from hsm import models as m
-    from hsm.chat import text_message, webhook_body
-    from hsm.db import get_engine, session_scope, upgrade_to_head
-    from hsm.sandbox import SandboxConfig, status_notification
-    from hsm.school_import import import_school_file
+    from devtools.chat import text_message, webhook_body
+    from devtools.sandbox import SandboxConfig, status_notification
+    from hsm.infra import models as m
+    from hsm.infra.db import get_engine, session_scope, upgrade_to_head
+    from hsm.records.school_import import import_school_file
     from hsm.whatsapp import store
     from hsm.whatsapp.payloads import parse_webhook
 

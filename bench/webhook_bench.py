@@ -58,13 +58,13 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hsm.chat import text_message, webhook_body  # noqa: E402
-from hsm.config import PROJECT_ROOT  # noqa: E402
-from hsm.db import upgrade_to_head  # noqa: E402
-from hsm.localstack import APP_SECRET, PHONE_NUMBER_ID, Stack  # noqa: E402
-from hsm.school_import import import_school_file  # noqa: E402
-from hsm.templates import import_templates  # noqa: E402
+from devtools.chat import text_message, webhook_body  # noqa: E402
+from devtools.localstack import APP_SECRET, PHONE_NUMBER_ID, Stack  # noqa: E402
+from hsm.infra.config import PROJECT_ROOT  # noqa: E402
+from hsm.infra.db import upgrade_to_head  # noqa: E402
+from hsm.records.school_import import import_school_file  # noqa: E402
 from hsm.whatsapp.signature import sign  # noqa: E402
+from hsm.whatsapp.templates import import_templates  # noqa: E402
 
 TURNS = ["hi", "what are your timings?", "thanks", "bye"]
 REPLY_TIMEOUT_S = 60.0
@@ -417,7 +417,7 @@ def run_postgres_stack(args: argparse.Namespace, levels: list[int], rows: list[d
         finally:
             if stack is not None:
                 stack.stop()
-            from hsm.db import get_engine
+            from hsm.infra.db import get_engine
 
             get_engine(database_url).dispose()
             with admin.connect() as connection:

@@ -14,11 +14,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from hsm import payments
-from hsm.db import session_scope
-from hsm.notify import deliver
+from hsm.infra.db import session_scope
+from hsm.money import payments
+from hsm.outreach.notify import deliver
 
-log = logging.getLogger("hsm.payments.webhook")
+log = logging.getLogger("hsm.money.payments.webhook")
 MAX_BODY_BYTES = 256_000
 
 

@@ -28,10 +28,11 @@ from sanic.response import HTTPResponse
 from sanic_cors.core import SANIC_CORS_EVALUATED
 
 from connectors.whatsapp_workers import ProcessingWorkers, worker_count
-from hsm import rasa_speedups, rasa_stores
-from hsm.config import get_settings
-from hsm.phone import mask_phone
-from hsm.ratelimit import NOTICE_TEXT, rate_limiter_from_env
+from hsm.infra.config import get_settings
+from hsm.infra.phone import mask_phone
+from hsm.infra.ratelimit import NOTICE_TEXT, rate_limiter_from_env
+from hsm.rasa_glue import speedups as rasa_speedups
+from hsm.rasa_glue import stores as rasa_stores
 from hsm.whatsapp import render, store, sweeper
 from hsm.whatsapp.client import CloudApiError, WhatsAppClient
 from hsm.whatsapp.intake import IntakeWriter
@@ -402,7 +403,7 @@ class MessageProcessing:
 
     async def _last_intent(self, sender_id: str) -> str | None:
         """The intent Rasa just saved for this sender; loads the conversation only when the tracker store is not
-        ours (hsm.rasa_stores.SchoolTrackerStore remembers it when it saves)."""
+        ours (hsm.rasa_glue.stores.SchoolTrackerStore remembers it when it saves)."""
         remembered = rasa_stores.latest_intent(sender_id)
         if remembered:
             return remembered

@@ -30,7 +30,7 @@ from typing import Any
 
 import uvloop
 
-from hsm.ratelimit import RateLimits
+from hsm.infra.ratelimit import RateLimits
 from hsm.whatsapp.client import WhatsAppClient
 from hsm.whatsapp.payloads import InboundMessage
 
@@ -239,7 +239,7 @@ async def _serve(index: int, jobs: Any, done: Any, ready: Any, model_path: str, 
     from rasa.core.utils import AvailableEndpoints
 
     from connectors.whatsapp import MessageProcessing  # the same processing as in the server's process
-    from hsm import rasa_speedups
+    from hsm.rasa_glue import speedups as rasa_speedups
 
     agent = await load_agent(model_path=model_path,
                              endpoints=AvailableEndpoints.read_endpoints(endpoints) if endpoints else None)

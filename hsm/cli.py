@@ -6,11 +6,11 @@ import argparse
 import logging
 import sys
 
-from hsm.phone import mask_phone
+from hsm.infra.phone import mask_phone
 
 
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from hsm.db import get_engine, upgrade_to_head
+    from hsm.infra.db import get_engine, upgrade_to_head
 
     upgrade_to_head()
     url = get_engine().url
@@ -19,8 +19,8 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _cmd_import_school(args: argparse.Namespace) -> int:
-    from hsm.school_file import SchoolFileError
-    from hsm.school_import import import_school_file
+    from hsm.records.school_file import SchoolFileError
+    from hsm.records.school_import import import_school_file
 
     try:
         report = import_school_file(args.file)
@@ -34,7 +34,7 @@ def _cmd_import_school(args: argparse.Namespace) -> int:
 
 
 def _cmd_import_templates(args: argparse.Namespace) -> int:
-    from hsm.templates import TemplateFileError, import_templates
+    from hsm.whatsapp.templates import TemplateFileError, import_templates
 
     try:
         changed = import_templates(args.file)
@@ -46,8 +46,8 @@ def _cmd_import_templates(args: argparse.Namespace) -> int:
 
 
 def _cmd_whois(args: argparse.Namespace) -> int:
-    from hsm.db import session_scope
-    from hsm.identity import identify
+    from hsm.infra.db import session_scope
+    from hsm.people.identity import identify
 
     with session_scope() as session:
         who = identify(session, args.phone)
@@ -77,10 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     whois.add_argument("phone")
     whois.set_defaults(handler=_cmd_whois)
 
-    from hsm.admin_cli import add_admin_commands
-    from hsm.chat import add_chat_command
-    from hsm.retention import add_security_commands
-    from hsm.sandbox import add_sandbox_command
+    from devtools.chat import add_chat_command
+    from devtools.sandbox import add_sandbox_command
+    from hsm.office.admin_cli import add_admin_commands
+    from hsm.records.retention import add_security_commands
 
     add_sandbox_command(commands)
     add_chat_command(commands)
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from hsm import logmask
+    from hsm.infra import logmask
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("hsm").setLevel(logging.INFO)

@@ -6,8 +6,8 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from hsm.db import get_engine
-from hsm.models import Base
+from hsm.infra.db import get_engine
+from hsm.infra.models import Base
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

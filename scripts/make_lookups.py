@@ -5,8 +5,8 @@
 Writes three lookup tables and the instrument synonyms:
 
 - `person`: every student's full name, first name, first name + last initial ("Rahul S") and the spellings
-  and short forms the roster matcher already knows for those names (hsm.roster_match: "Mohd", "Laxmi", "Sid").
-- `instrument`: every course's name and aliases (school file + hsm.enrollment.COMMON_ALIASES), plus a fixed
+  and short forms the roster matcher already knows for those names (hsm.classes.roster_match: "Mohd", "Laxmi", "Sid").
+- `instrument`: every course's name and aliases (school file + hsm.outreach.enrollment.COMMON_ALIASES), plus a fixed
   list of instruments people ask about that the school does not teach (so "do you teach flute?" finds the
   instrument and gets an honest "we don't teach flute").
 - `level`: the batch levels.
@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hsm.enrollment import COMMON_ALIASES  # noqa: E402
-from hsm.roster_match import NAME_VARIANTS, SHORT_FORMS  # noqa: E402
-from hsm.school_file import load_school_file  # noqa: E402
+from hsm.classes.roster_match import NAME_VARIANTS, SHORT_FORMS  # noqa: E402
+from hsm.outreach.enrollment import COMMON_ALIASES  # noqa: E402
+from hsm.records.school_file import load_school_file  # noqa: E402
 
 DEFAULT_SCHOOL = ROOT.parent / "shared" / "fixtures" / "school.yaml"
 DEFAULT_OUT = ROOT / "data" / "nlu" / "lookups.yml"

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from hsm.config import PROJECT_ROOT
+from hsm.infra.config import PROJECT_ROOT
 
 SHARED_DIR = Path(os.environ.get("HSM_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
 SCHOOL_FILE = SHARED_DIR / "fixtures" / "school.yaml"
@@ -71,7 +71,7 @@ def create_postgres_database(server_url: str) -> str:
 
 
 def drop_postgres_database(server_url: str, url: str) -> None:
-    from hsm.db import get_engine
+    from hsm.infra.db import get_engine
 
     get_engine(url).dispose()
     name = make_url(url).database
@@ -106,8 +106,8 @@ def empty_db_url(backend, tmp_path) -> Iterator[str]:
 def database_templates(tmp_path_factory):
     """Migrated databases ("empty", and "school" with the demo school imported), built once per backend and
     copied for each test: a file copy for SQLite, CREATE DATABASE ... TEMPLATE for PostgreSQL."""
-    from hsm.db import get_engine, upgrade_to_head
-    from hsm.school_import import import_school_file
+    from hsm.infra.db import get_engine, upgrade_to_head
+    from hsm.records.school_import import import_school_file
 
     built: dict[tuple[str, str], str] = {}
 
@@ -170,7 +170,7 @@ def school_db(backend, database_templates, tmp_path, monkeypatch) -> Iterator[st
 
 @pytest.fixture
 def session(school_db):
-    from hsm.db import session_scope
+    from hsm.infra.db import session_scope
 
     with session_scope(school_db) as db_session:
         yield db_session

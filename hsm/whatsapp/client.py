@@ -12,8 +12,8 @@ from typing import Any
 
 import aiohttp
 
-from hsm.config import Settings, get_settings
-from hsm.phone import mask_phone
+from hsm.infra.config import Settings, get_settings
+from hsm.infra.phone import mask_phone
 from hsm.whatsapp import store
 
 log = logging.getLogger("hsm.whatsapp.client")

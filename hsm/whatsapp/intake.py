@@ -4,7 +4,7 @@ but POSTs that arrive together are written in one transaction, by one thread.
 Under load Meta sends a burst of messages and three status callbacks per reply. One transaction each means as
 many commits, each waiting for the database's write lock (SQLite has one for the whole file). One writer that
 takes everything waiting and commits it at once keeps the acknowledgement at a commit or two, however many POSTs
-arrive; on SQLite it asks for the lock every 0.5 ms (`hsm.db.priority_writer_engine`) where the other writers
+arrive; on SQLite it asks for the lock every 0.5 ms (`hsm.infra.db.priority_writer_engine`) where the other writers
 wait in SQLite's busy handler, which sleeps up to 100 ms between tries. A group that fails is written again POST
 by POST, so one bad payload fails only its own POST.
 """

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 CAPTIONED_TYPES = frozenset({"image", "video", "document"})
 REPLY_KINDS = ("button_reply", "list_reply")
-# The longest message id, sender and status word the channel can store (hsm.models.WhatsAppMessage's columns).
+# The longest message id, sender and status word the channel can store (hsm.infra.models.WhatsAppMessage's columns).
 # Meta's are far shorter (a message id is about 60 characters). A longer one is not from Meta and is skipped:
 # stored, it would fail its whole POST on PostgreSQL ("value too long"), good messages included, and be retried.
 MAX_ID_CHARS, MAX_SENDER_CHARS, MAX_STATUS_CHARS = 255, 140, 20

@@ -28,10 +28,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import TextClause
 
-from hsm import clock
-from hsm import models as m
-from hsm.db import get_engine, priority_writer_engine, session_scope
-from hsm.identity import identify
+from hsm.infra import clock
+from hsm.infra import models as m
+from hsm.infra.db import get_engine, priority_writer_engine, session_scope
+from hsm.people.identity import identify
 from hsm.whatsapp.payloads import STATUS_RANK, InboundMessage, StatusUpdate, WebhookBatch, status_may_replace
 
 log = logging.getLogger("hsm.whatsapp.store")

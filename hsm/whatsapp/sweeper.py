@@ -38,10 +38,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from hsm import clock
-from hsm import models as m
-from hsm.db import session_scope
-from hsm.phone import mask_phone
+from hsm.infra import clock
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
+from hsm.infra.phone import mask_phone
 from hsm.whatsapp import store
 from hsm.whatsapp.payloads import InboundMessage, parse_webhook
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from hsm.db import upgrade_to_head
-from hsm.localstack import Stack
-from hsm.school_import import import_school_file
-from hsm.templates import import_templates
+from devtools.localstack import Stack
+from hsm.infra.db import upgrade_to_head
+from hsm.records.school_import import import_school_file
+from hsm.whatsapp.templates import import_templates
 from tests.conftest import DEMO_NOW, SCHOOL_FILE
 
 

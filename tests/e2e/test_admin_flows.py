@@ -9,9 +9,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from hsm import models as m
-from hsm.chat import describe
-from hsm.db import session_scope
+from devtools.chat import describe
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from hsm import models as m
-from hsm.db import session_scope
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
 from tests.e2e.test_whatsapp_channel import body_text
 
 pytestmark = pytest.mark.slow

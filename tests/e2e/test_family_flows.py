@@ -10,10 +10,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from hsm import models as m
-from hsm.chat import describe
-from hsm.db import session_scope
-from hsm.payments import LocalPaymentProvider, PaymentLink, webhook_signature
+from devtools.chat import describe
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
+from hsm.money.payments import LocalPaymentProvider, PaymentLink, webhook_signature
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@ messages of one conversation go to either replica, many conversations run at onc
 acknowledged messages in hand. Nothing is lost, each message is processed once, in order per sender; attendance
 is saved once.
 
-What makes it hold: the atomic Redis lock store (hsm.rasa_stores.AtomicRedisLockStore, chosen by REDIS_URL) lets
+What makes it hold: the atomic Redis lock store (hsm.rasa_glue.stores.AtomicRedisLockStore, chosen by REDIS_URL) lets
 one replica at a time work on a conversation, in ticket order; the tracker store is PostgreSQL; the channel claims
 each stored message atomically; and the orphan sweep (hsm.whatsapp.sweeper, wired into the channel)
 hands a dead replica's acknowledged messages to the living one.
@@ -25,12 +25,12 @@ from datetime import date
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from hsm import models as m
-from hsm.chat import new_wamid
-from hsm.db import session_scope, upgrade_to_head
-from hsm.localstack import Stack
-from hsm.school_import import import_school_file
-from hsm.templates import import_templates
+from devtools.chat import new_wamid
+from devtools.localstack import Stack
+from hsm.infra import models as m
+from hsm.infra.db import session_scope, upgrade_to_head
+from hsm.records.school_import import import_school_file
+from hsm.whatsapp.templates import import_templates
 from tests.conftest import REDIS_TEST_URL, SCHOOL_FILE, create_postgres_database, drop_postgres_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

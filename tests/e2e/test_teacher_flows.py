@@ -9,10 +9,10 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from hsm import models as m
-from hsm.chat import describe, new_wamid, text_message, webhook_body
-from hsm.db import session_scope
-from hsm.localstack import PHONE_NUMBER_ID
+from devtools.chat import describe, new_wamid, text_message, webhook_body
+from devtools.localstack import PHONE_NUMBER_ID
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ class Teacher:
         return self._read(after, expect)
 
     def choices(self) -> list[tuple[str, str, str]]:
-        from hsm.chat import choices_of
+        from devtools.chat import choices_of
 
         return [c for message in self.last for c in choices_of(message["payload"])]
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 import uvloop
 
-from hsm.config import PROJECT_ROOT
+from hsm.infra.config import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")

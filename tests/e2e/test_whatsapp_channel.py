@@ -10,10 +10,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from hsm import models as m
-from hsm.chat import new_wamid, webhook_body
-from hsm.db import session_scope
-from hsm.localstack import APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN
+from devtools.chat import new_wamid, webhook_body
+from devtools.localstack import APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
 from hsm.whatsapp import store
 from hsm.whatsapp.payloads import parse_webhook
 from hsm.whatsapp.signature import sign

@@ -1,5 +1,5 @@
 """Every action declares who may run it, and the one central check enforces it: every role × every action.
-Refusals are hsm.access's fixed texts: no names, no balances, no digits, nothing that confirms anyone exists."""
+Refusals are hsm.people.access's fixed texts: no names, no balances, no digits, nothing that confirms anyone exists."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import actions
 from actions.common import GuardedAction
-from hsm import access
+from hsm.people import access
 
 PHONES = {"admin": "+919800000001", "teacher": "+919811000101", "student": "+919876543210",
           "guardian": "+919845000007", "prospect": "+919700000999"}
@@ -74,8 +74,8 @@ def test_the_matrix(school_db, role, monkeypatch):
 
 
 def access_identity(role: str):
-    from hsm.db import session_scope
-    from hsm.identity import identify
+    from hsm.infra.db import session_scope
+    from hsm.people.identity import identify
 
     with session_scope() as session:
         return identify(session, PHONES[role])

@@ -13,16 +13,16 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from hsm import admin_api
-from hsm import models as m
-from hsm.chat import text_message, webhook_body
-from hsm.config import PROJECT_ROOT
-from hsm.db import session_scope
-from hsm.sandbox import SANDBOX, SandboxConfig, create_app
-from hsm.templates import TEMPLATES_FILE, import_templates
+from devtools.chat import text_message, webhook_body
+from devtools.sandbox import SANDBOX, SandboxConfig, create_app
+from hsm.infra import models as m
+from hsm.infra.config import PROJECT_ROOT
+from hsm.infra.db import session_scope
+from hsm.office import admin_api
 from hsm.whatsapp import store
 from hsm.whatsapp.client import RetryPolicy, WhatsAppClient
 from hsm.whatsapp.payloads import parse_webhook
+from hsm.whatsapp.templates import TEMPLATES_FILE, import_templates
 
 SECRET = "test-admin-secret-" + "0123456789abcdef" * 4
 TOKEN, PHONE_ID = "api-token", "100000000000066"
@@ -257,7 +257,7 @@ async def test_sessions_show_and_clear(api, caplog):
     await error_of(await client.get(f"{PREFIX}/sessions/{OMAR}", headers=STAFF), 404)
     assert (await error_of(await client.get(f"{PREFIX}/sessions/12345", headers=STAFF), 400))["field"] == "phone"
 
-    with caplog.at_level(logging.INFO, logger="hsm.admin_api"):
+    with caplog.at_level(logging.INFO, logger="hsm.office.admin_api"):
         answer = await client.post(f"{PREFIX}/sessions/clear", headers=STAFF, json={"phone": RINA})
     assert answer.status == 200 and (await answer.json())["cleared"] is True
     assert RINA not in caplog.text and "+91******0038" in caplog.text  # logs mask the number

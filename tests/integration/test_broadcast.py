@@ -16,15 +16,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import insert, select, update
 
-from hsm import broadcast as bc
-from hsm import clock
-from hsm import models as m
-from hsm.db import session_scope
-from hsm.sandbox import SANDBOX, SandboxConfig, create_app, fault_error
-from hsm.templates import TEMPLATES_FILE, import_templates
+from devtools.sandbox import SANDBOX, SandboxConfig, create_app, fault_error
+from hsm.infra import clock
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
+from hsm.outreach import broadcast as bc
 from hsm.whatsapp import store
 from hsm.whatsapp.client import RetryPolicy, WhatsAppClient
 from hsm.whatsapp.payloads import StatusUpdate
+from hsm.whatsapp.templates import TEMPLATES_FILE, import_templates
 
 TOKEN, PHONE_ID = "bc-token", "100000000000088"
 FAST = RetryPolicy(attempts=6, base_delay_s=0.01, max_delay_s=0.05, timeout_s=2.0)

@@ -7,9 +7,9 @@ from datetime import time
 import pytest
 from sqlalchemy import func, select
 
-from hsm import enrollment
-from hsm import models as m
-from hsm.notices import Notice
+from hsm.infra import models as m
+from hsm.outreach import enrollment
+from hsm.outreach.notices import Notice
 
 PROSPECT = "+919845099999"
 

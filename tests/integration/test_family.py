@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from hsm import family
-from hsm import models as m
-from hsm.identity import identify
+from hsm.classes import family
+from hsm.infra import models as m
+from hsm.people.identity import identify
 
 JOHN = "+919876543210"  # John Doe, a student on his own number: Keyboard Beginner + Guitar Beginner
 KAVITHA = "+919845000007"  # guardian of Aarav (Guitar Beginner) and Anika (Keyboard Kids)

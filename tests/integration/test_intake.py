@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 from sqlalchemy import func, select
 
-from hsm import models as m
-from hsm.chat import text_message, webhook_body
-from hsm.db import session_scope
+from devtools.chat import text_message, webhook_body
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
 from hsm.whatsapp import store
 from hsm.whatsapp.intake import IntakeWriter
 from hsm.whatsapp.payloads import StatusUpdate, parse_webhook

@@ -18,11 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from hsm import linking
-from hsm import models as m
-from hsm.db import session_scope
-from hsm.identity import identify, students_for
-from hsm.linking import (
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
+from hsm.people import linking
+from hsm.people.identity import identify, students_for
+from hsm.people.linking import (
     EXPIRED_REPLY,
     LINK_SENT_REPLY,
     LOCKED_REPLY,

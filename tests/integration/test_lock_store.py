@@ -1,4 +1,4 @@
-"""The conversation lock store (hsm/rasa_stores.py) against a real Redis (HSM_TEST_REDIS_URL): tickets drawn from
+"""The conversation lock store (hsm/rasa_glue/stores.py) against a real Redis (HSM_TEST_REDIS_URL): tickets drawn from
 many threads and processes at once are never the same, conversations are served one at a time in ticket order,
 expired tickets go away, and SchoolLockStore picks Redis or memory from REDIS_URL."""
 
@@ -15,8 +15,8 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import InMemoryLockStore, LockError, LockStore, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 
-from hsm.config import PROJECT_ROOT
-from hsm.rasa_stores import LOCK_KEY_PREFIX, AtomicRedisLockStore, SchoolLockStore
+from hsm.infra.config import PROJECT_ROOT
+from hsm.rasa_glue.stores import LOCK_KEY_PREFIX, AtomicRedisLockStore, SchoolLockStore
 from tests.conftest import REDIS_TEST_URL
 
 REDIS_URL = REDIS_TEST_URL
@@ -228,7 +228,7 @@ def test_school_lock_store_follows_redis_url(monkeypatch, redis_client):
     monkeypatch.delenv("REDIS_URL", raising=False)
     assert isinstance(SchoolLockStore(), InMemoryLockStore)
     monkeypatch.setenv("REDIS_URL", REDIS_URL)
-    store = LockStore.create(EndpointConfig(type="hsm.rasa_stores.SchoolLockStore"))
+    store = LockStore.create(EndpointConfig(type="hsm.rasa_glue.stores.SchoolLockStore"))
     assert isinstance(store, AtomicRedisLockStore) and store.key_prefix == "hsm:lock:"
 
 
@@ -236,7 +236,7 @@ def test_endpoints_yml_names_the_school_lock_store(monkeypatch):
     monkeypatch.setenv("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook")
     monkeypatch.delenv("REDIS_URL", raising=False)
     config = read_endpoint_config(str(PROJECT_ROOT / "endpoints.yml"), "lock_store")
-    assert config.type == "hsm.rasa_stores.SchoolLockStore"
+    assert config.type == "hsm.rasa_glue.stores.SchoolLockStore"
     assert isinstance(LockStore.create(config), InMemoryLockStore)
 
 

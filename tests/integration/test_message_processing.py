@@ -13,10 +13,10 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 import connectors.whatsapp as channel
-from hsm import models as m
-from hsm.chat import text_message, webhook_body
-from hsm.db import session_scope
-from hsm.sandbox import SandboxConfig, create_app
+from devtools.chat import text_message, webhook_body
+from devtools.sandbox import SandboxConfig, create_app
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
 from hsm.whatsapp import store
 from hsm.whatsapp.client import RetryPolicy, WhatsAppClient
 from hsm.whatsapp.payloads import parse_webhook

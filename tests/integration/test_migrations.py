@@ -5,8 +5,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from hsm.db import alembic_config, get_engine, upgrade_to_head
-from hsm.models import Base
+from hsm.infra.db import alembic_config, get_engine, upgrade_to_head
+from hsm.infra.models import Base
 
 SEED_TABLES = {"whatsapp_sessions", "whatsapp_messages", "whatsapp_subscriptions", "whatsapp_templates",
                "attendance_drafts"}

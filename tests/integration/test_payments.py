@@ -14,11 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
-from hsm import models as m
-from hsm import payments
-from hsm.identity import identify
-from hsm.notices import Notice
-from hsm.payments import (
+from hsm.infra import models as m
+from hsm.money import payments
+from hsm.money.payments import (
     LocalPaymentProvider,
     PaidEvent,
     PaymentError,
@@ -26,6 +24,8 @@ from hsm.payments import (
     RazorpayProvider,
     WebhookRejected,
 )
+from hsm.outreach.notices import Notice
+from hsm.people.identity import identify
 
 KEY_ID, KEY_SECRET, WEBHOOK_SECRET = "rzp_test_hsm", "test-secret", "whsec-hsm"
 JOHN = "+919876543210"

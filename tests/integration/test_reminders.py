@@ -13,16 +13,16 @@ import yaml
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from hsm import models as m
-from hsm import reminders as rm
-from hsm.admin_cli import add_admin_commands
-from hsm.chat import text_message, webhook_body
-from hsm.db import session_scope
-from hsm.sandbox import SANDBOX, SandboxConfig, create_app
-from hsm.templates import TEMPLATES_FILE, import_templates
+from devtools.chat import text_message, webhook_body
+from devtools.sandbox import SANDBOX, SandboxConfig, create_app
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
+from hsm.office.admin_cli import add_admin_commands
+from hsm.outreach import reminders as rm
 from hsm.whatsapp import store
 from hsm.whatsapp.client import RetryPolicy, WhatsAppClient
 from hsm.whatsapp.payloads import parse_webhook
+from hsm.whatsapp.templates import TEMPLATES_FILE, import_templates
 from tests.conftest import SCHOOL_FILE
 
 TOKEN, PHONE_ID = "rm-token", "100000000000099"
@@ -246,5 +246,5 @@ def test_the_scheduler_tick_queues_the_job_on_rq_when_redis_is_set(db_url, monke
     monkeypatch.setenv("HSM_NOW", MORNING)
     rm.reminders_tick()
     (job,) = queue.jobs
-    assert (job.func_name, job.id) == ("hsm.reminders.reminders_job", "hsm-reminders-20261201T0900")
+    assert (job.func_name, job.id) == ("hsm.outreach.reminders.reminders_job", "hsm-reminders-20261201T0900")
     queue.empty()

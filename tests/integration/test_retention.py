@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from hsm import clock
-from hsm import models as m
-from hsm.db import session_scope
-from hsm.retention import add_security_commands, purge, retention_job
+from hsm.infra import clock
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
+from hsm.records.retention import add_security_commands, purge, retention_job
 
 PHONE = "+919876543210"
 
@@ -142,7 +142,7 @@ def test_the_nightly_job_purges_and_a_failure_waits_for_the_next_night(school_db
     with session_scope(school_db) as db_session:
         seed(db_session)
     monkeypatch.setenv("HSM_RETENTION_DAYS", "soon")
-    with caplog.at_level(logging.ERROR, logger="hsm.retention"):
+    with caplog.at_level(logging.ERROR, logger="hsm.records.retention"):
         assert retention_job() is None  # logged, not raised: the scheduler's other jobs go on
     assert "retention purge failed" in caplog.text
     with session_scope(school_db) as db_session:

@@ -7,11 +7,11 @@ import pytest
 import yaml
 from sqlalchemy import func, inspect, select
 
-from hsm import models as m
 from hsm.cli import main as hsm_main
-from hsm.db import get_engine, session_scope
-from hsm.school_file import SchoolFileError
-from hsm.school_import import import_school_file
+from hsm.infra import models as m
+from hsm.infra.db import get_engine, session_scope
+from hsm.records.school_file import SchoolFileError
+from hsm.records.school_import import import_school_file
 from tests.conftest import SCHOOL_FILE
 
 
@@ -119,7 +119,7 @@ def test_broken_file_writes_nothing_on_an_empty_database(db_url, tmp_path):
 
 def test_database_error_midway_rolls_back_everything(school_db, tmp_path, monkeypatch):
     """A failure after rows were written (here: a forced error on the last student) leaves the old data."""
-    from hsm import school_import
+    from hsm.records import school_import
 
     raw = yaml.safe_load(SCHOOL_FILE.read_text())
     raw["students"][0]["name"] = "Johnny Doe"

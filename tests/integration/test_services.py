@@ -5,9 +5,11 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select
 
-from hsm import billing, identity, schedule
-from hsm import models as m
-from hsm.clock import now, school_timezone
+from hsm.classes import schedule
+from hsm.infra import models as m
+from hsm.infra.clock import now, school_timezone
+from hsm.money import billing
+from hsm.people import identity
 
 
 def teacher(session, employee_id):

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from hsm import models as m
-from hsm import subscriptions as subs
-from hsm.subscriptions import KINDS, is_subscribed, opt_in, opt_out, parse_subscription_command
+from hsm.infra import models as m
+from hsm.people import subscriptions as subs
+from hsm.people.subscriptions import KINDS, is_subscribed, opt_in, opt_out, parse_subscription_command
 
 JOHN = "+919876543210"  # a student on his own number
 NANDINI = "+919845000039"  # opted out in the school file

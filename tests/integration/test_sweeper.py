@@ -13,10 +13,10 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import update
 
-from hsm import clock
-from hsm import models as m
-from hsm.chat import text_message, webhook_body
-from hsm.db import session_scope
+from devtools.chat import text_message, webhook_body
+from hsm.infra import clock
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
 from hsm.whatsapp import store, sweeper
 from hsm.whatsapp.payloads import parse_webhook
 

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from hsm import leave, teacher_day
-from hsm import models as m
+from hsm.classes import leave, teacher_day
+from hsm.infra import models as m
 
 TUESDAY, WEDNESDAY, THURSDAY = date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)
 CHRISTMAS = date(2026, 12, 25)

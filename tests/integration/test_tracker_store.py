@@ -11,7 +11,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import text
 from sqlalchemy.pool import QueuePool
 
-from hsm import rasa_stores
+from hsm.rasa_glue import stores as rasa_stores
 
 
 def _tracker(sender: str, *intents: str) -> DialogueStateTracker:
@@ -62,7 +62,7 @@ def test_a_priority_writer_gets_the_lock_once_it_is_free_and_holds_it_from_the_s
 
     from sqlalchemy.exc import OperationalError
 
-    from hsm.db import sqlite_engine
+    from hsm.infra.db import sqlite_engine
 
     url = f"sqlite:///{tmp_path / 'lock.sqlite3'}"
     plain, priority = sqlite_engine(url), sqlite_engine(url, priority_writer=True)

@@ -9,10 +9,10 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select, update
 
-from hsm import models as m
-from hsm.chat import text_message, webhook_body
-from hsm.db import session_scope
-from hsm.sandbox import SandboxConfig, create_app
+from devtools.chat import text_message, webhook_body
+from devtools.sandbox import SandboxConfig, create_app
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
 from hsm.whatsapp import store
 from hsm.whatsapp.client import CloudApiError, OutsideServiceWindow, RetryPolicy, WhatsAppClient
 from hsm.whatsapp.payloads import STATUS_RANK, StatusUpdate, WebhookBatch, parse_webhook, status_may_replace

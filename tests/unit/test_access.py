@@ -1,5 +1,5 @@
 """The central permission check: every role against every capability and every intent, from tables written
-here independently of hsm/access.py; refusals are fixed texts that leak nothing; role switching."""
+here independently of hsm/people/access.py; refusals are fixed texts that leak nothing; role switching."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hsm import access
-from hsm.access import AccessDenied, allowed, capability_for_intent, require, require_intent, switch_role
-from hsm.config import PROJECT_ROOT
-from hsm.identity import Identity, RoleLink
+from hsm.infra.config import PROJECT_ROOT
+from hsm.people import access
+from hsm.people.access import AccessDenied, allowed, capability_for_intent, require, require_intent, switch_role
+from hsm.people.identity import Identity, RoleLink
 from tests.conftest import SCHOOL_FILE
 
 ALL = {"admin", "teacher", "student", "guardian", "prospect"}

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hsm.attendance_text import AttendanceStatement, parse_attendance
-from hsm.roster_match import RosterEntry, match_name
+from hsm.classes.attendance_text import AttendanceStatement, parse_attendance
+from hsm.classes.roster_match import RosterEntry, match_name
 
 GUITAR_BEGINNER = ("John Doe", "Mary Thomas", "Ahmed Khan", "Sarah Wilson", "Rahul Sharma", "Rahul Verma",
                    "Aarav Reddy", "Mohammed Irfan")

@@ -4,8 +4,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from hsm import clock
-from hsm.phone import InvalidPhoneNumber, mask_phone, normalise_phone
+from hsm.infra import clock
+from hsm.infra.phone import InvalidPhoneNumber, mask_phone, normalise_phone
 
 
 def test_now_is_frozen_by_hsm_now_and_expressed_in_school_time(monkeypatch):

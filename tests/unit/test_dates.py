@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hsm.dates import day_label, parse_date, parse_time, short_day_label, time_label
+from hsm.classes.dates import day_label, parse_date, parse_time, short_day_label, time_label
 
 TUESDAY = date(2026, 12, 1)  # the demo day
 

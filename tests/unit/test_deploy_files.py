@@ -10,7 +10,7 @@ import re
 import pytest
 import yaml
 
-from hsm.config import PROJECT_ROOT
+from hsm.infra.config import PROJECT_ROOT
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
@@ -72,7 +72,7 @@ def test_long_running_services_have_health_checks_and_restart(services):
 
 def test_migrations_run_first_and_everything_waits_for_them(services):
     migrate = command_text(services["migrate"])
-    assert "hsm db upgrade" in migrate and "hsm import-templates" in migrate and "hsm.rasa_stores" in migrate
+    assert "hsm db upgrade" in migrate and "hsm import-templates" in migrate and "hsm.rasa_glue.stores" in migrate
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in APP_SERVICES - {"migrate"}:
         depends = services[name]["depends_on"]

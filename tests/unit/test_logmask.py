@@ -15,8 +15,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hsm.config import PROJECT_ROOT
-from hsm.logmask import MaskPersonalData, mask_text, mask_value
+from hsm.infra.config import PROJECT_ROOT
+from hsm.infra.logmask import MaskPersonalData, mask_text, mask_value
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def test_install_masks_root_and_later_handlers():
         own = logging.StreamHandler(sys.stdout)
         own.setFormatter(logging.Formatter("access %(request)s %(status)d"))
         access.addHandler(own)
-        from hsm import logmask
+        from hsm.infra import logmask
         logmask.install()
         logmask.install()  # twice is harmless
         logging.getLogger("rasa.core.processor").info("message from %s", "+919876543210")
@@ -186,7 +186,7 @@ def test_install_masks_root_and_later_handlers():
 def test_logging_yml_is_a_dict_config_using_the_filter():
     config = yaml.safe_load((PROJECT_ROOT / "logging.yml").read_text())
     assert config["version"] == 1 and config["disable_existing_loggers"] is False
-    assert config["filters"]["mask_personal_data"]["()"] == "hsm.logmask.MaskPersonalData"
+    assert config["filters"]["mask_personal_data"]["()"] == "hsm.infra.logmask.MaskPersonalData"
     assert "mask_personal_data" in config["handlers"]["console"]["filters"]
 
 

@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
 
-from hsm import rasa_speedups
+from hsm.rasa_glue import speedups as rasa_speedups
 
 RESPONSES = [
     {"events": [], "responses": []},

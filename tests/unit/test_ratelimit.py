@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from hsm import ratelimit
-from hsm.ratelimit import Decision, InMemoryRateLimiter, RateLimits, RedisRateLimiter, rate_limiter_from_env
+from hsm.infra import ratelimit
+from hsm.infra.ratelimit import Decision, InMemoryRateLimiter, RateLimits, RedisRateLimiter, rate_limiter_from_env
 from tests.conftest import REDIS_TEST_URL
 
 REDIS_URL = REDIS_TEST_URL

@@ -1,6 +1,6 @@
 """Rendering the bot's replies within Meta's limits: buttons, then a list, then numbered text; long text split."""
 
-from hsm.sandbox import validate_message
+from devtools.sandbox import validate_message
 from hsm.whatsapp import render
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hsm.roster_match import NameMatch, RosterEntry, match_name, normalise, typo_budget
+from hsm.classes.roster_match import NameMatch, RosterEntry, match_name, normalise, typo_budget
 
 GUITAR_BEGINNER = (  # GTR-BEG-TT17 in the demo school; the ids are made up
     RosterEntry(101, "John Doe"),

@@ -19,7 +19,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from hsm.sandbox import SandboxConfig, add_sandbox_command, config_from_args, config_from_env, create_app
+from devtools.sandbox import SandboxConfig, add_sandbox_command, config_from_args, config_from_env, create_app
 
 TOKEN = "test-token"
 PHONE_NUMBER_ID = "123456789012345"

@@ -8,9 +8,9 @@ from datetime import datetime
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from hsm import clock
-from hsm.admin_cli import add_admin_commands
-from hsm.scheduler import build_scheduler
+from hsm.infra import clock
+from hsm.office.admin_cli import add_admin_commands
+from hsm.office.scheduler import build_scheduler
 
 
 def test_reminders_every_minute_and_the_retention_purge_every_night_at_half_past_three():

@@ -5,7 +5,7 @@ import copy
 import pytest
 import yaml
 
-from hsm.school_file import SchoolFileError, load_school_file, parse_school
+from hsm.records.school_file import SchoolFileError, load_school_file, parse_school
 from tests.conftest import SCHOOL_FILE
 
 

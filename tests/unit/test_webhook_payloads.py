@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from hsm.models import WhatsAppMessage
+from hsm.infra.models import WhatsAppMessage
 from hsm.whatsapp.payloads import (
     MAX_ID_CHARS,
     MAX_SENDER_CHARS,

@@ -1,0 +1,225 @@
+"""The local stack as real processes (Meta sandbox, action server, Rasa with the WhatsApp channel) for end-to-end
+tests and benchmarks, with helpers that post signed webhooks and read what the sandbox received.
+
+`Stack.start(..., rasa_replicas=2, action_servers=2)` runs several Rasa servers (and action servers) on the same
+database, as replicas behind a load balancer would: Rasa replica i talks to action server i mod n. The first of
+each keeps the names "rasa" and "actions"; the others are "rasa-2", "actions-2", ... Pass `env` (e.g. REDIS_URL)
+to give every process more of the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from devtools.chat import button_reply_message, list_reply_message, text_message, webhook_body
+from hsm.infra.config import PROJECT_ROOT
+from hsm.whatsapp.signature import sign
+
+BIN = Path(sys.executable).parent
+MODEL = PROJECT_ROOT / "models" / "hsm.tar.gz"
+APP_SECRET = "e2e-app-secret"
+VERIFY_TOKEN = "e2e-verify-token"
+ACCESS_TOKEN = "e2e-access-token"
+PHONE_NUMBER_ID = "100000000000042"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited early ({process.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not come up in {timeout_s}s:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class Stack:
+    """Processes started for one test session; `env` is what they were given."""
+
+    workdir: Path
+    database_url: str
+    env: dict[str, str]
+    rasa_port: int = 0
+    action_port: int = 0
+    sandbox_port: int = 0
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    rasa_ports: list[int] = field(default_factory=list)  # one per Rasa replica; rasa_ports[0] == rasa_port
+    action_ports: list[int] = field(default_factory=list)
+    credentials: str = "credentials.yml"
+
+    def __post_init__(self) -> None:
+        self.rasa_ports = self.rasa_ports or [self.rasa_port]
+        self.action_ports = self.action_ports or [self.action_port]
+
+    @property
+    def webhook_url(self) -> str:
+        return self.webhook_url_of(0)
+
+    def webhook_url_of(self, replica: int) -> str:
+        return f"http://127.0.0.1:{self.rasa_ports[replica]}/webhooks/whatsapp/webhook"
+
+    @staticmethod
+    def rasa_name(replica: int) -> str:
+        return "rasa" if replica == 0 else f"rasa-{replica + 1}"
+
+    @staticmethod
+    def actions_name(index: int) -> str:
+        return "actions" if index == 0 else f"actions-{index + 1}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    @classmethod
+    def environment(cls, workdir: Path, database_url: str, hsm_now: str | None, **ports: int) -> dict[str, str]:
+        env = {**os.environ,
+               "DATABASE_URL": database_url, "RASA_TELEMETRY_ENABLED": "false",
+               "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN, "WHATSAPP_APP_SECRET": APP_SECRET,
+               "WHATSAPP_ACCESS_TOKEN": ACCESS_TOKEN, "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+               "WHATSAPP_API_URL": f"http://127.0.0.1:{ports['sandbox_port']}/v21.0",
+               "ACTION_SERVER_URL": f"http://127.0.0.1:{ports['action_port']}/webhook",
+               "HSM_SANDBOX_WEBHOOK_URL": f"http://127.0.0.1:{ports['rasa_port']}/webhooks/whatsapp/webhook",
+               "PYTHONUNBUFFERED": "1"}
+        if hsm_now:
+            env["HSM_NOW"] = hsm_now
+        else:
+            env.pop("HSM_NOW", None)
+        return env
+
+    @classmethod
+    def start(cls, workdir: Path, database_url: str, hsm_now: str | None, *, rasa_replicas: int = 1,
+              action_servers: int = 1, env: dict[str, str] | None = None,
+              credentials: str = "credentials.yml") -> Stack:
+        if not MODEL.exists():
+            raise RuntimeError(f"{MODEL} is missing: run `make train` first")
+        rasa_ports = [free_port() for _ in range(rasa_replicas)]
+        action_ports = [free_port() for _ in range(action_servers)]
+        ports = {"rasa_port": rasa_ports[0], "action_port": action_ports[0], "sandbox_port": free_port()}
+        environment = {**cls.environment(workdir, database_url, hsm_now, **ports), **(env or {})}
+        stack = cls(workdir, database_url, environment, **ports, rasa_ports=rasa_ports, action_ports=action_ports,
+                    credentials=credentials)
+        if rasa_replicas > 1:
+            from hsm.rasa_glue.stores import create_tracker_tables
+
+            create_tracker_tables(database_url)  # else the replicas race to create Rasa's table (and log errors)
+        stack.start_process("sandbox", [str(BIN / "hsm"), "sandbox", "--port", str(stack.sandbox_port)])
+        for index in range(action_servers):
+            stack.start_actions(index)
+        for replica in range(rasa_replicas):
+            stack.start_rasa(replica)
+        stack.wait("sandbox", f"{stack.sandbox_url}/healthz")
+        for index in range(action_servers):
+            stack.wait_actions(index)
+        for replica in range(rasa_replicas):
+            stack.wait_rasa(replica)
+        return stack
+
+    def start_process(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
+        log = (self.workdir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**self.env, **(env or {})},
+                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start_actions(self, index: int = 0) -> None:
+        """Start (or restart, on the same port) action server `index`."""
+        self.start_process(self.actions_name(index), [
+            str(BIN / "rasa"), "run", "actions", "--port", str(self.action_ports[index]),
+            "--logging-config-file", "logging.yml"])
+
+    def wait_actions(self, index: int = 0) -> None:
+        self.wait(self.actions_name(index), f"http://127.0.0.1:{self.action_ports[index]}/health")
+
+    def start_rasa(self, replica: int = 0) -> None:
+        """Start (or restart, on the same port) Rasa replica `replica`."""
+        action_port = self.action_ports[replica % len(self.action_ports)]
+        self.start_process(self.rasa_name(replica), [
+            str(BIN / "rasa"), "run", "--model", str(MODEL), "-i", "127.0.0.1", "--port", str(self.rasa_ports[replica]),
+            "--credentials", self.credentials, "--endpoints", "endpoints.yml", "--enable-api",
+            "--logging-config-file", "logging.yml"],
+            env={"ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook"})
+
+    def wait_rasa(self, replica: int = 0) -> None:
+        self.wait(self.rasa_name(replica), f"http://127.0.0.1:{self.rasa_ports[replica]}/webhooks/whatsapp/")
+
+    def wait(self, name: str, url: str) -> None:
+        wait_until_up(url, self.processes[name], self.workdir / f"{name}.log")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        os.killpg(process.pid, sig)
+        process.wait(timeout=30)
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            self.kill(name, signal.SIGTERM)
+
+    def log(self, name: str) -> str:
+        return (self.workdir / f"{name}.log").read_text(errors="replace")
+
+    # -------------------------------------------------------------------------------------------- talking
+
+    def post(self, body: dict | bytes, signature: str | None = "sign", replica: int = 0,
+             **headers: str) -> requests.Response:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        sent_headers = {"Content-Type": "application/json", **headers}
+        if signature == "sign":
+            sent_headers["X-Hub-Signature-256"] = sign(raw, APP_SECRET)
+        elif signature is not None:
+            sent_headers["X-Hub-Signature-256"] = signature
+        return requests.post(self.webhook_url_of(replica), data=raw, headers=sent_headers, timeout=10)
+
+    def send_text(self, phone: str, text: str, wamid: str | None = None, replica: int = 0) -> str:
+        message = text_message(text, wamid)
+        body = webhook_body(phone, message, phone_number_id=PHONE_NUMBER_ID)
+        assert self.post(body, replica=replica).status_code == 200
+        return message["id"]
+
+    def tap_button(self, phone: str, reply_id: str, title: str) -> None:
+        body = webhook_body(phone, button_reply_message(reply_id, title), phone_number_id=PHONE_NUMBER_ID)
+        assert self.post(body).status_code == 200
+
+    def pick_row(self, phone: str, reply_id: str, title: str) -> None:
+        body = webhook_body(phone, list_reply_message(reply_id, title), phone_number_id=PHONE_NUMBER_ID)
+        assert self.post(body).status_code == 200
+
+    def sent(self, phone: str | None = None, after: int = 0, wait_s: float = 0) -> list[dict]:
+        params = {"after": after, "wait": wait_s}
+        if phone:
+            params["to"] = phone
+        answer = requests.get(f"{self.sandbox_url}/_sandbox/messages", params=params, timeout=wait_s + 10)
+        return answer.json()["messages"]
+
+    def last_seq(self) -> int:
+        return max((m["seq"] for m in self.sent()), default=0)
+
+    def replies(self, phone: str, after: int, count: int = 1, timeout_s: float = 30, settle_s: float = 0.5
+                ) -> list[dict]:
+        """Wait until at least `count` messages reached `phone` after seq `after`, then a little more."""
+        deadline = time.monotonic() + timeout_s
+        got: list[dict] = []
+        while time.monotonic() < deadline:
+            got = self.sent(phone, after)
+            if len(got) >= count:
+                time.sleep(settle_s)
+                return self.sent(phone, after)
+            self.sent(phone, max([after] + [m["seq"] for m in got]), wait_s=min(2.0, deadline - time.monotonic()))
+        return got

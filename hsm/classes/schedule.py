@@ -1,0 +1,127 @@
+"""When classes happen: a teacher's classes on a date, a student's next classes; holidays and leave applied."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from hsm.infra import clock
+from hsm.infra import models as m
+
+HOLIDAY = "holiday"
+TEACHER_ON_LEAVE = "cancelled"
+SCHEDULED = "scheduled"
+
+
+@dataclass(frozen=True)
+class ClassMeeting:
+    """One meeting of a batch on a date, with why it will not happen (holiday, teacher's leave) if so."""
+
+    batch: m.Batch
+    starts_at: datetime
+    duration_min: int
+    status: str
+    note: str | None = None
+
+    @property
+    def class_date(self) -> date:
+        return self.starts_at.date()
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_min)
+
+    @property
+    def held(self) -> bool:
+        return self.status == SCHEDULED
+
+
+def _holidays(session: Session, first: date, last: date) -> dict[date, str]:
+    rows = session.execute(
+        select(m.Holiday).where(m.Holiday.holiday_date.between(first, last))
+    ).scalars()
+    return {row.holiday_date: row.name for row in rows}
+
+
+def _leaves(session: Session, teacher_ids: set[int], first: date, last: date) -> dict[tuple[int, date], str | None]:
+    if not teacher_ids:
+        return {}
+    rows = session.execute(
+        select(m.TeacherLeave).where(
+            m.TeacherLeave.teacher_id.in_(teacher_ids),
+            m.TeacherLeave.leave_date.between(first, last),
+            m.TeacherLeave.status != "withdrawn",
+        )
+    ).scalars()
+    return {(row.teacher_id, row.leave_date): row.reason for row in rows}
+
+
+def meetings_between(session: Session, batches: list[m.Batch], first: date, last: date) -> list[ClassMeeting]:
+    """Every meeting of `batches` from `first` to `last` inclusive, in time order."""
+    tz = clock.school_timezone()
+    holidays = _holidays(session, first, last)
+    leaves = _leaves(session, {b.teacher_id for b in batches}, first, last)
+    meetings: list[ClassMeeting] = []
+    day = first
+    while day <= last:
+        for batch in batches:
+            for slot in batch.slots:
+                if slot.weekday != day.weekday():
+                    continue
+                starts_at = datetime.combine(day, slot.start_time, tzinfo=tz)
+                if day in holidays:
+                    status, note = HOLIDAY, holidays[day]
+                elif (batch.teacher_id, day) in leaves:
+                    status, note = TEACHER_ON_LEAVE, "teacher on leave"
+                else:
+                    status, note = SCHEDULED, None
+                meetings.append(ClassMeeting(batch, starts_at, slot.duration_min, status, note))
+        day += timedelta(days=1)
+    meetings.sort(key=lambda meeting: (meeting.starts_at, meeting.batch.code))
+    return meetings
+
+
+def _batches_query():
+    return select(m.Batch).where(m.Batch.active.is_(True)).options(
+        selectinload(m.Batch.slots), selectinload(m.Batch.course), selectinload(m.Batch.teacher)
+    )
+
+
+def teacher_classes_on(session: Session, teacher_id: int, day: date) -> list[ClassMeeting]:
+    """The teacher's batches meeting on `day`, in time order (holidays and leave marked, not dropped)."""
+    batches = list(session.execute(_batches_query().where(m.Batch.teacher_id == teacher_id)).scalars())
+    return meetings_between(session, batches, day, day)
+
+
+def next_classes(session: Session, student_id: int, after: datetime | None = None,
+                 horizon_days: int = 35) -> list[tuple[m.Enrollment, ClassMeeting]]:
+    """For each active enrollment, its next meeting that will be held and starts after `after` (default: now)."""
+    after = after or clock.now()
+    enrollments = list(session.execute(
+        select(m.Enrollment)
+        .where(m.Enrollment.student_id == student_id, m.Enrollment.status == "active")
+        .options(selectinload(m.Enrollment.batch).selectinload(m.Batch.slots))
+        .order_by(m.Enrollment.id)
+    ).scalars())
+    first = after.astimezone(clock.school_timezone()).date()
+    upcoming: list[tuple[m.Enrollment, ClassMeeting]] = []
+    for enrollment in enrollments:
+        meetings = meetings_between(session, [enrollment.batch], first, first + timedelta(days=horizon_days))
+        following = next((mt for mt in meetings if mt.held and mt.starts_at > after), None)
+        if following:
+            upcoming.append((enrollment, following))
+    upcoming.sort(key=lambda pair: pair[1].starts_at)
+    return upcoming
+
+
+def batch_roster(session: Session, batch_id: int) -> list[m.Student]:
+    """Students actively enrolled in the batch, by name."""
+    return list(session.execute(
+        select(m.Student)
+        .join(m.Enrollment, m.Enrollment.student_id == m.Student.id)
+        .where(m.Enrollment.batch_id == batch_id, m.Enrollment.status == "active")
+        .order_by(m.Student.name)
+    ).scalars())

@@ -1,0 +1,1 @@
+"""Money: class balances and dues, payment links and paid webhooks."""

@@ -1,0 +1,1 @@
+"""Reaching people: enrollment enquiries and leads, FAQ answers, notices, broadcasts and reminders."""

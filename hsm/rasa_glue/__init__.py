@@ -1,0 +1,1 @@
+"""Rasa glue: Rasa's tracker and lock stores on the school's infrastructure, and the speed patches for a Rasa server."""
