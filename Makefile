@@ -14,10 +14,10 @@ export ACTION_SERVER_URL ?= http://localhost:5055/webhook
 
 help:
 	@echo "make run         set everything up and talk to the bot"
-	@echo "make test        lint, every pytest suite, rasa data validate, rasa test"
+	@echo "make test        lint (ruff, format, mypy), every pytest suite, rasa data validate, rasa test"
 	@echo "make train       train the Rasa model (prints the training time)"
 	@echo "make validate    rasa data validate --fail-on-warning"
-	@echo "make lint        ruff"
+	@echo "make lint        ruff check, ruff format --check, mypy"
 	@echo "make db          migrate DATABASE_URL and import the demo school"
 	@echo "make eval        NLU evaluation: 5-fold CV, held-out messages, regression phrases, test stories, validate"
 	@echo "make bench       webhook benchmark: WhatsApp channel vs Rasa's REST channel"
@@ -51,6 +51,8 @@ run: $(STAMP) $(MODEL) db
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 validate: $(STAMP)
 	$(RASA) data validate --fail-on-warning

@@ -10,9 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions import admin
+from actions import pending
 from actions.common import GuardedAction, caller, entity, in_session, payload, user_text
-from actions.questions import WHAT_TO_CHANGE_TEXT
+from actions.texts import WHAT_TO_CHANGE_TEXT
 from hsm.classes import attendance, override
 from hsm.classes.attendance_text import parse_attendance
 from hsm.classes.dates import parse_time
@@ -66,10 +66,11 @@ def _next_step(session: Session, current: attendance.DraftView) -> dict:
 
 def handle_attendance(session: Session, tracker: Tracker) -> dict:
     who = caller(session, tracker)
-    correcting = admin.wants_override(who, user_text(tracker)) and (
+    assert who.person_id is not None  # only prospects have no person (and the capability check keeps them out)
+    correcting = pending.wants_override(who, user_text(tracker)) and (
         who.role == "admin" or attendance.open_draft(session, who.person_id) is None)
     if correcting:  # "Sarah was absent on Tuesday": one record of a past class, not a draft
-        text, buttons, events = admin.plan(session, tracker)
+        text, buttons, events = pending.plan_override(session, tracker)
         reply = _reply(text, buttons)
         reply["events"] = events
         return reply
@@ -101,6 +102,7 @@ def handle_attendance(session: Session, tracker: Tracker) -> dict:
             return _reply("Which class are you marking?", _batch_buttons(choice.options),
                           attendance_step="batch", attendance_text=text or None)
         meeting = choice.meeting
+        assert meeting is not None  # no problem and no options to choose from: the one class
         if makeup:
             student = attendance.makeup_student(session, meeting, text)
             if student is None:
@@ -119,6 +121,7 @@ def handle_attendance(session: Session, tracker: Tracker) -> dict:
                                " or say 'cancel' to keep it.")
             return reply
 
+    assert draft is not None  # there was one, or a new class started one
     current = attendance.view(session, draft)
     everyone = entity(tracker, "everyone")
     roster_names = [part for s in current.roster for part in (s.name, *s.name.split())]
@@ -137,6 +140,7 @@ def handle_attendance(session: Session, tracker: Tracker) -> dict:
 
 def confirm_attendance(session: Session, tracker: Tracker) -> dict:
     who = caller(session, tracker)
+    assert who.person_id is not None  # only prospects have no person (and the capability check keeps them out)
     draft_id = tracker.get_slot("attendance_draft")
     draft = attendance.open_draft(session, who.person_id)
     target = draft.id if draft is not None else (int(draft_id) if draft_id else None)
@@ -156,7 +160,7 @@ def _employee_id(session: Session, teacher_id: int) -> str:
 def cancel_everything(session: Session, tracker: Tracker) -> dict:
     who = caller(session, tracker)
     dropped = []
-    if who.role == "teacher" and attendance.cancel(session, who.person_id):
+    if who.role == "teacher" and who.person_id is not None and attendance.cancel(session, who.person_id):
         dropped.append("the attendance draft (nothing was saved)")
     if tracker.get_slot("leave_step") or tracker.get_slot("leave_date"):
         dropped.append("the leave request (nothing was recorded)")
@@ -197,11 +201,11 @@ class ActionAttendanceConfirm(GuardedAction):
         done = [SlotSet("pending_override", None), SlotSet("pending_broadcast", None),
                 SlotSet("attendance_step", None)]
         if tracker.get_slot("pending_broadcast"):
-            dispatcher.utter_message(text=await admin.send_pending_broadcast(tracker))
+            dispatcher.utter_message(text=await pending.send_pending_broadcast(tracker))
             return done
         if tracker.get_slot("pending_override"):
             try:
-                text = await in_session(lambda s: admin.apply(s, tracker))
+                text = await in_session(lambda s: pending.apply_override(s, tracker))
             except override.OverrideError as error:
                 text = str(error)
             dispatcher.utter_message(text=text)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.common import GuardedAction, entity, in_session, user_text
-from actions.questions import NO_CALL_TEXT
+from actions.texts import NO_CALL_TEXT
 from hsm.infra import models as m
 from hsm.outreach import enrollment
 from hsm.outreach.notify import deliver

@@ -48,6 +48,7 @@ class ValidateLeaveForm(FormValidationAction):
         if value is None:  # not given in the first message: the form asks for it
             return {"leave_date": None}
         today = clock.today()
+        day: date | None
         try:
             day = date.fromisoformat(str(value))
         except ValueError:
@@ -73,6 +74,7 @@ class ValidateLeaveForm(FormValidationAction):
 
 def _review(session: Session, tracker: Tracker) -> tuple[str, list[dict], list[EventType]]:
     who = caller(session, tracker)
+    assert who.person_id is not None  # only prospects have no person (and the capability check keeps them out)
     day = date.fromisoformat(tracker.get_slot("leave_date"))
     reason = tracker.get_slot("leave_reason")
     plan = leave.plan_leave(session, who.person_id, day, None if reason == "not given" else reason)
@@ -112,6 +114,7 @@ class ActionLeaveRecord(GuardedAction):
                   domain: dict[str, Any]) -> list[EventType]:
         def record(session: Session):
             who = caller(session, tracker)
+            assert who.person_id is not None  # only prospects have no person (and the capability check keeps them out)
             day = date.fromisoformat(tracker.get_slot("leave_date"))
             reason = tracker.get_slot("leave_reason")
             actor = f"teacher:{leave.employee_id(session, who.person_id)}"

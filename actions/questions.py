@@ -4,7 +4,7 @@ Rasa's form looks for `action_ask_<slot>` before `utter_ask_<slot>` (rasa/core/a
 `_name_of_utterance`), so the forms ask through these actions. They are actions, not domain responses, because
 `rasa data validate --fail-on-warning` counts a response as used only when a story or rule runs it
 (rasa/validator.py, `verify_utterances_in_stories`), and a form's questions never appear in a story or rule: the
-form runs them itself. The same holds for a response an action sends, hence the texts below that actions send.
+form runs them itself. The same holds for a response an action sends, hence actions/texts.py.
 """
 
 from __future__ import annotations
@@ -38,9 +38,6 @@ QUESTIONS: dict[str, Question] = {
                                   "'weekday evenings', 'after 5pm', or 'any')"),
 }
 
-NO_CALL_TEXT = "No problem! Message me any time if you'd like to know more or book a free trial class. 🎵"
-WHAT_TO_CHANGE_TEXT = ("What should I change? e.g. 'Ahmed was absent' or 'Sarah was also present'. "
-                       "Say 'cancel' to drop it.")
 
 
 class AskForSlot(GuardedAction):

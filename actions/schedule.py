@@ -21,6 +21,7 @@ def show_schedule(session: Session, tracker: Tracker) -> tuple[str, list[dict]]:
     today = clock.today()
     day = parse_date(user_text(tracker), today)
     if who.role == "teacher":
+        assert who.person_id is not None  # a teacher is always a linked person
         return teacher_day.format_schedule(session, who.person_id, day or today, today), []
     if who.role in ("student", "guardian"):
         answer = family.next_classes_text(session, who, child_name=entity(tracker, "person"), day=day)

@@ -1,6 +1,7 @@
-"""Benchmark: one broadcast to N synthetic recipients through the real sender (`hsm.outreach.broadcast.run_broadcast`: claims,
-token bucket, client retries, records) against the local Cloud API sandbox, with a share of sends answered by a
-transient HTTP 500. Prints how long it took next to the ideal N / rate, and counts lost and duplicated messages.
+"""Benchmark: one broadcast to N synthetic recipients through the real sender
+(`hsm.outreach.broadcast.run_broadcast`: claims, token bucket, client retries, records) against the local Cloud API
+sandbox, with a share of sends answered by a transient HTTP 500. Prints how long it took next to the ideal N / rate,
+and counts lost and duplicated messages.
 
     .venv/bin/python bench/broadcast_bench.py                      # 10,000 recipients at 80/s, 5% 500s (~2 min)
     .venv/bin/python bench/broadcast_bench.py --recipients 2000 --rate 80 --failure-rate 0.05
@@ -18,7 +19,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import random
 import socket
 import sys
@@ -32,9 +32,12 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from devtools.sandbox import SANDBOX, SandboxConfig, create_app, fault_error  # noqa: E402
+from hsm.infra import clock  # noqa: E402
 from hsm.infra import models as m  # noqa: E402
+from hsm.infra.config import set_environment  # noqa: E402
 from hsm.infra.db import session_scope, upgrade_to_head  # noqa: E402
 from hsm.outreach import broadcast as bc  # noqa: E402
+from hsm.whatsapp import store  # noqa: E402
 from hsm.whatsapp.client import WhatsAppClient  # noqa: E402
 
 TOKEN, PHONE_ID = "bench-token", "100000000000123"
@@ -69,7 +72,7 @@ def flaky_sends(rate: float, seed: int, served: Counter):
 
 def prepare(phones: list[str], text: str) -> int:
     """Open every recipient's 24-hour window and create the broadcast; returns its id."""
-    now = bc.clock.utcnow()
+    now = clock.utcnow()
     with session_scope() as session:
         for start in range(0, len(phones), 1000):
             session.execute(m.WhatsAppMessage.__table__.insert(), [
@@ -94,7 +97,7 @@ async def run(args: argparse.Namespace) -> dict:
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        async with WhatsAppClient(f"http://127.0.0.1:{port}/v21.0", PHONE_ID, TOKEN) as client:
+        async with WhatsAppClient(f"http://127.0.0.1:{port}/v21.0", PHONE_ID, TOKEN, ledger=store.LEDGER) as client:
             started = time.monotonic()
             progress = await bc.run_broadcast(broadcast_id, client, rate_per_s=args.rate)
             elapsed = time.monotonic() - started
@@ -141,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("hsm.whatsapp.client").setLevel(logging.CRITICAL)  # one warning per retried 500
     logging.getLogger("hsm.outreach.broadcast").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="hsm-broadcast-bench-") as workdir:
-        os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir}/bench.sqlite3"
-        os.environ.pop("HSM_NOW", None)  # the real clock: the rate limiter and the 24-hour window use it
+        # HSM_NOW unset: the real clock (the rate limiter and the 24-hour window use it)
+        set_environment(DATABASE_URL=args.database_url or f"sqlite:///{workdir}/bench.sqlite3", HSM_NOW=None)
         upgrade_to_head()
         result = asyncio.run(run(args))
     if args.json:

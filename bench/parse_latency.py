@@ -37,6 +37,10 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA = ROOT / ".venv" / "bin" / "rasa"
+sys.path.insert(0, str(ROOT))
+
+from hsm.infra.config import child_environment, set_environment_defaults  # noqa: E402
+
 START_TIMEOUT_S = 300
 
 
@@ -77,7 +81,7 @@ class Server:
         endpoints.write_text("# none: the benchmark needs no action server or tracker store\n")
         credentials.write_text("rest:\n")
         self.log = open(workdir / f"rasa-{self.port}.log", "w")  # noqa: SIM115 (closed in stop)
-        env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        env = child_environment(RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             [str(RASA), "run", "--enable-api", "--model", str(model), "-i", "127.0.0.1", "-p", str(self.port),
@@ -184,8 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=1, help="send the messages this many times")
     args = parser.parse_args(argv)
-    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    set_environment_defaults(RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
     logging.basicConfig(level=logging.ERROR)
 
     messages = load_messages(args.messages)

@@ -14,7 +14,6 @@ reply brings three status POSTs). Prints the median CPU microseconds of each (si
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from devtools.localstack import PHONE_NUMBER_ID  # noqa: E402
-from hsm.infra.config import PROJECT_ROOT  # noqa: E402
+from hsm.infra.config import PROJECT_ROOT, set_environment  # noqa: E402
 
 
 def median_cpu_us(calls: int, work: Callable[[int], object]) -> float:
@@ -42,7 +41,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=500, help="calls of each operation")
     args = parser.parse_args()
     database_url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='hsm-store-bench-')) / 'hsm.sqlite3'}"
-    os.environ["DATABASE_URL"] = database_url
+    set_environment(DATABASE_URL=database_url)
 
     from sqlalchemy import select
 
@@ -50,6 +49,7 @@ def main() -> int:
     from devtools.sandbox import SandboxConfig, status_notification
     from hsm.infra import models as m
     from hsm.infra.db import get_engine, session_scope, upgrade_to_head
+    from hsm.people.identity import role_of
     from hsm.records.school_import import import_school_file
     from hsm.whatsapp import store
     from hsm.whatsapp.payloads import parse_webhook
@@ -92,9 +92,10 @@ def main() -> int:
         ("claim", lambda i: store.claim(f"wamid.in{i}")),
         ("record_outbound", lambda i: store.record_outbound(phones[i], reply, f"wamid.out{i}", store.ACCEPTED)),
         ("a status (sent)", lambda i: store.store_inbound(sent[i])),
-        ("complete (new session)", lambda i: store.complete(f"wamid.in{i}", phones[i], store.PROCESSED, "greet", [])),
+        ("complete (new session)",
+         lambda i: store.complete(f"wamid.in{i}", phones[i], store.PROCESSED, "greet", [], role_of=role_of)),
         ("complete (session exists)",
-         lambda i: store.complete(f"wamid.in{i}", phones[i], store.PROCESSED, "greet", [])),
+         lambda i: store.complete(f"wamid.in{i}", phones[i], store.PROCESSED, "greet", [], role_of=role_of)),
     ]
     for g in range(groups):
         for k in range(75):

@@ -60,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from devtools.chat import text_message, webhook_body  # noqa: E402
 from devtools.localstack import APP_SECRET, PHONE_NUMBER_ID, Stack  # noqa: E402
-from hsm.infra.config import PROJECT_ROOT  # noqa: E402
+from hsm.infra.config import PROJECT_ROOT, get_settings  # noqa: E402
 from hsm.infra.db import upgrade_to_head  # noqa: E402
 from hsm.records.school_import import import_school_file  # noqa: E402
 from hsm.whatsapp.signature import sign  # noqa: E402
@@ -454,9 +454,11 @@ def main() -> int:
                         help="embedded: SQLite, in-process locks, one Rasa (default); postgres: PostgreSQL + Redis")
     parser.add_argument("--replicas", default="1",
                         help="with --stack postgres: comma-separated Rasa replica counts to run, e.g. 1,2")
-    parser.add_argument("--postgres-url", default=os.environ.get("HSM_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+    servers = get_settings().test_servers  # as set, empty included; None: unset
+    parser.add_argument("--postgres-url",
+                        default=DEFAULT_POSTGRES_URL if servers.postgres_url is None else servers.postgres_url,
                         help="PostgreSQL server where the bench creates (and drops) its databases")
-    parser.add_argument("--redis-url", default=os.environ.get("HSM_TEST_REDIS_URL", DEFAULT_REDIS_URL))
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL if servers.redis_url is None else servers.redis_url)
     args = parser.parse_args()
     if not 0 <= args.graph_latency_ms <= 60_000:
         parser.error("--graph-latency-ms must be between 0 and 60000")

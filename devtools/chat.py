@@ -8,13 +8,13 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import sys
 import time
 import uuid
 
 import aiohttp
 
+from hsm.infra.config import get_settings
 from hsm.infra.phone import InvalidPhoneNumber, normalise_phone
 from hsm.whatsapp.signature import sign
 
@@ -34,7 +34,7 @@ def webhook_body(phone: str, message: dict, profile_name: str = "WhatsApp user",
                  phone_number_id: str | None = None) -> dict:
     """A webhook POST body exactly as Meta sends it for one inbound message."""
     wa_id = phone.lstrip("+")
-    phone_number_id = phone_number_id or os.environ.get("WHATSAPP_PHONE_NUMBER_ID", "100000000000001")
+    phone_number_id = phone_number_id or get_settings().whatsapp.phone_number_id or "100000000000001"
     message = {"from": wa_id, "id": message.get("id") or new_wamid(), "timestamp": str(int(time.time())), **message}
     value = {
         "messaging_product": "whatsapp",
@@ -207,8 +207,11 @@ def add_chat_command(commands: argparse._SubParsersAction) -> None:
     chat = commands.add_parser("chat", help="a terminal WhatsApp against the running stack and sandbox")
     chat.add_argument("--phone", required=True, help="your WhatsApp number, e.g. +919811000101")
     chat.add_argument("--name", default="WhatsApp user", help="profile name Meta would send")
-    chat.add_argument("--webhook-url", default=os.environ.get("HSM_WEBHOOK_URL", DEFAULT_WEBHOOK_URL))
-    chat.add_argument("--sandbox-url", default=os.environ.get("HSM_SANDBOX_URL", DEFAULT_SANDBOX_URL))
+    settings = get_settings().chat
+    chat.add_argument("--webhook-url",
+                      default=DEFAULT_WEBHOOK_URL if settings.webhook_url is None else settings.webhook_url)
+    chat.add_argument("--sandbox-url",
+                      default=DEFAULT_SANDBOX_URL if settings.sandbox_url is None else settings.sandbox_url)
     chat.add_argument("--say", action="append", help="send this (repeatable), print the replies and exit")
     chat.add_argument("--wait", type=float, default=10.0, help="with --say: seconds to wait for replies")
     chat.set_defaults(handler=_cmd_chat)
@@ -220,7 +223,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     except InvalidPhoneNumber as error:
         print(f"--phone: {error}", file=sys.stderr)
         return 2
-    secret = os.environ.get("WHATSAPP_APP_SECRET") or "sandbox-secret"
+    secret = get_settings().whatsapp.app_secret or "sandbox-secret"
 
     async def run() -> None:
         async with Chat(phone, args.name, args.webhook_url, args.sandbox_url, secret) as chat:

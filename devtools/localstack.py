@@ -21,7 +21,7 @@ from pathlib import Path
 import requests
 
 from devtools.chat import button_reply_message, list_reply_message, text_message, webhook_body
-from hsm.infra.config import PROJECT_ROOT
+from hsm.infra.config import PROJECT_ROOT, child_environment
 from hsm.whatsapp.signature import sign
 
 BIN = Path(sys.executable).parent
@@ -92,19 +92,14 @@ class Stack:
 
     @classmethod
     def environment(cls, workdir: Path, database_url: str, hsm_now: str | None, **ports: int) -> dict[str, str]:
-        env = {**os.environ,
-               "DATABASE_URL": database_url, "RASA_TELEMETRY_ENABLED": "false",
-               "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN, "WHATSAPP_APP_SECRET": APP_SECRET,
-               "WHATSAPP_ACCESS_TOKEN": ACCESS_TOKEN, "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
-               "WHATSAPP_API_URL": f"http://127.0.0.1:{ports['sandbox_port']}/v21.0",
-               "ACTION_SERVER_URL": f"http://127.0.0.1:{ports['action_port']}/webhook",
-               "HSM_SANDBOX_WEBHOOK_URL": f"http://127.0.0.1:{ports['rasa_port']}/webhooks/whatsapp/webhook",
-               "PYTHONUNBUFFERED": "1"}
-        if hsm_now:
-            env["HSM_NOW"] = hsm_now
-        else:
-            env.pop("HSM_NOW", None)
-        return env
+        return child_environment(
+            DATABASE_URL=database_url, RASA_TELEMETRY_ENABLED="false",
+            WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN, WHATSAPP_APP_SECRET=APP_SECRET,
+            WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
+            WHATSAPP_API_URL=f"http://127.0.0.1:{ports['sandbox_port']}/v21.0",
+            ACTION_SERVER_URL=f"http://127.0.0.1:{ports['action_port']}/webhook",
+            HSM_SANDBOX_WEBHOOK_URL=f"http://127.0.0.1:{ports['rasa_port']}/webhooks/whatsapp/webhook",
+            PYTHONUNBUFFERED="1", HSM_NOW=hsm_now or None)
 
     @classmethod
     def start(cls, workdir: Path, database_url: str, hsm_now: str | None, *, rasa_replicas: int = 1,
@@ -116,7 +111,8 @@ class Stack:
         action_ports = [free_port() for _ in range(action_servers)]
         ports = {"rasa_port": rasa_ports[0], "action_port": action_ports[0], "sandbox_port": free_port()}
         environment = {**cls.environment(workdir, database_url, hsm_now, **ports), **(env or {})}
-        stack = cls(workdir, database_url, environment, **ports, rasa_ports=rasa_ports, action_ports=action_ports,
+        stack = cls(workdir, database_url, environment, rasa_port=ports["rasa_port"], action_port=ports["action_port"],
+                    sandbox_port=ports["sandbox_port"], rasa_ports=rasa_ports, action_ports=action_ports,
                     credentials=credentials)
         if rasa_replicas > 1:
             from hsm.rasa_glue.stores import create_tracker_tables
@@ -202,7 +198,7 @@ class Stack:
         assert self.post(body).status_code == 200
 
     def sent(self, phone: str | None = None, after: int = 0, wait_s: float = 0) -> list[dict]:
-        params = {"after": after, "wait": wait_s}
+        params: dict[str, float | str] = {"after": after, "wait": wait_s}
         if phone:
             params["to"] = phone
         answer = requests.get(f"{self.sandbox_url}/_sandbox/messages", params=params, timeout=wait_s + 10)

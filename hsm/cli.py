@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 
+from hsm.infra.config import check_settings_or_exit
 from hsm.infra.phone import mask_phone
 
 
@@ -56,6 +58,20 @@ def _cmd_whois(args: argparse.Namespace) -> int:
     return 0
 
 
+# The development tools' commands (`hsm sandbox`, `hsm chat`), found by name: the application never imports
+# devtools/ (tests/unit/test_import_layers.py), and the production image leaves it out.
+DEVELOPMENT_COMMANDS = (("devtools.sandbox", "add_sandbox_command"), ("devtools.chat", "add_chat_command"))
+
+
+def _add_development_commands(commands: argparse._SubParsersAction) -> None:
+    for module_name, adder in DEVELOPMENT_COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:  # the production image: no development tools
+            continue
+        getattr(module, adder)(commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hsm", description="HSM WhatsApp assistant tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -77,13 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     whois.add_argument("phone")
     whois.set_defaults(handler=_cmd_whois)
 
-    from devtools.chat import add_chat_command
-    from devtools.sandbox import add_sandbox_command
     from hsm.office.admin_cli import add_admin_commands
     from hsm.records.retention import add_security_commands
 
-    add_sandbox_command(commands)
-    add_chat_command(commands)
+    _add_development_commands(commands)
     add_security_commands(commands)
     add_admin_commands(commands)
     return parser
@@ -95,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("hsm").setLevel(logging.INFO)
     logmask.install()
+    check_settings_or_exit()  # every command: a bad setting is one line and status 2, not a traceback later
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

@@ -43,6 +43,10 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hsm.infra.config import child_environment, set_environment  # noqa: E402
+
 RESULTS = ROOT / "results"
 MODEL = ROOT / "models" / "hsm.tar.gz"
 RASA = ROOT / ".venv" / "bin" / "rasa"
@@ -50,7 +54,8 @@ REGRESSION_TABLE = ROOT / "tests" / "nlu" / "regression.yml"
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 GATES = {"intent_macro_f1": 0.95, "entity_f1": 0.90}
 FALLBACK_INTENTS = {"nlu_fallback", "out_of_scope"}  # both end in action_fallback
-ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+QUIET = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+ENV = child_environment(**QUIET)
 
 
 # ---------------------------------------------------------------- running rasa
@@ -545,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
     logging.basicConfig(level=logging.ERROR)
-    os.environ.update({k: v for k, v in ENV.items() if k in ("RASA_TELEMETRY_ENABLED", "TF_CPP_MIN_LOG_LEVEL")})
+    set_environment(**QUIET)
     wanted = {args.only} if args.only else {"validate", "cv", "heldout", "stories", "regression"} - (
         {"cv"} if args.skip_cv else set())
 

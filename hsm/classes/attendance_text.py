@@ -340,6 +340,7 @@ def _units(items: list[_Item]) -> list[_Unit]:
                     continue  # a separator with no name before it
                 units.append(_Unit("GROUP", chunks=[[]]))
             chunks = units[-1].chunks
+            assert chunks is not None  # a GROUP unit always has its chunks
             if item.kind == _SEP:
                 if chunks[-1]:
                     chunks.append([])
@@ -349,6 +350,7 @@ def _units(items: list[_Item]) -> list[_Unit]:
             units.append(_Unit(item.kind))
     for unit in units:
         if unit.kind == "GROUP":
+            assert unit.chunks is not None
             unit.chunks = [chunk for chunk in unit.chunks if chunk]
     return [unit for unit in units if unit.kind != "GROUP" or unit.chunks]
 
@@ -435,7 +437,7 @@ def _bind_exceptions(clause: list[_Unit], everyone: str) -> None:
         else:
             continue
         group = _group_at(clause, group_index)
-        if group is None:
+        if group is None or group_index is None:  # (no group without an index)
             continue
         group.status = _opposite(everyone)
         after = _next(clause, group_index)
@@ -453,7 +455,7 @@ def _bind_only(clause: list[_Unit]) -> str | None:
         if _group_at(clause, group_index) is None:
             group_index = _next(clause, index, -1)  # "John matrame vachadu"
         group = _group_at(clause, group_index)
-        if group is None:
+        if group is None or group_index is None:  # (no group without an index)
             continue
         after, before = _next(clause, max(index, group_index)), _next(clause, min(index, group_index), -1)
         status = PRESENT  # "only John and Mary" = they came
@@ -548,6 +550,7 @@ def parse_attendance(text: str, known_names: Sequence[str] = ()) -> AttendanceSt
             everyone = clause_everyone or rest  # a later clause corrects an earlier one
         for unit in clause:
             if unit.kind == "GROUP" and unit.status is not None:
+                assert unit.chunks is not None  # a GROUP unit always has its chunks
                 for chunk in unit.chunks:
                     for name in _split_chunk(chunk, roster):
                         _add(said, name, unit.status)

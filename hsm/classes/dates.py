@@ -39,6 +39,7 @@ Times (`parse_time`):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, time, timedelta
 
 __all__ = ["parse_date", "parse_time", "day_label", "short_day_label", "time_label"]
@@ -175,7 +176,7 @@ def _weekday_date(qualifier: str | None, weekday: int, today: date, past: bool) 
     return today - timedelta(days=behind) if past else today + timedelta(days=ahead)
 
 
-def _calendar_candidates(text: str, today: date, past: bool):
+def _calendar_candidates(text: str, today: date, past: bool) -> Iterator[tuple[int, int, date]]:
     """(position, -length, date) for every calendar date written out ("2026-12-01", "1/12", "1st Dec", "Dec 1")."""
     for found in _ISO_RE.finditer(text):
         year, month, day = (int(g) for g in found.groups())
@@ -195,13 +196,13 @@ def _calendar_candidates(text: str, today: date, past: bool):
             yield found.start(), -len(found.group()), value
     for pattern, order in ((_DAY_MONTH_RE, (0, 1, 2)), (_MONTH_DAY_RE, (1, 0, 2))):
         for found in pattern.finditer(text):
-            day, month, year = (found.group(index + 1) for index in order)
-            value = _dated(int(day), _MONTHS[month.lower()], _full_year(year), today, past)
+            day_text, month_name, year_text = (found.group(index + 1) for index in order)
+            value = _dated(int(day_text), _MONTHS[month_name.lower()], _full_year(year_text), today, past)
             if value:
                 yield found.start(), -len(found.group()), value
 
 
-def _spoken_candidates(text: str, today: date, past: bool):
+def _spoken_candidates(text: str, today: date, past: bool) -> Iterator[tuple[int, int, date]]:
     """(position, -length, date) for every day said in words ("tomorrow", "kal", "next fri")."""
     for found in _RELATIVE_RE.finditer(text):
         word = re.sub(r"\s+", " ", found.group(1).lower())
@@ -290,14 +291,14 @@ def _resolve_hour(hour: int, meridiem: str | None, literal: bool) -> int | None:
     return hour + 12 if 1 <= hour <= 8 else hour  # bare: 1-8 PM, 9-11 AM, 12 noon
 
 
-def _meridiem(found: re.Match) -> str | None:
+def _meridiem(found: re.Match[str]) -> str | None:
     if found.group("ampm"):
         return "am" if found.group("ampm").lower().startswith("a") else "pm"
     period = found.group("post") or found.group("pre")
     return _PERIODS[period.lower()] if period else None
 
 
-def _time_from_match(found: re.Match, text: str) -> time | None:
+def _time_from_match(found: re.Match[str], text: str) -> time | None:
     digits, minute_text, separator = found.group("hour"), found.group("minute"), found.group("sep")
     meridiem = _meridiem(found)
     led = _led_by(text, found.start("hour"), _TIME_LEAD_WORDS)
@@ -331,7 +332,7 @@ def _time_from_match(found: re.Match, text: str) -> time | None:
     return None if resolved is None else _clock(resolved, minute)
 
 
-def _time_candidates(text: str):
+def _time_candidates(text: str) -> Iterator[tuple[int, time]]:
     for found in _TIME_RE.finditer(text):
         value = _time_from_match(found, text)
         if value:

@@ -350,6 +350,7 @@ def balance_text(session: Session, identity: Identity, child_name: str | None = 
 
 
 def _due_line(balance: billing.Balance) -> str:
+    assert balance.next_due is not None  # one of billing.dues(): each has a due date
     if balance.overdue:
         return f"{balance.course}: {money(balance.fee)} ⚠️ overdue since {date_text(balance.next_due, balance.today)}"
     when = "today" if balance.next_due == balance.today else date_text(balance.next_due, balance.today)

@@ -209,6 +209,7 @@ def record_leave(session: Session, teacher_id: int, leave_date: date, reason: st
     if row is None:
         inserted = _insert_leave(session, plan)
         row = _leave_row(session, teacher_id, plan.leave_date)
+        assert row is not None  # inserted just now, by this request or another
         if not inserted:  # another request recorded it between our read and our insert
             _update_reason(session, row, teacher, plan.reason, actor)
             return row, []

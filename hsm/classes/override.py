@@ -3,7 +3,6 @@ show before/after, and change one record with balances corrected and the change 
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,13 +16,14 @@ from hsm.classes.roster_match import RosterEntry, match_name
 from hsm.classes.schedule import meetings_between
 from hsm.infra import clock
 from hsm.infra import models as m
+from hsm.infra.config import get_settings
 from hsm.money import billing
 from hsm.people.identity import Identity
 
 
 def teacher_window_days() -> int:
     """How far back a teacher may correct their own classes (the office may correct any)."""
-    return int(os.environ.get("HSM_TEACHER_CORRECTION_DAYS", "7"))
+    return get_settings().attendance.teacher_correction_days
 
 
 # ------------------------------------------------------------------------------------------------ finding students

@@ -22,7 +22,8 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
 )
-from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.orm import registry, relationship
+from sqlalchemy.orm.decl_api import DeclarativeMeta
 
 from hsm.infra import clock
 
@@ -35,7 +36,17 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+mapper_registry = registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+class Base(metaclass=DeclarativeMeta):
+    """The declarative base, spelled out (SQLAlchemy 1.4's mypy-friendly form of `declarative_base()`)."""
+
+    __abstract__ = True
+    registry = mapper_registry
+    metadata = mapper_registry.metadata
+    __init__ = mapper_registry.constructor
+
 
 PHONE = String(16)  # E.164: "+" and at most 15 digits
 # A WhatsApp address: E.164, or Meta's business-scoped user id ("US.1349...") for users who hide their number.

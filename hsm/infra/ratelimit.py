@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import threading
 import time
 import uuid
@@ -28,10 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from hsm.infra.config import DEFAULT_RATE_GLOBAL_PER_MIN, DEFAULT_RATE_USER_PER_MIN, get_settings
+
 log = logging.getLogger("hsm.infra.ratelimit")
 
-DEFAULT_USER_PER_MIN = 10
-DEFAULT_GLOBAL_PER_MIN = 100
 KEY_PREFIX = "hsm:rl:"
 NOTICE_TEXT = ("You're sending messages faster than I can answer. Please wait a minute and try again; "
                "I'll pick up from your next message.")
@@ -53,8 +52,8 @@ ALLOW = Decision(True)
 
 @dataclass(frozen=True)
 class RateLimits:
-    user_per_window: int = DEFAULT_USER_PER_MIN
-    global_per_window: int = DEFAULT_GLOBAL_PER_MIN
+    user_per_window: int = DEFAULT_RATE_USER_PER_MIN
+    global_per_window: int = DEFAULT_RATE_GLOBAL_PER_MIN
     window_s: float = 60.0
     backoff_base_s: float = 1.0
     backoff_max_s: float = 300.0
@@ -62,27 +61,15 @@ class RateLimits:
 
     @classmethod
     def from_env(cls) -> RateLimits:
-        return cls(user_per_window=_env_int("HSM_RATE_USER_PER_MIN", DEFAULT_USER_PER_MIN),
-                   global_per_window=_env_int("HSM_RATE_GLOBAL_PER_MIN", DEFAULT_GLOBAL_PER_MIN))
+        """HSM_RATE_USER_PER_MIN and HSM_RATE_GLOBAL_PER_MIN (hsm.infra.config; SettingsError, a ValueError)."""
+        limits = get_settings().rate_limits
+        return cls(user_per_window=limits.user_per_min, global_per_window=limits.global_per_min)
 
     def backoff_delay(self, failures: int) -> float:
         """1 s, 2 s, 4 s ... after the 1st, 2nd, 3rd failure in a row, capped at `backoff_max_s`."""
         if failures <= 0:
             return 0.0
         return min(self.backoff_base_s * 2 ** min(failures - 1, 62), self.backoff_max_s)
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a whole number") from None
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, not {value}")
-    return value
 
 
 def user_key(phone: str) -> str:
@@ -383,7 +370,7 @@ def rate_limiter_from_env(clock: Clock | None = None) -> RateLimiter:
     """Redis-backed when REDIS_URL is set, else in-process; limits from HSM_RATE_USER_PER_MIN and
     HSM_RATE_GLOBAL_PER_MIN."""
     limits = RateLimits.from_env()
-    url = os.environ.get("REDIS_URL", "").strip()
+    url = get_settings().redis.url
     if url:
         return RedisRateLimiter.from_url(url, limits, clock)
     return InMemoryRateLimiter(limits, clock)

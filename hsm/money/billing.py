@@ -63,9 +63,14 @@ def dues(session: Session, student_id: int, today: date | None = None, within_da
     """Fees that are overdue or due within `within_days`, soonest first (paused enrollments owe nothing)."""
     upcoming = [
         b for b in balances(session, student_id, today)
-        if b.status == "active" and b.next_due is not None and b.days_until_due <= within_days
+        if b.status == "active" and b.days_until_due is not None and b.days_until_due <= within_days
     ]
-    return sorted(upcoming, key=lambda b: b.next_due)
+    return sorted(upcoming, key=_next_due)
+
+
+def _next_due(balance: Balance) -> date:
+    assert balance.next_due is not None  # dues() keeps only balances with a due date
+    return balance.next_due
 
 
 def last_payment(session: Session, student_id: int) -> m.Payment | None:

@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 import string
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 from hsm.classes.family import date_text, first_name, money, resolve_children
 from hsm.infra import clock
 from hsm.infra import models as m
+from hsm.infra.config import DEFAULT_LOCAL_PAYMENT_WEBHOOK_SECRET, DEFAULT_RAZORPAY_BASE_URL, get_settings
 from hsm.infra.phone import InvalidPhoneNumber, mask_phone, normalise_phone
 from hsm.money import billing
 from hsm.outreach.notices import Notice
@@ -35,9 +35,7 @@ from hsm.people.identity import Identity
 
 log = logging.getLogger("hsm.money.payments")
 
-DEFAULT_RAZORPAY_BASE_URL = "https://api.razorpay.com"
 DEFAULT_LOCAL_BASE_URL = "http://localhost:8090/pay/"
-DEFAULT_LOCAL_WEBHOOK_SECRET = "local-payment-webhook-secret"
 SIGNATURE_HEADER = "X-Razorpay-Signature"
 PAID_EVENT = "payment_link.paid"
 CURRENCY = "INR"
@@ -121,7 +119,9 @@ def parse_razorpay_paid_event(body: dict) -> PaidEvent | None:
     if not link.get("id") or not link.get("reference_id") or not payment.get("id") or not isinstance(paise, int):
         log.warning("payment_link.paid event without link id, reference, payment id or amount; ignored")
         return None
-    customer = link.get("customer") if isinstance(link.get("customer"), dict) else {}
+    customer = link.get("customer")
+    if not isinstance(customer, dict):
+        customer = {}
     return PaidEvent(link_id=str(link["id"]), reference=str(link["reference_id"]), amount=paise // PAISE_PER_RUPEE,
                      payment_id=str(payment["id"]), method=payment.get("method"),
                      contact=customer.get("contact") or payment.get("contact"))
@@ -154,10 +154,9 @@ class RazorpayProvider:
 
     @classmethod
     def from_env(cls) -> RazorpayProvider:
-        env = os.environ
-        return cls(key_id=env.get("RAZORPAY_KEY_ID", ""), key_secret=env.get("RAZORPAY_KEY_SECRET", ""),
-                   webhook_secret=env.get("RAZORPAY_WEBHOOK_SECRET") or None,
-                   base_url=env.get("RAZORPAY_BASE_URL") or DEFAULT_RAZORPAY_BASE_URL)
+        settings = get_settings().payments
+        return cls(key_id=settings.razorpay_key_id or "", key_secret=settings.razorpay_key_secret or "",
+                   webhook_secret=settings.razorpay_webhook_secret, base_url=settings.razorpay_base_url)
 
     async def create_link(self, *, amount: int, description: str, reference: str, customer_name: str,
                           customer_phone: str, expire_by: datetime | None = None) -> PaymentLink:
@@ -196,7 +195,9 @@ class RazorpayProvider:
     @staticmethod
     def _link_from(body: dict) -> PaymentLink:
         try:
-            customer = body.get("customer") if isinstance(body.get("customer"), dict) else {}
+            customer = body.get("customer")
+            if not isinstance(customer, dict):
+                customer = {}
             return PaymentLink(link_id=str(body["id"]), url=str(body["short_url"]),
                                amount=int(body["amount"]) // PAISE_PER_RUPEE, reference=str(body["reference_id"]),
                                customer_name=customer.get("name"), customer_phone=customer.get("contact"))
@@ -234,12 +235,16 @@ class RazorpayProvider:
 
 
 def _error_text(body: dict) -> str:
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    error = body.get("error")
+    if not isinstance(error, dict):
+        error = {}
     return str(error.get("description") or error.get("code") or body or "no details")
 
 
 def _is_duplicate_reference(body: dict) -> bool:
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    error = body.get("error")
+    if not isinstance(error, dict):
+        error = {}
     description = str(error.get("description") or "").lower()
     return error.get("field") == "reference_id" or ("reference" in description and (
         "exist" in description or "already" in description or "duplicate" in description))
@@ -252,7 +257,7 @@ class LocalPaymentProvider:
     """Links on a local base URL, no network; webhooks signed exactly like Razorpay's with a local secret."""
 
     def __init__(self, base_url: str = DEFAULT_LOCAL_BASE_URL,
-                 webhook_secret: str = DEFAULT_LOCAL_WEBHOOK_SECRET) -> None:
+                 webhook_secret: str = DEFAULT_LOCAL_PAYMENT_WEBHOOK_SECRET) -> None:
         self.base_url = base_url if base_url.endswith(("/", "=")) else base_url + "/"
         self.webhook_secret = webhook_secret
         self.links: dict[str, PaymentLink] = {}
@@ -321,11 +326,11 @@ def _school_link_base(session: Session | None) -> str | None:
 
 def payment_provider_from_env(session: Session | None = None) -> PaymentProvider:
     """Razorpay when RAZORPAY_KEY_ID is set; else the local stand-in on HSM_PAYMENT_BASE_URL or the school's base."""
-    if os.environ.get("RAZORPAY_KEY_ID"):
+    settings = get_settings().payments
+    if settings.razorpay_key_id:
         return RazorpayProvider.from_env()
-    base = os.environ.get("HSM_PAYMENT_BASE_URL") or _school_link_base(session) or DEFAULT_LOCAL_BASE_URL
-    secret = os.environ.get("HSM_PAYMENT_WEBHOOK_SECRET") or DEFAULT_LOCAL_WEBHOOK_SECRET
-    return LocalPaymentProvider(base_url=base, webhook_secret=secret)
+    base = settings.local_base_url or _school_link_base(session) or DEFAULT_LOCAL_BASE_URL
+    return LocalPaymentProvider(base_url=base, webhook_secret=settings.local_webhook_secret)
 
 
 # ---------------------------------------------------------------- what a family owes
@@ -374,6 +379,7 @@ def due_for_link(session: Session, identity: Identity, child_name: str | None = 
     today = clock.today()
     for student in resolve_children(session, identity, child_name):
         for balance in billing.dues(session, student.id, today):
+            assert balance.next_due is not None  # billing.dues() keeps only balances with a due date
             enrollment = session.get(m.Enrollment, balance.enrollment_id)
             items.append(DueItem(
                 enrollment_id=enrollment.id, student_id=student.id, student_name=student.name,

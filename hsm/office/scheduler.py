@@ -1,7 +1,7 @@
 """`hsm scheduler` (one replica, docker-compose.yml): the stack's jobs that run by the clock, in the school's time
 zone. The reminders every minute, on the minute (hsm.outreach.reminders: queued on RQ when REDIS_URL is set), and the
-retention purge once a day at 03:30, when nobody is at the school (hsm.records.retention). A job that fails is logged and
-runs again at its next time; the scheduler keeps going."""
+retention purge once a day at 03:30, when nobody is at the school (hsm.records.retention). A job that fails is logged
+and runs again at its next time; the scheduler keeps going."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def run_scheduler() -> int:
     fee_reminder_days(), class_reminder_minutes(), fee_reminder_hours(), retention_days()
     scheduler = build_scheduler()
     log.info("scheduler: reminders every minute (%s), retention purge daily at %02d:%02d",
-             "queued on RQ" if get_settings().redis_url else "in-process", *RETENTION_AT)
+             "queued on RQ" if get_settings().redis.url else "in-process", *RETENTION_AT)
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):

@@ -59,7 +59,7 @@ async def deliver(notices: list[Notice], client: WhatsAppClient | None = None,
     if not notices:
         return report
     own_client = client is None
-    client = client or WhatsAppClient.from_settings()
+    client = client or WhatsAppClient.from_settings(ledger=store.LEDGER)
     limit = asyncio.Semaphore(PARALLEL_SENDS)
 
     async def one(notice: Notice) -> None:

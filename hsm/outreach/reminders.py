@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -85,30 +84,18 @@ class ReminderResult:
 
 
 def fee_reminder_days() -> tuple[int, ...]:
-    raw = os.environ.get("HSM_FEE_REMINDER_DAYS") or "3"
-    try:
-        days = sorted({int(part) for part in raw.replace(" ", "").split(",") if part}, reverse=True)
-    except ValueError as error:
-        raise ValueError(f"HSM_FEE_REMINDER_DAYS={raw!r}: expected days such as '3' or '7,3'") from error
-    if not days or any(day < 0 for day in days):
-        raise ValueError(f"HSM_FEE_REMINDER_DAYS={raw!r}: expected days such as '3' or '7,3'")
-    return tuple(days)
+    """HSM_FEE_REMINDER_DAYS: days before the due date, largest first (hsm.infra.config)."""
+    return get_settings().reminders.fee_days
 
 
 def class_reminder_minutes() -> int:
-    raw = os.environ.get("HSM_CLASS_REMINDER_MINUTES") or "30"
-    if not raw.strip().isdigit() or int(raw) <= 0:
-        raise ValueError(f"HSM_CLASS_REMINDER_MINUTES={raw!r}: expected a positive number of minutes")
-    return int(raw)
+    """HSM_CLASS_REMINDER_MINUTES: minutes before the class starts."""
+    return get_settings().reminders.class_minutes
 
 
 def fee_reminder_hours() -> tuple[time, time]:
-    raw = os.environ.get("HSM_FEE_REMINDER_HOURS") or "09:00-20:00"
-    try:
-        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
-    except ValueError as error:
-        raise ValueError(f"HSM_FEE_REMINDER_HOURS={raw!r}: expected a range such as '09:00-20:00'") from error
-    return start, end
+    """HSM_FEE_REMINDER_HOURS: the hours fee reminders may go out."""
+    return get_settings().reminders.fee_hours
 
 
 # ------------------------------------------------------------------------------------------------ texts
@@ -306,7 +293,7 @@ async def send_reminders(now: datetime | None = None, client: WhatsAppClient | N
     if not planned:
         return []
     own_client = client is None
-    client = client or WhatsAppClient.from_settings()
+    client = client or WhatsAppClient.from_settings(ledger=store.LEDGER)
     try:
         return [await _send_one(client, reminder) for reminder in planned]
     finally:
@@ -327,7 +314,7 @@ def reminders_job() -> dict:
 
 def reminders_tick() -> None:
     """Each minute: queue the reminders job on RQ when REDIS_URL is set, else run it here."""
-    url = get_settings().redis_url
+    url = get_settings().redis.url
     if url:
         from rq import Queue
 

@@ -74,6 +74,12 @@ def identify(session: Session, raw_phone: str) -> Identity:
     return Identity(phone, first.role, first.person_id, first.name, tuple(links))
 
 
+def role_of(session: Session, raw_phone: str) -> tuple[str, int | None]:
+    """The role and person id of a number, for its WhatsApp session row (`hsm.whatsapp.store.RoleLookup`)."""
+    who = identify(session, raw_phone)
+    return who.role, who.person_id
+
+
 def guardian_children(session: Session, guardian_id: int) -> list[m.Student]:
     """The students this guardian is responsible for, in enrollment-id order."""
     return list(

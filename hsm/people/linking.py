@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
 import smtplib
@@ -37,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from hsm.infra import clock
 from hsm.infra import models as m
+from hsm.infra.config import DEFAULT_SMTP_PORT, DEFAULT_SMTP_SENDER, SettingsError, get_settings
 from hsm.infra.phone import InvalidPhoneNumber, mask_phone, normalise_phone
 
 log = logging.getLogger("hsm.people.linking")
@@ -159,7 +159,7 @@ _ephemeral_secret: bytes | None = None
 
 def _secret() -> bytes:
     global _ephemeral_secret
-    configured = os.environ.get("HSM_LINK_SECRET", "")
+    configured = get_settings().linking.secret
     if configured:
         return configured.encode()
     if _ephemeral_secret is None:
@@ -321,6 +321,7 @@ def _link(session: Session, link: m.LinkCode, address: str, now: datetime) -> st
     relation = link.relation if link.relation in RELATIONS else "guardian"
     link.used_at = now
     first_name = student.name.split()[0] if student.name else "your child"
+    before: dict[str, str | None] | None
     if relation == "self":
         before = {"phone": mask_phone(student.phone) if student.phone else None}
         student.phone = address
@@ -355,25 +356,22 @@ def _link(session: Session, link: m.LinkCode, address: str, now: datetime) -> st
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str | None
-    port: int = 587
+    port: int = DEFAULT_SMTP_PORT
     user: str | None = None
     password: str | None = field(default=None, repr=False)
-    sender: str = "Hyderabad School of Music <no-reply@localhost>"
+    sender: str = DEFAULT_SMTP_SENDER
     starttls: bool = True
     timeout_s: float = 15.0
 
     @classmethod
     def from_env(cls) -> SmtpSettings:
-        env = os.environ
-        port_text = env.get("HSM_SMTP_PORT", "").strip() or "587"
+        """The HSM_SMTP_* settings (hsm.infra.config); a bad one is a MailError, like a failed send."""
         try:
-            port = int(port_text)
-        except ValueError:
-            raise MailError(f"HSM_SMTP_PORT={port_text!r} is not a port number") from None
-        return cls(host=env.get("HSM_SMTP_HOST") or None, port=port, user=env.get("HSM_SMTP_USER") or None,
-                   password=env.get("HSM_SMTP_PASSWORD") or None,
-                   sender=env.get("HSM_SMTP_FROM") or cls.sender,
-                   starttls=(env.get("HSM_SMTP_STARTTLS", "true").strip().lower() not in ("0", "false", "no", "off")))
+            smtp = get_settings().smtp
+        except SettingsError as error:
+            raise MailError(str(error)) from None
+        return cls(host=smtp.host, port=smtp.port, user=smtp.user, password=smtp.password, sender=smtp.sender,
+                   starttls=smtp.starttls)
 
 
 def send_mail(mail: PendingMail, settings: SmtpSettings | None = None) -> None:
@@ -389,6 +387,7 @@ def send_mail(mail: PendingMail, settings: SmtpSettings | None = None) -> None:
     message["Message-ID"] = make_msgid(domain="hsm.whatsapp")
     message.set_content(mail.body)
     try:
+        client: smtplib.SMTP
         if settings.port == 465:
             client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout_s,
                                       context=ssl.create_default_context())

@@ -12,8 +12,8 @@
   reference cycles is never freed: deploy a new model by restarting the server (docker-compose.yml loads it at
   start).
 
-Imported by the Rasa server through the WhatsApp channel (`connectors/whatsapp.py`), so it covers every channel
-that server runs, Rasa's own REST channel included.
+Nothing here runs on import: `hsm.rasa_glue.startup` installs both, explicitly, when a Rasa process of ours starts
+(`HSM_RASA_SPEEDUPS=0` turns them off).
 """
 
 from __future__ import annotations

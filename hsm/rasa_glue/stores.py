@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import OrderedDict, deque
 from typing import Any
@@ -19,6 +18,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from hsm.infra.config import get_settings
@@ -27,10 +27,16 @@ from hsm.infra.db import sqlite_engine
 logger = logging.getLogger(__name__)
 
 
+def tracker_database_url() -> str:
+    """Where Rasa's conversations live: HSM_TRACKER_DB_URL, else DATABASE_URL."""
+    settings = get_settings()
+    return settings.rasa.tracker_db_url or settings.database.url
+
+
 def create_tracker_tables(url: str | None = None) -> None:
     """Create Rasa's tracker table (`events`) ahead of the Rasa servers (`python -m hsm.rasa_glue.stores`): replicas
     that start together would otherwise race to create it, and the losers log errors."""
-    url = url or os.environ.get("HSM_TRACKER_DB_URL") or get_settings().database_url
+    url = url or tracker_database_url()
     SQLTrackerStore(host=url).engine.dispose()
 
 
@@ -59,9 +65,11 @@ class SchoolTrackerStore(SQLTrackerStore):
     """`type: hsm.rasa_glue.stores.SchoolTrackerStore` in endpoints.yml: the SQL tracker store on
     `HSM_TRACKER_DB_URL`, or else on `DATABASE_URL` (SQLite by default, PostgreSQL in production)."""
 
+    engine: Engine  # set by SQLTrackerStore.__init__
+
     def __init__(self, domain: Domain | None = None, host: str | None = None,
                  event_broker: EventBroker | None = None, **kwargs: Any) -> None:
-        url = os.environ.get("HSM_TRACKER_DB_URL") or get_settings().database_url
+        url = tracker_database_url()
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
         if self.engine.dialect.name == "sqlite":
             # Rasa's own SQLite engine opens a connection per query and syncs every commit to disk: ours pools
@@ -173,7 +181,7 @@ class AtomicRedisLockStore(LockStore):
                  max_poll_interval_s: float = 0.2) -> None:
         import redis
 
-        redis_url = redis_url or _endpoint_value(endpoint_config, "url") or os.environ.get("REDIS_URL")
+        redis_url = redis_url or _endpoint_value(endpoint_config, "url") or get_settings().redis.url
         key_prefix = _endpoint_value(endpoint_config, "key_prefix") or key_prefix
         if client is None:
             if not redis_url:
@@ -206,7 +214,7 @@ class AtomicRedisLockStore(LockStore):
         if not members:
             return None
         offset = time.time() - server_now
-        tickets = deque()
+        tickets: deque[Ticket] = deque()
         for member in members:
             number, expires = (member.decode() if isinstance(member, bytes) else member).split(":", 1)
             tickets.append(Ticket(int(number), float(expires) + offset))
@@ -280,8 +288,8 @@ class SchoolLockStore(LockStore):
     endpoints file that names an unset variable.
     """
 
-    def __new__(cls, endpoint_config: EndpointConfig | None = None, **kwargs: Any) -> LockStore:  # type: ignore[misc]
-        url = _endpoint_value(endpoint_config, "url") or os.environ.get("REDIS_URL", "").strip()
+    def __new__(cls, endpoint_config: EndpointConfig | None = None, **kwargs: Any) -> LockStore:
+        url = _endpoint_value(endpoint_config, "url") or get_settings().redis.url
         if url:
             store: LockStore = AtomicRedisLockStore(url, endpoint_config=endpoint_config, **kwargs)
             logger.info("lock store: Redis (%s)", _redact_url(url))

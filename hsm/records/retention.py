@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from hsm.infra import clock
 from hsm.infra import models as m
+from hsm.infra.config import DEFAULT_RETENTION_DAYS, get_settings
 
 log = logging.getLogger("hsm.records.retention")
 
-DEFAULT_RETENTION_DAYS = 90
 LINK_CODE_GRACE = timedelta(days=1)
 SESSION_GRACE = timedelta(days=30)
 
@@ -49,13 +48,7 @@ class PurgeReport:
 def retention_days(days: int | None = None) -> int:
     """`days` if given, else HSM_RETENTION_DAYS, else 90; at least 1."""
     if days is None:
-        raw = os.environ.get("HSM_RETENTION_DAYS", "").strip()
-        if not raw:
-            return DEFAULT_RETENTION_DAYS
-        try:
-            days = int(raw)
-        except ValueError:
-            raise ValueError(f"HSM_RETENTION_DAYS={raw!r} is not a whole number of days") from None
+        return get_settings().retention.days  # checked by hsm.infra.config
     if days < 1:
         raise ValueError(f"retention must be at least 1 day, not {days}")
     return days

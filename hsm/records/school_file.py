@@ -6,6 +6,7 @@ entry and field ("students[3] HSM-24-004: enrollments[0].batch: unknown batch 'G
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -262,10 +263,13 @@ def _cross_reference_problems(school: SchoolFile) -> list[str]:
     duplicates("batches", [b.code for b in school.batches])
     duplicates("students", [s.enrollment_id for s in school.students])
 
-    for section, entries in (("admins", school.admins), ("teachers", school.teachers)):
+    staff: tuple[tuple[str, Sequence[AdminEntry | TeacherEntry]], ...] = (
+        ("admins", school.admins), ("teachers", school.teachers),
+    )
+    for section, entries in staff:
         phone_owner: dict[str, str] = {}
         for index, person in enumerate(entries):
-            key = person.id if section == "admins" else person.employee_id
+            key = person.id if isinstance(person, AdminEntry) else person.employee_id
             if person.phone in phone_owner:
                 owner = phone_owner[person.phone]
                 problems.append(f"{section}[{index}] {key}: phone: {person.phone} is already {owner}'s")

@@ -86,63 +86,71 @@ def import_school(school: SchoolFile, session: Session) -> ImportReport:
             up.upsert(m.CoursePlan, {"course_id": course.id, "plan": plan},
                       {"fee": terms.fee, "classes": terms.classes}, "course_plans")
 
-    for entry in school.admins:
-        up.upsert(m.Admin, {"admin_code": entry.id},
-                  {"name": entry.name, "phone": entry.phone, "email": entry.email}, "admins")
+    for admin in school.admins:
+        up.upsert(m.Admin, {"admin_code": admin.id},
+                  {"name": admin.name, "phone": admin.phone, "email": admin.email}, "admins")
 
     teachers: dict[str, m.Teacher] = {}
-    for entry in school.teachers:
-        teacher = up.upsert(m.Teacher, {"employee_id": entry.employee_id},
-                            {"name": entry.name, "title": entry.title, "phone": entry.phone, "email": entry.email},
+    for teacher_entry in school.teachers:
+        teacher = up.upsert(m.Teacher, {"employee_id": teacher_entry.employee_id},
+                            {"name": teacher_entry.name, "title": teacher_entry.title, "phone": teacher_entry.phone,
+                             "email": teacher_entry.email},
                             "teachers")
-        teachers[entry.employee_id] = teacher
-        for code in entry.courses:
+        teachers[teacher_entry.employee_id] = teacher
+        for code in teacher_entry.courses:
             up.upsert(m.TeacherCourse, {"teacher_id": teacher.id, "course_id": courses[code].id}, {}, "teacher_courses")
 
     batches: dict[str, m.Batch] = {}
-    for entry in school.batches:
-        batch = up.upsert(m.Batch, {"code": entry.code}, {
-            "name": entry.name, "course_id": courses[entry.course].id, "level": entry.level,
-            "teacher_id": teachers[entry.teacher].id, "room": entry.room, "capacity": entry.capacity,
+    for batch_entry in school.batches:
+        batch = up.upsert(m.Batch, {"code": batch_entry.code}, {
+            "name": batch_entry.name, "course_id": courses[batch_entry.course].id, "level": batch_entry.level,
+            "teacher_id": teachers[batch_entry.teacher].id, "room": batch_entry.room, "capacity": batch_entry.capacity,
         }, "batches")
-        batches[entry.code] = batch
-        wanted = {WEEKDAYS.index(day) for day in entry.days}
+        batches[batch_entry.code] = batch
+        wanted = {WEEKDAYS.index(day) for day in batch_entry.days}
         for slot in list(batch.slots):
             if slot.weekday not in wanted:
                 session.delete(slot)
                 report.count("batch_slots", False, True)
         for weekday in sorted(wanted):
             up.upsert(m.BatchSlot, {"batch_id": batch.id, "weekday": weekday},
-                      {"start_time": entry.start, "duration_min": entry.duration_min}, "batch_slots")
+                      {"start_time": batch_entry.start, "duration_min": batch_entry.duration_min}, "batch_slots")
 
     students: dict[str, m.Student] = {}
     opted_out_phones: list[tuple[str, m.Student]] = []
-    for entry in school.students:
-        student = up.upsert(m.Student, {"enrollment_id": entry.enrollment_id},
-                            {"name": entry.name, "dob": entry.dob, "phone": entry.phone, "email": entry.email},
+    for student_entry in school.students:
+        student = up.upsert(m.Student, {"enrollment_id": student_entry.enrollment_id},
+                            {"name": student_entry.name, "dob": student_entry.dob, "phone": student_entry.phone,
+                             "email": student_entry.email},
                             "students")
-        students[entry.enrollment_id] = student
-        if entry.guardian:
-            g = entry.guardian
+        students[student_entry.enrollment_id] = student
+        if student_entry.guardian:
+            g = student_entry.guardian
             guardian = up.upsert(m.Guardian, {"phone": g.phone}, {"name": g.name, "email": g.email}, "guardians")
             up.upsert(m.StudentGuardian, {"student_id": student.id, "guardian_id": guardian.id},
                       {"relation": g.relation}, "student_guardians")
-        for enrollment in entry.enrollments:
+        for enrollment in student_entry.enrollments:
             up.upsert(m.Enrollment, {"student_id": student.id, "batch_id": batches[enrollment.batch].id}, {
                 "plan": enrollment.plan, "classes_remaining": enrollment.classes_remaining, "fee": enrollment.fee,
                 "next_due": enrollment.next_due, "status": enrollment.status,
             }, "enrollments")
-        for payment in entry.payments:
+        for payment in student_entry.payments:
             course = courses[payment.course]
-            reference = f"import:{entry.enrollment_id}:{payment.date.isoformat()}:{payment.course}:{payment.amount}"
+            reference = (f"import:{student_entry.enrollment_id}:{payment.date.isoformat()}:{payment.course}:"
+                         f"{payment.amount}")
             enrollment_row = next((e for e in student.enrollments if e.batch.course_id == course.id), None)
             up.upsert(m.Payment, {"reference": reference}, {
                 "student_id": student.id, "course_id": course.id,
                 "enrollment_id": enrollment_row.id if enrollment_row else None, "amount": payment.amount,
                 "paid_on": payment.date, "method": payment.method, "note": payment.note,
             }, "payments")
-        if entry.whatsapp_opted_out:
-            opted_out_phones.append((entry.phone or entry.guardian.phone, student))
+        if student_entry.whatsapp_opted_out:
+            phone = student_entry.phone
+            if not phone:
+                # The school file's checks refuse an opted-out student with neither a phone nor a guardian.
+                assert student_entry.guardian is not None
+                phone = student_entry.guardian.phone
+            opted_out_phones.append((phone, student))
 
     for held in school.attendance:
         batch = batches[held.batch]

@@ -1,5 +1,7 @@
 """Async WhatsApp Cloud API client: sends message objects to `/{phone_number_id}/messages` with retries,
-records every send, and enforces the 24-hour rule (free-form only inside the window, else approved templates).
+reports every send to its ledger, and enforces the 24-hour rule (free-form only inside the window, else approved
+templates). The client never touches the database itself: its `SendLedger` (the channel's store,
+`hsm.whatsapp.store.LEDGER`) records the sends and knows the window and the templates.
 """
 
 from __future__ import annotations
@@ -8,17 +10,36 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
 from hsm.infra.config import Settings, get_settings
 from hsm.infra.phone import mask_phone
-from hsm.whatsapp import store
 
 log = logging.getLogger("hsm.whatsapp.client")
 
 RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
+ACCEPTED = "accepted"  # Meta took the message (statuses move it on: sent, delivered, read)
+
+
+class ApprovedTemplate(Protocol):
+    language: str
+    variables: Any  # the template's body variables, in order
+
+
+class SendLedger(Protocol):
+    """Where the client reports its sends and reads what it must check before sending."""
+
+    def record_outbound(self, phone: str, message: dict, wamid: str | None, status: str,
+                        error_code: int | None = None, error: str | None = None) -> None:
+        """One send: accepted with Meta's id, or failed with the error."""
+
+    def in_service_window(self, phone: str) -> bool:
+        """True when `phone` wrote to us within the last 24 hours."""
+
+    def approved_template(self, name: str, language: str | None = None) -> ApprovedTemplate | None:
+        """The approved template of that name and language, if there is one."""
 
 
 class CloudApiError(Exception):
@@ -71,28 +92,25 @@ def _meta_error(status: int, body: Any) -> CloudApiError:
 class WhatsAppClient:
     """One business phone number's sending side. Use as `async with WhatsAppClient.from_settings() as client`."""
 
-    def __init__(self, api_url: str, phone_number_id: str, access_token: str, *,
-                 retry: RetryPolicy | None = None, record: bool = True, enforce_window: bool = True,
-                 record_inline: bool = False):
+    def __init__(self, api_url: str, phone_number_id: str, access_token: str, *, ledger: SendLedger,
+                 retry: RetryPolicy | None = None, record_inline: bool = False):
         self.api_url = api_url
         self.phone_number_id = phone_number_id
         self.messages_url = f"{api_url.rstrip('/')}/{phone_number_id}/messages"
         self.access_token = access_token
+        self.ledger = ledger
         self.retry = retry or RetryPolicy()
-        self.record = record
-        self.enforce_window = enforce_window
-        # Record sends on the calling loop rather than in a thread: for loops that do database work inline anyway
+        # Report sends on the calling loop rather than in a thread: for loops that do database work inline anyway
         # (the channel's processing loop, where Rasa's tracker store does too).
         self.record_inline = record_inline
         self._http: aiohttp.ClientSession | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **options: Any) -> WhatsAppClient:
-        settings = settings or get_settings()
-        if not (settings.whatsapp_phone_number_id and settings.whatsapp_access_token):
+        whatsapp = (settings or get_settings()).whatsapp
+        if not (whatsapp.phone_number_id and whatsapp.access_token):
             raise CloudApiError("WHATSAPP_PHONE_NUMBER_ID and WHATSAPP_ACCESS_TOKEN must be set to send messages")
-        return cls(settings.whatsapp_api_url, settings.whatsapp_phone_number_id, settings.whatsapp_access_token,
-                   **options)
+        return cls(whatsapp.api_url, whatsapp.phone_number_id, whatsapp.access_token, **options)
 
     async def __aenter__(self) -> WhatsAppClient:
         return self
@@ -149,37 +167,34 @@ class WhatsAppClient:
         """
         phone = "+" + to.lstrip("+") if to.lstrip("+").isdigit() else to  # else a business-scoped user id
         free_form = message.get("type") != "template"
-        must_check = free_form and self.enforce_window and not replying
-        if must_check and not await asyncio.to_thread(store.in_service_window, phone):
+        must_check = free_form and not replying
+        if must_check and not await asyncio.to_thread(self.ledger.in_service_window, phone):
             error = OutsideServiceWindow(
                 f"not sent: {mask_phone(phone)} has not written in 24 hours; use an approved template")
             log.warning("%s", error)
-            if self.record:
-                await self._record(phone, message, None, "failed", None, str(error))
+            await self._record(phone, message, None, "failed", None, str(error))
             raise error
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": phone.lstrip("+"), **message}
         try:
             answer = await self._post(body)
         except CloudApiError as error:
             log.error("send to %s failed: %s (code %s)", mask_phone(phone), error, error.code)
-            if self.record:
-                await self._record(phone, message, None, "failed", error.code, f"{error} {error.details or ''}".strip())
+            await self._record(phone, message, None, "failed", error.code, f"{error} {error.details or ''}".strip())
             raise
         wamid = str(((answer.get("messages") or [{}])[0]).get("id") or "")
-        if self.record:
-            await self._record(phone, message, wamid or None, store.ACCEPTED)
+        await self._record(phone, message, wamid or None, ACCEPTED)
         return SendResult(wamid=wamid, to=phone)
 
     async def _record(self, phone: str, message: dict, *args: Any) -> None:
         if self.record_inline:
-            store.record_outbound(phone, message, *args)
+            self.ledger.record_outbound(phone, message, *args)
         else:
-            await asyncio.to_thread(store.record_outbound, phone, message, *args)
+            await asyncio.to_thread(self.ledger.record_outbound, phone, message, *args)
 
     async def send_template(self, to: str, name: str, language: str = "en",
                             body_parameters: list[str] | None = None) -> SendResult:
         """Send an approved template from `whatsapp_templates`, checking its variables first."""
-        template = await asyncio.to_thread(store.approved_template, name, language)
+        template = await asyncio.to_thread(self.ledger.approved_template, name, language)
         if template is None:
             raise CloudApiError(f"template {name!r} ({language}) is not approved; not sent")
         parameters = list(body_parameters or [])

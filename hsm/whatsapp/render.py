@@ -5,6 +5,7 @@ limits: reply buttons when they fit, else a list, else numbered text ("reply wit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 TEXT_LIMIT = 4096
 INTERACTIVE_BODY_LIMIT = 1024
@@ -26,7 +27,7 @@ class Option:
 class Rendered:
     """The message objects to send, in order, and the options a numeric answer refers to (if any)."""
 
-    messages: list[dict] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
     options: list[Option] = field(default_factory=list)
 
 
@@ -46,7 +47,7 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return parts
 
 
-def text_messages(text: str) -> list[dict]:
+def text_messages(text: str) -> list[dict[str, Any]]:
     return [{"type": "text", "text": {"body": part, "preview_url": False}} for part in split_text(text)]
 
 
@@ -55,7 +56,7 @@ def _reply_id(option: Option, index: int) -> str:
     return option.payload if 0 < len(option.payload) <= REPLY_ID_LIMIT else f"opt:{index + 1}"
 
 
-def _buttons(body: str, options: list[Option]) -> dict:
+def _buttons(body: str, options: list[Option]) -> dict[str, Any]:
     return {"type": "interactive", "interactive": {
         "type": "button",
         "body": {"text": body},
@@ -65,7 +66,7 @@ def _buttons(body: str, options: list[Option]) -> dict:
     }}
 
 
-def _row(option: Option, index: int) -> dict:
+def _row(option: Option, index: int) -> dict[str, Any]:
     row = {"id": _reply_id(option, index), "title": option.title}
     if len(option.title) > ROW_TITLE_LIMIT:
         row["title"] = option.title[: ROW_TITLE_LIMIT - 1].rstrip() + "…"
@@ -73,7 +74,7 @@ def _row(option: Option, index: int) -> dict:
     return row
 
 
-def _list(body: str, options: list[Option]) -> dict:
+def _list(body: str, options: list[Option]) -> dict[str, Any]:
     return {"type": "interactive", "interactive": {
         "type": "list",
         "body": {"text": body},
@@ -88,7 +89,7 @@ def _numbered(body: str, options: list[Option]) -> str:
     return f"{body}\n\n" + "\n".join(lines) + "\n\nReply with a number."
 
 
-def render_choices(text: str, buttons: list[dict]) -> Rendered:
+def render_choices(text: str, buttons: list[dict[str, Any]]) -> Rendered:
     """Rasa buttons (`[{"title": ..., "payload": ...}]`) as the richest WhatsApp form that fits."""
     options = [
         Option(str(b.get("title") or b.get("payload") or "").strip() or f"Option {i + 1}",
@@ -98,7 +99,7 @@ def render_choices(text: str, buttons: list[dict]) -> Rendered:
     if not options:
         return Rendered(text_messages(text))
     body = (text or "").strip() or "Please choose:"
-    lead: list[dict] = []
+    lead: list[dict[str, Any]] = []
     if len(body) > INTERACTIVE_BODY_LIMIT:
         lead, body = text_messages(body), "Please choose:"
     fits_buttons = len(options) <= MAX_BUTTONS and all(len(o.title) <= BUTTON_TITLE_LIMIT for o in options)
@@ -110,14 +111,14 @@ def render_choices(text: str, buttons: list[dict]) -> Rendered:
     return Rendered(lead + text_messages(_numbered(body, options)), options)
 
 
-def render_image(url: str, caption: str | None = None) -> dict:
+def render_image(url: str, caption: str | None = None) -> dict[str, Any]:
     image = {"link": url}
     if caption:
         image["caption"] = caption[:1024]
     return {"type": "image", "image": image}
 
 
-def render_document(url: str, filename: str | None = None, caption: str | None = None) -> dict:
+def render_document(url: str, filename: str | None = None, caption: str | None = None) -> dict[str, Any]:
     document = {"link": url}
     if filename:
         document["filename"] = filename
@@ -126,7 +127,7 @@ def render_document(url: str, filename: str | None = None, caption: str | None =
     return {"type": "document", "document": document}
 
 
-def render_custom(custom: dict) -> list[dict]:
+def render_custom(custom: dict[str, Any]) -> list[dict[str, Any]]:
     """Rasa `custom` JSON: a Cloud API message object (with "type") goes out as it is; `{"whatsapp": {...}}` too."""
     payload = custom.get("whatsapp", custom) if isinstance(custom, dict) else None
     if isinstance(payload, dict) and isinstance(payload.get("type"), str):

@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import TextClause
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.db import get_engine, priority_writer_engine, session_scope
-from hsm.people.identity import identify
+from hsm.whatsapp import client
 from hsm.whatsapp.payloads import STATUS_RANK, InboundMessage, StatusUpdate, WebhookBatch, status_may_replace
 
 log = logging.getLogger("hsm.whatsapp.store")
@@ -43,7 +43,11 @@ STALE_PROCESSING = timedelta(minutes=2)  # a message "processing" this long was 
 # Inbound lifecycle: received -> processing -> processed | failed | skipped
 RECEIVED, PROCESSING, PROCESSED, FAILED, SKIPPED = "received", "processing", "processed", "failed", "skipped"
 # Outbound lifecycle: accepted (by the API) -> sent -> delivered -> read, or failed
-ACCEPTED = "accepted"
+ACCEPTED = client.ACCEPTED
+
+# Who a number is, for its session row: (role, person id), read on the connection given. The channel's store does
+# not know the school's people; whoever processes messages passes `hsm.people.identity.role_of`.
+RoleLookup = Callable[[Any, str], "tuple[str, int | None]"]
 
 TRANSACTION_ATTEMPTS = 4
 RETRYABLE_PGCODES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
@@ -316,17 +320,19 @@ class SessionInfo:
     options: list[str]
 
 
-def touch_session(phone: str, last_intent: str | None = None, options: list[str] | None = None) -> None:
+def touch_session(phone: str, last_intent: str | None = None, options: list[str] | None = None, *,
+                  role_of: RoleLookup) -> None:
     """Record activity: who the number is, the last intent, a fresh 30-minute expiry and, when given, the
     options last offered (so "2", or a button id "opt:2", means the second one; [] forgets them)."""
     now = clock.utcnow()
     with get_engine().begin() as connection:
-        _touch(connection, phone, now, last_intent, options)
+        _touch(connection, phone, now, last_intent, options, role_of)
 
 
-def _touch(connection, phone: str, now: datetime, last_intent: str | None, options: list[str] | None) -> None:
-    who = identify(connection, phone)
-    values: dict = {"user_type": who.role, "user_id": who.person_id, "last_message_at": now,
+def _touch(connection, phone: str, now: datetime, last_intent: str | None, options: list[str] | None,
+           role_of: RoleLookup) -> None:
+    role, person_id = role_of(connection, phone)
+    values: dict = {"user_type": role, "user_id": person_id, "last_message_at": now,
                     "expires_at": now + timedelta(minutes=SESSION_MINUTES)}
     if last_intent:
         values["last_intent"] = last_intent[:100]
@@ -345,13 +351,13 @@ def _touch(connection, phone: str, now: datetime, last_intent: str | None, optio
 
 
 def complete(wamid: str, phone: str, status: str, last_intent: str | None = None,
-             options: list[str] | None = None, error: str | None = None) -> None:
+             options: list[str] | None = None, error: str | None = None, *, role_of: RoleLookup) -> None:
     """Finish processing an inbound message and update its sender's session, in one transaction."""
     now = clock.utcnow()
 
     def work(connection) -> None:
         connection.execute(_FINISH, {"wamid": wamid, "new_status": status, "error": error, "now": now})
-        _touch(connection, phone, now, last_intent, options)
+        _touch(connection, phone, now, last_intent, options, role_of)
 
     _in_transaction(work)
 
@@ -377,3 +383,15 @@ def session_info(phone: str) -> SessionInfo | None:
             return None
         return SessionInfo(phone, row.user_type, row.user_id, row.last_intent, clock.as_utc(row.expires_at),
                            list((row.context or {}).get("options") or []))
+
+
+class DatabaseLedger:
+    """The WhatsApp client's `SendLedger` on this store: sends recorded in `whatsapp_messages`, the 24-hour window
+    read from them, templates from `whatsapp_templates`."""
+
+    record_outbound = staticmethod(record_outbound)
+    in_service_window = staticmethod(in_service_window)
+    approved_template = staticmethod(approved_template)
+
+
+LEDGER: client.SendLedger = DatabaseLedger()

@@ -18,18 +18,18 @@ sweep also works with `HSM_NOW` frozen. Per sender, messages are handed over old
 once `handle` returned for the previous), and never past an earlier message that is still being processed
 elsewhere: the conversation's order is kept.
 
-Wiring (in the channel, on the server's event loop): `start_sweeper(handle, tracker_store=...)` after the server
-started, `await stop_sweeper(task)` before it stops; `handle(message)` is the channel's own per-sender, claiming
-path. `HSM_SWEEP_INTERVAL_S` (30; 0 turns the sweep off), `HSM_SWEEP_RECEIVED_AFTER_S` (30) and
-`HSM_SWEEP_STALE_AFTER_S` (120) tune it.
+Wiring (in the processing runtime, `hsm.whatsapp.runtime`): `start_sweeper(handle, role_of=...,
+tracker_store=...)` after the server started, `await stop_sweeper(task)` before it stops; `handle(message)` is the
+channel's own per-sender, claiming path. `HSM_SWEEP_INTERVAL_S` (30; 0 turns the sweep off),
+`HSM_SWEEP_RECEIVED_AFTER_S` (30) and `HSM_SWEEP_STALE_AFTER_S` (120) tune it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,6 +40,7 @@ from sqlalchemy import select, update
 
 from hsm.infra import clock
 from hsm.infra import models as m
+from hsm.infra.config import DEFAULT_SWEEP_INTERVAL_S, DEFAULT_SWEEP_RECEIVED_AFTER_S, get_settings
 from hsm.infra.db import session_scope
 from hsm.infra.phone import mask_phone
 from hsm.whatsapp import store
@@ -47,8 +48,8 @@ from hsm.whatsapp.payloads import InboundMessage, parse_webhook
 
 log = logging.getLogger("hsm.whatsapp.sweeper")
 
-DEFAULT_INTERVAL_S = 30.0
-DEFAULT_RECEIVED_AFTER_S = 30.0
+DEFAULT_INTERVAL_S = DEFAULT_SWEEP_INTERVAL_S
+DEFAULT_RECEIVED_AFTER_S = DEFAULT_SWEEP_RECEIVED_AFTER_S
 DEFAULT_STALE_AFTER_S = store.STALE_PROCESSING.total_seconds()
 LOOKBACK = timedelta(days=1)  # older unfinished messages are left to the start-up replay (replay_after_restart)
 
@@ -63,22 +64,10 @@ class SweepSettings:
 
     @classmethod
     def from_env(cls) -> SweepSettings:
-        return cls(interval_s=_env_seconds("HSM_SWEEP_INTERVAL_S", DEFAULT_INTERVAL_S),
-                   received_after_s=_env_seconds("HSM_SWEEP_RECEIVED_AFTER_S", DEFAULT_RECEIVED_AFTER_S),
-                   stale_after_s=_env_seconds("HSM_SWEEP_STALE_AFTER_S", DEFAULT_STALE_AFTER_S))
-
-
-def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative")
-    return value
+        """HSM_SWEEP_INTERVAL_S, HSM_SWEEP_RECEIVED_AFTER_S, HSM_SWEEP_STALE_AFTER_S (hsm.infra.config)."""
+        sweep = get_settings().sweep
+        return cls(interval_s=sweep.interval_s, received_after_s=sweep.received_after_s,
+                   stale_after_s=sweep.stale_after_s)
 
 
 @dataclass(frozen=True)
@@ -160,7 +149,7 @@ def inbound_message(row: Pending) -> InboundMessage | None:
     return messages[0] if messages else None
 
 
-async def _mark_processed_if_rasa_has_it(tracker_store: Any, row: Pending) -> bool:
+async def _mark_processed_if_rasa_has_it(tracker_store: Any, row: Pending, role_of: store.RoleLookup) -> bool:
     """True, and the message marked processed, when Rasa saved its turn (the replica died after that, before
     recording it)."""
     if tracker_store is None:
@@ -169,7 +158,7 @@ async def _mark_processed_if_rasa_has_it(tracker_store: Any, row: Pending) -> bo
     if tracker is None or not any(getattr(event, "message_id", None) == row.wamid for event in tracker.events
                                   if getattr(event, "type_name", None) == "user"):
         return False
-    await asyncio.to_thread(store.complete, row.wamid, row.phone, store.PROCESSED)
+    await asyncio.to_thread(functools.partial(store.complete, row.wamid, row.phone, store.PROCESSED, role_of=role_of))
     log.warning("message %s from %s was answered by a run or replica that died before recording it",
                 row.wamid, mask_phone(row.phone))
     return True
@@ -178,7 +167,7 @@ async def _mark_processed_if_rasa_has_it(tracker_store: Any, row: Pending) -> bo
 # ------------------------------------------------------------------------------------------------ on start
 
 
-async def replay_after_restart(dispatch: Callable[[InboundMessage], None], *,
+async def replay_after_restart(dispatch: Callable[[InboundMessage], None], *, role_of: store.RoleLookup,
                                tracker_store: Any = None) -> list[str]:
     """On start, hand `dispatch` what was acknowledged and never finished, oldest first: every `received` message,
     and every `processing` one untouched for `store.STALE_PROCESSING` (its run died) - unless Rasa's tracker
@@ -197,7 +186,7 @@ async def replay_after_restart(dispatch: Callable[[InboundMessage], None], *,
             if row.updated_at is None or clock.as_utc(row.updated_at) >= stale_before:
                 blocked.add(row.phone)
                 continue
-            if await _mark_processed_if_rasa_has_it(tracker_store, row):
+            if await _mark_processed_if_rasa_has_it(tracker_store, row, role_of):
                 continue
         message = inbound_message(row)
         if message is not None:
@@ -217,7 +206,7 @@ def _resolve(tracker_store: Any) -> Any:
 
 
 async def sweep_unprocessed(handle: Handle, state: SweepState, settings: SweepSettings | None = None, *,
-                            tracker_store: Any = None) -> list[str]:
+                            role_of: store.RoleLookup, tracker_store: Any = None) -> list[str]:
     """One sweep: hand orphaned messages to `handle` (one task per sender, in order). Returns the
     wamids handed over. `tracker_store` (or a callable returning it) lets an interrupted message that Rasa did
     finish be marked processed instead of being processed twice."""
@@ -241,7 +230,7 @@ async def sweep_unprocessed(handle: Handle, state: SweepState, settings: SweepSe
             if age < settings.stale_after_s:
                 blocked.add(row.phone)
                 continue
-            if await _mark_processed_if_rasa_has_it(tracker_store, row):
+            if await _mark_processed_if_rasa_has_it(tracker_store, row, role_of):
                 continue
             if not await asyncio.to_thread(release, row):
                 blocked.add(row.phone)  # it moved on meanwhile: look again next time
@@ -274,32 +263,32 @@ async def _run_in_order(handle: Handle, messages: list[InboundMessage], state: S
             state.handed.discard(message.wamid)
 
 
-async def run_sweeper(handle: Handle, settings: SweepSettings | None = None, *, tracker_store: Any = None,
-                      state: SweepState | None = None) -> None:
+async def run_sweeper(handle: Handle, settings: SweepSettings | None = None, *, role_of: store.RoleLookup,
+                      tracker_store: Any = None, state: SweepState | None = None) -> None:
     """Sweep every `settings.interval_s` until cancelled. A failed sweep (database down) is logged and retried."""
     settings = settings or SweepSettings.from_env()
     state = state or SweepState()
     while True:
         await asyncio.sleep(settings.interval_s)
         try:
-            await sweep_unprocessed(handle, state, settings, tracker_store=tracker_store)
+            await sweep_unprocessed(handle, state, settings, role_of=role_of, tracker_store=tracker_store)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001
             log.exception("sweep for unprocessed WhatsApp messages failed; retrying in %.0f s", settings.interval_s)
 
 
-def start_sweeper(handle: Handle, settings: SweepSettings | None = None, *,
-                  tracker_store: Any = None) -> asyncio.Task | None:
+def start_sweeper(handle: Handle, settings: SweepSettings | None = None, *, role_of: store.RoleLookup,
+                  tracker_store: Any = None) -> asyncio.Task[None] | None:
     """Start the periodic sweep on the running loop; None when HSM_SWEEP_INTERVAL_S=0 turns it off."""
     settings = settings or SweepSettings.from_env()
     if settings.interval_s <= 0:
         return None
     log.info("sweeping for orphaned inbound messages every %.0f s", settings.interval_s)
-    return asyncio.ensure_future(run_sweeper(handle, settings, tracker_store=tracker_store))
+    return asyncio.ensure_future(run_sweeper(handle, settings, role_of=role_of, tracker_store=tracker_store))
 
 
-async def stop_sweeper(task: asyncio.Task | None) -> None:
+async def stop_sweeper(task: asyncio.Task[None] | None) -> None:
     if task is None:
         return
     task.cancel()

@@ -19,6 +19,7 @@ from hsm.infra import models as m
 from hsm.infra.config import PROJECT_ROOT
 from hsm.infra.db import session_scope
 from hsm.office import admin_api
+from hsm.people.identity import role_of
 from hsm.whatsapp import store
 from hsm.whatsapp.client import RetryPolicy, WhatsAppClient
 from hsm.whatsapp.payloads import parse_webhook
@@ -57,7 +58,7 @@ async def api(school_db, monkeypatch):
     import_templates(TEMPLATES_FILE, school_db)
     sandbox = TestServer(create_app(SandboxConfig(access_token=TOKEN, phone_number_id=PHONE_ID)))
     await sandbox.start_server()
-    whatsapp = WhatsAppClient(str(sandbox.make_url("/v21.0")), PHONE_ID, TOKEN, retry=FAST)
+    whatsapp = WhatsAppClient(str(sandbox.make_url("/v21.0")), PHONE_ID, TOKEN, ledger=store.LEDGER, retry=FAST)
     queued: list[int] = []
     client = TestClient(TestServer(admin_api.create_admin_app(client=whatsapp, enqueue=queued.append)))
     await client.start_server()
@@ -245,7 +246,7 @@ async def test_broadcast_is_queued_and_reports_progress(api):
 @pytest.mark.asyncio
 async def test_sessions_show_and_clear(api, caplog):
     client, _, _ = api
-    store.touch_session(RINA, "check_schedule", options=["/a", "/b"])
+    store.touch_session(RINA, "check_schedule", options=["/a", "/b"], role_of=role_of)
     for spelling in (RINA, "%2B919845000038", "919845000038"):
         answer = await client.get(f"{PREFIX}/sessions/{spelling}", headers=STAFF)
         assert answer.status == 200, await answer.text()

@@ -1,4 +1,4 @@
-"""The channel's processing (connectors/whatsapp.py `MessageProcessing`) against the in-process sandbox on a real
+"""The channel's processing (hsm/whatsapp/processing.py `MessageProcessing`) against the in-process sandbox on a real
 database: a message holds one of the places inside Rasa while Rasa works on it, and gives it up while Meta
 answers its sends, so one slow Graph API answer does not hold up other people's messages."""
 
@@ -12,14 +12,15 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-import connectors.whatsapp as channel
 from devtools.chat import text_message, webhook_body
 from devtools.sandbox import SandboxConfig, create_app
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
+from hsm.people.identity import role_of
 from hsm.whatsapp import store
 from hsm.whatsapp.client import RetryPolicy, WhatsAppClient
 from hsm.whatsapp.payloads import parse_webhook
+from hsm.whatsapp.processing import MessageProcessing, RasaTurnPermit
 
 TOKEN, PHONE_ID = "unit-token", "100000000000078"
 ANITA, RAVI = "+917100000011", "+917100000012"
@@ -36,19 +37,22 @@ async def slow_meta():
 
 
 class Rasa:
-    """Stands in for Rasa's agent: works on the message for a while (an action server call, say), then sends one
-    reply through the channel's output, and notes each step."""
+    """Stands in for Rasa (a `Dialogue`): works on the message for a while (an action server call, say), then sends
+    one reply through the turn's replies, and notes each step."""
 
     def __init__(self) -> None:
         self.steps: list[str] = []
 
-    async def handle_message(self, message) -> None:
-        name = "Anita" if message.sender_id == ANITA else "Ravi"
+    async def run_turn(self, message, text, replies) -> None:
+        name = "Anita" if message.phone == ANITA else "Ravi"
         self.steps.append(f"{name} in Rasa")
         await asyncio.sleep(0.05)
         self.steps.append(f"{name} sending")
-        await message.output_channel.send_text_message(message.sender_id, f"Hello {name}")
+        await replies.send_text(message.phone, f"Hello {name}")
         self.steps.append(f"{name} sent")
+
+    async def last_intent(self, sender) -> None:
+        return None
 
 
 def receive(phone: str, words: str):
@@ -63,12 +67,11 @@ def status_of(wamid: str) -> str:
 
 
 @pytest.mark.asyncio
-async def test_a_message_waiting_for_meta_lets_the_next_one_into_rasa(school_db, slow_meta, monkeypatch):
-    monkeypatch.setattr(channel, "PROCESSING_CONCURRENCY", 1)  # one place inside Rasa
+async def test_a_message_waiting_for_meta_lets_the_next_one_into_rasa(school_db, slow_meta):
     rasa = Rasa()
-    client = WhatsAppClient(str(slow_meta.make_url("/v21.0")), PHONE_ID, TOKEN, record_inline=True,
+    client = WhatsAppClient(str(slow_meta.make_url("/v21.0")), PHONE_ID, TOKEN, ledger=store.LEDGER, record_inline=True,
                             retry=RetryPolicy(attempts=1, timeout_s=5))
-    processing = channel.MessageProcessing(client, rasa.handle_message, lambda: None)
+    processing = MessageProcessing(client, rasa, role_of=role_of, turns_at_once=1)  # one turn inside Rasa at once
     anita, ravi = receive(ANITA, "hi"), receive(RAVI, "hello")
     try:
         await asyncio.gather(processing.handle(anita), processing.handle(ravi))
@@ -88,19 +91,19 @@ async def test_a_message_waiting_for_meta_lets_the_next_one_into_rasa(school_db,
 @pytest.mark.asyncio
 async def test_a_slot_is_never_given_back_twice_or_kept_after_the_turn():
     places = asyncio.Semaphore(1)
-    async with channel.RasaSlot(places) as slot:
+    async with RasaTurnPermit(places) as permit:
         assert places.locked()
-        async with slot.while_waiting():
+        async with permit.released_while_sending():
             assert not places.locked()  # someone else may go into Rasa meanwhile
         assert places.locked()  # taken back
     assert not places.locked()
-    async with slot.while_waiting():  # a reply sent after the turn (the failure notice) takes no place
+    async with permit.released_while_sending():  # a reply sent after the turn (the failure notice) takes no place
         assert not places.locked()
     assert not places.locked()
 
-    async with channel.RasaSlot(places) as slot:
+    async with RasaTurnPermit(places) as permit:
         async def wait_then_be_cancelled() -> None:
-            async with slot.while_waiting():
+            async with permit.released_while_sending():
                 await places.acquire()  # another message takes the place meanwhile...
             raise AssertionError("not reached: cancelled while taking the place back")
 
@@ -111,5 +114,5 @@ async def test_a_slot_is_never_given_back_twice_or_kept_after_the_turn():
             await waiting
     places.release()  # ...and gives it back: the cancelled turn gave up its own exactly once
     assert not places.locked()
-    async with channel.RasaSlot(places):
+    async with RasaTurnPermit(places):
         assert places.locked()

@@ -157,7 +157,7 @@ async def sandbox():
 
 
 def client_for(server: TestServer) -> WhatsAppClient:
-    return WhatsAppClient(str(server.make_url("/v21.0")), PHONE_ID, TOKEN, retry=FAST)
+    return WhatsAppClient(str(server.make_url("/v21.0")), PHONE_ID, TOKEN, ledger=store.LEDGER, retry=FAST)
 
 
 def sent_rows() -> list[tuple[str, str, str, str]]:

@@ -17,6 +17,7 @@ from devtools.chat import text_message, webhook_body
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
+from hsm.people.identity import role_of
 from hsm.whatsapp import store, sweeper
 from hsm.whatsapp.payloads import parse_webhook
 
@@ -38,12 +39,13 @@ class Channel:
     async def handle(self, message) -> None:
         if await asyncio.to_thread(store.claim, message.wamid):
             self.processed.append(message.text)
-            await asyncio.to_thread(store.complete, message.wamid, message.phone, store.PROCESSED)
+            await asyncio.to_thread(store.complete, message.wamid, message.phone, store.PROCESSED, role_of=role_of)
 
 
 def sweep(channel: Channel, state: sweeper.SweepState, tracker_store=None) -> list[str]:
     async def once() -> list[str]:
-        handed = await sweeper.sweep_unprocessed(channel.handle, state, FAST, tracker_store=tracker_store)
+        handed = await sweeper.sweep_unprocessed(channel.handle, state, FAST, role_of=role_of,
+                                                 tracker_store=tracker_store)
         await asyncio.gather(*list(state.tasks))
         return handed
 
@@ -73,7 +75,7 @@ def test_a_message_in_someone_elses_hands_holds_back_that_sender_only(channel):
     sweep(channel, state)
     time.sleep(0.25)
     assert sweep(channel, state) == [other]  # Anita's "help" must not overtake her "hi"
-    store.complete(busy, ANITA, store.PROCESSED)  # the live replica finishes
+    store.complete(busy, ANITA, store.PROCESSED, role_of=role_of)  # the live replica finishes
     time.sleep(0.25)
     assert sweep(channel, state) == [waiting]
     assert channel.processed == ["hi", "help"]  # Ravi's hi, then Anita's help
@@ -131,7 +133,7 @@ def left_processing(wamid: str, minutes_ago: float) -> None:
 def replay(channel: Channel, tracker_store=None) -> list[str]:
     async def once() -> list[str]:
         handed: list = []
-        wamids = await sweeper.replay_after_restart(handed.append, tracker_store=tracker_store)
+        wamids = await sweeper.replay_after_restart(handed.append, role_of=role_of, tracker_store=tracker_store)
         for message in handed:  # as the channel would, one after the other
             await channel.handle(message)
         assert [message.wamid for message in handed] == wamids
@@ -143,7 +145,7 @@ def replay(channel: Channel, tracker_store=None) -> list[str]:
 def test_replay_after_restart_hands_over_what_was_never_finished_oldest_first(channel):
     first, done, second = receive(ANITA, "hi"), receive(ANITA, "fees"), receive(RAVI, "help")
     assert store.claim(done)
-    store.complete(done, ANITA, store.PROCESSED)
+    store.complete(done, ANITA, store.PROCESSED, role_of=role_of)
     interrupted = receive(ANITA, "timings")
     left_processing(interrupted, minutes_ago=3)  # its run died while Rasa was on it
     assert replay(channel) == [first, second, interrupted]
@@ -171,7 +173,7 @@ def test_the_sweep_is_off_with_a_zero_interval(monkeypatch):
     monkeypatch.setenv("HSM_SWEEP_INTERVAL_S", "0")
 
     async def start():
-        return sweeper.start_sweeper(Channel().handle)
+        return sweeper.start_sweeper(Channel().handle, role_of=role_of)
 
     assert asyncio.run(start()) is None
     monkeypatch.setenv("HSM_SWEEP_STALE_AFTER_S", "soon")

@@ -13,6 +13,7 @@ from devtools.chat import text_message, webhook_body
 from devtools.sandbox import SandboxConfig, create_app
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
+from hsm.people.identity import role_of
 from hsm.whatsapp import store
 from hsm.whatsapp.client import CloudApiError, OutsideServiceWindow, RetryPolicy, WhatsAppClient
 from hsm.whatsapp.payloads import STATUS_RANK, StatusUpdate, WebhookBatch, parse_webhook, status_may_replace
@@ -31,7 +32,7 @@ async def sandbox():
 
 
 def client_for(server: TestServer, **options) -> WhatsAppClient:
-    return WhatsAppClient(str(server.make_url("/v21.0")), PHONE_ID, TOKEN, retry=FAST, **options)
+    return WhatsAppClient(str(server.make_url("/v21.0")), PHONE_ID, TOKEN, ledger=store.LEDGER, retry=FAST, **options)
 
 
 def user_wrote(phone: str, text: str = "hi") -> None:
@@ -233,19 +234,19 @@ def test_duplicates_are_stored_once_and_claimed_once(school_db):
     assert store.store_inbound(parse_webhook(body)) == []
     assert store.claim("wamid.DUP1") is True
     assert store.claim("wamid.DUP1") is False
-    store.complete("wamid.DUP1", PARENT, store.PROCESSED)
+    store.complete("wamid.DUP1", PARENT, store.PROCESSED, role_of=role_of)
     assert store.claim("wamid.DUP1") is False
 
 
 def test_numbered_options_and_sessions(school_db):
-    store.touch_session(PARENT, options=["/a", "/b", "/c"])
+    store.touch_session(PARENT, options=["/a", "/b", "/c"], role_of=role_of)
     assert store.resolve_option(PARENT, "2") == "/b"
     assert store.resolve_option(PARENT, "opt:3") == "/c"
     assert store.resolve_option(PARENT, "4") is None
     assert store.resolve_option(PARENT, "two") is None
-    store.touch_session(PARENT, options=[])
+    store.touch_session(PARENT, options=[], role_of=role_of)
     assert store.resolve_option(PARENT, "2") is None
-    store.touch_session(PARENT, "greet")
+    store.touch_session(PARENT, "greet", role_of=role_of)
     info = store.session_info(PARENT)
     assert (info.user_type, info.last_intent) == ("guardian", "greet")
     assert (info.expires_at - store.clock.utcnow()).total_seconds() == 30 * 60

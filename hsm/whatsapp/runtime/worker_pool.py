@@ -1,15 +1,13 @@
-"""Worker processes for the WhatsApp channel (`HSM_WHATSAPP_WORKERS=N`; 0, the default, keeps the processing in
-the Rasa server's process, on a thread of its own).
+"""The worker-pool runtime (`HSM_WHATSAPP_WORKERS=N`): N processes that each load the model and do all the
+processing of the senders routed to them: claim, Rasa, replies, completion.
 
 Rasa runs its models in Python, holding the interpreter lock: in one process, a busy conversation slows every
-other thread of that process, the webhook's included, and only one core does Rasa's work. With workers, each
-worker process loads the model once (as `rasa run` does, from the same model and endpoints.yml) and does all
-the processing of the senders assigned to it: claim, Rasa, replies, completion. The server's process only
-verifies, stores and answers Meta. A sender new to the server goes to the worker holding the fewest messages, and
-then stays with it while it holds their messages (their order) and for `STAY_S` after (each worker's in-process
-rate limiter sees all of their messages); `SenderAssignment` keeps that, so busy conversations spread out instead
-of piling up on one worker by chance. Each worker reports the messages it finishes on a queue of its own. A
-worker that dies is started again, and what it was holding is picked up by the channel's sweeper
+other thread of that process, the webhook's included, and only one core does Rasa's work. Here the server's process
+only verifies, stores and answers Meta. A sender new to the server goes to the worker holding the fewest messages,
+and then stays with it while it holds their messages (their order) and for `STAY_S` after (each worker's
+in-process rate limiter sees all of their messages); `StickySenderRouter` keeps that, so busy conversations spread
+out instead of piling up on one worker by chance. Each worker reports the messages it finishes on a queue of its
+own. A worker that dies is started again, and what it was holding is picked up by the sweeper
 (hsm/whatsapp/sweeper.py). Each worker needs the memory of one loaded model. Workers run at a lower CPU priority
 than the server's process (`WORKER_NICENESS`): their work can wait a few milliseconds, Meta's acknowledgement
 should not.
@@ -18,23 +16,25 @@ should not.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import multiprocessing
 import os
-import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvloop
 
 from hsm.infra.ratelimit import RateLimits
-from hsm.whatsapp.client import WhatsAppClient
+from hsm.whatsapp import store
 from hsm.whatsapp.payloads import InboundMessage
+from hsm.whatsapp.processing import MessageProcessing
+from hsm.whatsapp.runtime.base import ClientSettings, DialogueLoader, ProcessingRuntime, ProcessingWiring
 
-log = logging.getLogger("hsm.whatsapp.workers")
+log = logging.getLogger(__name__)
 
 _CONTEXT = multiprocessing.get_context("spawn")  # never fork a process that has TensorFlow's threads running
 WORKER_NICENESS = 5
@@ -43,28 +43,6 @@ WORKER_NICENESS = 5
 # covers its one-minute window.
 _LIMITS = RateLimits()
 STAY_S = _LIMITS.backoff_max_s + _LIMITS.backoff_forget_s
-
-
-def worker_count() -> int:
-    raw = os.environ.get("HSM_WHATSAPP_WORKERS", "0").strip() or "0"
-    try:
-        count = int(raw)
-    except ValueError:
-        raise ValueError(f"HSM_WHATSAPP_WORKERS={raw!r} is not a whole number") from None
-    if count < 0:
-        raise ValueError("HSM_WHATSAPP_WORKERS must not be negative")
-    return count
-
-
-def _server_option(name: str, default: str | None) -> str | None:
-    """An option the Rasa server was started with (`rasa run --endpoints X`), so workers load the same."""
-    argv = sys.argv
-    for index, argument in enumerate(argv):
-        if argument == name and index + 1 < len(argv):
-            return argv[index + 1]
-        if argument.startswith(name + "="):
-            return argument.split("=", 1)[1]
-    return default
 
 
 @dataclass
@@ -85,9 +63,9 @@ class _Sender:
 
 
 @dataclass
-class SenderAssignment:
+class StickySenderRouter:
     """Which worker a sender's next message goes to: their worker while it holds messages of theirs or they wrote
-    in the last `stay_s`, else the worker holding the fewest messages. Thread-safe: messages are assigned on the
+    in the last `stay_s`, else the worker holding the fewest messages. Thread-safe: messages are routed on the
     server's loop and reported done by a thread that reads the workers' `done` queue."""
 
     count: int
@@ -101,10 +79,10 @@ class SenderAssignment:
     def __post_init__(self) -> None:
         self._held = [0] * self.count
 
-    def assign(self, phone: str) -> int:
+    def route(self, phone: str) -> int:
         with self._lock:
             now = self.clock()
-            self._sweep(now)
+            self._forget_quiet_senders(now)
             sender = self._senders.get(phone)
             if sender is None or (not sender.held and now - sender.last_seen >= self.stay_s):
                 sender = self._senders[phone] = _Sender(min(range(self.count), key=self._held.__getitem__))
@@ -121,7 +99,7 @@ class SenderAssignment:
             sender.held -= 1
             self._held[sender.worker] -= 1
 
-    def _sweep(self, now: float) -> None:
+    def _forget_quiet_senders(self, now: float) -> None:
         """Forget senders who have nothing in a worker and have been quiet `stay_s`, at most once per `stay_s`."""
         if now - self._last_sweep < self.stay_s:
             return
@@ -140,28 +118,38 @@ class SenderAssignment:
             return list(self._held)
 
 
-class ProcessingWorkers:
-    """`start()`, then `dispatch(message)` for every stored inbound message, `stop()` at the end."""
+@dataclass(frozen=True)
+class _WorkerSpec:
+    """What a worker process is started with (pickled to it)."""
 
-    def __init__(self, count: int, model_path: str, client: WhatsAppClient) -> None:
+    index: int
+    client: ClientSettings
+    role_of: store.RoleLookup
+    turns_at_once: int
+    load_dialogue: DialogueLoader
+
+
+class WorkerPoolRuntime(ProcessingRuntime):
+    def __init__(self, count: int, wiring: ProcessingWiring) -> None:
+        super().__init__(wiring)
         self.count = count
-        self.model_path = model_path
-        self.client_args = (client.api_url, client.phone_number_id, client.access_token)
-        self.endpoints = _server_option("--endpoints", "endpoints.yml")
-        self.logging_config = _server_option("--logging-config-file", None)
         self._workers: list[_Worker] = []
-        self.assignment = SenderAssignment(count)
+        self.router = StickySenderRouter(count)
 
-    def start(self) -> None:
+    async def _start_processing(self) -> None:
+        await asyncio.to_thread(self._start_all)
+
+    def _start_all(self) -> None:
         self._workers = [self._start(index) for index in range(self.count)]
         log.info("started %d WhatsApp worker process(es)", self.count)
 
     def _start(self, index: int) -> _Worker:
         jobs, ready, done = _CONTEXT.Queue(), _CONTEXT.Event(), _CONTEXT.Queue()
-        process = _CONTEXT.Process(
-            target=run_worker, name=f"whatsapp-worker-{index}", daemon=True,
-            args=(index, jobs, done, ready, self.model_path, self.endpoints, self.logging_config,
-                  logging.getLogger("rasa").getEffectiveLevel(), self.client_args))
+        wiring = self.wiring
+        assert self._load_dialogue is not None, "serve() first"
+        spec = _WorkerSpec(index, wiring.client, wiring.role_of, wiring.turns_at_once, self._load_dialogue)
+        process = _CONTEXT.Process(target=run_worker, name=f"whatsapp-worker-{index}", daemon=True,
+                                   args=(spec, jobs, done, ready))
         process.start()
         done_reader = threading.Thread(target=self._read_done, args=(done,), name=f"whatsapp-worker-{index}-done",
                                        daemon=True)
@@ -170,7 +158,7 @@ class ProcessingWorkers:
 
     def _read_done(self, done: Any) -> None:
         while (phone := done.get()) is not None:
-            self.assignment.done(phone)
+            self.router.done(phone)
 
     @staticmethod
     def _stop_reading(worker: _Worker, wait: bool = False) -> None:
@@ -178,16 +166,22 @@ class ProcessingWorkers:
         if wait:
             worker.done_reader.join(5)
 
-    def dispatch(self, message: InboundMessage) -> None:
-        index = self.assignment.assign(message.phone)
+    def hand_over(self, message: InboundMessage) -> None:
+        index = self.router.route(message.phone)
         worker = self._workers[index]
         if not worker.process.is_alive():
             log.error("WhatsApp worker %d died (exit code %s); starting it again", index, worker.process.exitcode)
             self._stop_reading(worker)  # what it still reports is about messages forgotten next
-            self.assignment.forget_worker(index)
+            self.router.forget_worker(index)
             self._workers[index] = self._start(index)
-            worker = self._workers[self.assignment.assign(message.phone)]  # forgetting the worker dropped it
+            worker = self._workers[self.router.route(message.phone)]  # forgetting the worker dropped it
         worker.jobs.put(message)
+
+    def _sweeper_handle(self) -> Callable[[InboundMessage], Awaitable[Any]]:
+        async def hand_over(message: InboundMessage) -> None:
+            self.hand_over(message)
+
+        return hand_over
 
     def ready(self) -> bool:
         return bool(self._workers) and all(worker.ready.is_set() for worker in self._workers)
@@ -195,7 +189,10 @@ class ProcessingWorkers:
     def describe(self) -> str:
         return f"{sum(worker.ready.is_set() for worker in self._workers)}/{self.count} ready"
 
-    def stop(self, timeout_s: float = 20.0) -> None:
+    async def _stop_processing(self) -> None:
+        await asyncio.to_thread(self._stop_all)
+
+    def _stop_all(self, timeout_s: float = 20.0) -> None:
         """Let each worker finish what it holds, then end it."""
         for worker in self._workers:
             if worker.process.is_alive():
@@ -213,43 +210,23 @@ class ProcessingWorkers:
 # ------------------------------------------------------------------------------------------------ in the worker
 
 
-def run_worker(index: int, jobs: Any, done: Any, ready: Any, model_path: str, endpoints: str | None,
-               logging_config: str | None, log_level: int, client_args: tuple[str, str, str]) -> None:
+def run_worker(spec: _WorkerSpec, jobs: Any, done: Any, ready: Any) -> None:
     os.nice(WORKER_NICENESS)
-    _set_up_like_rasa_run(log_level, logging_config)
-    uvloop.run(_serve(index, jobs, done, ready, model_path, endpoints, client_args))  # the loop Rasa's server runs on
+    uvloop.run(_serve(spec, jobs, done, ready))  # the loop Rasa's server runs on
 
 
-def _set_up_like_rasa_run(log_level: int, logging_config: str | None) -> None:
-    """Logging, structlog and TensorFlow as `rasa run` sets them up (rasa/__main__.py). Without structlog's set-up,
-    Rasa's debug events (parsed messages, dialogue states) go to stdout unfiltered and unmasked, and printing them
-    cost more CPU than the models."""
-    from rasa.utils.common import configure_logging_and_warnings
-    from rasa.utils.log_utils import configure_structlog
-    from rasa.utils.tensorflow import environment
-
-    configure_logging_and_warnings(log_level, logging_config, warn_only_once=True, filter_repeated_logs=True)
-    environment.setup_tf_environment()
-    configure_structlog(log_level)
+def _report_done(done: Any, phone: str, _task: asyncio.Task[None]) -> None:
+    done.put(phone)
 
 
-async def _serve(index: int, jobs: Any, done: Any, ready: Any, model_path: str, endpoints: str | None,
-                 client_args: tuple[str, str, str]) -> None:
-    from rasa.core.agent import load_agent
-    from rasa.core.utils import AvailableEndpoints
-
-    from connectors.whatsapp import MessageProcessing  # the same processing as in the server's process
-    from hsm.rasa_glue import speedups as rasa_speedups
-
-    agent = await load_agent(model_path=model_path,
-                             endpoints=AvailableEndpoints.read_endpoints(endpoints) if endpoints else None)
-    client = WhatsAppClient(*client_args, record_inline=True)
-    processing = MessageProcessing(client, agent.handle_message, lambda: agent.tracker_store)
-    rasa_speedups.freeze_loaded_objects()
-    log.info("WhatsApp worker %d ready (pid %d)", index, os.getpid())
+async def _serve(spec: _WorkerSpec, jobs: Any, done: Any, ready: Any) -> None:
+    dialogue = await spec.load_dialogue()  # the same model and endpoints as the server's, loaded here
+    client = spec.client.client()
+    processing = MessageProcessing(client, dialogue, role_of=spec.role_of, turns_at_once=spec.turns_at_once)
+    log.info("WhatsApp worker %d ready (pid %d)", spec.index, os.getpid())
     ready.set()
     loop = asyncio.get_running_loop()
-    running: set[asyncio.Task] = set()
+    running: set[asyncio.Task[None]] = set()
     while True:
         message = await loop.run_in_executor(None, jobs.get)
         if message is None:
@@ -257,6 +234,6 @@ async def _serve(index: int, jobs: Any, done: Any, ready: Any, model_path: str, 
         task = asyncio.ensure_future(processing.handle(message))
         running.add(task)
         task.add_done_callback(running.discard)
-        task.add_done_callback(lambda _task, phone=message.phone: done.put(phone))
+        task.add_done_callback(functools.partial(_report_done, done, message.phone))
     await asyncio.gather(*running, return_exceptions=True)
     await client.close()

@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 
 import uvloop
 
-log = logging.getLogger("hsm.whatsapp.loop_thread")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-class LoopThread:
+class EventLoopThread:
     """`start()` once, `submit(coroutine)` from any thread, `stop()` once at the end."""
 
     def __init__(self, name: str) -> None:
@@ -80,7 +80,7 @@ class LoopThread:
         self._loop = None
         self._thread = None
 
-    def _log_failure(self, future: concurrent.futures.Future) -> None:
+    def _log_failure(self, future: concurrent.futures.Future[Any]) -> None:
         if future.cancelled():
             return
         error = future.exception()

@@ -1,0 +1,132 @@
+"""How a setting's text becomes a value: the one number parser, the one yes/no parser, instants, and the base of
+the settings' sections (`hsm.infra.config`). Errors are one line naming the variable and the value."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, TypeVar
+
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+N = TypeVar("N", int, float)
+S = TypeVar("S", bound="Section")
+
+
+class SettingsError(ValueError):
+    """A variable holds a value the assistant cannot use. The message is one line naming the variable and the value."""
+
+
+class ClockError(SettingsError):
+    """HSM_NOW is set but is not an ISO-8601 instant with an offset."""
+
+
+def parse_number(
+    text: str,
+    name: str,
+    kind: type[N] = int,
+    *,
+    what: str | None = None,
+    minimum: N | None = None,
+    maximum: N | None = None,
+    positive: bool = False,
+) -> N:
+    """`text` as a whole number (`kind=int`: what `int()` reads) or a number (`kind=float`: what `float()` reads, NaN
+    excepted) within the limits (inclusive; `positive`: above 0). `name` is the variable (or option) the text came
+    from. Else SettingsError: "NAME='text' is not a whole number" (`what` says more, e.g. "a number of seconds")."""
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or value != value:  # NaN is no number of anything
+        raise SettingsError(f"{name}={text!r} is not {what or ('a whole number' if kind is int else 'a number')}")
+    if positive and not value > 0:
+        raise SettingsError(f"{name}={text!r} must be positive")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        if minimum is not None and maximum is not None:
+            limit = f"be between {minimum} and {maximum}"
+        elif minimum is not None:
+            limit = "not be negative" if minimum == 0 else f"be at least {minimum}"
+        else:
+            limit = f"be at most {maximum}"
+        raise SettingsError(f"{name}={text!r} must {limit}")
+    return value
+
+
+def parse_flag(text: str, name: str, *, otherwise: bool | None = None) -> bool:
+    """`text` as yes or no: 1/0, true/false, yes/no, on/off (any case, spaces around ignored). Another word is
+    `otherwise` when given, else SettingsError."""
+    word = text.strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    if otherwise is not None:
+        return otherwise
+    raise SettingsError(f"{name}={text!r} is not one of 1/0, true/false, yes/no, on/off")
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO-8601 instant that carries its offset ("2026-12-01T16:30:00+05:30", "...Z")."""
+    try:
+        instant = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ClockError(f"HSM_NOW={text!r} is not an ISO-8601 instant") from None
+    if instant.tzinfo is None:
+        raise ClockError(f"HSM_NOW={text!r} needs an offset, e.g. 2026-12-01T16:30:00+05:30")
+    return instant
+
+
+class Variables:
+    """The values a section's variables had when it was read. Asking for a variable the section does not list in
+    VARIABLES is a KeyError: the list is what decides when the section is read again."""
+
+    def __init__(self, names: tuple[str, ...], values: tuple[str | None, ...]) -> None:
+        self._values = dict(zip(names, values, strict=True))
+
+    def raw(self, name: str) -> str | None:
+        """The value as set (empty included); None when unset."""
+        return self._values[name]
+
+    def text(self, name: str) -> str | None:
+        """The value; None when unset or empty."""
+        return self._values[name] or None
+
+    def text_or(self, name: str, default: str) -> str:
+        """The value; `default` when unset or empty."""
+        return self._values[name] or default
+
+    def number(
+        self,
+        name: str,
+        default: N,
+        kind: type[N] = int,
+        *,
+        what: str | None = None,
+        minimum: N | None = None,
+        maximum: N | None = None,
+        positive: bool = False,
+    ) -> N:
+        """`parse_number` of the value; `default` when unset, empty or only spaces."""
+        raw = self._values[name]
+        if raw is None or not raw.strip():
+            return default
+        return parse_number(raw.strip(), name, kind, what=what, minimum=minimum, maximum=maximum, positive=positive)
+
+    def flag(self, name: str, default: bool, otherwise: bool | None = None) -> bool:
+        """`parse_flag` of the value; `default` when unset, empty or only spaces."""
+        raw = self._values[name]
+        if raw is None or not raw.strip():
+            return default
+        return parse_flag(raw, name, otherwise=otherwise)
+
+
+class Section:
+    """A section of the settings: the variables it reads (`VARIABLES`: a change to one of them makes it read again)
+    and how it reads them."""
+
+    VARIABLES: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def read(cls: type[S], env: Variables) -> S:
+        raise NotImplementedError

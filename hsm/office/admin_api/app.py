@@ -1,0 +1,102 @@
+"""The admin HTTP API's aiohttp application (its routes, start and shutdown) and the `hsm api` command.
+
+    POST /api/whatsapp/send                 one message (text inside the 24-hour window, or an approved template)
+    POST /api/whatsapp/broadcast            queue a broadcast (admin only) -> 202
+    GET  /api/whatsapp/broadcasts/{id}      a broadcast's progress (admin only)
+    GET  /api/whatsapp/sessions/{phone}     a number's WhatsApp session
+    POST /api/whatsapp/sessions/clear       forget a session's context and expire it
+    GET  /api/whatsapp/messages/{phone}     a number's messages, newest first (limit 1-200, offset)
+    GET  /healthz                           liveness, no token
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from hsm.infra.config import get_settings
+from hsm.office.admin_api.auth import ConfigurationError, auth_middleware, jwt_secret
+from hsm.office.admin_api.broadcasts import get_broadcast, post_broadcast
+from hsm.office.admin_api.errors import MAX_BODY_BYTES, errors_middleware
+from hsm.office.admin_api.send import post_send
+from hsm.office.admin_api.sessions import get_messages, get_session, post_sessions_clear
+from hsm.office.admin_api.state import CLIENT, ENQUEUE, OWN_CLIENT, PREFIX, SECRET
+from hsm.outreach import broadcast as bc
+from hsm.whatsapp.client import WhatsAppClient
+
+log = logging.getLogger("hsm.office.admin_api")
+
+DEFAULT_PORT = 8095
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def _enqueue(broadcast_id: int) -> None:
+    bc.enqueue_broadcast(broadcast_id)
+
+
+def create_admin_app(*, client: WhatsAppClient | None = None,
+                     enqueue: Callable[[int], object] | None = None,
+                     resume_broadcasts: bool = False) -> web.Application:
+    """The admin API. `client` (default: from the environment, on first send) and `enqueue` (default:
+    `broadcast.enqueue_broadcast`) are for tests; `resume_broadcasts` re-queues unfinished broadcasts at start.
+    Raises ConfigurationError without ADMIN_JWT_SECRET."""
+    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY_BYTES)
+    app[SECRET] = jwt_secret()
+    app[ENQUEUE] = enqueue or _enqueue
+    app[CLIENT] = client
+    app[OWN_CLIENT] = client is None
+    app.router.add_post(f"{PREFIX}/send", post_send)
+    app.router.add_post(f"{PREFIX}/broadcast", post_broadcast)
+    app.router.add_get(PREFIX + r"/broadcasts/{broadcast_id:\d+}", get_broadcast, allow_head=False)
+    app.router.add_get(f"{PREFIX}/sessions/{{phone}}", get_session, allow_head=False)
+    app.router.add_post(f"{PREFIX}/sessions/clear", post_sessions_clear)
+    app.router.add_get(f"{PREFIX}/messages/{{phone}}", get_messages, allow_head=False)
+    app.router.add_get("/healthz", healthz, allow_head=False)
+
+    async def close_client(app: web.Application) -> None:
+        app_client = app[CLIENT]
+        if app[OWN_CLIENT] and app_client is not None:
+            await app_client.close()
+
+    async def resume(app: web.Application) -> None:
+        await asyncio.to_thread(bc.resume_broadcasts)
+
+    async def stop_broadcasts(app: web.Application) -> None:
+        await asyncio.to_thread(bc.stop_running_broadcasts)
+
+    # The ignores: aiohttp 3.9 types its signals as `Signal[Callable[[Application], Awaitable[None]]]`, which
+    # aiosignal 1.4 (Signal generic in the handlers' argument types) reads as handlers taking a callable.
+    app.on_cleanup.append(close_client)  # type: ignore[arg-type]
+    if resume_broadcasts:  # in-process broadcasts (no Redis): resume at start, stop gracefully at shutdown
+        app.on_startup.append(resume)  # type: ignore[arg-type]
+        app.on_shutdown.append(stop_broadcasts)  # type: ignore[arg-type]
+    return app
+
+
+def run_api(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> int:
+    try:
+        app = create_admin_app(resume_broadcasts=not get_settings().redis.url)
+    except ConfigurationError as error:
+        log.error("%s", error)
+        return 2
+    log.info("admin API on http://%s:%d%s (broadcasts: %s)", host, port, PREFIX,
+             "RQ queue 'broadcasts'" if get_settings().redis.url else "in-process")
+    # No access log: request lines would carry full phone numbers; errors_middleware logs them masked.
+    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    return 0
+
+
+def add_api_command(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("api", help="serve the admin API (JWT; needs ADMIN_JWT_SECRET)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.set_defaults(handler=lambda args: run_api(args.host, args.port))
+    return parser

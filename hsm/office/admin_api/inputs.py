@@ -1,0 +1,80 @@
+"""Reading the admin API's requests: JSON bodies (64 kB at most, known fields only), strings, phones, queries."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal, overload
+
+from aiohttp import web
+
+from hsm.infra.phone import InvalidPhoneNumber, normalise_phone
+from hsm.office.admin_api.errors import MAX_BODY_BYTES, ApiError, bad_request
+
+
+async def read_json(request: web.Request, allowed: set[str]) -> dict:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise ApiError(413, "payload_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+    raw = await request.read()
+    try:
+        body = json.loads(raw) if raw else None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {error}") from error
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise bad_request(unknown[0], f"unknown field (allowed: {', '.join(sorted(allowed))})", "unknown_field")
+    return body
+
+
+# Overloaded so that a required string (the default) is typed as present: a missing one raises.
+@overload
+def _string(body: dict, key: str, required: Literal[True] = True, limit: int | None = None,
+            parent: str = "") -> str: ...
+@overload
+def _string(body: dict, key: str, required: bool, limit: int | None = None, parent: str = "") -> str | None: ...
+def _string(body: dict, key: str, required: bool = True, limit: int | None = None, parent: str = "") -> str | None:
+    value = body.get(key)
+    field = f"{parent}.{key}" if parent else key
+    if value is None:
+        if required:
+            raise bad_request(field, "is required", "missing_field")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise bad_request(field, "must be a non-empty string")
+    if limit is not None and len(value) > limit:
+        raise bad_request(field, f"is {len(value)} characters long; at most {limit} allowed")
+    return value
+
+
+def _phone(value: Any, field: str) -> str:
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or not str(value).strip():
+        raise bad_request(field, "must be a phone number", "missing_field" if value is None else "invalid_field")
+    try:
+        return normalise_phone(value)
+    except InvalidPhoneNumber as error:
+        raise bad_request(field, f"{value!r} is not a valid phone number", "invalid_phone") from error
+
+
+def _string_list(body: dict, key: str) -> list[str] | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise bad_request(key, "must be a list of strings")
+    return value
+
+
+def _int_query(request: web.Request, key: str, default: int, low: int, high: int | None) -> int:
+    raw = request.query.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise bad_request(key, f"must be an integer, got {raw!r}") from error
+    if value < low or (high is not None and value > high):
+        limits = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise bad_request(key, f"must be {limits}, got {value}")
+    return value
+
