@@ -187,3 +187,23 @@ def test_the_check_catches_an_upward_import_and_a_cycle(graph):
                       "    from hsm.outreach import notify\n", known) == set()
     assert "actions.leave imports another feature's actions: actions.billing" in violations(
         {**graph, "actions.leave": {"actions.billing"}})
+
+
+def external_imports(source: str) -> set[str]:
+    """The top-level names of every package `source` imports (absolute imports only)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_rasa_is_imported_only_by_the_rasa_glue_connectors_and_actions():
+    rasa_users = {
+        name for name, path in project_modules().items()
+        if name.startswith("hsm.") and not name.startswith("hsm.rasa_glue")
+        and external_imports(path.read_text()) & {"rasa", "rasa_sdk", "sanic"}
+    }
+    assert rasa_users == set()
