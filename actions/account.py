@@ -21,8 +21,7 @@ class ActionSubscription(GuardedAction):
     def name(self) -> str:
         return "action_subscription"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = user_text(tracker)
         command = subscriptions.parse_subscription_command(text)
         if command is None:  # the classifier heard an opt-out/in the strict parser did not: go by the intent
@@ -40,15 +39,14 @@ class ActionSubscription(GuardedAction):
 
 
 class ActionLink(GuardedAction):
-    """"I'm Mary Thomas's mother, enrollment ID HSM-24-002" → a code by e-mail; the code → linked."""
+    """ "I'm Mary Thomas's mother, enrollment ID HSM-24-002" → a code by e-mail; the code → linked."""
 
     capabilities = ("link_identity",)
 
     def name(self) -> str:
         return "action_link"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = user_text(tracker)
         if linking.parse_code(text):
             reply = await linking.complete_link(tracker.sender_id, text)
@@ -56,8 +54,10 @@ class ActionLink(GuardedAction):
             return [SlotSet("role", None)]  # the next action_session_start (or caller()) sees the new role
         request = linking.parse_link_request(text)
         if request is None:
-            dispatcher.utter_message(text="To link this number, send the student's enrollment ID and your relation, "
-                                          "e.g. 'I'm the mother of HSM-24-000'.")
+            dispatcher.utter_message(
+                text="To link this number, send the student's enrollment ID and your relation, "
+                "e.g. 'I'm the mother of HSM-24-000'."
+            )
             return []
         dispatcher.utter_message(text=await linking.start_link(tracker.sender_id, request))
         return []
@@ -69,8 +69,7 @@ class ActionSwitchRole(GuardedAction):
     def name(self) -> str:
         return "action_switch_role"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         who = await in_session(lambda s: caller(s, tracker))
         switched = access.switch_role(who, user_text(tracker))
         if switched is None:

@@ -26,8 +26,7 @@ class ActionStudentInfo(GuardedAction):
     def name(self) -> str:
         return "action_student_info"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         wanted = str(entity(tracker, "student_id") or user_text(tracker))
 
         def look_up(session: Session):
@@ -36,9 +35,9 @@ class ActionStudentInfo(GuardedAction):
                 return override.student_card(session, students[0]), []
             if not students:
                 return f"I couldn't find a student matching '{override.name_in(wanted)[:40]}'.", []
-            return "Which student?", [{"title": s.name,
-                                       "payload": payload("student_info", student_id=s.enrollment_id)}
-                                      for s in students[:10]]
+            return "Which student?", [
+                {"title": s.name, "payload": payload("student_info", student_id=s.enrollment_id)} for s in students[:10]
+            ]
 
         text, buttons = await in_session(look_up)
         dispatcher.utter_message(text=text, buttons=buttons or None)
@@ -47,12 +46,14 @@ class ActionStudentInfo(GuardedAction):
 
 # ------------------------------------------------------------------------------------------------ broadcasts
 
-_BROADCAST = re.compile(r"^\s*(?:please\s+)?(?:send\s+a\s+)?broadcast\s+(?:to\s+)?(?P<who>[^:]+?)\s*:\s*(?P<text>.+)$",
-                        re.IGNORECASE | re.DOTALL)
+_BROADCAST = re.compile(
+    r"^\s*(?:please\s+)?(?:send\s+a\s+)?broadcast\s+(?:to\s+)?(?P<who>[^:]+?)\s*:\s*(?P<text>.+)$",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def audience_from(session: Session, who_text: str) -> tuple[dict, str] | None:
-    """ "all students", "all teachers", "all guitar students", "guitar beginner batch", "GTR-BEG-TT17". """
+    """ "all students", "all teachers", "all guitar students", "guitar beginner batch", "GTR-BEG-TT17"."""
     words = who_text.lower()
     if "teacher" in words:
         return {"kind": "all_teachers"}, "all teachers"
@@ -74,12 +75,13 @@ class ActionBroadcastPrepare(GuardedAction):
     def name(self) -> str:
         return "action_broadcast_prepare"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         found = _BROADCAST.match(user_text(tracker))
         if not found:
-            dispatcher.utter_message(text="Tell me who and what, e.g. 'broadcast to all guitar students: No class "
-                                          "on Friday'. Groups: all students, all teachers, a course, a batch.")
+            dispatcher.utter_message(
+                text="Tell me who and what, e.g. 'broadcast to all guitar students: No class "
+                "on Friday'. Groups: all students, all teachers, a course, a batch."
+            )
             return []
 
         def prepare(session: Session):
@@ -90,12 +92,16 @@ class ActionBroadcastPrepare(GuardedAction):
 
         target, count = await in_session(prepare)
         if target is None:
-            dispatcher.utter_message(text="I couldn't tell who should get it: say all students, all teachers, a "
-                                          "course (e.g. 'all guitar students') or a batch.")
+            dispatcher.utter_message(
+                text="I couldn't tell who should get it: say all students, all teachers, a "
+                "course (e.g. 'all guitar students') or a batch."
+            )
             return []
         audience, label = target
         text = found.group("text").strip()[:4096]
         preview = f"📢 To {label} ({count} numbers, opted-out ones left out):\n\n{text}\n\nSend it?"
         dispatcher.utter_message(text=preview, buttons=CONFIRM_BUTTONS)
-        return [SlotSet("pending_broadcast", json.dumps({"audience": audience, "text": text})),
-                SlotSet("attendance_step", "confirm")]
+        return [
+            SlotSet("pending_broadcast", json.dumps({"audience": audience, "text": text})),
+            SlotSet("attendance_step", "confirm"),
+        ]

@@ -25,18 +25,25 @@ def _reply(text: str, buttons: list[dict] | None = None, **slots: Any) -> dict:
 
 
 def _batch_buttons(options: tuple) -> list[dict]:
-    return [{"title": attendance.class_label(mt)[:72], "payload": payload("mark_attendance", batch_code=mt.batch.code)}
-            for mt in options]
+    return [
+        {"title": attendance.class_label(mt)[:72], "payload": payload("mark_attendance", batch_code=mt.batch.code)}
+        for mt in options
+    ]
 
 
 def _ask_for_names(current: attendance.DraftView) -> dict:
     names = ", ".join(s.name.split()[0] for s in current.roster)
-    text = (f"Who was present in {current.meeting_label}? ({len(current.roster)} students: {names})\n"
-            "Tap a button or tell me, e.g. 'all present except Sarah' or 'absent: Rahul S, Ahmed'.")
-    buttons = [{"title": "✅ All present", "payload": payload("inform_attendance", everyone="present")},
-               {"title": "❌ All absent", "payload": payload("inform_attendance", everyone="absent")}]
-    return _reply(text, buttons, attendance_step="names", attendance_draft=float(current.draft.id),
-                  attendance_text=None)
+    text = (
+        f"Who was present in {current.meeting_label}? ({len(current.roster)} students: {names})\n"
+        "Tap a button or tell me, e.g. 'all present except Sarah' or 'absent: Rahul S, Ahmed'."
+    )
+    buttons = [
+        {"title": "✅ All present", "payload": payload("inform_attendance", everyone="present")},
+        {"title": "❌ All absent", "payload": payload("inform_attendance", everyone="absent")},
+    ]
+    return _reply(
+        text, buttons, attendance_step="names", attendance_draft=float(current.draft.id), attendance_text=None
+    )
 
 
 def _next_step(session: Session, current: attendance.DraftView) -> dict:
@@ -48,27 +55,36 @@ def _next_step(session: Session, current: attendance.DraftView) -> dict:
         text = f"Which {item['query']} was {item['status']}?"
         if current.unknown:
             text = "I couldn't find " + ", ".join(f"'{n}'" for n in current.unknown) + " in this batch. " + text
-        buttons = [{"title": s.name, "payload": payload("inform_attendance", student_id=s.enrollment_id)}
-                   for s in students]
-        return _reply(text, buttons, attendance_step="pick_student", attendance_draft=float(current.draft.id),
-                      attendance_text=None)
+        buttons = [
+            {"title": s.name, "payload": payload("inform_attendance", student_id=s.enrollment_id)} for s in students
+        ]
+        return _reply(
+            text,
+            buttons,
+            attendance_step="pick_student",
+            attendance_draft=float(current.draft.id),
+            attendance_text=None,
+        )
     if not current.complete:
         reply = _ask_for_names(current)
         if current.unknown:
-            reply["text"] = ("I couldn't find " + ", ".join(f"'{n}'" for n in current.unknown)
-                             + " in this batch.\n" + reply["text"])
+            reply["text"] = (
+                "I couldn't find " + ", ".join(f"'{n}'" for n in current.unknown) + " in this batch.\n" + reply["text"]
+            )
         return reply
     text = attendance.summary_text(current, saved) + "\n\nSave it?"
     buttons = [{"title": "Yes, save", "payload": "/affirm"}, {"title": "No, change", "payload": "/deny"}]
-    return _reply(text, buttons, attendance_step="confirm", attendance_draft=float(current.draft.id),
-                  attendance_text=None)
+    return _reply(
+        text, buttons, attendance_step="confirm", attendance_draft=float(current.draft.id), attendance_text=None
+    )
 
 
 def handle_attendance(session: Session, tracker: Tracker) -> dict:
     who = caller(session, tracker)
     assert who.person_id is not None  # only prospects have no person (and the capability check keeps them out)
     correcting = pending.wants_override(who, user_text(tracker)) and (
-        who.role == "admin" or attendance.open_draft(session, who.person_id) is None)
+        who.role == "admin" or attendance.open_draft(session, who.person_id) is None
+    )
     if correcting:  # "Sarah was absent on Tuesday": one record of a past class, not a draft
         text, buttons, events = pending.plan_override(session, tracker)
         reply = _reply(text, buttons)
@@ -91,16 +107,22 @@ def handle_attendance(session: Session, tracker: Tracker) -> dict:
 
     makeup = bool(attendance.MAKEUP.search(text))
     names_a_class = instrument or at or makeup
-    wants_new_class = batch_code or draft is None or (
-        tracker.get_intent_of_latest_message() == "mark_attendance" and names_a_class)
+    wants_new_class = (
+        batch_code or draft is None or (tracker.get_intent_of_latest_message() == "mark_attendance" and names_a_class)
+    )
     if wants_new_class:
-        choice = attendance.choose_class(session, who.person_id, now, instrument=instrument, at=at,
-                                         batch_code=batch_code)
+        choice = attendance.choose_class(
+            session, who.person_id, now, instrument=instrument, at=at, batch_code=batch_code
+        )
         if choice.problem:
             return _reply(choice.problem, attendance_step=None, attendance_text=None)
         if choice.options:
-            return _reply("Which class are you marking?", _batch_buttons(choice.options),
-                          attendance_step="batch", attendance_text=text or None)
+            return _reply(
+                "Which class are you marking?",
+                _batch_buttons(choice.options),
+                attendance_step="batch",
+                attendance_text=text or None,
+            )
         meeting = choice.meeting
         assert meeting is not None  # no problem and no options to choose from: the one class
         if makeup:
@@ -115,10 +137,11 @@ def handle_attendance(session: Session, tracker: Tracker) -> dict:
             current = attendance.view(session, draft)
             current.marks = dict(saved)
             reply = _ask_for_names(current)
-            reply["text"] = (attendance.summary_text(current, saved).replace("📝 Attendance", "✅ Already saved")
-                             .split("\n⚠️")[0]
-                             + "\n\nTo replace it, tell me the new attendance (e.g. 'all present except Sarah'),"
-                               " or say 'cancel' to keep it.")
+            reply["text"] = (
+                attendance.summary_text(current, saved).replace("📝 Attendance", "✅ Already saved").split("\n⚠️")[0]
+                + "\n\nTo replace it, tell me the new attendance (e.g. 'all present except Sarah'),"
+                " or say 'cancel' to keep it."
+            )
             return reply
 
     assert draft is not None  # there was one, or a new class started one
@@ -167,9 +190,20 @@ def cancel_everything(session: Session, tracker: Tracker) -> dict:
     if tracker.get_slot("enroll_course") or tracker.get_slot("enroll_step"):
         dropped.append("the enrollment questions")
     text = ("Okay, I dropped " + " and ".join(dropped) + ".") if dropped else "Okay, nothing to cancel."
-    return _reply(text, attendance_step=None, attendance_draft=None, attendance_text=None,
-                  leave_step=None, leave_date=None, leave_reason=None, enroll_step=None, enroll_course=None,
-                  enroll_age=None, enroll_level=None, enroll_preference=None)
+    return _reply(
+        text,
+        attendance_step=None,
+        attendance_draft=None,
+        attendance_text=None,
+        leave_step=None,
+        leave_date=None,
+        leave_reason=None,
+        enroll_step=None,
+        enroll_course=None,
+        enroll_age=None,
+        enroll_level=None,
+        enroll_preference=None,
+    )
 
 
 def _respond(dispatcher: CollectingDispatcher, reply: dict) -> list[EventType]:
@@ -183,8 +217,7 @@ class ActionAttendance(GuardedAction):
     def name(self) -> str:
         return "action_attendance"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         return _respond(dispatcher, await in_session(lambda s: handle_attendance(s, tracker)))
 
 
@@ -196,10 +229,8 @@ class ActionAttendanceConfirm(GuardedAction):
     def name(self) -> str:
         return "action_attendance_confirm"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        done = [SlotSet("pending_override", None), SlotSet("pending_broadcast", None),
-                SlotSet("attendance_step", None)]
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        done = [SlotSet("pending_override", None), SlotSet("pending_broadcast", None), SlotSet("attendance_step", None)]
         if tracker.get_slot("pending_broadcast"):
             dispatcher.utter_message(text=await pending.send_pending_broadcast(tracker))
             return done
@@ -221,12 +252,14 @@ class ActionConfirmNo(GuardedAction):
     def name(self) -> str:
         return "action_confirm_no"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         if tracker.get_slot("pending_broadcast") or tracker.get_slot("pending_override"):
             dispatcher.utter_message(text="Okay, I left it as it was.")
-            return [SlotSet("pending_override", None), SlotSet("pending_broadcast", None),
-                    SlotSet("attendance_step", "confirm")]  # a later stray "yes" finds nothing waiting
+            return [
+                SlotSet("pending_override", None),
+                SlotSet("pending_broadcast", None),
+                SlotSet("attendance_step", "confirm"),
+            ]  # a later stray "yes" finds nothing waiting
         dispatcher.utter_message(text=WHAT_TO_CHANGE_TEXT)
         return [SlotSet("attendance_step", "confirm")]
 
@@ -237,7 +270,5 @@ class ActionCancel(GuardedAction):
     def name(self) -> str:
         return "action_cancel"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         return _respond(dispatcher, await in_session(lambda s: cancel_everything(s, tracker)))
-

@@ -25,10 +25,8 @@ class ActionClassesRemaining(GuardedAction):
     def name(self) -> str:
         return "action_classes_remaining"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        answer = await in_session(
-            lambda s: family.balance_text(s, caller(s, tracker), entity(tracker, "person")))
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        answer = await in_session(lambda s: family.balance_text(s, caller(s, tracker), entity(tracker, "person")))
         dispatcher.utter_message(text=answer.text, buttons=_child_buttons(answer, "classes_remaining"))
         return []
 
@@ -39,8 +37,7 @@ class ActionPaymentStatus(GuardedAction):
     def name(self) -> str:
         return "action_payment_status"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         answer = await in_session(lambda s: family.dues_text(s, caller(s, tracker), entity(tracker, "person")))
         dispatcher.utter_message(text=answer.text, buttons=_child_buttons(answer, "payment_status"))
         return []
@@ -54,8 +51,7 @@ class ActionPaymentLink(GuardedAction):
     def name(self) -> str:
         return "action_payment_link"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         def due(session: Session):
             who = caller(session, tracker)
             if who.role not in ("student", "guardian"):
@@ -73,8 +69,10 @@ class ActionPaymentLink(GuardedAction):
         try:
             links = await payments.create_payment_links(provider, who, items)
         except payments.PaymentError:
-            dispatcher.utter_message(text="Sorry, I couldn't create a payment link just now. Please try again in a "
-                                          "few minutes, or pay at the office.")
+            dispatcher.utter_message(
+                text="Sorry, I couldn't create a payment link just now. Please try again in a "
+                "few minutes, or pay at the office."
+            )
             return []
         dispatcher.utter_message(text=payments.payment_links_text(links))
         return []

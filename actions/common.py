@@ -48,8 +48,7 @@ class GuardedAction(Action, metaclass=abc.ABCMeta):
 
     capabilities: tuple[str, ...] = ()
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         who = await in_session(lambda session: caller(session, tracker))
         capability = next((c for c in self.capabilities if access.allowed(who, c)), None)
         if capability is None:
@@ -61,8 +60,9 @@ class GuardedAction(Action, metaclass=abc.ABCMeta):
     def name(self) -> str: ...
 
     @abc.abstractmethod
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]: ...
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]: ...
 
 
 def user_text(tracker: Tracker) -> str:

@@ -34,10 +34,13 @@ def _start(session: Session, tracker: Tracker) -> tuple[list[str], list[EventTyp
     age = enrollment.parse_age(text)
     level = entity(tracker, "level")
     messages = [enrollment.course_info_text(info)]
-    events = [SlotSet("enroll_step", None), SlotSet("enroll_course", info.code),
-              SlotSet("enroll_age", str(age) if age else None),
-              SlotSet("enroll_level", enrollment.normalise_level(level) if level else None),
-              SlotSet("enroll_preference", None)]
+    events = [
+        SlotSet("enroll_step", None),
+        SlotSet("enroll_course", info.code),
+        SlotSet("enroll_age", str(age) if age else None),
+        SlotSet("enroll_level", enrollment.normalise_level(level) if level else None),
+        SlotSet("enroll_preference", None),
+    ]
     if enrollment.age_check(info, age):  # the form's age validation says why; nothing more to ask
         events += [SlotSet("enroll_level", NOT_APPLICABLE), SlotSet("enroll_preference", NOT_APPLICABLE)]
     return messages, events
@@ -45,8 +48,12 @@ def _start(session: Session, tracker: Tracker) -> tuple[list[str], list[EventTyp
 
 def _done() -> list[EventType]:
     """Nothing to ask: fill the form's slots so it ends at once, with no course chosen."""
-    return [SlotSet("enroll_course", None), SlotSet("enroll_age", NOT_APPLICABLE),
-            SlotSet("enroll_level", NOT_APPLICABLE), SlotSet("enroll_preference", NOT_APPLICABLE)]
+    return [
+        SlotSet("enroll_course", None),
+        SlotSet("enroll_age", NOT_APPLICABLE),
+        SlotSet("enroll_level", NOT_APPLICABLE),
+        SlotSet("enroll_preference", NOT_APPLICABLE),
+    ]
 
 
 class ActionEnrollmentStart(GuardedAction):
@@ -55,8 +62,7 @@ class ActionEnrollmentStart(GuardedAction):
     def name(self) -> str:
         return "action_enrollment_start"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         messages, events = await in_session(lambda s: _start(s, tracker))
         for text in messages:
             dispatcher.utter_message(text=text)
@@ -67,8 +73,9 @@ class ValidateEnrollmentForm(FormValidationAction):
     def name(self) -> str:
         return "validate_enrollment_form"
 
-    async def validate_enroll_age(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                  domain: DomainDict) -> dict[str, Any]:
+    async def validate_enroll_age(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None or value == NOT_APPLICABLE:  # None: set empty by action_enrollment_start, still to ask
             return {"enroll_age": value}
         age = enrollment.parse_age(str(value))
@@ -82,14 +89,16 @@ class ValidateEnrollmentForm(FormValidationAction):
             return {"enroll_age": str(age), "enroll_level": NOT_APPLICABLE, "enroll_preference": NOT_APPLICABLE}
         return {"enroll_age": str(age)}
 
-    async def validate_enroll_level(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
+    async def validate_enroll_level(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None or value == NOT_APPLICABLE:
             return {"enroll_level": value}
         return {"enroll_level": enrollment.normalise_level(str(value))}
 
-    async def validate_enroll_preference(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                         domain: DomainDict) -> dict[str, Any]:
+    async def validate_enroll_preference(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None or value == NOT_APPLICABLE:
             return {"enroll_preference": value}
         text = " ".join(str(value).split())[:200]
@@ -107,8 +116,9 @@ def _offer(session: Session, tracker: Tracker) -> tuple[str, bool]:
         return "Would you like an administrator to call you about a course that fits now?", True
     level = tracker.get_slot("enroll_level")
     preference = tracker.get_slot("enroll_preference")
-    options = enrollment.fitting_batches(session, info.code, age, level,
-                                         None if preference in (None, "any", NOT_APPLICABLE) else preference)
+    options = enrollment.fitting_batches(
+        session, info.code, age, level, None if preference in (None, "any", NOT_APPLICABLE) else preference
+    )
     return enrollment.batches_text(info, options, level), True
 
 
@@ -118,8 +128,7 @@ class ActionEnrollmentOffer(GuardedAction):
     def name(self) -> str:
         return "action_enrollment_offer"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text, offer = await in_session(lambda s: _offer(s, tracker))
         if not offer:
             return [SlotSet(name, None) for name in ENROLL_SLOTS]
@@ -133,7 +142,9 @@ def _profile_name(session: Session, phone: str) -> str | None:
     meta = session.execute(
         select(m.WhatsAppMessage.message_metadata)
         .where(m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.direction == "inbound")
-        .order_by(m.WhatsAppMessage.id.desc()).limit(1)).scalar_one_or_none()
+        .order_by(m.WhatsAppMessage.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     return (meta or {}).get("profile_name")
 
 
@@ -143,17 +154,20 @@ class ActionEnrollmentLead(GuardedAction):
     def name(self) -> str:
         return "action_enrollment_lead"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         def lead(session: Session):
             age = tracker.get_slot("enroll_age")
             level = tracker.get_slot("enroll_level")
             preference = tracker.get_slot("enroll_preference")
             row, notices = enrollment.create_lead(
-                session, tracker.sender_id, _profile_name(session, tracker.sender_id),
-                tracker.get_slot("enroll_course"), int(age) if age and age.isdigit() else None,
+                session,
+                tracker.sender_id,
+                _profile_name(session, tracker.sender_id),
+                tracker.get_slot("enroll_course"),
+                int(age) if age and age.isdigit() else None,
                 None if level == NOT_APPLICABLE else level,
-                None if preference in (NOT_APPLICABLE, None) else preference)
+                None if preference in (NOT_APPLICABLE, None) else preference,
+            )
             return enrollment.lead_confirmation_text(row), notices
 
         text, notices = await in_session(lead)
@@ -168,7 +182,6 @@ class ActionEnrollmentNoCall(GuardedAction):
     def name(self) -> str:
         return "action_enrollment_no_call"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(text=NO_CALL_TEXT)
         return [SlotSet(name, None) for name in ENROLL_SLOTS]

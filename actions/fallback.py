@@ -18,28 +18,39 @@ from hsm.outreach.notify import deliver
 
 MISSES = {"nlu_fallback", "out_of_scope"}
 MENUS = {
-    "teacher": [("Mark attendance", payload("mark_attendance")), ("My schedule", payload("check_schedule")),
-                ("Report leave", payload("report_leave"))],
-    "student": [("Next class", payload("check_schedule")), ("Classes left", payload("classes_remaining")),
-                ("Fees due", payload("payment_status"))],
+    "teacher": [
+        ("Mark attendance", payload("mark_attendance")),
+        ("My schedule", payload("check_schedule")),
+        ("Report leave", payload("report_leave")),
+    ],
+    "student": [
+        ("Next class", payload("check_schedule")),
+        ("Classes left", payload("classes_remaining")),
+        ("Fees due", payload("payment_status")),
+    ],
     "admin": [("Help", payload("help"))],
-    "prospect": [("Courses & fees", payload("enrollment_inquiry")),
-                 ("Free trial class", payload("general_query", faq_topic="trial_class")),
-                 ("Timings", payload("general_query", faq_topic="timings"))],
+    "prospect": [
+        ("Courses & fees", payload("enrollment_inquiry")),
+        ("Free trial class", payload("general_query", faq_topic="trial_class")),
+        ("Timings", payload("general_query", faq_topic="timings")),
+    ],
 }
 MENUS["guardian"] = MENUS["student"]
 
 
 def _missed_twice(tracker: Tracker) -> bool:
     """Was the user's previous message also not understood (with nothing understood in between)?"""
-    intents = [event.get("parse_data", {}).get("intent", {}).get("name")
-               for event in tracker.events if event.get("event") == "user"]
+    intents = [
+        event.get("parse_data", {}).get("intent", {}).get("name")
+        for event in tracker.events
+        if event.get("event") == "user"
+    ]
     return len(intents) >= 2 and intents[-1] in MISSES and intents[-2] in MISSES
 
 
 def _office_notices(session: Session, phone: str, text: str) -> list[Notice]:
     admins = session.execute(select(m.Admin).where(m.Admin.active.is_(True), m.Admin.phone.is_not(None))).scalars()
-    summary = f"{phone} needs help on WhatsApp; last message: \"{text[:200]}\""
+    summary = f'{phone} needs help on WhatsApp; last message: "{text[:200]}"'
     return [Notice(admin.phone, "admin", f"🙋 {summary}", "new_lead_admin", (summary,)) for admin in admins]
 
 
@@ -49,8 +60,7 @@ class ActionFallback(GuardedAction):
     def name(self) -> str:
         return "action_fallback"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = (tracker.latest_message or {}).get("text") or ""
         twice = _missed_twice(tracker)
 
@@ -65,10 +75,14 @@ class ActionFallback(GuardedAction):
             await deliver(notices)
             dispatcher.utter_message(
                 text="Sorry, I still didn't get that. I've asked someone from the office to help you; they'll "
-                     "reply here soon. Meanwhile, here is what I can do:", buttons=buttons)
+                "reply here soon. Meanwhile, here is what I can do:",
+                buttons=buttons,
+            )
         elif (tracker.latest_message or {}).get("intent", {}).get("name") == "out_of_scope":
-            dispatcher.utter_message(text="Sorry, I can only help with Hyderabad School of Music matters. "
-                                          "Here is what I can do:", buttons=buttons)
+            dispatcher.utter_message(
+                text="Sorry, I can only help with Hyderabad School of Music matters. Here is what I can do:",
+                buttons=buttons,
+            )
         else:
             dispatcher.utter_message(text="Sorry, I didn't get that. Here is what I can do:", buttons=buttons)
         return []

@@ -21,8 +21,7 @@ def _lookup(topic: str | None) -> tuple[str | None, list[tuple[str, str]]]:
 
 
 def topic_buttons(topics: list[tuple[str, str]]) -> list[dict[str, str]]:
-    return [{"title": title, "payload": "/general_query" + json.dumps({"faq_topic": topic})}
-            for topic, title in topics]
+    return [{"title": title, "payload": "/general_query" + json.dumps({"faq_topic": topic})} for topic, title in topics]
 
 
 class ActionAnswerFaq(GuardedAction):
@@ -31,8 +30,7 @@ class ActionAnswerFaq(GuardedAction):
     def name(self) -> str:
         return "action_answer_faq"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         topic = next(tracker.get_latest_entity_values("faq_topic"), None) or tracker.get_slot("faq_topic")
         answer, topics = await asyncio.to_thread(_lookup, topic)
         if answer:
@@ -48,8 +46,7 @@ class ActionShowMenu(GuardedAction):
     def name(self) -> str:
         return "action_show_menu"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         _, topics = await asyncio.to_thread(_lookup, None)
         dispatcher.utter_message(text="Popular questions:", buttons=topic_buttons(topics))
         return []

@@ -30,21 +30,24 @@ class ActionLeaveStart(GuardedAction):
     def name(self) -> str:
         return "action_leave_start"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = user_text(tracker)
         day = parse_date(text, clock.today())
         reason = leave.reason_in(text)
-        return [SlotSet("leave_step", None), SlotSet("leave_date", day.isoformat() if day else None),
-                SlotSet("leave_reason", reason)]
+        return [
+            SlotSet("leave_step", None),
+            SlotSet("leave_date", day.isoformat() if day else None),
+            SlotSet("leave_reason", reason),
+        ]
 
 
 class ValidateLeaveForm(FormValidationAction):
     def name(self) -> str:
         return "validate_leave_form"
 
-    async def validate_leave_date(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                  domain: DomainDict) -> dict[str, Any]:
+    async def validate_leave_date(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None:  # not given in the first message: the form asks for it
             return {"leave_date": None}
         today = clock.today()
@@ -62,8 +65,9 @@ class ValidateLeaveForm(FormValidationAction):
             return {"leave_date": None}
         return {"leave_date": day.isoformat()}
 
-    async def validate_leave_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
+    async def validate_leave_reason(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None:
             return {"leave_reason": None}
         reason = " ".join(str(value).split())[:200]
@@ -79,12 +83,17 @@ def _review(session: Session, tracker: Tracker) -> tuple[str, list[dict], list[E
     reason = tracker.get_slot("leave_reason")
     plan = leave.plan_leave(session, who.person_id, day, None if reason == "not given" else reason)
     if plan.already_on_leave:
-        return (f"You're already on leave on {day_label(day)}. Nothing to change.", [],
-                [SlotSet("leave_step", None), SlotSet("leave_date", None), SlotSet("leave_reason", None)])
+        return (
+            f"You're already on leave on {day_label(day)}. Nothing to change.",
+            [],
+            [SlotSet("leave_step", None), SlotSet("leave_date", None), SlotSet("leave_reason", None)],
+        )
     if plan.affected:
         classes = "\n".join(f"• {mt.batch.name} {time_label(mt.starts_at.time())}" for mt in plan.affected)
-        text = (f"Leave on {day_label(day)} ({reason}). These classes will be cancelled:\n{classes}\n\n"
-                "I'll tell the office and the students' families. Confirm?")
+        text = (
+            f"Leave on {day_label(day)} ({reason}). These classes will be cancelled:\n{classes}\n\n"
+            "I'll tell the office and the students' families. Confirm?"
+        )
     else:
         text = f"You have no classes on {day_label(day)}. Record the leave ({reason}) anyway?"
     buttons = [{"title": "Yes, confirm", "payload": "/affirm"}, {"title": "No, cancel", "payload": "/deny"}]
@@ -97,8 +106,7 @@ class ActionLeaveReview(GuardedAction):
     def name(self) -> str:
         return "action_leave_review"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text, buttons, events = await in_session(lambda s: _review(s, tracker))
         dispatcher.utter_message(text=text, buttons=buttons or None)
         return events
@@ -110,16 +118,16 @@ class ActionLeaveRecord(GuardedAction):
     def name(self) -> str:
         return "action_leave_record"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         def record(session: Session):
             who = caller(session, tracker)
             assert who.person_id is not None  # only prospects have no person (and the capability check keeps them out)
             day = date.fromisoformat(tracker.get_slot("leave_date"))
             reason = tracker.get_slot("leave_reason")
             actor = f"teacher:{leave.employee_id(session, who.person_id)}"
-            _, notices = leave.record_leave(session, who.person_id, day,
-                                            None if reason == "not given" else reason, actor)
+            _, notices = leave.record_leave(
+                session, who.person_id, day, None if reason == "not given" else reason, actor
+            )
             return day, notices
 
         clear = [SlotSet("leave_step", None), SlotSet("leave_date", None), SlotSet("leave_reason", None)]
@@ -147,8 +155,7 @@ class ActionAbsenceNotice(GuardedAction):
     def name(self) -> str:
         return "action_absence_notice"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         policy = await in_session(lambda s: faq.answer(s, "makeup_policy"))
         dispatcher.utter_message(text="Thanks for letting us know! " + (policy or ""))
         return []

@@ -37,8 +37,7 @@ def plan_override(session: Session, tracker: Tracker) -> tuple[str, list[dict], 
     text = user_text(tracker)
     status = "absent" if _ABSENT.search(text) else "present" if _PRESENT.search(text) else None
     if status is None:
-        return "Was the student present or absent? e.g. 'Mark John Doe as present in yesterday's Guitar class'.", \
-            [], []
+        return "Was the student present or absent? e.g. 'Mark John Doe as present in yesterday's Guitar class'.", [], []
     students = override.find_students(session, text)
     if len(students) != 1:
         what = "more than one student" if students else "no student"
@@ -48,10 +47,19 @@ def plan_override(session: Session, tracker: Tracker) -> tuple[str, list[dict], 
         change = override.plan_override(session, who, students[0], status, day, entity(tracker, "instrument"))
     except override.OverrideError as error:
         return str(error), [], []
-    pending = json.dumps({"student_id": change.student_id, "batch_id": change.batch_id,
-                          "class_date": change.class_date.isoformat(), "status": change.status})
-    return (f"Change {change.describe(session)}?", CONFIRM_BUTTONS,
-            [SlotSet("pending_override", pending), SlotSet("attendance_step", "confirm")])
+    pending = json.dumps(
+        {
+            "student_id": change.student_id,
+            "batch_id": change.batch_id,
+            "class_date": change.class_date.isoformat(),
+            "status": change.status,
+        }
+    )
+    return (
+        f"Change {change.describe(session)}?",
+        CONFIRM_BUTTONS,
+        [SlotSet("pending_override", pending), SlotSet("attendance_step", "confirm")],
+    )
 
 
 def apply_override(session: Session, tracker: Tracker) -> str:
@@ -76,9 +84,14 @@ async def send_pending_broadcast(tracker: Tracker) -> str:
         who = caller(session, tracker)
         # Outside the 24-hour window the text goes out in the approved "announcement" template (Meta forbids
         # newlines and tabs in template parameters).
-        row = broadcast.create_broadcast(session, f"admin:{actor_code(session, who)}", data["audience"],
-                                         text=data["text"], template_name="announcement",
-                                         template_params=[" ".join(data["text"].split())[:1000]])
+        row = broadcast.create_broadcast(
+            session,
+            f"admin:{actor_code(session, who)}",
+            data["audience"],
+            text=data["text"],
+            template_name="announcement",
+            template_params=[" ".join(data["text"].split())[:1000]],
+        )
         return row.id
 
     try:

@@ -34,10 +34,11 @@ QUESTIONS: dict[str, Question] = {
     "leave_reason": Question("report_leave", "What's the reason? (Say 'skip' if you'd rather not say.)"),
     "enroll_age": Question("enrollment_inquiry", "How old is the student?"),
     "enroll_level": Question("enrollment_inquiry", "What's their experience level?", tuple(LEVEL_BUTTONS)),
-    "enroll_preference": Question("enrollment_inquiry", "Which days or times suit you? (e.g. 'weekends', "
-                                  "'weekday evenings', 'after 5pm', or 'any')"),
+    "enroll_preference": Question(
+        "enrollment_inquiry",
+        "Which days or times suit you? (e.g. 'weekends', 'weekday evenings', 'after 5pm', or 'any')",
+    ),
 }
-
 
 
 class AskForSlot(GuardedAction):
@@ -51,14 +52,14 @@ class AskForSlot(GuardedAction):
     def name(self) -> str:
         return f"action_ask_{self.slot}"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         question = QUESTIONS[self.slot]
         dispatcher.utter_message(text=question.text, buttons=list(question.buttons) or None)
         return []
 
 
 # One action class a question (the action server registers every subclass of Action it finds).
-ASK_ACTIONS = [type(f"Ask_{slot}", (AskForSlot,), {"slot": slot, "capabilities": (question.capability,),
-                                                   "__module__": __name__})
-               for slot, question in QUESTIONS.items()]
+ASK_ACTIONS = [
+    type(f"Ask_{slot}", (AskForSlot,), {"slot": slot, "capabilities": (question.capability,), "__module__": __name__})
+    for slot, question in QUESTIONS.items()
+]

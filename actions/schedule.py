@@ -25,8 +25,9 @@ def show_schedule(session: Session, tracker: Tracker) -> tuple[str, list[dict]]:
         return teacher_day.format_schedule(session, who.person_id, day or today, today), []
     if who.role in ("student", "guardian"):
         answer = family.next_classes_text(session, who, child_name=entity(tracker, "person"), day=day)
-        return answer.text, [{"title": title, "payload": f"/check_schedule{{\"person\":\"{title}\"}}"}
-                             for title, _ in answer.choices]
+        return answer.text, [
+            {"title": title, "payload": f'/check_schedule{{"person":"{title}"}}'} for title, _ in answer.choices
+        ]
     timings = faq.answer(session, "timings") or ""
     return f"{timings}\nAsk me about a course (e.g. 'piano classes') to see its batches and timings.".strip(), []
 
@@ -37,8 +38,7 @@ class ActionShowSchedule(GuardedAction):
     def name(self) -> str:
         return "action_show_schedule"
 
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text, buttons = await in_session(lambda s: show_schedule(s, tracker))
         dispatcher.utter_message(text=text, buttons=buttons or None)
         return []

@@ -75,10 +75,23 @@ def prepare(phones: list[str], text: str) -> int:
     now = clock.utcnow()
     with session_scope() as session:
         for start in range(0, len(phones), 1000):
-            session.execute(m.WhatsAppMessage.__table__.insert(), [
-                {"phone_number": phone, "direction": "inbound", "message_type": "text", "content": "hi",
-                 "metadata": {}, "whatsapp_message_id": f"wamid.bench.in.{phone}", "status": "processed",
-                 "created_at": now, "updated_at": now} for phone in phones[start:start + 1000]])
+            session.execute(
+                m.WhatsAppMessage.__table__.insert(),
+                [
+                    {
+                        "phone_number": phone,
+                        "direction": "inbound",
+                        "message_type": "text",
+                        "content": "hi",
+                        "metadata": {},
+                        "whatsapp_message_id": f"wamid.bench.in.{phone}",
+                        "status": "processed",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for phone in phones[start : start + 1000]
+                ],
+            )
     with session_scope() as session:
         return bc.create_broadcast(session, "bench", {"kind": "custom", "phones": phones}, text).id
 
@@ -106,11 +119,13 @@ async def run(args: argparse.Namespace) -> dict:
         await runner.cleanup()
 
     with session_scope() as session:
-        failed = set(session.execute(
-            m.BroadcastRecipient.__table__.select()
-            .with_only_columns(m.BroadcastRecipient.phone_number)
-            .where(m.BroadcastRecipient.broadcast_id == broadcast_id, m.BroadcastRecipient.status == "failed")
-        ).scalars())
+        failed = set(
+            session.execute(
+                m.BroadcastRecipient.__table__.select()
+                .with_only_columns(m.BroadcastRecipient.phone_number)
+                .where(m.BroadcastRecipient.broadcast_id == broadcast_id, m.BroadcastRecipient.status == "failed")
+            ).scalars()
+        )
     ideal = len(phones) / args.rate
     return {
         "recipients": len(phones),
@@ -154,8 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         width = max(map(len, result))
         for key, value in result.items():
             print(f"{key:<{width}}  {value}")
-        verdict = ("OK" if result["lost"] == 0 and result["duplicated"] == 0
-                   and result["overhead_pct"] <= TARGET_OVERHEAD * 100 else "MISSED TARGET")
+        verdict = (
+            "OK"
+            if result["lost"] == 0 and result["duplicated"] == 0 and result["overhead_pct"] <= TARGET_OVERHEAD * 100
+            else "MISSED TARGET"
+        )
         print(f"{'target':<{width}}  no lost, no duplicated, within {TARGET_OVERHEAD:.0%} of ideal: {verdict}")
     return 0 if result["lost"] == 0 and result["duplicated"] == 0 else 1
 

@@ -63,10 +63,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def describe(latencies_ms: list[float], wall_s: float) -> dict:
-    return {"n": len(latencies_ms), "p50_ms": round(percentile(latencies_ms, 50), 1),
-            "p95_ms": round(percentile(latencies_ms, 95), 1), "p99_ms": round(percentile(latencies_ms, 99), 1),
-            "mean_ms": round(statistics.fmean(latencies_ms), 1), "max_ms": round(max(latencies_ms), 1),
-            "msgs_per_s": round(len(latencies_ms) / wall_s, 1)}
+    return {
+        "n": len(latencies_ms),
+        "p50_ms": round(percentile(latencies_ms, 50), 1),
+        "p95_ms": round(percentile(latencies_ms, 95), 1),
+        "p99_ms": round(percentile(latencies_ms, 99), 1),
+        "mean_ms": round(statistics.fmean(latencies_ms), 1),
+        "max_ms": round(max(latencies_ms), 1),
+        "msgs_per_s": round(len(latencies_ms) / wall_s, 1),
+    }
 
 
 class Server:
@@ -84,9 +89,26 @@ class Server:
         env = child_environment(RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [str(RASA), "run", "--enable-api", "--model", str(model), "-i", "127.0.0.1", "-p", str(self.port),
-             "--endpoints", str(endpoints), "--credentials", str(credentials)],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                str(RASA),
+                "run",
+                "--enable-api",
+                "--model",
+                str(model),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                str(credentials),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self.startup_s = 0.0
 
     async def wait_ready(self, session: aiohttp.ClientSession) -> None:
@@ -147,8 +169,13 @@ async def measure_server(model: Path, messages: list[str], concurrency: int, rep
             together = describe(concurrent, time.perf_counter() - started)
     finally:
         server.stop()
-    return {"model": str(model), "startup_s": round(server.startup_s, 1), "cold_ms": round(cold_ms, 1),
-            "warm_sequential": warm, f"concurrent_{concurrency}": together}
+    return {
+        "model": str(model),
+        "startup_s": round(server.startup_s, 1),
+        "cold_ms": round(cold_ms, 1),
+        "warm_sequential": warm,
+        f"concurrent_{concurrency}": together,
+    }
 
 
 async def measure_in_process(model: Path, messages: list[str], repeat: int) -> dict:
@@ -172,12 +199,18 @@ def print_run(name: str, run: dict, concurrency: int) -> None:
     warm, together, local = run["warm_sequential"], run[f"concurrent_{concurrency}"], run["in_process"]
     print(f"\n{name}: {run['model']}")
     print(f"  server start (model load) {run['startup_s']} s; cold first parse {run['cold_ms']} ms")
-    print(f"  warm, one at a time   n={warm['n']}  p50 {warm['p50_ms']} ms  p95 {warm['p95_ms']} ms  "
-          f"p99 {warm['p99_ms']} ms  max {warm['max_ms']} ms  {warm['msgs_per_s']} msgs/s")
-    print(f"  {concurrency} clients at once     n={together['n']}  p50 {together['p50_ms']} ms  "
-          f"p95 {together['p95_ms']} ms  p99 {together['p99_ms']} ms  {together['msgs_per_s']} msgs/s")
-    print(f"  in-process (no HTTP)  n={local['n']}  p50 {local['p50_ms']} ms  p95 {local['p95_ms']} ms  "
-          f"p99 {local['p99_ms']} ms  {local['msgs_per_s']} msgs/s")
+    print(
+        f"  warm, one at a time   n={warm['n']}  p50 {warm['p50_ms']} ms  p95 {warm['p95_ms']} ms  "
+        f"p99 {warm['p99_ms']} ms  max {warm['max_ms']} ms  {warm['msgs_per_s']} msgs/s"
+    )
+    print(
+        f"  {concurrency} clients at once     n={together['n']}  p50 {together['p50_ms']} ms  "
+        f"p95 {together['p95_ms']} ms  p99 {together['p99_ms']} ms  {together['msgs_per_s']} msgs/s"
+    )
+    print(
+        f"  in-process (no HTTP)  n={local['n']}  p50 {local['p50_ms']} ms  p95 {local['p95_ms']} ms  "
+        f"p99 {local['p99_ms']} ms  {local['msgs_per_s']} msgs/s"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,10 +227,16 @@ def main(argv: list[str] | None = None) -> int:
     messages = load_messages(args.messages)
     load = os.getloadavg()
     source = args.messages.relative_to(ROOT) if args.messages.is_relative_to(ROOT) else args.messages
-    print(f"{len(messages)} messages from {source}; {os.cpu_count()} CPUs, "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    report: dict = {"messages": len(messages), "cpus": os.cpu_count(), "load_before": [round(x, 2) for x in load],
-                    "runs": {}}
+    print(
+        f"{len(messages)} messages from {source}; {os.cpu_count()} CPUs, "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    report: dict = {
+        "messages": len(messages),
+        "cpus": os.cpu_count(),
+        "load_before": [round(x, 2) for x in load],
+        "runs": {},
+    }
     models = [("model", args.model)] + ([("baseline", args.baseline_model)] if args.baseline_model else [])
     with tempfile.TemporaryDirectory(prefix="hsm-parse-bench-") as tmp:
         for name, model in models:

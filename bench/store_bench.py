@@ -58,21 +58,38 @@ def main() -> int:
     import_school_file(PROJECT_ROOT.parent / "shared" / "fixtures" / "school.yaml", database_url)
     calls = args.calls
     phones = [f"+9170{index:08d}" for index in range(calls)]
-    inbound = [parse_webhook(webhook_body(phones[i], {**text_message("hi"), "id": f"wamid.in{i}"},
-                                          phone_number_id=PHONE_NUMBER_ID)) for i in range(calls)]
+    inbound = [
+        parse_webhook(
+            webhook_body(phones[i], {**text_message("hi"), "id": f"wamid.in{i}"}, phone_number_id=PHONE_NUMBER_ID)
+        )
+        for i in range(calls)
+    ]
     sandbox = SandboxConfig("token", PHONE_NUMBER_ID)
-    sent = [parse_webhook(status_notification(sandbox, {"id": f"wamid.out{i}", "to": phones[i], "seq": i,
-                                                        "type": "text"}, "sent", "conversation"))
-            for i in range(calls)]
+    sent = [
+        parse_webhook(
+            status_notification(
+                sandbox, {"id": f"wamid.out{i}", "to": phones[i], "seq": i, "type": "text"}, "sent", "conversation"
+            )
+        )
+        for i in range(calls)
+    ]
     reply = {"type": "text", "text": {"body": "Our office is open 10:00-19:00."}}
     groups = max(1, calls // 10)
 
     def group(g: int) -> list:
-        messages = [webhook_body(phones[k], {**text_message("hi"), "id": f"wamid.g{g}.{k}"},
-                                 phone_number_id=PHONE_NUMBER_ID) for k in range(25)]
-        statuses = [status_notification(sandbox, {"id": f"wamid.g{g}.out{k}", "to": phones[k], "seq": k,
-                                                  "type": "text"}, ("sent", "delivered", "read")[k % 3], "c")
-                    for k in range(75)]
+        messages = [
+            webhook_body(phones[k], {**text_message("hi"), "id": f"wamid.g{g}.{k}"}, phone_number_id=PHONE_NUMBER_ID)
+            for k in range(25)
+        ]
+        statuses = [
+            status_notification(
+                sandbox,
+                {"id": f"wamid.g{g}.out{k}", "to": phones[k], "seq": k, "type": "text"},
+                ("sent", "delivered", "read")[k % 3],
+                "c",
+            )
+            for k in range(75)
+        ]
         return [parse_webhook(body) for body in messages + statuses]
 
     group_batches = [group(g) for g in range(groups)]
@@ -92,10 +109,14 @@ def main() -> int:
         ("claim", lambda i: store.claim(f"wamid.in{i}")),
         ("record_outbound", lambda i: store.record_outbound(phones[i], reply, f"wamid.out{i}", store.ACCEPTED)),
         ("a status (sent)", lambda i: store.store_inbound(sent[i])),
-        ("complete (new session)",
-         lambda i: store.complete(f"wamid.in{i}", phones[i], store.PROCESSED, "greet", [], role_of=role_of)),
-        ("complete (session exists)",
-         lambda i: store.complete(f"wamid.in{i}", phones[i], store.PROCESSED, "greet", [], role_of=role_of)),
+        (
+            "complete (new session)",
+            lambda i: store.complete(f"wamid.in{i}", phones[i], store.PROCESSED, "greet", [], role_of=role_of),
+        ),
+        (
+            "complete (session exists)",
+            lambda i: store.complete(f"wamid.in{i}", phones[i], store.PROCESSED, "greet", [], role_of=role_of),
+        ),
     ]
     for g in range(groups):
         for k in range(75):

@@ -97,13 +97,22 @@ class Phase:
         return len(self.replies_ms)
 
     def row(self) -> dict:
-        return {"channel": self.channel, "replicas": self.replicas, "conversations": self.conversations,
-                "think_s": self.think_s, "messages": self.messages,
-                "errors": self.errors, "ack_ms": percentiles(self.acks_ms),
-                "ack_from_start_ms": percentiles(self.acks_from_start_ms), "reply_ms": percentiles(self.replies_ms),
-                "throughput_msg_s": round(self.throughput, 1),
-                "cpu_ms_per_msg": {name: round(1000 * seconds / self.messages, 1) if self.messages else None
-                                   for name, seconds in self.cpu_s.items()}}
+        return {
+            "channel": self.channel,
+            "replicas": self.replicas,
+            "conversations": self.conversations,
+            "think_s": self.think_s,
+            "messages": self.messages,
+            "errors": self.errors,
+            "ack_ms": percentiles(self.acks_ms),
+            "ack_from_start_ms": percentiles(self.acks_from_start_ms),
+            "reply_ms": percentiles(self.replies_ms),
+            "throughput_msg_s": round(self.throughput, 1),
+            "cpu_ms_per_msg": {
+                name: round(1000 * seconds / self.messages, 1) if self.messages else None
+                for name, seconds in self.cpu_s.items()
+            },
+        }
 
 
 def combine(rounds: list[Phase], baseline: list[Phase] | None = None) -> dict:
@@ -121,12 +130,18 @@ def combine(rounds: list[Phase], baseline: list[Phase] | None = None) -> dict:
     row["messages_per_round"] = rounds[0].messages
     row["throughput_msg_s"] = round(statistics.median(p.throughput for p in rounds), 1)
     row["throughput_by_round"] = [round(p.throughput, 1) for p in rounds]
-    row["cpu_ms_per_msg"] = {name: round(statistics.median(1000 * p.cpu_s[name] / p.messages for p in rounds
-                                                           if p.messages and name in p.cpu_s), 1)
-                             for name in rounds[0].cpu_s}
+    row["cpu_ms_per_msg"] = {
+        name: round(
+            statistics.median(1000 * p.cpu_s[name] / p.messages for p in rounds if p.messages and name in p.cpu_s), 1
+        )
+        for name in rounds[0].cpu_s
+    }
     if baseline:
-        ratios = [mine.throughput / theirs.throughput
-                  for mine, theirs in zip(rounds, baseline, strict=True) if theirs.throughput]
+        ratios = [
+            mine.throughput / theirs.throughput
+            for mine, theirs in zip(rounds, baseline, strict=True)
+            if theirs.throughput
+        ]
         row["throughput_vs_baseline"] = round(statistics.median(ratios), 2) if ratios else None
         row["throughput_vs_baseline_by_round"] = [round(r, 2) for r in ratios]
     return row
@@ -246,8 +261,16 @@ class ReplyWatcher:
                     future.set_result(message)
 
 
-async def whatsapp_conversation(http: aiohttp.ClientSession, stack: Stack, phone: str, turns: int,
-                                phase: Phase, balancer: RoundRobin, pace: Pace, replies: ReplyWatcher) -> None:
+async def whatsapp_conversation(
+    http: aiohttp.ClientSession,
+    stack: Stack,
+    phone: str,
+    turns: int,
+    phase: Phase,
+    balancer: RoundRobin,
+    pace: Pace,
+    replies: ReplyWatcher,
+) -> None:
     for turn, text in enumerate((TURNS * turns)[:turns]):
         await pace.before(turn)
         raw = json.dumps(webhook_body(phone, text_message(text), phone_number_id=PHONE_NUMBER_ID)).encode()
@@ -255,8 +278,9 @@ async def whatsapp_conversation(http: aiohttp.ClientSession, stack: Stack, phone
         started, on_the_wire = time.time(), SimpleNamespace(at=None)
         reply = replies.expect(phone)
         try:
-            async with http.post(stack.webhook_url_of(balancer.next()), data=raw, headers=headers,
-                                 trace_request_ctx=on_the_wire) as answer:
+            async with http.post(
+                stack.webhook_url_of(balancer.next()), data=raw, headers=headers, trace_request_ctx=on_the_wire
+            ) as answer:
                 await answer.read()
                 answered = time.time()
                 phase.acks_ms.append((answered - (on_the_wire.at or started)) * 1000)
@@ -270,8 +294,16 @@ async def whatsapp_conversation(http: aiohttp.ClientSession, stack: Stack, phone
             phase.errors += 1
 
 
-async def rest_conversation(http: aiohttp.ClientSession, stack: Stack, sender: str, turns: int,
-                            phase: Phase, balancer: RoundRobin, pace: Pace, _replies: object = None) -> None:
+async def rest_conversation(
+    http: aiohttp.ClientSession,
+    stack: Stack,
+    sender: str,
+    turns: int,
+    phase: Phase,
+    balancer: RoundRobin,
+    pace: Pace,
+    _replies: object = None,
+) -> None:
     for turn, text in enumerate((TURNS * turns)[:turns]):
         await pace.before(turn)
         url = f"http://127.0.0.1:{stack.rasa_ports[balancer.next()]}/webhooks/rest/webhook"
@@ -289,16 +321,24 @@ async def rest_conversation(http: aiohttp.ClientSession, stack: Stack, sender: s
             phase.errors += 1
 
 
-async def run_phase(stack: Stack, channel: str, conversations: int, turns: int, run: int,
-                    think_s: float = 0.0, one_after_another: int = 1) -> Phase:
+async def run_phase(
+    stack: Stack,
+    channel: str,
+    conversations: int,
+    turns: int,
+    run: int,
+    think_s: float = 0.0,
+    one_after_another: int = 1,
+) -> Phase:
     """`conversations` slots talking at once; each slot holds `one_after_another` conversations in turn."""
     replicas = len(stack.rasa_ports)
     phase = Phase(channel, conversations, replicas, think_s)
     connector = aiohttp.TCPConnector(limit=0)
     tracing = aiohttp.TraceConfig()
     tracing.on_request_headers_sent.append(_note_headers_sent)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120),
-                                     trace_configs=[tracing]) as http:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=120), trace_configs=[tracing]
+    ) as http:
         talk = whatsapp_conversation if channel == "whatsapp" else rest_conversation
         async with ReplyWatcher(http, stack.sandbox_url, after=stack.last_seq()) as replies:
             cpu_before = cpu_seconds(stack)
@@ -308,8 +348,16 @@ async def run_phase(stack: Stack, channel: str, conversations: int, turns: int, 
                 for k in range(one_after_another):
                     # conversation n starts on replica n mod r, then moves on to the next replica with each message
                     n = i * one_after_another + k
-                    await talk(http, stack, phone_for(run, n), turns, phase, _balancer_from(n, replicas),
-                               Pace(think_s, random.Random(f"{run}-{n}")), replies)
+                    await talk(
+                        http,
+                        stack,
+                        phone_for(run, n),
+                        turns,
+                        phase,
+                        _balancer_from(n, replicas),
+                        Pace(think_s, random.Random(f"{run}-{n}")),
+                        replies,
+                    )
 
             await asyncio.gather(*(slot(i) for i in range(conversations)))
             phase.wall_s = time.monotonic() - started
@@ -331,15 +379,18 @@ def _balancer_from(start: int, replicas: int) -> RoundRobin:
 
 def print_table(rows: list[dict], show_replicas: bool = False) -> None:
     lead = f"{'replicas':>8} " if show_replicas else ""
-    header = (f"{lead}{'channel':<9} {'think':>5} {'conv':>5} {'msgs':>5} {'err':>4}  {'ack p50/p95/p99 ms':>22}  "
-              f"{'from start p99':>14}  {'reply p50/p95/p99 ms':>24}  {'msg/s':>7}  {'vs REST':>7}  "
-              f"{'CPU ms/msg':>10}")
+    header = (
+        f"{lead}{'channel':<9} {'think':>5} {'conv':>5} {'msgs':>5} {'err':>4}  {'ack p50/p95/p99 ms':>22}  "
+        f"{'from start p99':>14}  {'reply p50/p95/p99 ms':>24}  {'msg/s':>7}  {'vs REST':>7}  "
+        f"{'CPU ms/msg':>10}"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
         ack = "/".join("-" if row["ack_ms"][k] is None else f"{row['ack_ms'][k]:.0f}" for k in ("p50", "p95", "p99"))
-        reply = "/".join("-" if row["reply_ms"][k] is None else f"{row['reply_ms'][k]:.0f}"
-                         for k in ("p50", "p95", "p99"))
+        reply = "/".join(
+            "-" if row["reply_ms"][k] is None else f"{row['reply_ms'][k]:.0f}" for k in ("p50", "p95", "p99")
+        )
         from_start = row.get("ack_from_start_ms", {}).get("p99")
         from_start = "-" if from_start is None else f"{from_start:.0f}"
         ack = ack if row["channel"] == "whatsapp" else "(synchronous)"
@@ -347,19 +398,31 @@ def print_table(rows: list[dict], show_replicas: bool = False) -> None:
         cpu = sum(v for v in row["cpu_ms_per_msg"].values() if v is not None)
         ratio = row.get("throughput_vs_baseline")
         ratio = "-" if ratio is None else f"{100 * ratio:.0f}%"
-        print(f"{lead}{row['channel']:<9} {row['think_s']:>5g} {row['conversations']:>5} {row['messages']:>5} "
-              f"{row['errors']:>4}  {ack:>22}  {from_start:>14}  {reply:>24}  {row['throughput_msg_s']:>7}  "
-              f"{ratio:>7}  {cpu:>10.0f}")
-    print("msgs: over all rounds; msg/s and CPU: the median round's; "
-          "vs REST: the median of the rounds' WhatsApp/REST ratios")
+        print(
+            f"{lead}{row['channel']:<9} {row['think_s']:>5g} {row['conversations']:>5} {row['messages']:>5} "
+            f"{row['errors']:>4}  {ack:>22}  {from_start:>14}  {reply:>24}  {row['throughput_msg_s']:>7}  "
+            f"{ratio:>7}  {cpu:>10.0f}"
+        )
+    print(
+        "msgs: over all rounds; msg/s and CPU: the median round's; "
+        "vs REST: the median of the rounds' WhatsApp/REST ratios"
+    )
     print("CPU ms/msg: CPU time of every process of the stack (Rasa, action server, sandbox) per message; by process:")
     for row in rows:
         parts = ", ".join(f"{name} {value:.0f}" for name, value in row["cpu_ms_per_msg"].items() if value is not None)
         print(f"  {row['channel']} x{row['conversations']} think {row['think_s']:g}: {parts}")
 
 
-def run_levels(stack: Stack, levels: list[int], turns: int, thinks: list[float], rows: list[dict],
-               channels: tuple[str, ...] = ("rest", "whatsapp"), rounds: int = 1, min_messages: int = 0) -> None:
+def run_levels(
+    stack: Stack,
+    levels: list[int],
+    turns: int,
+    thinks: list[float],
+    rows: list[dict],
+    channels: tuple[str, ...] = ("rest", "whatsapp"),
+    rounds: int = 1,
+    min_messages: int = 0,
+) -> None:
     uvloop.run(run_phase(stack, "whatsapp", 2, 2, run=99))  # warm-up: load models, open connections
     uvloop.run(run_phase(stack, "rest", 2, 2, run=98))
     print("  warmed up", flush=True)
@@ -373,19 +436,21 @@ def run_levels(stack: Stack, levels: list[int], turns: int, thinks: list[float],
             for round_ in range(rounds if saturation else 1):
                 for channel in channels if round_ % 2 == 0 else channels[::-1]:  # neither always goes first
                     run += 1
-                    phase = uvloop.run(run_phase(stack, channel, conversations, turns, run, think_s,
-                                                  one_after_another))
+                    phase = uvloop.run(run_phase(stack, channel, conversations, turns, run, think_s, one_after_another))
                     by_channel[channel].append(phase)
-                    print(f"  {channel} x{conversations}, think {think_s:g} s, on {phase.replicas} replica(s): "
-                          f"{phase.messages} messages in {phase.wall_s:.1f}s, {phase.throughput:.1f} msg/s",
-                          flush=True)
+                    print(
+                        f"  {channel} x{conversations}, think {think_s:g} s, on {phase.replicas} replica(s): "
+                        f"{phase.messages} messages in {phase.wall_s:.1f}s, {phase.throughput:.1f} msg/s",
+                        flush=True,
+                    )
             baseline = by_channel.get("rest") if saturation else None  # people-paced: the pace sets msg/s
             for channel in channels:
                 rows.append(combine(by_channel[channel], baseline if channel != "rest" else None))
 
 
-def run_postgres_stack(args: argparse.Namespace, levels: list[int], rows: list[dict],
-                       stack_env: dict[str, str]) -> None:
+def run_postgres_stack(
+    args: argparse.Namespace, levels: list[int], rows: list[dict], stack_env: dict[str, str]
+) -> None:
     """For each replica count: a fresh PostgreSQL database with the school, Redis, n Rasa + n action servers."""
     import redis
     from sqlalchemy import create_engine, text
@@ -409,10 +474,17 @@ def run_postgres_stack(args: argparse.Namespace, levels: list[int], rows: list[d
             import_school_file(SCHOOL_FILE, database_url)
             import_templates(database_url=database_url)
             workdir = Path(tempfile.mkdtemp(prefix=f"hsm-bench-pg{replicas}-"))
-            print(f"starting PostgreSQL + Redis stack with {replicas} Rasa replica(s) (logs in {workdir}) ...",
-                  flush=True)
-            stack = Stack.start(workdir, database_url, hsm_now=None, rasa_replicas=replicas,
-                                action_servers=replicas, env={"REDIS_URL": args.redis_url, **stack_env})
+            print(
+                f"starting PostgreSQL + Redis stack with {replicas} Rasa replica(s) (logs in {workdir}) ...", flush=True
+            )
+            stack = Stack.start(
+                workdir,
+                database_url,
+                hsm_now=None,
+                rasa_replicas=replicas,
+                action_servers=replicas,
+                env={"REDIS_URL": args.redis_url, **stack_env},
+            )
             run_levels(stack, levels, args.turns, thinks, rows, channels, args.rounds, args.min_messages)
         finally:
             if stack is not None:
@@ -438,26 +510,47 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", default="1,10,100", help="comma-separated concurrency levels")
     parser.add_argument("--turns", type=int, default=4, help="messages per conversation")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="how many times each saturation phase runs, the channels in turn (medians are quoted)")
-    parser.add_argument("--min-messages", type=int, default=200,
-                        help="saturation phases: each slot runs conversations one after another until this many")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="how many times each saturation phase runs, the channels in turn (medians are quoted)",
+    )
+    parser.add_argument(
+        "--min-messages",
+        type=int,
+        default=200,
+        help="saturation phases: each slot runs conversations one after another until this many",
+    )
     parser.add_argument("--channels", default="rest,whatsapp", help="which channels to drive, in this order")
-    parser.add_argument("--graph-latency-ms", type=float, default=0.0,
-                        help="how long the sandbox takes to answer each Graph API call (Meta's answers take a few "
-                             "hundred ms over the internet; 0 measures the stack alone)")
-    parser.add_argument("--think", default="0,8",
-                        help="comma-separated think times in seconds: 0 = saturation, >0 = people typing")
-    parser.add_argument("--out", default=None,
-                        help="JSON results (default: results/bench-webhook.json, or bench-webhook-postgres.json)")
-    parser.add_argument("--stack", choices=("embedded", "postgres"), default="embedded",
-                        help="embedded: SQLite, in-process locks, one Rasa (default); postgres: PostgreSQL + Redis")
-    parser.add_argument("--replicas", default="1",
-                        help="with --stack postgres: comma-separated Rasa replica counts to run, e.g. 1,2")
+    parser.add_argument(
+        "--graph-latency-ms",
+        type=float,
+        default=0.0,
+        help="how long the sandbox takes to answer each Graph API call (Meta's answers take a few "
+        "hundred ms over the internet; 0 measures the stack alone)",
+    )
+    parser.add_argument(
+        "--think", default="0,8", help="comma-separated think times in seconds: 0 = saturation, >0 = people typing"
+    )
+    parser.add_argument(
+        "--out", default=None, help="JSON results (default: results/bench-webhook.json, or bench-webhook-postgres.json)"
+    )
+    parser.add_argument(
+        "--stack",
+        choices=("embedded", "postgres"),
+        default="embedded",
+        help="embedded: SQLite, in-process locks, one Rasa (default); postgres: PostgreSQL + Redis",
+    )
+    parser.add_argument(
+        "--replicas", default="1", help="with --stack postgres: comma-separated Rasa replica counts to run, e.g. 1,2"
+    )
     servers = get_settings().test_servers  # as set, empty included; None: unset
-    parser.add_argument("--postgres-url",
-                        default=DEFAULT_POSTGRES_URL if servers.postgres_url is None else servers.postgres_url,
-                        help="PostgreSQL server where the bench creates (and drops) its databases")
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL if servers.postgres_url is None else servers.postgres_url,
+        help="PostgreSQL server where the bench creates (and drops) its databases",
+    )
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL if servers.redis_url is None else servers.redis_url)
     args = parser.parse_args()
     if not 0 <= args.graph_latency_ms <= 60_000:

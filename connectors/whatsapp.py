@@ -51,12 +51,14 @@ class WhatsAppOutput(OutputChannel):
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.replies.send(recipient_id, render.Rendered(render.text_messages(text)))
 
-    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict[str, Any]],
-                                     **kwargs: Any) -> None:
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
         await self.replies.send(recipient_id, render.render_choices(text, buttons))
 
-    async def send_quick_replies(self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]],
-                                 **kwargs: Any) -> None:
+    async def send_quick_replies(
+        self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
         await self.send_text_with_buttons(recipient_id, text, quick_replies)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
@@ -64,8 +66,11 @@ class WhatsAppOutput(OutputChannel):
 
     async def send_attachment(self, recipient_id: str, attachment: Any, **kwargs: Any) -> None:
         if isinstance(attachment, dict):
-            message = render.render_document(str(attachment.get("url") or attachment.get("link") or ""),
-                                             attachment.get("filename"), attachment.get("caption"))
+            message = render.render_document(
+                str(attachment.get("url") or attachment.get("link") or ""),
+                attachment.get("filename"),
+                attachment.get("caption"),
+            )
         else:
             message = render.render_document(str(attachment))
         await self.replies.send(recipient_id, render.Rendered([message]))
@@ -85,17 +90,28 @@ class WhatsAppOutput(OutputChannel):
 class RasaDialogue:
     """The processing's `Dialogue` on a Rasa agent: a turn is `handle_message` with a `WhatsAppOutput`."""
 
-    def __init__(self, handle_message: Callable[[UserMessage], Awaitable[Any]],
-                 tracker_store: Callable[[], Any]) -> None:
+    def __init__(
+        self, handle_message: Callable[[UserMessage], Awaitable[Any]], tracker_store: Callable[[], Any]
+    ) -> None:
         self.handle_message = handle_message
         self.tracker_store = tracker_store
 
     async def run_turn(self, message: InboundMessage, text: str, replies: ReplySender) -> None:
-        await self.handle_message(UserMessage(
-            text, WhatsAppOutput(replies), sender_id=message.phone, input_channel=CHANNEL, message_id=message.wamid,
-            metadata={"wamid": message.wamid, "type": message.type, "title": message.title,
-                      "profile_name": message.profile_name},
-        ))
+        await self.handle_message(
+            UserMessage(
+                text,
+                WhatsAppOutput(replies),
+                sender_id=message.phone,
+                input_channel=CHANNEL,
+                message_id=message.wamid,
+                metadata={
+                    "wamid": message.wamid,
+                    "type": message.type,
+                    "title": message.title,
+                    "profile_name": message.profile_name,
+                },
+            )
+        )
 
     async def last_intent(self, sender: str) -> str | None:
         """The intent Rasa just saved for this sender; loads the conversation only when the tracker store is not
@@ -141,8 +157,9 @@ class WhatsAppInput(InputChannel):
         if not all((verify_token, app_secret, access_token, phone_number_id)):
             cls.raise_missing_credentials_exception()
         startup.prepare_rasa_process()  # this is the Rasa server's process, starting
-        return cls(str(verify_token), str(app_secret),
-                   ClientSettings(str(api_url), str(phone_number_id), str(access_token)))
+        return cls(
+            str(verify_token), str(app_secret), ClientSettings(str(api_url), str(phone_number_id), str(access_token))
+        )
 
     def __init__(self, verify_token: str, app_secret: str, client: ClientSettings) -> None:
         self.verify_token = verify_token
@@ -197,8 +214,12 @@ class WhatsAppInput(InputChannel):
                 app.config.ACCESS_LOG = False
             self._intake.start()
             settings = get_settings().whatsapp
-            wiring = ProcessingWiring(client=self.client, role_of=role_of, turns_at_once=settings.concurrency,
-                                      dialogue=RasaDialogue(on_new_message, lambda: _tracker_store_of(app)))
+            wiring = ProcessingWiring(
+                client=self.client,
+                role_of=role_of,
+                turns_at_once=settings.concurrency,
+                dialogue=RasaDialogue(on_new_message, lambda: _tracker_store_of(app)),
+            )
             self._runtime = choose_runtime(settings.workers, wiring)  # the one place the runtime is chosen
             await self._runtime.start()
 
@@ -208,8 +229,10 @@ class WhatsAppInput(InputChannel):
             assert self._runtime is not None
             # What a worker process loads (the model Rasa has loaded by now), if the runtime has workers
             source = worker_agent.AgentSource.of_this_server(str(app.ctx.agent.processor.model_path))
-            await self._runtime.serve(tracker_store=lambda: _tracker_store_of(app),
-                                      load_dialogue=functools.partial(load_rasa_dialogue_in_worker, source))
+            await self._runtime.serve(
+                tracker_store=lambda: _tracker_store_of(app),
+                load_dialogue=functools.partial(load_rasa_dialogue_in_worker, source),
+            )
 
         @webhook.listener("before_server_stop")
         async def stop_processing(_app: Any, _loop: Any) -> None:

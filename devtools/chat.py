@@ -30,8 +30,9 @@ def new_wamid() -> str:
     return f"wamid.CHAT{uuid.uuid4().hex.upper()}"
 
 
-def webhook_body(phone: str, message: dict, profile_name: str = "WhatsApp user",
-                 phone_number_id: str | None = None) -> dict:
+def webhook_body(
+    phone: str, message: dict, profile_name: str = "WhatsApp user", phone_number_id: str | None = None
+) -> dict:
     """A webhook POST body exactly as Meta sends it for one inbound message."""
     wa_id = phone.lstrip("+")
     phone_number_id = phone_number_id or get_settings().whatsapp.phone_number_id or "100000000000001"
@@ -42,8 +43,10 @@ def webhook_body(phone: str, message: dict, profile_name: str = "WhatsApp user",
         "contacts": [{"profile": {"name": profile_name}, "wa_id": wa_id}],
         "messages": [message],
     }
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": "WABA_ID", "changes": [{"field": "messages", "value": value}]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "WABA_ID", "changes": [{"field": "messages", "value": value}]}],
+    }
 
 
 def text_message(text: str, wamid: str | None = None) -> dict:
@@ -51,8 +54,11 @@ def text_message(text: str, wamid: str | None = None) -> dict:
 
 
 def button_reply_message(reply_id: str, title: str, context_wamid: str | None = None) -> dict:
-    message = {"id": new_wamid(), "type": "interactive",
-               "interactive": {"type": "button_reply", "button_reply": {"id": reply_id, "title": title}}}
+    message = {
+        "id": new_wamid(),
+        "type": "interactive",
+        "interactive": {"type": "button_reply", "button_reply": {"id": reply_id, "title": title}},
+    }
     if context_wamid:
         message["context"] = {"from": "15550001234", "id": context_wamid}
     return message
@@ -138,8 +144,9 @@ class Chat:
             index = int(typed.strip()) - 1
             if 0 <= index < len(self.choices):
                 kind, reply_id, title = self.choices[index]
-                return button_reply_message(reply_id, title) if kind == "button" else list_reply_message(
-                    reply_id, title)
+                return (
+                    button_reply_message(reply_id, title) if kind == "button" else list_reply_message(reply_id, title)
+                )
         return text_message(typed)
 
     async def say(self, typed: str) -> int:
@@ -208,10 +215,12 @@ def add_chat_command(commands: argparse._SubParsersAction) -> None:
     chat.add_argument("--phone", required=True, help="your WhatsApp number, e.g. +919811000101")
     chat.add_argument("--name", default="WhatsApp user", help="profile name Meta would send")
     settings = get_settings().chat
-    chat.add_argument("--webhook-url",
-                      default=DEFAULT_WEBHOOK_URL if settings.webhook_url is None else settings.webhook_url)
-    chat.add_argument("--sandbox-url",
-                      default=DEFAULT_SANDBOX_URL if settings.sandbox_url is None else settings.sandbox_url)
+    chat.add_argument(
+        "--webhook-url", default=DEFAULT_WEBHOOK_URL if settings.webhook_url is None else settings.webhook_url
+    )
+    chat.add_argument(
+        "--sandbox-url", default=DEFAULT_SANDBOX_URL if settings.sandbox_url is None else settings.sandbox_url
+    )
     chat.add_argument("--say", action="append", help="send this (repeatable), print the replies and exit")
     chat.add_argument("--wait", type=float, default=10.0, help="with --say: seconds to wait for replies")
     chat.set_defaults(handler=_cmd_chat)

@@ -93,27 +93,48 @@ class Stack:
     @classmethod
     def environment(cls, workdir: Path, database_url: str, hsm_now: str | None, **ports: int) -> dict[str, str]:
         return child_environment(
-            DATABASE_URL=database_url, RASA_TELEMETRY_ENABLED="false",
-            WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN, WHATSAPP_APP_SECRET=APP_SECRET,
-            WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
+            DATABASE_URL=database_url,
+            RASA_TELEMETRY_ENABLED="false",
+            WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
+            WHATSAPP_APP_SECRET=APP_SECRET,
+            WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
+            WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
             WHATSAPP_API_URL=f"http://127.0.0.1:{ports['sandbox_port']}/v21.0",
             ACTION_SERVER_URL=f"http://127.0.0.1:{ports['action_port']}/webhook",
             HSM_SANDBOX_WEBHOOK_URL=f"http://127.0.0.1:{ports['rasa_port']}/webhooks/whatsapp/webhook",
-            PYTHONUNBUFFERED="1", HSM_NOW=hsm_now or None)
+            PYTHONUNBUFFERED="1",
+            HSM_NOW=hsm_now or None,
+        )
 
     @classmethod
-    def start(cls, workdir: Path, database_url: str, hsm_now: str | None, *, rasa_replicas: int = 1,
-              action_servers: int = 1, env: dict[str, str] | None = None,
-              credentials: str = "credentials.yml") -> Stack:
+    def start(
+        cls,
+        workdir: Path,
+        database_url: str,
+        hsm_now: str | None,
+        *,
+        rasa_replicas: int = 1,
+        action_servers: int = 1,
+        env: dict[str, str] | None = None,
+        credentials: str = "credentials.yml",
+    ) -> Stack:
         if not MODEL.exists():
             raise RuntimeError(f"{MODEL} is missing: run `make train` first")
         rasa_ports = [free_port() for _ in range(rasa_replicas)]
         action_ports = [free_port() for _ in range(action_servers)]
         ports = {"rasa_port": rasa_ports[0], "action_port": action_ports[0], "sandbox_port": free_port()}
         environment = {**cls.environment(workdir, database_url, hsm_now, **ports), **(env or {})}
-        stack = cls(workdir, database_url, environment, rasa_port=ports["rasa_port"], action_port=ports["action_port"],
-                    sandbox_port=ports["sandbox_port"], rasa_ports=rasa_ports, action_ports=action_ports,
-                    credentials=credentials)
+        stack = cls(
+            workdir,
+            database_url,
+            environment,
+            rasa_port=ports["rasa_port"],
+            action_port=ports["action_port"],
+            sandbox_port=ports["sandbox_port"],
+            rasa_ports=rasa_ports,
+            action_ports=action_ports,
+            credentials=credentials,
+        )
         if rasa_replicas > 1:
             from hsm.rasa_glue.stores import create_tracker_tables
 
@@ -132,14 +153,29 @@ class Stack:
 
     def start_process(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         log = (self.workdir / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**self.env, **(env or {})},
-                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def start_actions(self, index: int = 0) -> None:
         """Start (or restart, on the same port) action server `index`."""
-        self.start_process(self.actions_name(index), [
-            str(BIN / "rasa"), "run", "actions", "--port", str(self.action_ports[index]),
-            "--logging-config-file", "logging.yml"])
+        self.start_process(
+            self.actions_name(index),
+            [
+                str(BIN / "rasa"),
+                "run",
+                "actions",
+                "--port",
+                str(self.action_ports[index]),
+                "--logging-config-file",
+                "logging.yml",
+            ],
+        )
 
     def wait_actions(self, index: int = 0) -> None:
         self.wait(self.actions_name(index), f"http://127.0.0.1:{self.action_ports[index]}/health")
@@ -147,11 +183,27 @@ class Stack:
     def start_rasa(self, replica: int = 0) -> None:
         """Start (or restart, on the same port) Rasa replica `replica`."""
         action_port = self.action_ports[replica % len(self.action_ports)]
-        self.start_process(self.rasa_name(replica), [
-            str(BIN / "rasa"), "run", "--model", str(MODEL), "-i", "127.0.0.1", "--port", str(self.rasa_ports[replica]),
-            "--credentials", self.credentials, "--endpoints", "endpoints.yml", "--enable-api",
-            "--logging-config-file", "logging.yml"],
-            env={"ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook"})
+        self.start_process(
+            self.rasa_name(replica),
+            [
+                str(BIN / "rasa"),
+                "run",
+                "--model",
+                str(MODEL),
+                "-i",
+                "127.0.0.1",
+                "--port",
+                str(self.rasa_ports[replica]),
+                "--credentials",
+                self.credentials,
+                "--endpoints",
+                "endpoints.yml",
+                "--enable-api",
+                "--logging-config-file",
+                "logging.yml",
+            ],
+            env={"ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook"},
+        )
 
     def wait_rasa(self, replica: int = 0) -> None:
         self.wait(self.rasa_name(replica), f"http://127.0.0.1:{self.rasa_ports[replica]}/webhooks/whatsapp/")
@@ -173,8 +225,9 @@ class Stack:
 
     # -------------------------------------------------------------------------------------------- talking
 
-    def post(self, body: dict | bytes, signature: str | None = "sign", replica: int = 0,
-             **headers: str) -> requests.Response:
+    def post(
+        self, body: dict | bytes, signature: str | None = "sign", replica: int = 0, **headers: str
+    ) -> requests.Response:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         sent_headers = {"Content-Type": "application/json", **headers}
         if signature == "sign":
@@ -207,8 +260,9 @@ class Stack:
     def last_seq(self) -> int:
         return max((m["seq"] for m in self.sent()), default=0)
 
-    def replies(self, phone: str, after: int, count: int = 1, timeout_s: float = 30, settle_s: float = 0.5
-                ) -> list[dict]:
+    def replies(
+        self, phone: str, after: int, count: int = 1, timeout_s: float = 30, settle_s: float = 0.5
+    ) -> list[dict]:
         """Wait until at least `count` messages reached `phone` after seq `after`, then a little more."""
         deadline = time.monotonic() + timeout_s
         got: list[dict] = []

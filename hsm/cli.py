@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="migrate DATABASE_URL to the newest schema").set_defaults(
-        handler=_cmd_db_upgrade)
+        handler=_cmd_db_upgrade
+    )
 
     importer = commands.add_parser("import-school", help="load a school file (idempotent, all or nothing)")
     importer.add_argument("file")

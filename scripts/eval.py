@@ -87,12 +87,32 @@ def cross_validate(folds: int, reuse: bool = False) -> dict:
         last = json.loads(timing.read_text()) if timing.exists() else {}
         seconds, folds = last.get("seconds", 0.0), last.get("folds", folds)
     else:
-        code, _, seconds = run("nlu-cv", [
-            str(RASA), "test", "nlu", "--nlu", "data/nlu", "--config", "config.yml", "--cross-validation",
-            "--folds", str(folds), "--runs", "1", "--out", str(out.relative_to(ROOT)), "--no-plot"])
+        code, _, seconds = run(
+            "nlu-cv",
+            [
+                str(RASA),
+                "test",
+                "nlu",
+                "--nlu",
+                "data/nlu",
+                "--config",
+                "config.yml",
+                "--cross-validation",
+                "--folds",
+                str(folds),
+                "--runs",
+                "1",
+                "--out",
+                str(out.relative_to(ROOT)),
+                "--no-plot",
+            ],
+        )
         if code == 0:
-            timing.write_text(json.dumps({"seconds": round(seconds), "folds": folds,
-                                          "load_average": [round(x, 2) for x in os.getloadavg()]}))
+            timing.write_text(
+                json.dumps(
+                    {"seconds": round(seconds), "folds": folds, "load_average": [round(x, 2) for x in os.getloadavg()]}
+                )
+            )
     if code != 0 or not (out / "intent_report.json").exists():
         return {"error": f"rasa test nlu exited {code}; see results/nlu-cv.log", "seconds": round(seconds)}
     intents = json.loads((out / "intent_report.json").read_text())
@@ -105,10 +125,14 @@ def cross_validate(folds: int, reuse: bool = False) -> dict:
     examples: dict[tuple[str, str], str] = {}
     for e in errors:
         examples.setdefault((e["intent"], e["intent_prediction"]["name"]), e["text"])
-    per_intent = {k: v for k, v in intents.items() if isinstance(v, dict) and k not in
-                  ("macro avg", "weighted avg", "micro avg")}
-    per_entity = {k: v for k, v in entities.items() if isinstance(v, dict) and k not in
-                  ("macro avg", "weighted avg", "micro avg", "no_entity")}
+    per_intent = {
+        k: v for k, v in intents.items() if isinstance(v, dict) and k not in ("macro avg", "weighted avg", "micro avg")
+    }
+    per_entity = {
+        k: v
+        for k, v in entities.items()
+        if isinstance(v, dict) and k not in ("macro avg", "weighted avg", "micro avg", "no_entity")
+    }
     entity_avg = entities.get("micro avg") or entities.get("weighted avg")
     return {
         "folds": folds,
@@ -124,23 +148,42 @@ def cross_validate(folds: int, reuse: bool = False) -> dict:
         "entity_macro_f1": entities["macro avg"]["f1-score"],
         "per_intent": per_intent,
         "per_entity": per_entity,
-        "worst_pairs": [{"intent": a, "predicted": b, "count": n, "example": examples[(a, b)]}
-                        for (a, b), n in pairs.most_common(10)],
+        "worst_pairs": [
+            {"intent": a, "predicted": b, "count": n, "example": examples[(a, b)]}
+            for (a, b), n in pairs.most_common(10)
+        ],
         "errors": len(errors),
     }
 
 
 def stories() -> dict:
     out = RESULTS / "stories"
-    code, output, seconds = run("stories", [
-        str(RASA), "test", "core", "--model", str(MODEL.relative_to(ROOT)), "--stories", "tests/test_stories.yml",
-        "--out", str(out.relative_to(ROOT)), "--no-plot"])
+    code, output, seconds = run(
+        "stories",
+        [
+            str(RASA),
+            "test",
+            "core",
+            "--model",
+            str(MODEL.relative_to(ROOT)),
+            "--stories",
+            "tests/test_stories.yml",
+            "--out",
+            str(out.relative_to(ROOT)),
+            "--no-plot",
+        ],
+    )
     failed_file = out / "failed_test_stories.yml"
     failed_text = failed_file.read_text() if failed_file.exists() else ""
     failed = re.findall(r"^- story: (.+)$", failed_text, re.MULTILINE)
     total = len(yaml.safe_load((ROOT / "tests" / "test_stories.yml").read_text())["stories"])
-    return {"exit": code, "total": total, "failed": failed, "seconds": round(seconds, 1),
-            "ok": code == 0 and not failed and "None of the test stories failed" in failed_text}
+    return {
+        "exit": code,
+        "total": total,
+        "failed": failed,
+        "seconds": round(seconds, 1),
+        "ok": code == 0 and not failed and "None of the test stories failed" in failed_text,
+    }
 
 
 # ---------------------------------------------------------------- regression phrases: where they come from
@@ -165,8 +208,11 @@ def _literal(node: ast.AST) -> Any:
 def _bindings(func: ast.AST, names: set[str]) -> list[dict]:
     """The values `names` take inside `func`: loops and comprehensions over literals, or over names assigned a
     literal list in the function (`for words in burst`, `for n, text in enumerate(hostile)`)."""
-    assigned = {node.targets[0].id: _literal(node.value) for node in ast.walk(func)
-                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)}
+    assigned = {
+        node.targets[0].id: _literal(node.value)
+        for node in ast.walk(func)
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+    }
 
     def values_of(it: ast.AST) -> list | None:
         if isinstance(it, ast.Name):
@@ -224,9 +270,11 @@ def _texts(node: ast.AST, func: ast.AST) -> list[str]:
         names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
         texts = []
         for row in _bindings(func, names):
-            parts = [str(v.value) if isinstance(v, ast.Constant) else str(row.get(v.value.id))
-                     for v in node.values if isinstance(v, ast.Constant)
-                     or (isinstance(v, ast.FormattedValue) and isinstance(v.value, ast.Name))]
+            parts = [
+                str(v.value) if isinstance(v, ast.Constant) else str(row.get(v.value.id))
+                for v in node.values
+                if isinstance(v, ast.Constant) or (isinstance(v, ast.FormattedValue) and isinstance(v.value, ast.Name))
+            ]
             texts.append("".join(parts))
         return texts
     return []
@@ -297,11 +345,19 @@ async def _parse_all(texts: list[str]) -> dict[str, Parsed]:
     parsed = {}
     for text in texts:
         result = await agent.parse_message(text)
-        parsed[text] = Parsed(result["intent"]["name"], float(result["intent"]["confidence"]),
-                              [{"entity": e["entity"], "value": str(e["value"]), "start": e.get("start"),
-                                "end": e.get("end")} for e in result.get("entities", [])],
-                              [(i["name"], float(i["confidence"])) for i in result.get("intent_ranking", [])
-                               if i["name"] != "nlu_fallback"])
+        parsed[text] = Parsed(
+            result["intent"]["name"],
+            float(result["intent"]["confidence"]),
+            [
+                {"entity": e["entity"], "value": str(e["value"]), "start": e.get("start"), "end": e.get("end")}
+                for e in result.get("entities", [])
+            ],
+            [
+                (i["name"], float(i["confidence"]))
+                for i in result.get("intent_ranking", [])
+                if i["name"] != "nlu_fallback"
+            ],
+        )
     return parsed
 
 
@@ -341,8 +397,13 @@ def check_regression(parsed: dict[str, Parsed], phrases: list[tuple[str, str]]) 
             continue
         seen.add(key)
         got = parsed[as_channel_sends(text)] if as_channel_sends(text) else Parsed("(empty: not sent to Rasa)", 1.0)
-        row = {"phrase": key, "where": where, "intent": got.intent, "confidence": round(got.confidence, 3),
-               "entities": {e["entity"]: e["value"] for e in got.entities}}
+        row = {
+            "phrase": key,
+            "where": where,
+            "intent": got.intent,
+            "confidence": round(got.confidence, 3),
+            "entities": {e["entity"]: e["value"] for e in got.entities},
+        }
         if key not in table:
             row.update(ok=False, problem="not in tests/nlu/regression.yml")
             rows.append(row)
@@ -359,9 +420,14 @@ def _heldout_examples() -> list[dict]:
     from rasa.shared.nlu.training_data.loading import load_data
 
     data = load_data(str(HELDOUT))
-    return [{"text": m.get("text"), "intent": m.get("intent"),
-             "entities": [(e["entity"], e["start"], e["end"]) for e in (m.get("entities") or [])]}
-            for m in data.intent_examples]
+    return [
+        {
+            "text": m.get("text"),
+            "intent": m.get("intent"),
+            "entities": [(e["entity"], e["start"], e["end"]) for e in (m.get("entities") or [])],
+        }
+        for m in data.intent_examples
+    ]
 
 
 def _training_texts() -> set[str]:
@@ -395,8 +461,14 @@ def check_heldout(parsed: dict[str, Parsed], examples: list[dict]) -> dict:
         else:
             fn_i[example["intent"]] += 1
             fp_i[predicted] += 1
-            rows.append({"text": example["text"], "intent": example["intent"], "predicted": got.intent,
-                         "confidence": round(got.confidence, 3)})
+            rows.append(
+                {
+                    "text": example["text"],
+                    "intent": example["intent"],
+                    "predicted": got.intent,
+                    "confidence": round(got.confidence, 3),
+                }
+            )
         gold = set(example["entities"])
         found = {(e["entity"], e["start"], e["end"]) for e in got.entities}
         tp_e += len(gold & found)
@@ -408,15 +480,22 @@ def check_heldout(parsed: dict[str, Parsed], examples: list[dict]) -> dict:
 
     training = _training_texts()
     trained_on = sorted(e["text"] for e in examples if _same_text(e["text"]) in training)
-    return {"examples": len(examples), "intent_accuracy": right / len(examples), "also_in_training": trained_on,
-            "intent_macro_f1": sum(f1(tp_i[x], fp_i[x], fn_i[x]) for x in labels) / len(labels),
-            "fell_to_fallback": misses, "entity_f1": f1(tp_e, fp_e, fn_e),
-            "entity_precision": tp_e / (tp_e + fp_e) if tp_e + fp_e else 0.0,
-            "entity_recall": tp_e / (tp_e + fn_e) if tp_e + fn_e else 0.0, "errors": rows}
+    return {
+        "examples": len(examples),
+        "intent_accuracy": right / len(examples),
+        "also_in_training": trained_on,
+        "intent_macro_f1": sum(f1(tp_i[x], fp_i[x], fn_i[x]) for x in labels) / len(labels),
+        "fell_to_fallback": misses,
+        "entity_f1": f1(tp_e, fp_e, fn_e),
+        "entity_precision": tp_e / (tp_e + fp_e) if tp_e + fp_e else 0.0,
+        "entity_recall": tp_e / (tp_e + fn_e) if tp_e + fn_e else 0.0,
+        "errors": rows,
+    }
 
 
-def fallback_sweep(parsed: dict[str, Parsed], heldout: list[dict], phrases: list[tuple[str, str]],
-                   ambiguity: float = 0.1) -> list[dict]:
+def fallback_sweep(
+    parsed: dict[str, Parsed], heldout: list[dict], phrases: list[tuple[str, str]], ambiguity: float = 0.1
+) -> list[dict]:
     """What the FallbackClassifier threshold trades: held-out in-scope messages sent to the fallback (lost)
     against off-topic, nonsense and hostile messages let through to an intent other than out_of_scope."""
     table = (yaml.safe_load(REGRESSION_TABLE.read_text()) or {}).get("phrases", {})
@@ -433,13 +512,24 @@ def fallback_sweep(parsed: dict[str, Parsed], heldout: list[dict], phrases: list
     rows = []
     for threshold in (0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8):
         lost = sum(falls(parsed[e["text"]], threshold) for e in in_scope)
-        right = sum(not falls(parsed[e["text"]], threshold) and parsed[e["text"]].ranking[0][0] == e["intent"]
-                    for e in in_scope)
-        through = [t for t in set(should_fall) if t and not falls(parsed[t], threshold)
-                   and parsed[t].ranking[0][0] != "out_of_scope"]
-        rows.append({"threshold": threshold, "in_scope": len(in_scope), "in_scope_right": right,
-                     "in_scope_to_fallback": lost, "off_topic": len(set(should_fall)),
-                     "off_topic_let_through": len(through)})
+        right = sum(
+            not falls(parsed[e["text"]], threshold) and parsed[e["text"]].ranking[0][0] == e["intent"] for e in in_scope
+        )
+        through = [
+            t
+            for t in set(should_fall)
+            if t and not falls(parsed[t], threshold) and parsed[t].ranking[0][0] != "out_of_scope"
+        ]
+        rows.append(
+            {
+                "threshold": threshold,
+                "in_scope": len(in_scope),
+                "in_scope_right": right,
+                "in_scope_to_fallback": lost,
+                "off_topic": len(set(should_fall)),
+                "off_topic_let_through": len(through),
+            }
+        )
     return rows
 
 
@@ -451,14 +541,23 @@ def _pct(x: float) -> str:
 
 
 def summary(report: dict) -> tuple[str, bool]:
-    lines = ["# NLU evaluation", "",
-             f"{time.strftime('%Y-%m-%d %H:%M')}, model `models/hsm.tar.gz`, data `data/nlu/` "
-             f"({report.get('training_examples', '?')} examples), command `make eval`", ""]
+    lines = [
+        "# NLU evaluation",
+        "",
+        f"{time.strftime('%Y-%m-%d %H:%M')}, model `models/hsm.tar.gz`, data `data/nlu/` "
+        f"({report.get('training_examples', '?')} examples), command `make eval`",
+        "",
+    ]
     gates: list[tuple[str, bool, str]] = []
     cv = report.get("cv")
     if cv and "error" not in cv:
-        gates.append(("CV intent macro-F1 ≥ 0.95", cv["intent_macro_f1"] >= GATES["intent_macro_f1"],
-                      f"{cv['intent_macro_f1']:.3f}"))
+        gates.append(
+            (
+                "CV intent macro-F1 ≥ 0.95",
+                cv["intent_macro_f1"] >= GATES["intent_macro_f1"],
+                f"{cv['intent_macro_f1']:.3f}",
+            )
+        )
         gates.append(("CV entity F1 ≥ 0.90", cv["entity_f1"] >= GATES["entity_f1"], f"{cv['entity_f1']:.3f}"))
     elif cv:
         gates.append(("cross-validation ran", False, cv["error"]))
@@ -467,8 +566,13 @@ def summary(report: dict) -> tuple[str, bool]:
         gates.append(("every test story passes", st["ok"], f"{st['total'] - len(st['failed'])}/{st['total']}"))
     if "validate" in report:
         va = report["validate"]
-        gates.append(("rasa data validate --fail-on-warning", va["exit"] == 0,
-                      f"exit {va['exit']}, {len(va['warnings'])} warnings"))
+        gates.append(
+            (
+                "rasa data validate --fail-on-warning",
+                va["exit"] == 0,
+                f"exit {va['exit']}, {len(va['warnings'])} warnings",
+            )
+        )
     if "heldout" in report:
         overlap = report["heldout"]["also_in_training"]
         gates.append(("held-out messages not in data/nlu/", not overlap, f"{len(overlap)} also in training"))
@@ -480,38 +584,64 @@ def summary(report: dict) -> tuple[str, bool]:
     lines.append("")
 
     if cv and "error" not in cv:
-        lines += [f"## {cv['folds']}-fold cross-validation ({cv['examples']} examples, {cv['seconds']} s)", "",
-                  f"intent accuracy {_pct(cv['intent_accuracy'])}, macro-F1 {cv['intent_macro_f1']:.3f}, "
-                  f"weighted F1 {cv['intent_weighted_f1']:.3f}; entity F1 ({cv['entity_extractor']}, micro) "
-                  f"{cv['entity_f1']:.3f} "
-                  f"(P {cv['entity_precision']:.3f}, R {cv['entity_recall']:.3f}; macro {cv['entity_macro_f1']:.3f})",
-                  "", "| intent | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        lines += [
+            f"## {cv['folds']}-fold cross-validation ({cv['examples']} examples, {cv['seconds']} s)",
+            "",
+            f"intent accuracy {_pct(cv['intent_accuracy'])}, macro-F1 {cv['intent_macro_f1']:.3f}, "
+            f"weighted F1 {cv['intent_weighted_f1']:.3f}; entity F1 ({cv['entity_extractor']}, micro) "
+            f"{cv['entity_f1']:.3f} "
+            f"(P {cv['entity_precision']:.3f}, R {cv['entity_recall']:.3f}; macro {cv['entity_macro_f1']:.3f})",
+            "",
+            "| intent | precision | recall | F1 | support |",
+            "|---|---|---|---|---|",
+        ]
         for name, m in sorted(cv["per_intent"].items(), key=lambda kv: kv[1]["f1-score"]):
-            lines.append(f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1-score']:.3f} | "
-                         f"{m['support']} |")
+            lines.append(
+                f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1-score']:.3f} | {m['support']} |"
+            )
         lines += ["", "| entity | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         for name, m in sorted(cv["per_entity"].items(), key=lambda kv: kv[1]["f1-score"]):
-            lines.append(f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1-score']:.3f} | "
-                         f"{m['support']} |")
-        lines += ["", f"Worst confusions ({cv['errors']} misclassified in all):", "",
-                  "| true intent | predicted | n | e.g. |", "|---|---|---|---|"]
+            lines.append(
+                f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1-score']:.3f} | {m['support']} |"
+            )
+        lines += [
+            "",
+            f"Worst confusions ({cv['errors']} misclassified in all):",
+            "",
+            "| true intent | predicted | n | e.g. |",
+            "|---|---|---|---|",
+        ]
         lines += [f"| {p['intent']} | {p['predicted']} | {p['count']} | {p['example']} |" for p in cv["worst_pairs"]]
         lines.append("")
     ho = report.get("heldout")
     if ho:
-        lines += [f"## Held-out messages (tests/nlu/heldout.yml, {ho['examples']}, never trained on)", "",
-                  f"intent accuracy {_pct(ho['intent_accuracy'])}, macro-F1 {ho['intent_macro_f1']:.3f} with the "
-                  f"FallbackClassifier on ({ho['fell_to_fallback']} in-scope messages fell to the fallback); "
-                  f"entity F1 {ho['entity_f1']:.3f} (exact spans)", ""]
-        lines += ["FallbackClassifier threshold (ambiguity 0.1) on these messages and the regression phrases that must "
-                  "end in the fallback:", "", "| threshold | in-scope right | in-scope sent to fallback | "
-                  "off-topic/nonsense let through |", "|---|---|---|---|"]
-        lines += [f"| {r['threshold']} | {r['in_scope_right']}/{r['in_scope']} | {r['in_scope_to_fallback']} | "
-                  f"{r['off_topic_let_through']}/{r['off_topic']} |" for r in ho["fallback_sweep"]]
+        lines += [
+            f"## Held-out messages (tests/nlu/heldout.yml, {ho['examples']}, never trained on)",
+            "",
+            f"intent accuracy {_pct(ho['intent_accuracy'])}, macro-F1 {ho['intent_macro_f1']:.3f} with the "
+            f"FallbackClassifier on ({ho['fell_to_fallback']} in-scope messages fell to the fallback); "
+            f"entity F1 {ho['entity_f1']:.3f} (exact spans)",
+            "",
+        ]
+        lines += [
+            "FallbackClassifier threshold (ambiguity 0.1) on these messages and the regression phrases that must "
+            "end in the fallback:",
+            "",
+            "| threshold | in-scope right | in-scope sent to fallback | off-topic/nonsense let through |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['threshold']} | {r['in_scope_right']}/{r['in_scope']} | {r['in_scope_to_fallback']} | "
+            f"{r['off_topic_let_through']}/{r['off_topic']} |"
+            for r in ho["fallback_sweep"]
+        ]
         lines.append("")
         if ho["also_in_training"]:
-            lines += ["**Not held out any more** (also in data/nlu/; take them out of one or the other): "
-                      + ", ".join(repr(t) for t in ho["also_in_training"]), ""]
+            lines += [
+                "**Not held out any more** (also in data/nlu/; take them out of one or the other): "
+                + ", ".join(repr(t) for t in ho["also_in_training"]),
+                "",
+            ]
         if ho["errors"]:
             lines += ["| message | intent | predicted | confidence |", "|---|---|---|---|"]
             lines += [f"| {e['text']} | {e['intent']} | {e['predicted']} | {e['confidence']} |" for e in ho["errors"]]
@@ -522,16 +652,23 @@ def summary(report: dict) -> tuple[str, bool]:
         bad = [r for r in rg["rows"] if not r["ok"]]
         if bad:
             lines += ["| phrase | where | got | problem |", "|---|---|---|---|"]
-            lines += [f"| {r['phrase']} | {r['where']} | {r['intent']} {r['confidence']} | {r['problem']} |"
-                      for r in bad]
+            lines += [
+                f"| {r['phrase']} | {r['where']} | {r['intent']} {r['confidence']} | {r['problem']} |" for r in bad
+            ]
             lines.append("")
         if rg["unused"]:
-            lines += ["Entries of tests/nlu/regression.yml no test sends any more: "
-                      + ", ".join(repr(u) for u in rg["unused"]), ""]
+            lines += [
+                "Entries of tests/nlu/regression.yml no test sends any more: "
+                + ", ".join(repr(u) for u in rg["unused"]),
+                "",
+            ]
     st = report.get("stories")
     if st:
-        lines += [f"## Test stories: {st['total'] - len(st['failed'])}/{st['total']} pass "
-                  f"(results/stories/)" + ("" if not st["failed"] else "; failed: " + ", ".join(st["failed"])), ""]
+        lines += [
+            f"## Test stories: {st['total'] - len(st['failed'])}/{st['total']} pass "
+            f"(results/stories/)" + ("" if not st["failed"] else "; failed: " + ", ".join(st["failed"])),
+            "",
+        ]
     va = report.get("validate")
     if va:
         lines += [f"## rasa data validate --fail-on-warning: exit {va['exit']}, {len(va['warnings'])} warnings", ""]
@@ -544,15 +681,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Evaluate the NLU and dialogue model; see the module docstring.")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--skip-cv", action="store_true", help="skip the cross-validation (the slow part)")
-    parser.add_argument("--reuse-cv", action="store_true",
-                        help="summarise results/nlu-cv/ from the last run instead of cross-validating again")
+    parser.add_argument(
+        "--reuse-cv",
+        action="store_true",
+        help="summarise results/nlu-cv/ from the last run instead of cross-validating again",
+    )
     parser.add_argument("--only", choices=["regression", "heldout", "cv", "stories", "validate"])
     args = parser.parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
     logging.basicConfig(level=logging.ERROR)
     set_environment(**QUIET)
-    wanted = {args.only} if args.only else {"validate", "cv", "heldout", "stories", "regression"} - (
-        {"cv"} if args.skip_cv else set())
+    wanted = (
+        {args.only}
+        if args.only
+        else {"validate", "cv", "heldout", "stories", "regression"} - ({"cv"} if args.skip_cv else set())
+    )
 
     report: dict = {}
     from rasa.shared.nlu.training_data.loading import load_data
@@ -562,8 +705,12 @@ def main(argv: list[str] | None = None) -> int:
         print("rasa data validate ...", flush=True)
         report["validate"] = validate()
     if "cv" in wanted:
-        print("cross-validation: reusing results/nlu-cv/ ..." if args.reuse_cv else
-              f"{args.folds}-fold cross-validation (trains {args.folds} NLU models) ...", flush=True)
+        print(
+            "cross-validation: reusing results/nlu-cv/ ..."
+            if args.reuse_cv
+            else f"{args.folds}-fold cross-validation (trains {args.folds} NLU models) ...",
+            flush=True,
+        )
         report["cv"] = cross_validate(args.folds, reuse=args.reuse_cv)
     if wanted & {"heldout", "regression"}:
         if not MODEL.exists():

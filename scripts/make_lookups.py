@@ -35,9 +35,30 @@ DEFAULT_OUT = ROOT / "data" / "nlu" / "lookups.yml"
 
 # Asked about, not taught here: enrollment_inquiry names them, and the bot answers honestly.
 OTHER_INSTRUMENTS = (
-    "flute", "sitar", "veena", "ukulele", "saxophone", "sax", "trumpet", "cello", "harmonium", "mridangam",
-    "bass guitar", "harp", "mandolin", "clarinet", "santoor", "sarod", "shehnai", "dholak", "harmonica",
-    "hindustani vocals", "western vocals", "bharatanatyam", "kathak", "salsa",
+    "flute",
+    "sitar",
+    "veena",
+    "ukulele",
+    "saxophone",
+    "sax",
+    "trumpet",
+    "cello",
+    "harmonium",
+    "mridangam",
+    "bass guitar",
+    "harp",
+    "mandolin",
+    "clarinet",
+    "santoor",
+    "sarod",
+    "shehnai",
+    "dholak",
+    "harmonica",
+    "hindustani vocals",
+    "western vocals",
+    "bharatanatyam",
+    "kathak",
+    "salsa",
 )
 
 
@@ -120,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         source = args.school.name
     text = render(school, source)
     args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}: "
-          f"{text.count(chr(10) + '      - ')} entries")
+    print(
+        f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}: "
+        f"{text.count(chr(10) + '      - ')} entries"
+    )
     return 0
 
 

@@ -18,8 +18,15 @@ DEFAULT_FAULT_ERROR = (131000, "Something went wrong")
 class GraphError(Exception):
     """An error the Graph API would answer with, as `{"error": {...}}`."""
 
-    def __init__(self, http_status: int, code: int, message: str, details: str | None = None,
-                 error_type: str = "OAuthException", error_subcode: int | None = None) -> None:
+    def __init__(
+        self,
+        http_status: int,
+        code: int,
+        message: str,
+        details: str | None = None,
+        error_type: str = "OAuthException",
+        error_subcode: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.http_status = http_status
         self.code = code

@@ -41,9 +41,14 @@ def check_authorization(request: web.Request, config: SandboxConfig) -> None:
 
 def check_phone_number_id(phone_number_id: str, config: SandboxConfig) -> None:
     if phone_number_id != config.phone_number_id:
-        raise GraphError(400, 100, f"Unsupported post request. Object with ID '{phone_number_id}' does not exist, "
-                                   "cannot be loaded due to missing permissions, or does not support this operation",
-                         error_type="GraphMethodException", error_subcode=33)
+        raise GraphError(
+            400,
+            100,
+            f"Unsupported post request. Object with ID '{phone_number_id}' does not exist, "
+            "cannot be loaded due to missing permissions, or does not support this operation",
+            error_type="GraphMethodException",
+            error_subcode=33,
+        )
 
 
 async def read_json_object(request: web.Request) -> dict:
@@ -78,11 +83,13 @@ def send_response(body: dict, message: dict) -> web.Response:
     sent: dict[str, Any] = {"id": message["id"]}
     if message["type"] == "template":
         sent["message_status"] = "accepted"
-    return web.json_response({
-        "messaging_product": "whatsapp",
-        "contacts": [{"input": body["to"], "wa_id": recipient_digits(body["to"])}],
-        "messages": [sent],
-    })
+    return web.json_response(
+        {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": body["to"], "wa_id": recipient_digits(body["to"])}],
+            "messages": [sent],
+        }
+    )
 
 
 async def post_messages(request: web.Request) -> web.Response:
@@ -113,8 +120,9 @@ async def _handle_messages_post(request: web.Request) -> web.Response:
         message_type = validate_message(body)
     except GraphError as error:
         sandbox.stats["rejected"] += 1
-        log.info("rejected a send (HTTP %d, code %d): %s",
-                 error.http_status, error.code, error.details or error.message)
+        log.info(
+            "rejected a send (HTTP %d, code %d): %s", error.http_status, error.code, error.details or error.message
+        )
         return error.response()
     message = sandbox.record_message(body, message_type)
     log.info("accepted #%d %s to %s", message["seq"], message_type, mask_phone(message["to"]))
@@ -217,8 +225,16 @@ async def _background_services(app: web.Application) -> AsyncIterator[None]:
 def run_sandbox(config: SandboxConfig, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
     """Serve the sandbox until interrupted (blocking)."""
     callbacks = config.webhook_url if config.webhook_url and config.app_secret else "off"
-    log.info("WhatsApp Cloud API sandbox on http://%s:%d (WHATSAPP_API_URL=http://%s:%d/v21.0, phone number id %s); "
-             "status callbacks: %s", host, port, host, port, config.phone_number_id, callbacks)
+    log.info(
+        "WhatsApp Cloud API sandbox on http://%s:%d (WHATSAPP_API_URL=http://%s:%d/v21.0, phone number id %s); "
+        "status callbacks: %s",
+        host,
+        port,
+        host,
+        port,
+        config.phone_number_id,
+        callbacks,
+    )
     # No access log: its request lines would carry full phone numbers (`?to=+91...`); sends are logged masked.
     # uvloop, as under Rasa's Sanic: the sandbox shares the machine with the stack it stands in for Meta to.
     web.run_app(create_app(config), host=host, port=port, print=None, access_log=None, loop=uvloop.new_event_loop())
@@ -250,13 +266,17 @@ def add_sandbox_command(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("sandbox", help="run the local stand-in for Meta's WhatsApp Cloud API")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--webhook-url", help="where status callbacks go (default: $HSM_SANDBOX_WEBHOOK_URL or "
-                                              f"{DEFAULT_WEBHOOK_URL})")
+    parser.add_argument(
+        "--webhook-url", help=f"where status callbacks go (default: $HSM_SANDBOX_WEBHOOK_URL or {DEFAULT_WEBHOOK_URL})"
+    )
     parser.add_argument("--no-statuses", action="store_true", help="send no sent/delivered/read callbacks")
     parser.add_argument("--no-auto-read", action="store_true", help="stop at 'delivered'; send no 'read' callback")
     parser.add_argument("--record", metavar="FILE", help="append each accepted send to FILE as a JSON line")
-    parser.add_argument("--latency-ms", metavar="MS",
-                        help="answer every Graph API call after MS milliseconds, as Meta's answers take over the "
-                             "internet (default: $HSM_SANDBOX_LATENCY_MS or 0)")
+    parser.add_argument(
+        "--latency-ms",
+        metavar="MS",
+        help="answer every Graph API call after MS milliseconds, as Meta's answers take over the "
+        "internet (default: $HSM_SANDBOX_LATENCY_MS or 0)",
+    )
     parser.set_defaults(handler=_cmd_sandbox)
     return parser

@@ -55,8 +55,14 @@ class Sandbox:
         self.messages: list[dict] = []
         self.read_receipts: list[dict] = []
         self.faults: list[Fault] = []
-        self.stats = {"accepted": 0, "rejected": 0, "faults_served": 0, "read_receipts": 0,
-                      "callbacks_sent": 0, "callbacks_failed": 0}
+        self.stats = {
+            "accepted": 0,
+            "rejected": 0,
+            "faults_served": 0,
+            "read_receipts": 0,
+            "callbacks_sent": 0,
+            "callbacks_failed": 0,
+        }
         self.last_seq = 0
         self.notifier = StatusNotifier(config, self.stats)
         self.recorder: ThreadPoolExecutor | None = None
@@ -101,9 +107,13 @@ class Sandbox:
         self.read_receipts.clear()
 
     def record_read_receipt(self, body: dict) -> None:
-        self.read_receipts.append({"message_id": body["message_id"],
-                                   "typing_indicator": bool(body.get("typing_indicator")),
-                                   "received_at": utcnow().isoformat()})
+        self.read_receipts.append(
+            {
+                "message_id": body["message_id"],
+                "typing_indicator": bool(body.get("typing_indicator")),
+                "received_at": utcnow().isoformat(),
+            }
+        )
         self.stats["read_receipts"] += 1
 
     def select(self, to: str | None, after: int) -> list[dict]:
@@ -131,8 +141,7 @@ class Sandbox:
             return
         line = json.dumps(message, ensure_ascii=False) + "\n"
         try:
-            await asyncio.get_running_loop().run_in_executor(self.recorder, _append_line,
-                                                             self.config.record_file, line)
+            await asyncio.get_running_loop().run_in_executor(self.recorder, _append_line, self.config.record_file, line)
         except OSError as error:
             log.warning("could not append to %s: %s", self.config.record_file, error)
 
@@ -143,4 +152,3 @@ def _append_line(path: str, line: str) -> None:
 
 
 SANDBOX = web.AppKey("sandbox", Sandbox)
-

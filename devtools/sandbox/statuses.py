@@ -32,8 +32,11 @@ def status_notification(config: SandboxConfig, message: dict, status: str, conve
     conversation: dict[str, Any] = {"id": conversation_id, "origin": {"type": category}}
     if status == "sent":
         expiration = utcnow() + timedelta(hours=24)
-        conversation = {"id": conversation_id, "expiration_timestamp": str(int(expiration.timestamp())),
-                        "origin": {"type": category}}
+        conversation = {
+            "id": conversation_id,
+            "expiration_timestamp": str(int(expiration.timestamp())),
+            "origin": {"type": category},
+        }
     status_object = {
         "id": message["id"],
         "status": status,
@@ -44,12 +47,13 @@ def status_notification(config: SandboxConfig, message: dict, status: str, conve
     }
     value = {
         "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": config.display_phone_number,
-                     "phone_number_id": config.phone_number_id},
+        "metadata": {"display_phone_number": config.display_phone_number, "phone_number_id": config.phone_number_id},
         "statuses": [status_object],
     }
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": config.business_account_id, "changes": [{"field": "messages", "value": value}]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": config.business_account_id, "changes": [{"field": "messages", "value": value}]}],
+    }
 
 
 class StatusNotifier:
@@ -102,8 +106,10 @@ class StatusNotifier:
 
     async def _post(self, notification: dict, label: str) -> bool:
         raw_body = json.dumps(notification, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json",
-                   "X-Hub-Signature-256": sign(raw_body, self.config.app_secret or "")}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": sign(raw_body, self.config.app_secret or ""),
+        }
         attempts = max(1, self.config.callback_attempts)
         for attempt in range(1, attempts + 1):
             problem = await self._post_once(raw_body, headers)
@@ -112,8 +118,9 @@ class StatusNotifier:
                 return True
             if attempt < attempts:
                 delay = self.config.callback_backoff_s * 2 ** (attempt - 1)
-                log.warning("status callback %s failed (%s); retry %d/%d in %.2fs",
-                            label, problem, attempt, attempts - 1, delay)
+                log.warning(
+                    "status callback %s failed (%s); retry %d/%d in %.2fs", label, problem, attempt, attempts - 1, delay
+                )
                 await asyncio.sleep(delay)
             else:
                 log.warning("status callback %s failed (%s); gave up after %d attempts", label, problem, attempts)
@@ -130,4 +137,3 @@ class StatusNotifier:
                 return f"HTTP {response.status}"
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             return f"{type(error).__name__}: {error}"
-

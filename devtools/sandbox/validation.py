@@ -11,8 +11,17 @@ from urllib.parse import urlsplit
 from devtools.sandbox.errors import invalid_parameter, missing_parameter
 
 MESSAGE_TYPES = (
-    "text", "interactive", "image", "document", "audio", "video", "sticker",
-    "template", "reaction", "location", "contacts",
+    "text",
+    "interactive",
+    "image",
+    "document",
+    "audio",
+    "video",
+    "sticker",
+    "template",
+    "reaction",
+    "location",
+    "contacts",
 )
 MEDIA_TYPES = ("image", "document", "audio", "video", "sticker")
 RECIPIENT_PATTERN = re.compile(r"^\+?\d{7,15}$")
@@ -21,8 +30,7 @@ RECIPIENT_PATTERN = re.compile(r"^\+?\d{7,15}$")
 # ---------------------------------------------------------------- field helpers
 
 
-def _field(parent: dict, key: str, path: str, kind: type | tuple[type, ...], kind_name: str,
-           required: bool) -> Any:
+def _field(parent: dict, key: str, path: str, kind: type | tuple[type, ...], kind_name: str, required: bool) -> Any:
     """`parent[key]` checked for presence and type; `path` names `parent` in Meta's style (`text['body']`)."""
     name = f"{path}['{key}']" if path else key
     value = parent.get(key)
@@ -67,8 +75,9 @@ def _check_length(text: str, label: str, min_length: int, max_length: int) -> No
 
 def _check_count(items: list, label: str, min_count: int, max_count: int) -> None:
     if not min_count <= len(items) <= max_count:
-        raise invalid_parameter(f"Invalid {label} count. Min allowed {label}: {min_count}, "
-                                f"Max allowed {label}: {max_count}")
+        raise invalid_parameter(
+            f"Invalid {label} count. Min allowed {label}: {min_count}, Max allowed {label}: {max_count}"
+        )
 
 
 def _check_unique(values: list[str], label: str) -> None:
@@ -139,8 +148,9 @@ def _validate_interactive_header(interactive: dict, allowed_types: tuple[str, ..
     if header_type == "text":
         _check_length(_string(header, "text", "interactive['header']"), "Header text", 1, 60)
     else:
-        validate_media_object(_object(header, header_type, "interactive['header']"),
-                              f"interactive['header']['{header_type}']")
+        validate_media_object(
+            _object(header, header_type, "interactive['header']"), f"interactive['header']['{header_type}']"
+        )
 
 
 def _validate_interactive_body_and_footer(interactive: dict, body_max: int) -> None:
@@ -212,8 +222,9 @@ def validate_cta_url_message(interactive: dict) -> None:
         raise invalid_parameter("Param interactive['action']['name'] must be 'cta_url'")
     parameters = _object(action, "parameters", "interactive['action']")
     _check_length(_string(parameters, "display_text", "interactive['action']['parameters']"), "Display text", 1, 20)
-    _validate_link(_string(parameters, "url", "interactive['action']['parameters']"),
-                   "interactive['action']['parameters']['url']")
+    _validate_link(
+        _string(parameters, "url", "interactive['action']['parameters']"), "interactive['action']['parameters']['url']"
+    )
 
 
 INTERACTIVE_VALIDATORS: dict[str, Callable[[dict], None]] = {
@@ -228,8 +239,10 @@ def validate_interactive(message: dict) -> None:
     interactive_type = _string(interactive, "type", "interactive")
     validator = INTERACTIVE_VALIDATORS.get(interactive_type)
     if validator is None:
-        raise invalid_parameter(f"Interactive type {interactive_type!r} is not supported by the sandbox; "
-                                f"supported: {', '.join(INTERACTIVE_VALIDATORS)}")
+        raise invalid_parameter(
+            f"Interactive type {interactive_type!r} is not supported by the sandbox; "
+            f"supported: {', '.join(INTERACTIVE_VALIDATORS)}"
+        )
     validator(interactive)
 
 

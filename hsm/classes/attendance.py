@@ -65,8 +65,15 @@ def _list_classes(meetings: list[ClassMeeting]) -> str:
     return ", ".join(class_label(mt) for mt in meetings)
 
 
-def choose_class(session: Session, teacher_id: int, now: datetime | None = None, *, instrument: str | None = None,
-                 at: time | None = None, batch_code: str | None = None) -> ClassChoice:
+def choose_class(
+    session: Session,
+    teacher_id: int,
+    now: datetime | None = None,
+    *,
+    instrument: str | None = None,
+    at: time | None = None,
+    batch_code: str | None = None,
+) -> ClassChoice:
     """The teacher's class today that they mean: named by batch code (a button), instrument and/or time, or
     implied (their only class, or the one in progress / just finished). Others' batches are never offered."""
     now = now or clock.now()
@@ -81,8 +88,9 @@ def choose_class(session: Session, teacher_id: int, now: datetime | None = None,
     if batch_code:
         chosen = [mt for mt in held if mt.batch.code == batch_code]
         if not chosen:
-            return ClassChoice(problem=f"That batch isn't one of your classes today. Your classes today: "
-                                       f"{_list_classes(held)}.")
+            return ClassChoice(
+                problem=f"That batch isn't one of your classes today. Your classes today: {_list_classes(held)}."
+            )
         return ClassChoice(meeting=chosen[0])
     candidates = held
     if instrument:
@@ -90,8 +98,11 @@ def choose_class(session: Session, teacher_id: int, now: datetime | None = None,
     if at:
         candidates = [mt for mt in candidates if _matches_time(mt, at)]
     if (instrument or at) and not candidates:
-        asked = " ".join(part for part in (instrument.title() if instrument else None,
-                                            "batch", f"at {time_text(at)}" if at else None) if part)
+        asked = " ".join(
+            part
+            for part in (instrument.title() if instrument else None, "batch", f"at {time_text(at)}" if at else None)
+            if part
+        )
         return ClassChoice(problem=f"I couldn't find a {asked} today. Your classes today: {_list_classes(held)}.")
     if len(candidates) == 1:
         return ClassChoice(meeting=candidates[0])
@@ -112,7 +123,7 @@ class DraftView:
     meeting_label: str
     roster: list[m.Student]
     marks: dict[int, str]
-    pending: list[dict] = field(default_factory=list)   # {"query", "status", "candidates": [student ids]}
+    pending: list[dict] = field(default_factory=list)  # {"query", "status", "candidates": [student ids]}
     unknown: list[str] = field(default_factory=list)
 
     @property
@@ -129,34 +140,49 @@ def roster_entries(students: list[m.Student]) -> list[RosterEntry]:
 
 
 def saved_marks(session: Session, batch_id: int, class_date: date) -> dict[int, str]:
-    rows = session.execute(select(m.AttendanceRecord).where(
-        m.AttendanceRecord.batch_id == batch_id, m.AttendanceRecord.class_date == class_date,
-        m.AttendanceRecord.is_makeup.is_(False))).scalars()
+    rows = session.execute(
+        select(m.AttendanceRecord).where(
+            m.AttendanceRecord.batch_id == batch_id,
+            m.AttendanceRecord.class_date == class_date,
+            m.AttendanceRecord.is_makeup.is_(False),
+        )
+    ).scalars()
     return {row.student_id: row.status for row in rows}
 
 
 def open_draft(session: Session, teacher_id: int) -> m.AttendanceDraft | None:
     """The teacher's draft still waiting for a yes (there is at most one)."""
     return session.execute(
-        select(m.AttendanceDraft).where(m.AttendanceDraft.teacher_id == teacher_id,
-                                        m.AttendanceDraft.status == "draft")
-        .order_by(m.AttendanceDraft.id.desc()).limit(1)
+        select(m.AttendanceDraft)
+        .where(m.AttendanceDraft.teacher_id == teacher_id, m.AttendanceDraft.status == "draft")
+        .order_by(m.AttendanceDraft.id.desc())
+        .limit(1)
     ).scalar_one_or_none()
 
 
-def start_draft(session: Session, teacher_id: int, meeting: ClassMeeting, original_message: str | None,
-                makeup: bool = False) -> m.AttendanceDraft:
+def start_draft(
+    session: Session, teacher_id: int, meeting: ClassMeeting, original_message: str | None, makeup: bool = False
+) -> m.AttendanceDraft:
     """A fresh draft for this class; any other open draft of the teacher is dropped (one conversation at a time)."""
     session.execute(
         update(m.AttendanceDraft)
         .where(m.AttendanceDraft.teacher_id == teacher_id, m.AttendanceDraft.status == "draft")
-        .values(status="rejected").execution_options(synchronize_session=False)
+        .values(status="rejected")
+        .execution_options(synchronize_session=False)
     )
     draft = m.AttendanceDraft(
-        batch_id=meeting.batch.id, teacher_id=teacher_id, attendance_date=meeting.class_date,
-        parsed_data={"marks": {}, "pending": [], "unknown": [], "makeup": makeup,
-                     "starts_at": meeting.starts_at.isoformat()},
-        original_message=(original_message or "")[:2000], status="draft",
+        batch_id=meeting.batch.id,
+        teacher_id=teacher_id,
+        attendance_date=meeting.class_date,
+        parsed_data={
+            "marks": {},
+            "pending": [],
+            "unknown": [],
+            "makeup": makeup,
+            "starts_at": meeting.starts_at.isoformat(),
+        },
+        original_message=(original_message or "")[:2000],
+        status="draft",
     )
     session.add(draft)
     session.flush()
@@ -174,13 +200,23 @@ def view(session: Session, draft: m.AttendanceDraft) -> DraftView:
         label = f"makeup in {label}"
     else:
         roster = batch_roster(session, draft.batch_id)
-    return DraftView(draft, label, roster, {int(k): v for k, v in data.get("marks", {}).items()},
-                     list(data.get("pending", [])), list(data.get("unknown", [])))
+    return DraftView(
+        draft,
+        label,
+        roster,
+        {int(k): v for k, v in data.get("marks", {}).items()},
+        list(data.get("pending", [])),
+        list(data.get("unknown", [])),
+    )
 
 
 def _store(draft: m.AttendanceDraft, current: DraftView) -> None:
-    draft.parsed_data = {**(draft.parsed_data or {}), "marks": {str(k): v for k, v in current.marks.items()},
-                         "pending": current.pending, "unknown": current.unknown}
+    draft.parsed_data = {
+        **(draft.parsed_data or {}),
+        "marks": {str(k): v for k, v in current.marks.items()},
+        "pending": current.pending,
+        "unknown": current.unknown,
+    }
 
 
 def apply_statement(session: Session, draft: m.AttendanceDraft, statement: AttendanceStatement) -> DraftView:
@@ -203,8 +239,9 @@ def apply_statement(session: Session, draft: m.AttendanceDraft, statement: Atten
                 current.marks[found.resolved.student_id] = status
                 current.pending = [p for p in current.pending if found.resolved.student_id not in p["candidates"]]
             elif found.ambiguous:
-                current.pending.append({"query": name, "status": status,
-                                        "candidates": [c.student_id for c in found.candidates]})
+                current.pending.append(
+                    {"query": name, "status": status, "candidates": [c.student_id for c in found.candidates]}
+                )
             else:
                 current.unknown.append(name)
     _store(draft, current)
@@ -224,8 +261,11 @@ def resolve_pending(session: Session, draft: m.AttendanceDraft, student_id: int)
 
 
 MAKEUP = re.compile(r"\bmake\s*-?\s*up\b", re.IGNORECASE)
-_NOT_NAMES = re.compile(r"\b(mark|makeup|make|up|attendance|class|classes|for|today|came|come|in|at|the|a|an|"
-                        r"batch|student|please|pls|of|with|my|\d{1,2}(?::\d{2})?\s*(?:am|pm)?)\b", re.IGNORECASE)
+_NOT_NAMES = re.compile(
+    r"\b(mark|makeup|make|up|attendance|class|classes|for|today|came|come|in|at|the|a|an|"
+    r"batch|student|please|pls|of|with|my|\d{1,2}(?::\d{2})?\s*(?:am|pm)?)\b",
+    re.IGNORECASE,
+)
 
 
 def makeup_student(session: Session, meeting: ClassMeeting, text: str) -> m.Student | None:
@@ -235,9 +275,17 @@ def makeup_student(session: Session, meeting: ClassMeeting, text: str) -> m.Stud
     words = {course.name.lower(), course.code.lower(), *(a.lower() for a in course.aliases)}
     name = _NOT_NAMES.sub(" ", text)
     name = " ".join(w for w in name.split() if w.lower().strip(",.!?") not in words)
-    course_students = session.execute(
-        select(m.Student).join(m.Enrollment).join(m.Batch, m.Batch.id == m.Enrollment.batch_id)
-        .where(m.Batch.course_id == course.id, m.Enrollment.status == "active")).scalars().unique().all()
+    course_students = (
+        session.execute(
+            select(m.Student)
+            .join(m.Enrollment)
+            .join(m.Batch, m.Batch.id == m.Enrollment.batch_id)
+            .where(m.Batch.course_id == course.id, m.Enrollment.status == "active")
+        )
+        .scalars()
+        .unique()
+        .all()
+    )
     everyone = session.execute(select(m.Student)).scalars().all()
     for pool in (course_students, everyone):
         found = match_name(name, roster_entries(list(pool)))
@@ -246,8 +294,9 @@ def makeup_student(session: Session, meeting: ClassMeeting, text: str) -> m.Stud
     return None
 
 
-def draft_for_makeup(session: Session, teacher_id: int, meeting: ClassMeeting, student: m.Student,
-                     original_message: str | None) -> DraftView:
+def draft_for_makeup(
+    session: Session, teacher_id: int, meeting: ClassMeeting, student: m.Student, original_message: str | None
+) -> DraftView:
     draft = start_draft(session, teacher_id, meeting, original_message, makeup=True)
     draft.parsed_data = {**draft.parsed_data, "marks": {str(student.id): PRESENT}}
     return view(session, draft)
@@ -292,12 +341,15 @@ def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
     draft = session.get(m.AttendanceDraft, draft_id)
     if draft is None:
         raise AttendanceError("I couldn't find that attendance draft any more. Please start again.")
-    flipped = session.execute(
-        update(m.AttendanceDraft)
-        .where(m.AttendanceDraft.id == draft_id, m.AttendanceDraft.status == "draft")
-        .values(status="confirmed", confirmed_at=clock.utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount == 1
+    flipped = (
+        session.execute(
+            update(m.AttendanceDraft)
+            .where(m.AttendanceDraft.id == draft_id, m.AttendanceDraft.status == "draft")
+            .values(status="confirmed", confirmed_at=clock.utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     session.refresh(draft)
     current = view(session, draft)
     present, absent = current.counts()
@@ -314,9 +366,15 @@ def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
     empty: list[str] = []
     for student in current.roster:
         status = current.marks[student.id]
-        record = session.execute(select(m.AttendanceRecord).where(
-            m.AttendanceRecord.student_id == student.id, m.AttendanceRecord.batch_id == batch.id,
-            m.AttendanceRecord.class_date == draft.attendance_date).with_for_update()).scalar_one_or_none()
+        record = session.execute(
+            select(m.AttendanceRecord)
+            .where(
+                m.AttendanceRecord.student_id == student.id,
+                m.AttendanceRecord.batch_id == batch.id,
+                m.AttendanceRecord.class_date == draft.attendance_date,
+            )
+            .with_for_update()
+        ).scalar_one_or_none()
         previous = record.status if record else None
         if previous:
             before[student.enrollment_id] = previous
@@ -332,27 +390,47 @@ def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
             elif previous == PRESENT:  # corrected from present to absent: give the class back
                 enrollment.classes_remaining += 1
         if record is None:
-            session.add(m.AttendanceRecord(student_id=student.id, batch_id=batch.id,
-                                           class_date=draft.attendance_date, status=status, is_makeup=makeup,
-                                           marked_by=actor.split(":")[-1], source="whatsapp"))
+            session.add(
+                m.AttendanceRecord(
+                    student_id=student.id,
+                    batch_id=batch.id,
+                    class_date=draft.attendance_date,
+                    status=status,
+                    is_makeup=makeup,
+                    marked_by=actor.split(":")[-1],
+                    source="whatsapp",
+                )
+            )
         else:
             record.status, record.marked_by, record.source = status, actor.split(":")[-1], "whatsapp"
     after = {s.enrollment_id: current.marks[s.id] for s in current.roster}
-    session.add(m.AuditLog(actor=actor, action="attendance.replaced" if before else "attendance.saved",
-                           entity="attendance_records", entity_id=f"{batch.code}:{draft.attendance_date}",
-                           before=before or None, after=after))
+    session.add(
+        m.AuditLog(
+            actor=actor,
+            action="attendance.replaced" if before else "attendance.saved",
+            entity="attendance_records",
+            entity_id=f"{batch.code}:{draft.attendance_date}",
+            before=before or None,
+            after=after,
+        )
+    )
     session.flush()
-    return SaveResult(current.meeting_label, present, absent, replaced=bool(before), already_saved=False,
-                      no_classes_left=tuple(empty))
+    return SaveResult(
+        current.meeting_label, present, absent, replaced=bool(before), already_saved=False, no_classes_left=tuple(empty)
+    )
 
 
 def cancel(session: Session, teacher_id: int) -> bool:
     """Drop the teacher's open draft; True when there was one."""
-    return session.execute(
-        update(m.AttendanceDraft)
-        .where(m.AttendanceDraft.teacher_id == teacher_id, m.AttendanceDraft.status == "draft")
-        .values(status="rejected").execution_options(synchronize_session=False)
-    ).rowcount > 0
+    return (
+        session.execute(
+            update(m.AttendanceDraft)
+            .where(m.AttendanceDraft.teacher_id == teacher_id, m.AttendanceDraft.status == "draft")
+            .values(status="rejected")
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        > 0
+    )
 
 
 # ------------------------------------------------------------------------------------------------ wording

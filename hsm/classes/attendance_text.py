@@ -34,51 +34,215 @@ PRESENT, ABSENT = "present", "absent"
 # ---------------------------------------------------------------------------------------------------------------
 
 PRESENT_WORDS = (
-    "present", "presnt", "prsnt", "prasent", "presant", "came", "come", "attended", "here", "there", "joined",
-    "late", "came late", "turned up", "showed up", "on time", "not absent",
+    "present",
+    "presnt",
+    "prsnt",
+    "prasent",
+    "presant",
+    "came",
+    "come",
+    "attended",
+    "here",
+    "there",
+    "joined",
+    "late",
+    "came late",
+    "turned up",
+    "showed up",
+    "on time",
+    "not absent",
     # Hindi / Urdu: came, present
-    "aaya", "aayi", "aaye", "aya", "ayi", "aye", "aai", "aa gaya", "aa gayi", "aa gaye", "hazir", "haazir",
+    "aaya",
+    "aayi",
+    "aaye",
+    "aya",
+    "ayi",
+    "aye",
+    "aai",
+    "aa gaya",
+    "aa gayi",
+    "aa gaye",
+    "hazir",
+    "haazir",
     # Telugu: came (he / she / they)
-    "vachadu", "vachindi", "vacharu", "vachaaru", "vaccharu", "vachchaaru", "vachindhi", "vachhadu",
+    "vachadu",
+    "vachindi",
+    "vacharu",
+    "vachaaru",
+    "vaccharu",
+    "vachchaaru",
+    "vachindhi",
+    "vachhadu",
 )
 
 ABSENT_WORDS = (
-    "absent", "absnt", "abs", "absant", "abesnt", "absents", "missing", "missed", "no show", "noshow", "skipped",
-    "bunked", "on leave", "leave", "sick", "not present", "not there", "not here", "wasnt there", "werent there",
-    "not came", "not come", "not coming", "didnt come", "didnt came", "did not come", "did not came", "dint come",
-    "didnt attend", "did not attend", "not attended", "didnt turn up", "did not turn up", "didnt show up",
-    "did not show up", "wont come", "will not come", "couldnt come", "could not come",
+    "absent",
+    "absnt",
+    "abs",
+    "absant",
+    "abesnt",
+    "absents",
+    "missing",
+    "missed",
+    "no show",
+    "noshow",
+    "skipped",
+    "bunked",
+    "on leave",
+    "leave",
+    "sick",
+    "not present",
+    "not there",
+    "not here",
+    "wasnt there",
+    "werent there",
+    "not came",
+    "not come",
+    "not coming",
+    "didnt come",
+    "didnt came",
+    "did not come",
+    "did not came",
+    "dint come",
+    "didnt attend",
+    "did not attend",
+    "not attended",
+    "didnt turn up",
+    "did not turn up",
+    "didnt show up",
+    "did not show up",
+    "wont come",
+    "will not come",
+    "couldnt come",
+    "could not come",
     # Hindi / Urdu: didn't come, on leave, missing
-    "nahi aaya", "nahi aayi", "nahi aaye", "nahi aya", "nahi ayi", "nahi aye", "nahin aaya", "nahin aayi",
-    "nahin aaye", "nhi aaya", "nhi aayi", "nhi aaye", "nai aaya", "nai aayi", "nai aaye", "aaya nahi", "aayi nahi",
-    "aaye nahi", "nahi tha", "nahi thi", "nahi the", "chutti", "chhutti", "gayab", "gaayab",
+    "nahi aaya",
+    "nahi aayi",
+    "nahi aaye",
+    "nahi aya",
+    "nahi ayi",
+    "nahi aye",
+    "nahin aaya",
+    "nahin aayi",
+    "nahin aaye",
+    "nhi aaya",
+    "nhi aayi",
+    "nhi aaye",
+    "nai aaya",
+    "nai aayi",
+    "nai aaye",
+    "aaya nahi",
+    "aayi nahi",
+    "aaye nahi",
+    "nahi tha",
+    "nahi thi",
+    "nahi the",
+    "chutti",
+    "chhutti",
+    "gayab",
+    "gaayab",
     # Telugu: didn't come, isn't there
-    "raledu", "raaledu", "raledhu", "raaledhu", "ravaledu", "raale", "rale", "ledu", "ledhu",
+    "raledu",
+    "raaledu",
+    "raledhu",
+    "raaledhu",
+    "ravaledu",
+    "raale",
+    "rale",
+    "ledu",
+    "ledhu",
 )
 
 # "all", "everyone", and the rest of the class after some names were given
 ALL_WORDS = (
-    "all", "everyone", "everybody", "every one", "every body", "evry1", "every1", "all students", "whole class",
-    "entire class", "full class", "others", "all others", "rest", "rest all", "remaining", "all of them",
-    "sab", "sabhi", "saare", "sare", "sab log", "baki", "baaki", "baki sab", "baaki sab", "andaru", "andharu",
+    "all",
+    "everyone",
+    "everybody",
+    "every one",
+    "every body",
+    "evry1",
+    "every1",
+    "all students",
+    "whole class",
+    "entire class",
+    "full class",
+    "others",
+    "all others",
+    "rest",
+    "rest all",
+    "remaining",
+    "all of them",
+    "sab",
+    "sabhi",
+    "saare",
+    "sare",
+    "sab log",
+    "baki",
+    "baaki",
+    "baki sab",
+    "baaki sab",
+    "andaru",
+    "andharu",
     "migatha vallu",
 )
 
 # The whole class, with its status in the same breath
-ALL_PRESENT_PHRASES = ("full attendance", "full present", "100 attendance", "100 percent", "100 present", "no absent",
-                       "koi absent nahi", "koi bhi absent nahi", "no absentees", "no absents")
+ALL_PRESENT_PHRASES = (
+    "full attendance",
+    "full present",
+    "100 attendance",
+    "100 percent",
+    "100 present",
+    "no absent",
+    "koi absent nahi",
+    "koi bhi absent nahi",
+    "no absentees",
+    "no absents",
+)
 # Nobody: alone or with "came" the class was absent; with "absent" it was present ("nobody absent", "absent: none")
-NOBODY_WORDS = ("nobody", "no one", "noone", "no body", "none", "zero attendance", "0 attendance", "no students",
-                "no student", "not a single student", "not even one")
+NOBODY_WORDS = (
+    "nobody",
+    "no one",
+    "noone",
+    "no body",
+    "none",
+    "zero attendance",
+    "0 attendance",
+    "no students",
+    "no student",
+    "not a single student",
+    "not even one",
+)
 
 # Hindi "koi" / Telugu "evaru" (anyone): with a negative verb, "koi nahi aaya" = nobody came
 ANYONE_WORDS = ("koi", "koi bhi", "evaru", "yevaru", "evvaru")
 
-EXCEPT_WORDS = ("except", "excpt", "expect", "excluding", "other than", "apart from", "besides", "but not",
-                "minus", "leaving")
+EXCEPT_WORDS = (
+    "except",
+    "excpt",
+    "expect",
+    "excluding",
+    "other than",
+    "apart from",
+    "besides",
+    "but not",
+    "minus",
+    "leaving",
+)
 # Postpositions: "Sarah tappa andaru vacharu" (Telugu), "Sarah ko chhodkar sab aaye" (Hindi)
-EXCEPT_AFTER_WORDS = ("tappa", "thappa", "minaha", "chhodkar", "chodkar", "chhodke", "chodke", "ke alava",
-                      "ke alawa", "ke siva", "ke siwa")
+EXCEPT_AFTER_WORDS = (
+    "tappa",
+    "thappa",
+    "minaha",
+    "chhodkar",
+    "chodkar",
+    "chhodke",
+    "chodke",
+    "ke alava",
+    "ke alawa",
+    "ke siva",
+    "ke siwa",
+)
 ONLY_WORDS = ("only", "sirf", "matrame", "mathrame", "maatrame")  # not "just": "John just came" = came now
 # "but" either ends a clause ("all present but Sarah absent") or means except ("all present but Sarah")
 BUT_WORDS = ("but", "however", "lekin", "magar", "kani", "kaani")
@@ -86,35 +250,258 @@ AND_WORDS = ("and", "aur", "or", "mariyu", "nd", "plus")
 # A lone "n" between names is texting for "and" - unless it is someone's initial (checked against the roster)
 SOFT_AND_WORDS = frozenset({"n"})
 
-INSTRUMENT_WORDS = ("guitar", "gitar", "guiter", "piano", "keyboard", "keys", "violin", "drums", "drum", "vocals",
-                    "vocal", "singing", "tabla", "flute", "ukulele", "carnatic", "hindustani", "western")
-LEVEL_WORDS = ("beginner", "beginners", "begginer", "intermediate", "inter", "advanced", "advance", "basic",
-               "kids", "junior", "juniors", "senior", "seniors", "grade", "level")
-TIME_WORDS = ("am", "pm", "hrs", "hr", "oclock", "morning", "evening", "afternoon", "today", "todays", "tdy",
-              "tday", "aaj", "aj", "ivala", "eeroju", "ee roju", "now", "yesterday", "kal", "ninna",
-              "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun", "monday", "tuesday",
-              "wednesday", "thursday", "friday", "saturday", "sunday")
+INSTRUMENT_WORDS = (
+    "guitar",
+    "gitar",
+    "guiter",
+    "piano",
+    "keyboard",
+    "keys",
+    "violin",
+    "drums",
+    "drum",
+    "vocals",
+    "vocal",
+    "singing",
+    "tabla",
+    "flute",
+    "ukulele",
+    "carnatic",
+    "hindustani",
+    "western",
+)
+LEVEL_WORDS = (
+    "beginner",
+    "beginners",
+    "begginer",
+    "intermediate",
+    "inter",
+    "advanced",
+    "advance",
+    "basic",
+    "kids",
+    "junior",
+    "juniors",
+    "senior",
+    "seniors",
+    "grade",
+    "level",
+)
+TIME_WORDS = (
+    "am",
+    "pm",
+    "hrs",
+    "hr",
+    "oclock",
+    "morning",
+    "evening",
+    "afternoon",
+    "today",
+    "todays",
+    "tdy",
+    "tday",
+    "aaj",
+    "aj",
+    "ivala",
+    "eeroju",
+    "ee roju",
+    "now",
+    "yesterday",
+    "kal",
+    "ninna",
+    "mon",
+    "tue",
+    "tues",
+    "wed",
+    "thu",
+    "thur",
+    "thurs",
+    "fri",
+    "sat",
+    "sun",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
 # Words about the class or the chat itself, and function words, that never carry who was there
 FILLER_WORDS = (
-    "batch", "class", "classes", "session", "lesson", "slot", "attendance", "attendence", "atendance",
-    "mark", "marked", "marking", "done", "finished", "over", "completed", "complete", "update",
-    "updated", "report", "taken", "took", "students", "student", "kids", "children", "bachche", "bacche",
-    "pillalu", "for", "of", "in", "at", "on", "to", "from", "with", "the", "a", "an", "is", "are", "was", "were",
-    "r", "be", "been", "has", "have", "had", "also", "too", "as", "well", "both", "both of", "them", "they",
-    "he", "she", "his", "her", "i", "we", "my", "our", "me", "it", "its", "this", "that", "please", "pls", "plz",
-    "kindly", "ok", "okay", "k", "hi", "hello", "hey", "sir", "madam", "mam", "maam", "ji", "garu", "yes",
-    "yeah", "yep", "no", "nope", "haan", "ha", "avunu", "sorry", "correction", "actually", "wait", "oh", "oops",
-    "hai", "hain", "tha", "thi", "ko", "ka", "ki", "ke", "se", "bhi", "toh", "ne", "log", "gaye", "else", "not",
-    "who", "which", "what", "said", "says", "tell", "told", "will", "would", "can", "could", "did", "do", "does",
-    "gaya", "gayi", "fyi", "just", "let", "know", "you", "u", "ayyadu", "ayyindi", "ayyaru", "unnaru", "undi",
+    "batch",
+    "class",
+    "classes",
+    "session",
+    "lesson",
+    "slot",
+    "attendance",
+    "attendence",
+    "atendance",
+    "mark",
+    "marked",
+    "marking",
+    "done",
+    "finished",
+    "over",
+    "completed",
+    "complete",
+    "update",
+    "updated",
+    "report",
+    "taken",
+    "took",
+    "students",
+    "student",
+    "kids",
+    "children",
+    "bachche",
+    "bacche",
+    "pillalu",
+    "for",
+    "of",
+    "in",
+    "at",
+    "on",
+    "to",
+    "from",
+    "with",
+    "the",
+    "a",
+    "an",
+    "is",
+    "are",
+    "was",
+    "were",
+    "r",
+    "be",
+    "been",
+    "has",
+    "have",
+    "had",
+    "also",
+    "too",
+    "as",
+    "well",
+    "both",
+    "both of",
+    "them",
+    "they",
+    "he",
+    "she",
+    "his",
+    "her",
+    "i",
+    "we",
+    "my",
+    "our",
+    "me",
+    "it",
+    "its",
+    "this",
+    "that",
+    "please",
+    "pls",
+    "plz",
+    "kindly",
+    "ok",
+    "okay",
+    "k",
+    "hi",
+    "hello",
+    "hey",
+    "sir",
+    "madam",
+    "mam",
+    "maam",
+    "ji",
+    "garu",
+    "yes",
+    "yeah",
+    "yep",
+    "no",
+    "nope",
+    "haan",
+    "ha",
+    "avunu",
+    "sorry",
+    "correction",
+    "actually",
+    "wait",
+    "oh",
+    "oops",
+    "hai",
+    "hain",
+    "tha",
+    "thi",
+    "ko",
+    "ka",
+    "ki",
+    "ke",
+    "se",
+    "bhi",
+    "toh",
+    "ne",
+    "log",
+    "gaye",
+    "else",
+    "not",
+    "who",
+    "which",
+    "what",
+    "said",
+    "says",
+    "tell",
+    "told",
+    "will",
+    "would",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "gaya",
+    "gayi",
+    "fyi",
+    "just",
+    "let",
+    "know",
+    "you",
+    "u",
+    "ayyadu",
+    "ayyindi",
+    "ayyaru",
+    "unnaru",
+    "undi",
 )
 
 # "P: John, Mary  A: Sarah" - single letters count only right before a colon (elsewhere they are initials)
 STATUS_LETTERS = {"p": PRESENT, "a": ABSENT}
 
 # A clause that starts with one of these and ends with "?" is a question, not a statement ("is Sarah absent?")
-QUESTION_WORDS = frozenset({"is", "was", "were", "are", "did", "do", "does", "has", "have", "who", "whom", "which",
-                            "kya", "kaun", "kon", "any", "anyone", "anybody", "evaraina"})
+QUESTION_WORDS = frozenset(
+    {
+        "is",
+        "was",
+        "were",
+        "are",
+        "did",
+        "do",
+        "does",
+        "has",
+        "have",
+        "who",
+        "whom",
+        "which",
+        "kya",
+        "kaun",
+        "kon",
+        "any",
+        "anyone",
+        "anybody",
+        "evaraina",
+    }
+)
 
 # Emoji teachers use as ticks and crosses ("John ✅ Sarah ❌")
 PRESENT_EMOJI = frozenset("✅✔☑👍")
@@ -174,8 +561,10 @@ def _split_words(text: str) -> list[tuple[str, str]]:
             i += 1
             continue
         start = i
-        while i < len(text) and (_is_word_char(text[i]) or (
-                text[i] in "'’" and i + 1 < len(text) and _is_word_char(text[i + 1]) and i > start)):
+        while i < len(text) and (
+            _is_word_char(text[i])
+            or (text[i] in "'’" and i + 1 < len(text) and _is_word_char(text[i + 1]) and i > start)
+        ):
             i += 1
         pieces.append((text[gap_start:start], text[start:i]))
         gap_start = i
@@ -251,8 +640,11 @@ def _phrase_table() -> dict[tuple[str, ...], tuple[str, ...]]:
 
 
 PHRASES = _phrase_table()
-_FUZZY_KEYWORDS = {phrase[0]: markers for phrase, markers in PHRASES.items()
-                   if len(phrase) == 1 and len(phrase[0]) >= FUZZY_MIN_KEYWORD}
+_FUZZY_KEYWORDS = {
+    phrase[0]: markers
+    for phrase, markers in PHRASES.items()
+    if len(phrase) == 1 and len(phrase[0]) >= FUZZY_MIN_KEYWORD
+}
 _NUMBER = re.compile(r"^\d+(?:am|pm|hrs?|h|st|nd|rd|th)?$")
 
 
@@ -303,7 +695,7 @@ def _read_word(items: list[_Item], i: int, out: list[_Item], name_words: frozens
 def _longest_phrase(items: list[_Item], i: int, protected: bool) -> tuple[int, tuple[str, ...]]:
     """The longest vocabulary phrase starting at word `i`: (words, markers); (0, ()) when none."""
     run: list[str] = []
-    for following in items[i:i + MAX_PHRASE_WORDS]:
+    for following in items[i : i + MAX_PHRASE_WORDS]:
         if following.kind != _WORD:
             break  # a phrase does not run across punctuation
         run.append(following.norm)
@@ -361,7 +753,7 @@ def _clauses(units: list[_Unit]) -> list[list[_Unit]]:
     clauses: list[list[_Unit]] = [[]]
     for i, unit in enumerate(units):
         if unit.kind == _BUT:
-            after = units[i + 1:i + 3]
+            after = units[i + 1 : i + 3]
             names_then_status = len(after) == 2 and after[0].kind == "GROUP" and after[1].kind in _STATUSES
             if after and after[0].kind == "GROUP" and not names_then_status:
                 clauses[-1].append(_Unit(_EXCEPT))
@@ -396,7 +788,7 @@ def _group_at(clause: list[_Unit], index: int | None) -> _Unit | None:
 
 def _status_for_quantifier(clause: list[_Unit], index: int) -> str | None:
     """The first unused status after "all"/"nobody" in the clause, else the one just before ("mark present all")."""
-    for unit in clause[index + 1:]:
+    for unit in clause[index + 1 :]:
         if unit.kind in _STATUSES and not unit.consumed:
             unit.consumed = True
             return unit.kind
@@ -504,11 +896,17 @@ def _split_chunk(words: list[_Item], roster: Sequence[RosterEntry]) -> list[str]
 
     i = 0
     while i < len(words):
-        size = next((size for size in range(min(MAX_NAME_WORDS, len(words) - i), 0, -1)
-                     if match_name(" ".join(w.norm for w in words[i:i + size]), roster).candidates), 0)
+        size = next(
+            (
+                size
+                for size in range(min(MAX_NAME_WORDS, len(words) - i), 0, -1)
+                if match_name(" ".join(w.norm for w in words[i : i + size]), roster).candidates
+            ),
+            0,
+        )
         if size:
             flush()
-            names.append(_fragment(words[i:i + size]))
+            names.append(_fragment(words[i : i + size]))
             i += size
             continue
         if words[i].norm in SOFT_AND_WORDS:

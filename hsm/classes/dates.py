@@ -57,28 +57,64 @@ def time_label(value: time) -> str:
 
 
 def day_label(day: date) -> str:
-    """"Tuesday, Dec 1"."""
+    """ "Tuesday, Dec 1"."""
     return f"{day:%A}, {day:%b} {day.day}"
 
 
 def short_day_label(day: date) -> str:
-    """"Tue, Dec 1"."""
+    """ "Tue, Dec 1"."""
     return f"{day:%a}, {day:%b} {day.day}"
 
 
 # ----------------------------------------------------------------------------------------------- dates
 
 _MONTHS = {
-    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4, "may": 5,
-    "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9, "sept": 9, "sep": 9,
-    "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
+    "january": 1,
+    "jan": 1,
+    "february": 2,
+    "feb": 2,
+    "march": 3,
+    "mar": 3,
+    "april": 4,
+    "apr": 4,
+    "may": 5,
+    "june": 6,
+    "jun": 6,
+    "july": 7,
+    "jul": 7,
+    "august": 8,
+    "aug": 8,
+    "september": 9,
+    "sept": 9,
+    "sep": 9,
+    "october": 10,
+    "oct": 10,
+    "november": 11,
+    "nov": 11,
+    "december": 12,
+    "dec": 12,
 }
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 
 _WEEKDAYS = {
-    "monday": 0, "mon": 0, "tuesday": 1, "tues": 1, "tue": 1, "wednesday": 2, "weds": 2, "wed": 2,
-    "thursday": 3, "thurs": 3, "thur": 3, "thu": 3, "friday": 4, "fri": 4, "saturday": 5, "sat": 5,
-    "sunday": 6, "sun": 6,
+    "monday": 0,
+    "mon": 0,
+    "tuesday": 1,
+    "tues": 1,
+    "tue": 1,
+    "wednesday": 2,
+    "weds": 2,
+    "wed": 2,
+    "thursday": 3,
+    "thurs": 3,
+    "thur": 3,
+    "thu": 3,
+    "friday": 4,
+    "fri": 4,
+    "saturday": 5,
+    "sat": 5,
+    "sunday": 6,
+    "sun": 6,
 }
 _WEEKDAY = "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
 _AMBIGUOUS_WEEKDAYS = {"sat", "sun", "mon"}
@@ -87,13 +123,18 @@ _LAST = {"last", "previous", "prev"}
 
 _ISO_RE = re.compile(r"(?<![\d./-]) (\d{4}) - (\d{1,2}) - (\d{1,2}) (?!\d)", _FLAGS)
 _NUMERIC_RE = re.compile(
-    r"(?<![\d./:-]) (\d{1,2}) ([/.-]) (\d{1,2}) (?: \2 (\d{4}|\d{2}) )? (?![\d:]) (?![/.-]\d)", _FLAGS)
+    r"(?<![\d./:-]) (\d{1,2}) ([/.-]) (\d{1,2}) (?: \2 (\d{4}|\d{2}) )? (?![\d:]) (?![/.-]\d)", _FLAGS
+)
 _DAY_MONTH_RE = re.compile(
     rf"(?<![\d.:/]) (\d{{1,2}}) (?:st|nd|rd|th)? \s* (?:of\s+)? ({_MONTH}) (?![a-z]) \.?"
-    r"(?: ,? \s* (\d{4}) (?!\d) )?", _FLAGS)
+    r"(?: ,? \s* (\d{4}) (?!\d) )?",
+    _FLAGS,
+)
 _MONTH_DAY_RE = re.compile(
     rf"(?<![a-z]) ({_MONTH}) (?![a-z]) \.? \s* (\d{{1,2}}) (?:st|nd|rd|th)? (?![\w:])"
-    r"(?: ,? \s* (\d{4}) (?!\d) )?", _FLAGS)
+    r"(?: ,? \s* (\d{4}) (?!\d) )?",
+    _FLAGS,
+)
 _RELATIVE_RE = re.compile(
     r"""(?<![a-z0-9])
     ( day \s+ after \s+ (?:tomorrow|tommorow|tomorow|tmrw|tmr) | day \s+ before \s+ yesterday
@@ -101,21 +142,44 @@ _RELATIVE_RE = re.compile(
     | tomorrow | tommorow | tommorrow | tomorow | tomorro | tmrw | tmrow | tmr | tmw | 2morrow | 2moro | 2mrw
     | yesterday | yesterdy | ystrdy | yday | kal
     | today | todays | tdy | aaj | tonight | 2day | 2nite
-    ) (?![a-z0-9])""", _FLAGS)
+    ) (?![a-z0-9])""",
+    _FLAGS,
+)
 _WEEKDAY_RE = re.compile(
     rf"(?<![a-z]) (?: (next|coming|upcoming|this|last|previous|prev|on|by|till|until) \s+ )? ({_WEEKDAY}) (?![a-z])",
-    _FLAGS)
+    _FLAGS,
+)
 _PUNCTUATION = " \t\r\n.,!?"
 # Words after which a lone number is a clock time ("at 5", "by 6").
-_TIME_LEAD_WORDS = frozenset({"at", "@", "by", "around", "abt", "about", "from", "till", "until", "upto", "before",
-                              "after"})
+_TIME_LEAD_WORDS = frozenset(
+    {"at", "@", "by", "around", "abt", "about", "from", "till", "until", "upto", "before", "after"}
+)
 _TIME_AFTER_RE = re.compile(r"\s* (?:a\.?m\b|p\.?m\b|am\b|pm\b|baje|bje|hrs\b|o'?\s?clock)", _FLAGS)
 
 _RELATIVE_DAYS = {
-    "tomorrow": 1, "tommorow": 1, "tommorrow": 1, "tomorow": 1, "tomorro": 1, "tmrw": 1, "tmrow": 1, "tmr": 1,
-    "tmw": 1, "2morrow": 1, "2moro": 1, "2mrw": 1,
-    "yesterday": -1, "yesterdy": -1, "ystrdy": -1, "yday": -1,
-    "today": 0, "todays": 0, "tdy": 0, "aaj": 0, "tonight": 0, "2day": 0, "2nite": 0,
+    "tomorrow": 1,
+    "tommorow": 1,
+    "tommorrow": 1,
+    "tomorow": 1,
+    "tomorro": 1,
+    "tmrw": 1,
+    "tmrow": 1,
+    "tmr": 1,
+    "tmw": 1,
+    "2morrow": 1,
+    "2moro": 1,
+    "2mrw": 1,
+    "yesterday": -1,
+    "yesterdy": -1,
+    "ystrdy": -1,
+    "yday": -1,
+    "today": 0,
+    "todays": 0,
+    "tdy": 0,
+    "aaj": 0,
+    "tonight": 0,
+    "2day": 0,
+    "2nite": 0,
 }
 
 
@@ -127,7 +191,7 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
 
 
 def _full_year(text: str | None) -> int | None:
-    """"26" -> 2026; a year outside 1900-2200 is no year ("Dec 12 1730" is Dec 12 and a time)."""
+    """ "26" -> 2026; a year outside 1900-2200 is no year ("Dec 12 1730" is Dec 12 and a time)."""
     if not text:
         return None
     year = 2000 + int(text) if len(text) == 2 else int(text)
@@ -187,8 +251,11 @@ def _calendar_candidates(text: str, today: date, past: bool) -> Iterator[tuple[i
         first, separator, second, year_text = found.groups()
         if separator == "-" and not year_text:
             continue  # "5-6pm" is a range of hours
-        if separator == "." and not year_text and (
-                _TIME_AFTER_RE.match(text, found.end()) or _led_by(text, found.start(), _TIME_LEAD_WORDS)):
+        if (
+            separator == "."
+            and not year_text
+            and (_TIME_AFTER_RE.match(text, found.end()) or _led_by(text, found.start(), _TIME_LEAD_WORDS))
+        ):
             continue  # "5.10 pm", "at 5.10"
         day_month = _numeric_day_month(int(first), int(second))
         value = day_month and _dated(day_month[0], day_month[1], _full_year(year_text), today, past)
@@ -247,9 +314,21 @@ def parse_date(text: str, today: date, *, past: bool = False) -> date | None:
 # ----------------------------------------------------------------------------------------------- times
 
 _PERIODS = {
-    "morning": "am", "subah": "am", "subha": "am", "savere": "am",
-    "afternoon": "pm", "dopahar": "pm", "dopehar": "pm", "evening": "pm", "eve": "pm", "shaam": "pm",
-    "sham": "pm", "night": "pm", "raat": "pm", "rat": "pm", "tonight": "pm",
+    "morning": "am",
+    "subah": "am",
+    "subha": "am",
+    "savere": "am",
+    "afternoon": "pm",
+    "dopahar": "pm",
+    "dopehar": "pm",
+    "evening": "pm",
+    "eve": "pm",
+    "shaam": "pm",
+    "sham": "pm",
+    "night": "pm",
+    "raat": "pm",
+    "rat": "pm",
+    "tonight": "pm",
 }
 _PERIOD = "|".join(sorted(_PERIODS, key=len, reverse=True))
 _FRACTIONS = {"saade": 30, "sade": 30, "sadhe": 30, "saadhe": 30, "sava": 15, "sawa": 15, "paune": -15, "pone": -15}
@@ -267,8 +346,7 @@ _TIME_RE = re.compile(
     """,
     _FLAGS,
 )
-_ENGLISH_FRACTION_RE = re.compile(
-    r"(?<![a-z]) (half|quarter) \s+ (past|to) \s+ (\d{1,2}) (?!\d)", _FLAGS)
+_ENGLISH_FRACTION_RE = re.compile(r"(?<![a-z]) (half|quarter) \s+ (past|to) \s+ (\d{1,2}) (?!\d)", _FLAGS)
 _NOON_RE = re.compile(r"(?<![a-z]) (noon|midday|mid-day|midnight) (?![a-z])", _FLAGS)
 
 

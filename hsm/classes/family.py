@@ -23,8 +23,17 @@ from hsm.people.identity import Identity, students_for
 FAMILY_ROLES = ("student", "guardian")
 NAME_MATCH_MIN = 80  # rapidfuzz ratio (0-100) for a typed name to count as one of the caller's children
 NAME_TIE_MARGIN = 5  # children scoring within this of the best are all candidates
-ALL_CHILDREN_WORDS = {"all", "both", "everyone", "all of them", "both of them", "kids", "children", "my kids",
-                      "my children"}
+ALL_CHILDREN_WORDS = {
+    "all",
+    "both",
+    "everyone",
+    "all of them",
+    "both of them",
+    "kids",
+    "children",
+    "my kids",
+    "my children",
+}
 HORIZON_DAYS = 35  # how far ahead "next class" looks (five weeks covers a holiday week)
 
 
@@ -95,11 +104,13 @@ def _family_identity(identity: Identity) -> Identity | None:
 def refusal_text(identity: Identity) -> str:
     """Why a caller who is not a student or guardian gets no family answers."""
     if identity.role == "teacher":
-        return "This is for students and parents. For your own classes, ask me \"my classes today\"."
+        return 'This is for students and parents. For your own classes, ask me "my classes today".'
     if identity.role == "admin":
-        return "This is for students and parents. To look up a student, ask me \"student info\" with their name."
-    return ("I couldn't find a student linked to this number. If you'd like to join the school, ask me about our "
-            "courses, e.g. \"piano classes\".")
+        return 'This is for students and parents. To look up a student, ask me "student info" with their name.'
+    return (
+        "I couldn't find a student linked to this number. If you'd like to join the school, ask me about our "
+        'courses, e.g. "piano classes".'
+    )
 
 
 def _name_score(query: str, student: m.Student) -> float:
@@ -141,8 +152,7 @@ def _who(session: Session, identity: Identity, child_name: str | None) -> tuple[
     if not chosen:
         text = f"I couldn't find a {noun} called {(child_name or '').strip()[:40]} on your number."
         if family.role == "guardian" and len(everyone) > 1:
-            return [], Answer(f"{text} Which child do you mean: {_or_list([n for n, _ in all_choices])}?",
-                              all_choices)
+            return [], Answer(f"{text} Which child do you mean: {_or_list([n for n, _ in all_choices])}?", all_choices)
         if family.role == "guardian":
             return [], Answer(f"{text} I can tell you about {names[everyone[0].id]}.", all_choices)
         return [], Answer(text)
@@ -161,8 +171,14 @@ def _or_list(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" or {words[-1]}"
 
 
-def _grouped(students: list[m.Student], lines_for: dict[int, list[str]], single_title: str,
-             family_title: str, several: bool, sep: str = ": ") -> str:
+def _grouped(
+    students: list[m.Student],
+    lines_for: dict[int, list[str]],
+    single_title: str,
+    family_title: str,
+    several: bool,
+    sep: str = ": ",
+) -> str:
     """One student: the title and their lines. Several: the family title and 'Name: line' for each line."""
     if not several:
         return "\n".join([single_title, *(f"• {line}" for line in lines_for[students[0].id])])
@@ -182,14 +198,18 @@ def _is_guardian(identity: Identity) -> bool:
 
 
 def _enrollments(session: Session, student_id: int, statuses: tuple[str, ...]) -> list[m.Enrollment]:
-    return list(session.execute(
-        select(m.Enrollment)
-        .where(m.Enrollment.student_id == student_id, m.Enrollment.status.in_(statuses))
-        .options(selectinload(m.Enrollment.batch).selectinload(m.Batch.slots),
-                 selectinload(m.Enrollment.batch).selectinload(m.Batch.course),
-                 selectinload(m.Enrollment.batch).selectinload(m.Batch.teacher))
-        .order_by(m.Enrollment.id)
-    ).scalars())
+    return list(
+        session.execute(
+            select(m.Enrollment)
+            .where(m.Enrollment.student_id == student_id, m.Enrollment.status.in_(statuses))
+            .options(
+                selectinload(m.Enrollment.batch).selectinload(m.Batch.slots),
+                selectinload(m.Enrollment.batch).selectinload(m.Batch.course),
+                selectinload(m.Enrollment.batch).selectinload(m.Batch.teacher),
+            )
+            .order_by(m.Enrollment.id)
+        ).scalars()
+    )
 
 
 def _class_label(batch: m.Batch) -> str:
@@ -215,8 +235,11 @@ def _next_class_lines(session: Session, student: m.Student, now: datetime) -> li
             continue
         when = f"{day_text(meeting.class_date, today)} {time_text(meeting.starts_at)}"
         line = f"{_class_label(enrollment.batch)} - {when}"
-        skipped = [mt for mt in schedule.meetings_between(session, [enrollment.batch], today, meeting.class_date)
-                   if not mt.held and mt.starts_at > now]
+        skipped = [
+            mt
+            for mt in schedule.meetings_between(session, [enrollment.batch], today, meeting.class_date)
+            if not mt.held and mt.starts_at > now
+        ]
         if skipped:
             line += f" ({'; '.join(_skip_note(mt, today) for mt in skipped)})"
         timed.append((meeting.starts_at, line))
@@ -233,8 +256,9 @@ class _DayEntry:
 def _day_entries(session: Session, student: m.Student, day: date, now: datetime) -> list[_DayEntry]:
     """The student's classes on `day`: held ones, and ones that will not happen (holiday, leave, paused)."""
     entries = []
-    for meeting in schedule.meetings_between(session, [e.batch for e in _enrollments(session, student.id,
-                                                                                    ("active",))], day, day):
+    for meeting in schedule.meetings_between(
+        session, [e.batch for e in _enrollments(session, student.id, ("active",))], day, day
+    ):
         label = f"{_class_label(meeting.batch)} - {time_text(meeting.starts_at)}"
         if meeting.status == schedule.HOLIDAY:
             entries.append(_DayEntry(f"{label} (holiday: {meeting.note})", False))
@@ -242,9 +266,11 @@ def _day_entries(session: Session, student: m.Student, day: date, now: datetime)
             entries.append(_DayEntry(f"{label} (cancelled: {meeting.note or 'no class'})", False))
         else:
             entries.append(_DayEntry(label + (" (already over)" if meeting.ends_at <= now else ""), True))
-    entries.extend(_DayEntry(f"⏸️ {e.batch.name} is paused", False)
-                   for e in _enrollments(session, student.id, ("paused",))
-                   if any(slot.weekday == day.weekday() for slot in e.batch.slots))
+    entries.extend(
+        _DayEntry(f"⏸️ {e.batch.name} is paused", False)
+        for e in _enrollments(session, student.id, ("paused",))
+        if any(slot.weekday == day.weekday() for slot in e.batch.slots)
+    )
     return entries
 
 
@@ -262,8 +288,9 @@ def _title(guardian: bool, students: list[m.Student], own: str, childs: str) -> 
     return own
 
 
-def next_classes_text(session: Session, identity: Identity, child_name: str | None = None,
-                      day: date | None = None) -> Answer:
+def next_classes_text(
+    session: Session, identity: Identity, child_name: str | None = None, day: date | None = None
+) -> Answer:
     """UC-4: each course's next class with teacher and local time; or, with `day`, that day's classes only."""
     students, early = _who(session, identity, child_name)
     if early:
@@ -277,8 +304,7 @@ def next_classes_text(session: Session, identity: Identity, child_name: str | No
         classes = "class" if dated == 1 else "classes"
         title = _title(guardian, students, f"📅 Your next {classes}:", f"📅 {{name}}'s next {classes}:")
         if dated == 0 and not several:
-            title = _title(guardian, students, "📅 You have no upcoming classes.",
-                           "📅 {name} has no upcoming classes.")
+            title = _title(guardian, students, "📅 You have no upcoming classes.", "📅 {name} has no upcoming classes.")
             lines = {sid: [ln for ln in ls if ln != "no classes scheduled"] for sid, ls in lines.items()}
         return Answer(_grouped(students, lines, title, "📅 Next classes:", several))
     phrase = _day_phrase(day, now.date())
@@ -287,7 +313,7 @@ def next_classes_text(session: Session, identity: Identity, child_name: str | No
         names = _display_names(students)
         whom = f" for {' or '.join(names[s.id] for s in students)}" if several else ""
         text = f"No class {phrase}{whom}."
-        notes = [(names[sid] + ': ' if several else '') + e.text for sid, items in entries.items() for e in items]
+        notes = [(names[sid] + ": " if several else "") + e.text for sid, items in entries.items() for e in items]
         return Answer("\n".join([text, *(f"• {note}" for note in notes)]))
     lines = {sid: [e.text for e in items] or ["no class"] for sid, items in entries.items()}
     title = f"📅 {phrase[0].upper()}{phrase[1:]}:".replace("📅 On ", "📅 ")
@@ -342,7 +368,7 @@ def balance_text(session: Session, identity: Identity, child_name: str | None = 
         title = f"📊 {_display_names(students)[students[0].id]}'s classes:"
     text = _grouped(students, lines, title, "📊 Classes remaining:", guardian and len(students) > 1, " – ")
     if attention:
-        text += "\n\nReply \"send payment link\" to pay online."
+        text += '\n\nReply "send payment link" to pay online.'
     return Answer(text)
 
 
@@ -364,13 +390,18 @@ def dues_text(session: Session, identity: Identity, child_name: str | None = Non
         return early
     today = clock.today()
     guardian = _is_guardian(identity)
-    owed = {s.id: sorted(billing.dues(session, s.id, today), key=lambda b: (not b.overdue, b.next_due))
-            for s in students}
+    owed = {
+        s.id: sorted(billing.dues(session, s.id, today), key=lambda b: (not b.overdue, b.next_due)) for s in students
+    }
     total = sum(b.fee for items in owed.values() for b in items)
     names = _display_names(students)
     if total == 0:
-        upcoming = sorted((b.next_due, names[s.id], b) for s in students
-                          for b in billing.balances(session, s.id, today) if b.status == "active" and b.next_due)
+        upcoming = sorted(
+            (b.next_due, names[s.id], b)
+            for s in students
+            for b in billing.balances(session, s.id, today)
+            if b.status == "active" and b.next_due
+        )
         text = "✅ Nothing is due in the next 30 days."
         if upcoming:
             due_on, name, balance = upcoming[0]
@@ -391,4 +422,4 @@ def dues_text(session: Session, identity: Identity, child_name: str | None = Non
         if last is not None:
             course = f" for {last.course.name}" if last.course else ""
             text += f"\nLast payment: {money(last.amount)}{course} on {date_text(last.paid_on, today)}."
-    return Answer(text + "\n\nReply \"send payment link\" to pay online.")
+    return Answer(text + '\n\nReply "send payment link" to pay online.')

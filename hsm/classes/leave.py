@@ -63,12 +63,16 @@ def _as_date(value: date) -> date:
 def check_leave_date(leave_date: date, today: date) -> None:
     """Refuse days already gone and days more than MAX_DAYS_AHEAD ahead (LeaveError, readable by a teacher)."""
     if leave_date < today:
-        raise LeaveError(f"{short_day_label(leave_date)} has already passed, so I can't record leave for it. "
-                         "Please tell me a day from today onwards.")
+        raise LeaveError(
+            f"{short_day_label(leave_date)} has already passed, so I can't record leave for it. "
+            "Please tell me a day from today onwards."
+        )
     last = today + timedelta(days=MAX_DAYS_AHEAD)
     if leave_date > last:
-        raise LeaveError(f"I can record leave up to {MAX_DAYS_AHEAD} days ahead (until {short_day_label(last)}). "
-                         "For leave further ahead, please contact the office.")
+        raise LeaveError(
+            f"I can record leave up to {MAX_DAYS_AHEAD} days ahead (until {short_day_label(last)}). "
+            "For leave further ahead, please contact the office."
+        )
 
 
 def date_problem(leave_date: date, today: date) -> str | None:
@@ -81,15 +85,21 @@ def date_problem(leave_date: date, today: date) -> str | None:
 
 
 # Words that introduce a reason, and reasons people give without one ("can't come on Friday, fever").
-_REASON_LEAD = re.compile(r"(?:,|;| - | because | due to | bcoz | bcz | coz | as i(?:'m| am) )\s*(?P<reason>.+)$",
-                          re.IGNORECASE)
-_REASON_WORDS = re.compile(r"\b(fever|sick|unwell|ill|doctor|hospital|wedding|marriage|function|funeral|"
-                           r"emergency|travel(?:l?ing)?|out of (?:town|station)|exam|family \w+)\b", re.IGNORECASE)
+_REASON_LEAD = re.compile(
+    r"(?:,|;| - | because | due to | bcoz | bcz | coz | as i(?:'m| am) )\s*(?P<reason>.+)$", re.IGNORECASE
+)
+_REASON_WORDS = re.compile(
+    r"\b(fever|sick|unwell|ill|doctor|hospital|wedding|marriage|function|funeral|"
+    r"emergency|travel(?:l?ing)?|out of (?:town|station)|exam|family \w+)\b",
+    re.IGNORECASE,
+)
 
 
-_NOT_A_REASON = re.compile(r"\b(leave|please|pls|plz|sir|madam|ma'am|mam|today|tomorrow|tmrw|i|am|i'm|on|"
-                           r"will|be|can't|cant|cannot|come|coming|take|taking|class|classes|no|off|day|a)\b",
-                           re.IGNORECASE)
+_NOT_A_REASON = re.compile(
+    r"\b(leave|please|pls|plz|sir|madam|ma'am|mam|today|tomorrow|tmrw|i|am|i'm|on|"
+    r"will|be|can't|cant|cannot|come|coming|take|taking|class|classes|no|off|day|a)\b",
+    re.IGNORECASE,
+)
 
 
 def _meaningful(reason: str) -> bool:
@@ -138,33 +148,52 @@ def plan_leave(session: Session, teacher_id: int, leave_date: date, reason: str 
     check_leave_date(leave_date, now.date())
     row = _leave_row(session, teacher_id, leave_date)
     affected = [
-        meeting for meeting in schedule.teacher_classes_on(session, teacher_id, leave_date)
+        meeting
+        for meeting in schedule.teacher_classes_on(session, teacher_id, leave_date)
         if meeting.status in (schedule.SCHEDULED, schedule.TEACHER_ON_LEAVE) and meeting.starts_at > now
     ]
-    return LeavePlan(teacher_id, leave_date, _clean_reason(reason), affected,
-                     already_on_leave=row is not None and row.status != WITHDRAWN)
+    return LeavePlan(
+        teacher_id,
+        leave_date,
+        _clean_reason(reason),
+        affected,
+        already_on_leave=row is not None and row.status != WITHDRAWN,
+    )
 
 
 # ----------------------------------------------------------------------------------------------- recording
 
 
 def _snapshot(row: m.TeacherLeave, teacher: m.Teacher, affected: list[ClassMeeting] | None = None) -> dict:
-    data = {"teacher": teacher.employee_id, "leave_date": row.leave_date.isoformat(), "reason": row.reason,
-            "status": row.status}
+    data = {
+        "teacher": teacher.employee_id,
+        "leave_date": row.leave_date.isoformat(),
+        "reason": row.reason,
+        "status": row.status,
+    }
     if affected is not None:
         data["affected_batches"] = [meeting.batch.code for meeting in affected]
     return data
 
 
 def _audit(session: Session, actor: str, action: str, row: m.TeacherLeave, before: dict | None, after: dict) -> None:
-    session.add(m.AuditLog(actor=actor, action=action, entity="teacher_leaves", entity_id=str(row.id),
-                           before=before, after=after))
+    session.add(
+        m.AuditLog(
+            actor=actor, action=action, entity="teacher_leaves", entity_id=str(row.id), before=before, after=after
+        )
+    )
 
 
 def _insert_leave(session: Session, plan: LeavePlan) -> bool:
     """Insert the leave unless a row for the teacher and date exists (a concurrent request); True if inserted."""
-    values = {"teacher_id": plan.teacher_id, "leave_date": plan.leave_date, "reason": plan.reason,
-              "status": APPROVED, "created_at": clock.utcnow(), "updated_at": clock.utcnow()}
+    values = {
+        "teacher_id": plan.teacher_id,
+        "leave_date": plan.leave_date,
+        "reason": plan.reason,
+        "status": APPROVED,
+        "created_at": clock.utcnow(),
+        "updated_at": clock.utcnow(),
+    }
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -174,13 +203,13 @@ def _insert_leave(session: Session, plan: LeavePlan) -> bool:
         session.add(m.TeacherLeave(**values))
         session.flush()
         return True
-    statement = insert(m.TeacherLeave).values(**values).on_conflict_do_nothing(
-        index_elements=["teacher_id", "leave_date"])
+    statement = (
+        insert(m.TeacherLeave).values(**values).on_conflict_do_nothing(index_elements=["teacher_id", "leave_date"])
+    )
     return session.execute(statement).rowcount == 1
 
 
-def _update_reason(session: Session, row: m.TeacherLeave, teacher: m.Teacher, reason: str | None,
-                   actor: str) -> None:
+def _update_reason(session: Session, row: m.TeacherLeave, teacher: m.Teacher, reason: str | None, actor: str) -> None:
     """A repeated report only refreshes the reason (when one is given and it differs)."""
     if reason is None or reason == row.reason:
         return
@@ -191,8 +220,9 @@ def _update_reason(session: Session, row: m.TeacherLeave, teacher: m.Teacher, re
     session.flush()
 
 
-def record_leave(session: Session, teacher_id: int, leave_date: date, reason: str | None,
-                 actor: str) -> tuple[m.TeacherLeave, list[Notice]]:
+def record_leave(
+    session: Session, teacher_id: int, leave_date: date, reason: str | None, actor: str
+) -> tuple[m.TeacherLeave, list[Notice]]:
     """Record the teacher's leave and return the notices to send (none when the leave was already recorded).
 
     `actor` is who asked, for the audit trail: "teacher:T-101", "admin:ADM-1". Raises LeaveError for a day in the
@@ -237,26 +267,34 @@ def _join(items: list[str]) -> str:
 
 
 def _opted_out_phones(session: Session) -> set[str]:
-    return set(session.execute(
-        select(m.WhatsAppSubscription.phone_number).where(m.WhatsAppSubscription.is_active.is_(False))
-    ).scalars())
+    return set(
+        session.execute(
+            select(m.WhatsAppSubscription.phone_number).where(m.WhatsAppSubscription.is_active.is_(False))
+        ).scalars()
+    )
 
 
 def _admin_notices(session: Session, teacher: m.Teacher, plan: LeavePlan, skip: set[str]) -> list[Notice]:
     sizes = roster_sizes(session, plan.affected)
-    classes = [f"{mt.batch.name} {time_label(mt.starts_at.time())} ({students_label(sizes[mt.batch.id])})"
-               for mt in plan.affected]
+    classes = [
+        f"{mt.batch.name} {time_label(mt.starts_at.time())} ({students_label(sizes[mt.batch.id])})"
+        for mt in plan.affected
+    ]
     affected = ", ".join(classes) if classes else "none"
     day = short_day_label(plan.leave_date)
     reason = f" ({plan.reason})" if plan.reason else ""
-    text = (f"{teacher.display_name} ({teacher.employee_id}) is on leave on {day}{reason}. "
-            + (f"Affected: {affected}." if classes else "No classes are affected."))
+    text = f"{teacher.display_name} ({teacher.employee_id}) is on leave on {day}{reason}. " + (
+        f"Affected: {affected}." if classes else "No classes are affected."
+    )
     params = (teacher.display_name, teacher.employee_id, day, plan.reason or "not given", affected)
     admins = session.execute(
         select(m.Admin).where(m.Admin.active.is_(True), m.Admin.phone.is_not(None)).order_by(m.Admin.admin_code)
     ).scalars()
-    return [Notice(admin.phone, "admin", text, TEACHER_LEAVE_TEMPLATE, params)
-            for admin in admins if admin.phone not in skip]
+    return [
+        Notice(admin.phone, "admin", text, TEACHER_LEAVE_TEMPLATE, params)
+        for admin in admins
+        if admin.phone not in skip
+    ]
 
 
 @dataclass
@@ -276,7 +314,8 @@ def _families(session: Session, plan: LeavePlan, skip: set[str]) -> dict[str, _F
                 targets = [(student.phone, "student", student.name)]
             else:
                 links = session.execute(
-                    select(m.StudentGuardian).where(m.StudentGuardian.student_id == student.id)
+                    select(m.StudentGuardian)
+                    .where(m.StudentGuardian.student_id == student.id)
                     .options(selectinload(m.StudentGuardian.guardian))
                 ).scalars()
                 targets = sorted((link.guardian.phone, "guardian", link.guardian.name) for link in links)
@@ -300,13 +339,19 @@ def _family_notice(phone: str, family: _Family, teacher: m.Teacher, leave_date: 
     times = _join([time_label(meeting.starts_at.time()) for _, meeting, _ in family.items])
     if len(family.items) == 1:
         student, meeting, own = family.items[0]
-        text = (f"Hi {greeting}, {whose(student, own)} {meeting.batch.name} class on {day} at {times} is cancelled: "
-                f"{teacher.display_name} is on leave. We'll let you know about a makeup class.")
+        text = (
+            f"Hi {greeting}, {whose(student, own)} {meeting.batch.name} class on {day} at {times} is cancelled: "
+            f"{teacher.display_name} is on leave. We'll let you know about a makeup class."
+        )
     else:
-        listed = ", ".join(f"{whose(student, own)} {meeting.batch.name} at {time_label(meeting.starts_at.time())}"
-                           for student, meeting, own in family.items)
-        text = (f"Hi {greeting}, {teacher.display_name} is on leave on {day}, so these classes are cancelled: "
-                f"{listed}. We'll let you know about makeup classes.")
+        listed = ", ".join(
+            f"{whose(student, own)} {meeting.batch.name} at {time_label(meeting.starts_at.time())}"
+            for student, meeting, own in family.items
+        )
+        text = (
+            f"Hi {greeting}, {teacher.display_name} is on leave on {day}, so these classes are cancelled: "
+            f"{listed}. We'll let you know about makeup classes."
+        )
     audience = "student" if all(own for _, _, own in family.items) else "guardian"
     return Notice(phone, audience, text, CLASS_CANCELLED_TEMPLATE, (greeting, students, classes, day, times))
 

@@ -35,7 +35,9 @@ _NOT_A_NAME = re.compile(
     r"student|profile|record|card|balance|please|pls|what|is|was|mark|marked|as|present|absent|class|classes|"
     r"yesterday|today|last|this|lesson|attendance|\w+day|who|did|not|come|came|'s|s|\d+\w*|"
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
-    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b|[^\w\s]", re.IGNORECASE)
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b|[^\w\s]",
+    re.IGNORECASE,
+)
 
 
 def name_in(text: str) -> str:
@@ -51,8 +53,12 @@ def find_students(session: Session, text: str) -> list[m.Student]:
         student = session.execute(select(m.Student).filter_by(enrollment_id=enrollment_id)).scalar_one_or_none()
         return [student] if student else []
     students = session.execute(select(m.Student).order_by(m.Student.enrollment_id)).scalars().all()
-    course_words = {word.lower() for course in session.execute(select(m.Course)).scalars()
-                    for name in (course.name, *course.aliases) for word in name.split()}
+    course_words = {
+        word.lower()
+        for course in session.execute(select(m.Course)).scalars()
+        for name in (course.name, *course.aliases)
+        for word in name.split()
+    }
     name = " ".join(word for word in name_in(text).split() if word.lower() not in course_words)
     found = match_name(name, [RosterEntry(s.id, s.name) for s in students])
     ids = [c.student_id for c in found.candidates]
@@ -64,8 +70,9 @@ def student_card(session: Session, student: m.Student) -> str:
     today = clock.today()
     lines = [f"👤 {student.name} ({student.enrollment_id})"]
     contact = [c for c in (student.email, student.phone) if c]
-    guardians = [f"{link.guardian.name} ({link.relation or 'guardian'}) {link.guardian.phone}"
-                 for link in student.guardian_links]
+    guardians = [
+        f"{link.guardian.name} ({link.relation or 'guardian'}) {link.guardian.phone}" for link in student.guardian_links
+    ]
     if contact:
         lines.append("📧 " + " · ".join(contact))
     if guardians:
@@ -74,8 +81,11 @@ def student_card(session: Session, student: m.Student) -> str:
     for balance in billing.balances(session, student.id, today):
         due = "no due date"
         if balance.next_due:
-            due = (f"₹{balance.fee} overdue since {short_day_label(balance.next_due)}" if balance.overdue
-                   else f"₹{balance.fee} due {short_day_label(balance.next_due)}")
+            due = (
+                f"₹{balance.fee} overdue since {short_day_label(balance.next_due)}"
+                if balance.overdue
+                else f"₹{balance.fee} due {short_day_label(balance.next_due)}"
+            )
         paused = " (paused)" if balance.status == "paused" else ""
         lines.append(f"🎵 {balance.batch}{paused}: {balance.plan}, {balance.classes_remaining} classes left, {due}")
     last = billing.last_payment(session, student.id)
@@ -104,15 +114,16 @@ class Override:
         student = session.get(m.Student, self.student_id)
         batch = session.get(m.Batch, self.batch_id)
         was = self.before or "not marked"
-        return (f"{student.name}, {batch.name} on {short_day_label(self.class_date)}: {was} → {self.status}")
+        return f"{student.name}, {batch.name} on {short_day_label(self.class_date)}: {was} → {self.status}"
 
 
 class OverrideError(ValueError):
     """The request cannot be done; the message is written for the person asking."""
 
 
-def plan_override(session: Session, who: Identity, student: m.Student, status: str, day: date | None,
-                  instrument: str | None = None) -> Override:
+def plan_override(
+    session: Session, who: Identity, student: m.Student, status: str, day: date | None, instrument: str | None = None
+) -> Override:
     """Find the class (the student's batch that met on `day`, optionally of that instrument) and the record."""
     if status not in (PRESENT, ABSENT):
         raise OverrideError("Tell me whether the student was present or absent.")
@@ -124,39 +135,61 @@ def plan_override(session: Session, who: Identity, student: m.Student, status: s
     batches = [e.batch for e in enrollments]
     if instrument:
         wanted = instrument.lower()
-        batches = [b for b in batches if wanted in b.course.name.lower() or wanted in b.name.lower()
-                   or any(wanted == a.lower() for a in b.course.aliases)]
+        batches = [
+            b
+            for b in batches
+            if wanted in b.course.name.lower()
+            or wanted in b.name.lower()
+            or any(wanted == a.lower() for a in b.course.aliases)
+        ]
     held = [mt for mt in meetings_between(session, batches, day, day) if mt.held]
     if who.role == "teacher":
         held = [mt for mt in held if mt.batch.teacher_id == who.person_id]
         if day < today - timedelta(days=teacher_window_days()):
-            raise OverrideError(f"Teachers can correct classes of the last {teacher_window_days()} days; "
-                                "please ask the office for older ones.")
+            raise OverrideError(
+                f"Teachers can correct classes of the last {teacher_window_days()} days; "
+                "please ask the office for older ones."
+            )
     if not held:
-        raise OverrideError(f"I couldn't find a class of {student.name.split()[0]}'s on {short_day_label(day)}"
-                            + (" that you teach." if who.role == "teacher" else "."))
+        raise OverrideError(
+            f"I couldn't find a class of {student.name.split()[0]}'s on {short_day_label(day)}"
+            + (" that you teach." if who.role == "teacher" else ".")
+        )
     if len(held) > 1:
         options = ", ".join(f"{mt.batch.name} {time_label(mt.starts_at.time())}" for mt in held)
-        raise OverrideError(f"{student.name.split()[0]} had more than one class that day ({options}); "
-                            "please name the instrument.")
+        raise OverrideError(
+            f"{student.name.split()[0]} had more than one class that day ({options}); please name the instrument."
+        )
     meeting = held[0]
-    record = session.execute(select(m.AttendanceRecord).where(
-        m.AttendanceRecord.student_id == student.id, m.AttendanceRecord.batch_id == meeting.batch.id,
-        m.AttendanceRecord.class_date == day)).scalar_one_or_none()
+    record = session.execute(
+        select(m.AttendanceRecord).where(
+            m.AttendanceRecord.student_id == student.id,
+            m.AttendanceRecord.batch_id == meeting.batch.id,
+            m.AttendanceRecord.class_date == day,
+        )
+    ).scalar_one_or_none()
     return Override(student.id, meeting.batch.id, day, status, record.status if record else None)
 
 
 def apply_override(session: Session, override: Override, actor: str) -> str:
     """Write the change (balance corrected), and the audit row with who, what, before, after, when."""
-    record = session.execute(select(m.AttendanceRecord).where(
-        m.AttendanceRecord.student_id == override.student_id, m.AttendanceRecord.batch_id == override.batch_id,
-        m.AttendanceRecord.class_date == override.class_date).with_for_update()).scalar_one_or_none()
+    record = session.execute(
+        select(m.AttendanceRecord)
+        .where(
+            m.AttendanceRecord.student_id == override.student_id,
+            m.AttendanceRecord.batch_id == override.batch_id,
+            m.AttendanceRecord.class_date == override.class_date,
+        )
+        .with_for_update()
+    ).scalar_one_or_none()
     before = record.status if record else None
     if before == override.status:
         return "Nothing to change: " + override.describe(session).split(":")[0] + f" is already {before}."
-    enrollment = session.execute(select(m.Enrollment).where(
-        m.Enrollment.student_id == override.student_id, m.Enrollment.batch_id == override.batch_id)
-        .with_for_update()).scalar_one_or_none()
+    enrollment = session.execute(
+        select(m.Enrollment)
+        .where(m.Enrollment.student_id == override.student_id, m.Enrollment.batch_id == override.batch_id)
+        .with_for_update()
+    ).scalar_one_or_none()
     if enrollment is not None:
         if override.status == PRESENT:
             enrollment.classes_remaining = max(0, enrollment.classes_remaining - 1)
@@ -164,17 +197,33 @@ def apply_override(session: Session, override: Override, actor: str) -> str:
             enrollment.classes_remaining += 1
     marker = actor.split(":")[-1]
     if record is None:
-        session.add(m.AttendanceRecord(student_id=override.student_id, batch_id=override.batch_id,
-                                       class_date=override.class_date, status=override.status,
-                                       marked_by=marker, source="override"))
+        session.add(
+            m.AttendanceRecord(
+                student_id=override.student_id,
+                batch_id=override.batch_id,
+                class_date=override.class_date,
+                status=override.status,
+                marked_by=marker,
+                source="override",
+            )
+        )
     else:
         record.status, record.marked_by, record.source = override.status, marker, "override"
     student = session.get(m.Student, override.student_id)
     batch = session.get(m.Batch, override.batch_id)
-    session.add(m.AuditLog(actor=actor, action="attendance.override", entity="attendance_records",
-                           entity_id=f"{batch.code}:{override.class_date}:{student.enrollment_id}",
-                           before={"status": before}, after={"status": override.status}))
+    session.add(
+        m.AuditLog(
+            actor=actor,
+            action="attendance.override",
+            entity="attendance_records",
+            entity_id=f"{batch.code}:{override.class_date}:{student.enrollment_id}",
+            before={"status": before},
+            after={"status": override.status},
+        )
+    )
     session.flush()
     left = f" ({enrollment.classes_remaining} classes left)" if enrollment is not None else ""
-    return f"✅ Updated: {student.name}, {batch.name} on {short_day_label(override.class_date)} is now " \
-           f"{override.status}{left}."
+    return (
+        f"✅ Updated: {student.name}, {batch.name} on {short_day_label(override.class_date)} is now "
+        f"{override.status}{left}."
+    )

@@ -26,8 +26,20 @@ from rapidfuzz.distance import OSA
 
 # Spellings of the same name. The first spelling of each group is the canonical one.
 NAME_VARIANTS: tuple[tuple[str, ...], ...] = (
-    ("mohammed", "mohammad", "mohamed", "mohamad", "muhammad", "muhammed", "mohd", "md", "mhd", "mohmed",
-     "mohmmad", "mohammd"),
+    (
+        "mohammed",
+        "mohammad",
+        "mohamed",
+        "mohamad",
+        "muhammad",
+        "muhammed",
+        "mohd",
+        "md",
+        "mhd",
+        "mohmed",
+        "mohmmad",
+        "mohammd",
+    ),
     ("ahmed", "ahmad", "ahamed"),
     ("syed", "sayed", "saiyed", "sayyid", "syyed"),
     ("shaikh", "sheikh", "shaik", "sk"),
@@ -67,8 +79,27 @@ SHORT_FORMS: dict[str, tuple[str, ...]] = {
 }
 
 # Words said around a name that are not part of it ("Rahul ji", "Sarah madam").
-HONORIFICS = frozenset({"ji", "garu", "sir", "madam", "mam", "maam", "bhai", "bhaiya", "didi", "anna", "akka",
-                        "mr", "mrs", "ms", "miss", "master", "baby"})
+HONORIFICS = frozenset(
+    {
+        "ji",
+        "garu",
+        "sir",
+        "madam",
+        "mam",
+        "maam",
+        "bhai",
+        "bhaiya",
+        "didi",
+        "anna",
+        "akka",
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "master",
+        "baby",
+    }
+)
 
 # Longer queries are not a name (and would make the token alignment slow): answer "unknown".
 MAX_QUERY_TOKENS = 4
@@ -157,8 +188,10 @@ def _typos(typed: str, name_word: str) -> int | None:
     budget = typo_budget(min(len(typed), len(name_word)))
     if budget == 0:
         return None
-    distance = min(OSA.distance(typed, name_word, score_cutoff=budget),
-                   OSA.distance(canonical(typed), canonical(name_word), score_cutoff=budget))
+    distance = min(
+        OSA.distance(typed, name_word, score_cutoff=budget),
+        OSA.distance(canonical(typed), canonical(name_word), score_cutoff=budget),
+    )
     return distance if distance <= budget else None
 
 
@@ -185,7 +218,7 @@ def _merged_forms(tokens: tuple[str, ...]) -> set[tuple[str, ...]]:
     for i in range(len(tokens) - 1):
         if len(tokens[i]) < 2 or len(tokens[i + 1]) < 2:
             continue
-        forms.add(tokens[:i] + (tokens[i] + tokens[i + 1],) + tokens[i + 2:])
+        forms.add(tokens[:i] + (tokens[i] + tokens[i + 1],) + tokens[i + 2 :])
     return forms
 
 

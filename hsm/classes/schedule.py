@@ -40,9 +40,7 @@ class ClassMeeting:
 
 
 def _holidays(session: Session, first: date, last: date) -> dict[date, str]:
-    rows = session.execute(
-        select(m.Holiday).where(m.Holiday.holiday_date.between(first, last))
-    ).scalars()
+    rows = session.execute(select(m.Holiday).where(m.Holiday.holiday_date.between(first, last))).scalars()
     return {row.holiday_date: row.name for row in rows}
 
 
@@ -85,8 +83,10 @@ def meetings_between(session: Session, batches: list[m.Batch], first: date, last
 
 
 def _batches_query():
-    return select(m.Batch).where(m.Batch.active.is_(True)).options(
-        selectinload(m.Batch.slots), selectinload(m.Batch.course), selectinload(m.Batch.teacher)
+    return (
+        select(m.Batch)
+        .where(m.Batch.active.is_(True))
+        .options(selectinload(m.Batch.slots), selectinload(m.Batch.course), selectinload(m.Batch.teacher))
     )
 
 
@@ -96,16 +96,19 @@ def teacher_classes_on(session: Session, teacher_id: int, day: date) -> list[Cla
     return meetings_between(session, batches, day, day)
 
 
-def next_classes(session: Session, student_id: int, after: datetime | None = None,
-                 horizon_days: int = 35) -> list[tuple[m.Enrollment, ClassMeeting]]:
+def next_classes(
+    session: Session, student_id: int, after: datetime | None = None, horizon_days: int = 35
+) -> list[tuple[m.Enrollment, ClassMeeting]]:
     """For each active enrollment, its next meeting that will be held and starts after `after` (default: now)."""
     after = after or clock.now()
-    enrollments = list(session.execute(
-        select(m.Enrollment)
-        .where(m.Enrollment.student_id == student_id, m.Enrollment.status == "active")
-        .options(selectinload(m.Enrollment.batch).selectinload(m.Batch.slots))
-        .order_by(m.Enrollment.id)
-    ).scalars())
+    enrollments = list(
+        session.execute(
+            select(m.Enrollment)
+            .where(m.Enrollment.student_id == student_id, m.Enrollment.status == "active")
+            .options(selectinload(m.Enrollment.batch).selectinload(m.Batch.slots))
+            .order_by(m.Enrollment.id)
+        ).scalars()
+    )
     first = after.astimezone(clock.school_timezone()).date()
     upcoming: list[tuple[m.Enrollment, ClassMeeting]] = []
     for enrollment in enrollments:
@@ -119,9 +122,11 @@ def next_classes(session: Session, student_id: int, after: datetime | None = Non
 
 def batch_roster(session: Session, batch_id: int) -> list[m.Student]:
     """Students actively enrolled in the batch, by name."""
-    return list(session.execute(
-        select(m.Student)
-        .join(m.Enrollment, m.Enrollment.student_id == m.Student.id)
-        .where(m.Enrollment.batch_id == batch_id, m.Enrollment.status == "active")
-        .order_by(m.Student.name)
-    ).scalars())
+    return list(
+        session.execute(
+            select(m.Student)
+            .join(m.Enrollment, m.Enrollment.student_id == m.Student.id)
+            .where(m.Enrollment.batch_id == batch_id, m.Enrollment.status == "active")
+            .order_by(m.Student.name)
+        ).scalars()
+    )

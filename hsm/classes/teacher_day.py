@@ -39,8 +39,9 @@ def _why_not_held(meeting: ClassMeeting) -> str:
 
 def _class_line(number: int, meeting: ClassMeeting, size: int) -> str:
     details = ", ".join(part for part in (students_label(size), meeting.batch.room) if part)
-    return (f"{number}. {meeting.batch.name} - {time_label(meeting.starts_at.time())} ({details})"
-            f"{_why_not_held(meeting)}")
+    return (
+        f"{number}. {meeting.batch.name} - {time_label(meeting.starts_at.time())} ({details}){_why_not_held(meeting)}"
+    )
 
 
 def _relative_word(day: date, today: date) -> str | None:

@@ -37,8 +37,14 @@ def sqlite_engine(url: str, *, future: bool = True, priority_writer: bool = Fals
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=future, poolclass=QueuePool, pool_size=8, max_overflow=16,
-                           connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
+    engine = create_engine(
+        url,
+        future=future,
+        poolclass=QueuePool,
+        pool_size=8,
+        max_overflow=16,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+    )
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API types

@@ -30,11 +30,15 @@ _WA_ID = r"91[6-9]\d{9}"
 _MOBILE = r"0?[6-9]\d{4}[ -]?\d{5}"
 PHONE_PATTERN = re.compile(rf"(?<![\d+])(?:{_PLUS_NUMBER}|{_WA_ID}|{_MOBILE})(?!\d)")
 EMAIL_PATTERN = re.compile(
-    r"(?<![\w.%+-])([A-Za-z0-9][A-Za-z0-9._%+-]{0,63})@((?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24})")
+    r"(?<![\w.%+-])([A-Za-z0-9][A-Za-z0-9._%+-]{0,63})@((?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24})"
+)
 
 DEFAULT_LOGGERS = ("", "rasa", "rasa_sdk", "sanic", "hsm")
 _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
-    "message", "asctime", "_hsm_masked"}
+    "message",
+    "asctime",
+    "_hsm_masked",
+}
 MAX_MESSAGE_CHARS = 100_000  # longer messages are cut before masking, never left unmasked
 
 

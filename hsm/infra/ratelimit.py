@@ -32,8 +32,10 @@ from hsm.infra.config import DEFAULT_RATE_GLOBAL_PER_MIN, DEFAULT_RATE_USER_PER_
 log = logging.getLogger("hsm.infra.ratelimit")
 
 KEY_PREFIX = "hsm:rl:"
-NOTICE_TEXT = ("You're sending messages faster than I can answer. Please wait a minute and try again; "
-               "I'll pick up from your next message.")
+NOTICE_TEXT = (
+    "You're sending messages faster than I can answer. Please wait a minute and try again; "
+    "I'll pick up from your next message."
+)
 
 Clock = Callable[[], float]
 T = TypeVar("T")
@@ -295,8 +297,9 @@ return tostring(delay)
 class RedisRateLimiter(RateLimiter):
     """The same windows in Redis, shared by every process. `clock` returns epoch seconds (default: Redis TIME)."""
 
-    def __init__(self, client, limits: RateLimits | None = None, clock: Clock | None = None,
-                 prefix: str = KEY_PREFIX) -> None:
+    def __init__(
+        self, client, limits: RateLimits | None = None, clock: Clock | None = None, prefix: str = KEY_PREFIX
+    ) -> None:
         self.limits = limits or RateLimits()
         self.client = client
         self.prefix = prefix
@@ -307,8 +310,9 @@ class RedisRateLimiter(RateLimiter):
         self._last_error_log = 0.0
 
     @classmethod
-    def from_url(cls, url: str, limits: RateLimits | None = None, clock: Clock | None = None,
-                 prefix: str = KEY_PREFIX) -> RedisRateLimiter:
+    def from_url(
+        cls, url: str, limits: RateLimits | None = None, clock: Clock | None = None, prefix: str = KEY_PREFIX
+    ) -> RedisRateLimiter:
         import redis
 
         client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
@@ -325,8 +329,9 @@ class RedisRateLimiter(RateLimiter):
         now = time.monotonic()
         if now - self._last_error_log >= 60:
             self._last_error_log = now
-            log.warning("rate limiter: Redis unavailable (%s); limiting per process until it is back",
-                        type(error).__name__)
+            log.warning(
+                "rate limiter: Redis unavailable (%s); limiting per process until it is back", type(error).__name__
+            )
 
     def check(self, phone: str) -> Decision:
         import redis
@@ -334,8 +339,14 @@ class RedisRateLimiter(RateLimiter):
         try:
             allowed, notify, retry, reason = self._check(
                 keys=self._keys(phone),
-                args=[self._now_arg(), self.limits.window_s, self.limits.user_per_window,
-                      self.limits.global_per_window, uuid.uuid4().hex])
+                args=[
+                    self._now_arg(),
+                    self.limits.window_s,
+                    self.limits.user_per_window,
+                    self.limits.global_per_window,
+                    uuid.uuid4().hex,
+                ],
+            )
         except redis.RedisError as error:
             self._redis_failed(error)
             return self._fallback.check(phone)
@@ -348,9 +359,15 @@ class RedisRateLimiter(RateLimiter):
         import redis
 
         try:
-            delay = self._failure(keys=[self._keys(phone)[3]],
-                                  args=[self._now_arg(), self.limits.backoff_base_s, self.limits.backoff_max_s,
-                                        self.limits.backoff_forget_s])
+            delay = self._failure(
+                keys=[self._keys(phone)[3]],
+                args=[
+                    self._now_arg(),
+                    self.limits.backoff_base_s,
+                    self.limits.backoff_max_s,
+                    self.limits.backoff_forget_s,
+                ],
+            )
         except redis.RedisError as error:
             self._redis_failed(error)
             return self._fallback.record_failure(phone)

@@ -52,8 +52,15 @@ def balances(session: Session, student_id: int, today: date | None = None) -> li
     ).scalars()
     return [
         Balance(
-            enrollment_id=e.id, course=e.batch.course.name, batch=e.batch.name, plan=e.plan, status=e.status,
-            classes_remaining=e.classes_remaining, fee=e.fee, next_due=e.next_due, today=today,
+            enrollment_id=e.id,
+            course=e.batch.course.name,
+            batch=e.batch.name,
+            plan=e.plan,
+            status=e.status,
+            classes_remaining=e.classes_remaining,
+            fee=e.fee,
+            next_due=e.next_due,
+            today=today,
         )
         for e in enrollments
     ]
@@ -62,7 +69,8 @@ def balances(session: Session, student_id: int, today: date | None = None) -> li
 def dues(session: Session, student_id: int, today: date | None = None, within_days: int = 30) -> list[Balance]:
     """Fees that are overdue or due within `within_days`, soonest first (paused enrollments owe nothing)."""
     upcoming = [
-        b for b in balances(session, student_id, today)
+        b
+        for b in balances(session, student_id, today)
         if b.status == "active" and b.days_until_due is not None and b.days_until_due <= within_days
     ]
     return sorted(upcoming, key=_next_due)
@@ -75,6 +83,8 @@ def _next_due(balance: Balance) -> date:
 
 def last_payment(session: Session, student_id: int) -> m.Payment | None:
     return session.execute(
-        select(m.Payment).where(m.Payment.student_id == student_id)
-        .order_by(m.Payment.paid_on.desc(), m.Payment.id.desc()).limit(1)
+        select(m.Payment)
+        .where(m.Payment.student_id == student_id)
+        .order_by(m.Payment.paid_on.desc(), m.Payment.id.desc())
+        .limit(1)
     ).scalar_one_or_none()

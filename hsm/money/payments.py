@@ -83,8 +83,16 @@ class PaidEvent:
 
 
 class PaymentProvider(Protocol):
-    async def create_link(self, *, amount: int, description: str, reference: str, customer_name: str,
-                          customer_phone: str, expire_by: datetime | None = None) -> PaymentLink: ...
+    async def create_link(
+        self,
+        *,
+        amount: int,
+        description: str,
+        reference: str,
+        customer_name: str,
+        customer_phone: str,
+        expire_by: datetime | None = None,
+    ) -> PaymentLink: ...
 
     def verify_webhook(self, raw_body: bytes, signature: str | None) -> bool: ...
 
@@ -122,9 +130,14 @@ def parse_razorpay_paid_event(body: dict) -> PaidEvent | None:
     customer = link.get("customer")
     if not isinstance(customer, dict):
         customer = {}
-    return PaidEvent(link_id=str(link["id"]), reference=str(link["reference_id"]), amount=paise // PAISE_PER_RUPEE,
-                     payment_id=str(payment["id"]), method=payment.get("method"),
-                     contact=customer.get("contact") or payment.get("contact"))
+    return PaidEvent(
+        link_id=str(link["id"]),
+        reference=str(link["reference_id"]),
+        amount=paise // PAISE_PER_RUPEE,
+        payment_id=str(payment["id"]),
+        method=payment.get("method"),
+        contact=customer.get("contact") or payment.get("contact"),
+    )
 
 
 def _check_link_request(amount: int, reference: str) -> None:
@@ -140,9 +153,15 @@ def _check_link_request(amount: int, reference: str) -> None:
 class RazorpayProvider:
     """Razorpay's Payment Links API (`POST /v1/payment_links`, HTTP basic auth with the key id and secret)."""
 
-    def __init__(self, key_id: str, key_secret: str, webhook_secret: str | None = None,
-                 base_url: str = DEFAULT_RAZORPAY_BASE_URL, timeout_s: float = REQUEST_TIMEOUT_S,
-                 http: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        key_id: str,
+        key_secret: str,
+        webhook_secret: str | None = None,
+        base_url: str = DEFAULT_RAZORPAY_BASE_URL,
+        timeout_s: float = REQUEST_TIMEOUT_S,
+        http: aiohttp.ClientSession | None = None,
+    ) -> None:
         if not key_id or not key_secret:
             raise PaymentError("Razorpay needs RAZORPAY_KEY_ID and RAZORPAY_KEY_SECRET")
         self.key_id = key_id
@@ -155,11 +174,23 @@ class RazorpayProvider:
     @classmethod
     def from_env(cls) -> RazorpayProvider:
         settings = get_settings().payments
-        return cls(key_id=settings.razorpay_key_id or "", key_secret=settings.razorpay_key_secret or "",
-                   webhook_secret=settings.razorpay_webhook_secret, base_url=settings.razorpay_base_url)
+        return cls(
+            key_id=settings.razorpay_key_id or "",
+            key_secret=settings.razorpay_key_secret or "",
+            webhook_secret=settings.razorpay_webhook_secret,
+            base_url=settings.razorpay_base_url,
+        )
 
-    async def create_link(self, *, amount: int, description: str, reference: str, customer_name: str,
-                          customer_phone: str, expire_by: datetime | None = None) -> PaymentLink:
+    async def create_link(
+        self,
+        *,
+        amount: int,
+        description: str,
+        reference: str,
+        customer_name: str,
+        customer_phone: str,
+        expire_by: datetime | None = None,
+    ) -> PaymentLink:
         _check_link_request(amount, reference)
         request: dict[str, Any] = {
             "amount": amount * PAISE_PER_RUPEE,
@@ -198,9 +229,14 @@ class RazorpayProvider:
             customer = body.get("customer")
             if not isinstance(customer, dict):
                 customer = {}
-            return PaymentLink(link_id=str(body["id"]), url=str(body["short_url"]),
-                               amount=int(body["amount"]) // PAISE_PER_RUPEE, reference=str(body["reference_id"]),
-                               customer_name=customer.get("name"), customer_phone=customer.get("contact"))
+            return PaymentLink(
+                link_id=str(body["id"]),
+                url=str(body["short_url"]),
+                amount=int(body["amount"]) // PAISE_PER_RUPEE,
+                reference=str(body["reference_id"]),
+                customer_name=customer.get("name"),
+                customer_phone=customer.get("contact"),
+            )
         except (KeyError, TypeError, ValueError) as error:
             raise PaymentError(f"Razorpay's answer has no usable payment link: {error}") from error
 
@@ -246,8 +282,10 @@ def _is_duplicate_reference(body: dict) -> bool:
     if not isinstance(error, dict):
         error = {}
     description = str(error.get("description") or "").lower()
-    return error.get("field") == "reference_id" or ("reference" in description and (
-        "exist" in description or "already" in description or "duplicate" in description))
+    return error.get("field") == "reference_id" or (
+        "reference" in description
+        and ("exist" in description or "already" in description or "duplicate" in description)
+    )
 
 
 # ---------------------------------------------------------------- the local stand-in
@@ -256,22 +294,37 @@ def _is_duplicate_reference(body: dict) -> bool:
 class LocalPaymentProvider:
     """Links on a local base URL, no network; webhooks signed exactly like Razorpay's with a local secret."""
 
-    def __init__(self, base_url: str = DEFAULT_LOCAL_BASE_URL,
-                 webhook_secret: str = DEFAULT_LOCAL_PAYMENT_WEBHOOK_SECRET) -> None:
+    def __init__(
+        self, base_url: str = DEFAULT_LOCAL_BASE_URL, webhook_secret: str = DEFAULT_LOCAL_PAYMENT_WEBHOOK_SECRET
+    ) -> None:
         self.base_url = base_url if base_url.endswith(("/", "=")) else base_url + "/"
         self.webhook_secret = webhook_secret
         self.links: dict[str, PaymentLink] = {}
 
-    async def create_link(self, *, amount: int, description: str, reference: str, customer_name: str,
-                          customer_phone: str, expire_by: datetime | None = None) -> PaymentLink:
+    async def create_link(
+        self,
+        *,
+        amount: int,
+        description: str,
+        reference: str,
+        customer_name: str,
+        customer_phone: str,
+        expire_by: datetime | None = None,
+    ) -> PaymentLink:
         _check_link_request(amount, reference)
         for link in self.links.values():  # asking twice gives the same open link, as with Razorpay
             if link.reference == reference and link.amount == amount:
                 return link
         alphabet = string.ascii_letters + string.digits
         link_id = "plink_" + "".join(secrets.choice(alphabet) for _ in range(14))
-        link = PaymentLink(link_id=link_id, url=f"{self.base_url}{link_id}", amount=amount, reference=reference,
-                           customer_name=customer_name, customer_phone=customer_phone)
+        link = PaymentLink(
+            link_id=link_id,
+            url=f"{self.base_url}{link_id}",
+            amount=amount,
+            reference=reference,
+            customer_name=customer_name,
+            customer_phone=customer_phone,
+        )
         self.links[link_id] = link
         return link
 
@@ -293,17 +346,44 @@ class LocalPaymentProvider:
         created = int(clock.now().timestamp())
         customer = {"name": link.customer_name, "contact": link.customer_phone}
         return {
-            "entity": "event", "account_id": "acc_local", "event": PAID_EVENT,
-            "contains": ["payment_link", "order", "payment"], "created_at": created,
+            "entity": "event",
+            "account_id": "acc_local",
+            "event": PAID_EVENT,
+            "contains": ["payment_link", "order", "payment"],
+            "created_at": created,
             "payload": {
-                "payment_link": {"entity": {
-                    "id": link.link_id, "amount": paise, "amount_paid": paise, "currency": CURRENCY,
-                    "reference_id": link.reference, "short_url": link.url, "status": "paid", "customer": customer,
-                }},
-                "order": {"entity": {"id": "order_" + secrets.token_hex(7), "amount": paise, "amount_paid": paise,
-                                     "status": "paid", "receipt": link.reference}},
-                "payment": {"entity": {"id": payment_id, "amount": paise, "currency": CURRENCY, "status": "captured",
-                                       "method": method, "contact": link.customer_phone, "created_at": created}},
+                "payment_link": {
+                    "entity": {
+                        "id": link.link_id,
+                        "amount": paise,
+                        "amount_paid": paise,
+                        "currency": CURRENCY,
+                        "reference_id": link.reference,
+                        "short_url": link.url,
+                        "status": "paid",
+                        "customer": customer,
+                    }
+                },
+                "order": {
+                    "entity": {
+                        "id": "order_" + secrets.token_hex(7),
+                        "amount": paise,
+                        "amount_paid": paise,
+                        "status": "paid",
+                        "receipt": link.reference,
+                    }
+                },
+                "payment": {
+                    "entity": {
+                        "id": payment_id,
+                        "amount": paise,
+                        "currency": CURRENCY,
+                        "status": "captured",
+                        "method": method,
+                        "contact": link.customer_phone,
+                        "created_at": created,
+                    }
+                },
             },
         }
 
@@ -381,23 +461,36 @@ def due_for_link(session: Session, identity: Identity, child_name: str | None = 
         for balance in billing.dues(session, student.id, today):
             assert balance.next_due is not None  # billing.dues() keeps only balances with a due date
             enrollment = session.get(m.Enrollment, balance.enrollment_id)
-            items.append(DueItem(
-                enrollment_id=enrollment.id, student_id=student.id, student_name=student.name,
-                student_code=student.enrollment_id, course=balance.course, batch_code=enrollment.batch.code,
-                amount=balance.fee, due_date=balance.next_due, overdue=balance.overdue,
-                reference=link_reference(enrollment),
-            ))
+            items.append(
+                DueItem(
+                    enrollment_id=enrollment.id,
+                    student_id=student.id,
+                    student_name=student.name,
+                    student_code=student.enrollment_id,
+                    course=balance.course,
+                    batch_code=enrollment.batch.code,
+                    amount=balance.fee,
+                    due_date=balance.next_due,
+                    overdue=balance.overdue,
+                    reference=link_reference(enrollment),
+                )
+            )
     return sorted(items, key=lambda item: (not item.overdue, item.due_date, item.student_code))
 
 
-async def create_payment_links(provider: PaymentProvider, identity: Identity,
-                               items: list[DueItem]) -> list[tuple[DueItem, PaymentLink]]:
+async def create_payment_links(
+    provider: PaymentProvider, identity: Identity, items: list[DueItem]
+) -> list[tuple[DueItem, PaymentLink]]:
     """One link per due, made out to the caller (their phone receives the thank-you)."""
     links = []
     for item in items:
         link = await provider.create_link(
-            amount=item.amount, description=item.description(), reference=item.reference,
-            customer_name=identity.name or item.student_name, customer_phone=identity.phone)
+            amount=item.amount,
+            description=item.description(),
+            reference=item.reference,
+            customer_name=identity.name or item.student_name,
+            customer_phone=identity.phone,
+        )
         links.append((item, link))
     return links
 
@@ -411,8 +504,11 @@ def payment_links_text(links: list[tuple[DueItem, PaymentLink]], today: date | N
 
     def line(item: DueItem, link: PaymentLink) -> str:
         whose = f"{item.student_name.split()[0]}'s " if several_students else ""
-        when = f"overdue since {date_text(item.due_date, today)}" if item.overdue \
+        when = (
+            f"overdue since {date_text(item.due_date, today)}"
+            if item.overdue
             else f"due {date_text(item.due_date, today)}"
+        )
         return f"{money(link.amount)} for {whose}{item.course} ({when}): {link.url}"
 
     if len(links) == 1:
@@ -446,8 +542,10 @@ def add_months(day: date, months: int) -> date:
 
 
 def _plan_classes(session: Session, enrollment: m.Enrollment) -> int:
-    classes = session.execute(select(m.CoursePlan.classes).where(
-        m.CoursePlan.course_id == enrollment.batch.course_id, m.CoursePlan.plan == enrollment.plan)
+    classes = session.execute(
+        select(m.CoursePlan.classes).where(
+            m.CoursePlan.course_id == enrollment.batch.course_id, m.CoursePlan.plan == enrollment.plan
+        )
     ).scalar_one_or_none()
     return classes or DEFAULT_PLAN_CLASSES.get(enrollment.plan, 0)
 
@@ -456,8 +554,10 @@ def _thank_whom(student: m.Student, contact: str | None) -> tuple[str | None, st
     """(phone, audience, name) of the payer if they belong to the student's family, else of the student, else of
     the first guardian."""
     family = [(student.phone, "student", student.name)] if student.phone else []
-    family.extend((link.guardian.phone, "guardian", link.guardian.name)
-                  for link in sorted(student.guardian_links, key=lambda k: k.guardian_id))
+    family.extend(
+        (link.guardian.phone, "guardian", link.guardian.name)
+        for link in sorted(student.guardian_links, key=lambda k: k.guardian_id)
+    )
     try:
         payer = normalise_phone(contact) if contact else None
     except InvalidPhoneNumber:
@@ -478,14 +578,19 @@ def _find_enrollment(session: Session, reference: str) -> m.Enrollment | None:
         .join(m.Student, m.Student.id == m.Enrollment.student_id)
         .join(m.Batch, m.Batch.id == m.Enrollment.batch_id)
         .where(m.Student.enrollment_id == student_code, m.Batch.code == batch_code)
-        .options(selectinload(m.Enrollment.student).selectinload(m.Student.guardian_links),
-                 selectinload(m.Enrollment.batch).selectinload(m.Batch.course))
+        .options(
+            selectinload(m.Enrollment.student).selectinload(m.Student.guardian_links),
+            selectinload(m.Enrollment.batch).selectinload(m.Batch.course),
+        )
     ).scalar_one_or_none()
 
 
 def _audit(session: Session, action: str, entity_id: str | None, before: dict | None, after: dict) -> None:
-    session.add(m.AuditLog(actor=WEBHOOK_ACTOR, action=action, entity="payments", entity_id=entity_id,
-                           before=before, after=after))
+    session.add(
+        m.AuditLog(
+            actor=WEBHOOK_ACTOR, action=action, entity="payments", entity_id=entity_id, before=before, after=after
+        )
+    )
 
 
 def record_paid(session: Session, event: PaidEvent) -> PaymentResult | None:
@@ -500,16 +605,32 @@ def record_paid(session: Session, event: PaidEvent) -> PaymentResult | None:
     enrollment = _find_enrollment(session, event.reference)
     if enrollment is None:
         log.warning("paid link %s has reference %r that names no enrollment", event.link_id, event.reference)
-        _audit(session, "payment.unmatched", None, None, {
-            "link_id": event.link_id, "reference": event.reference, "amount": event.amount,
-            "payment_id": event.payment_id})
+        _audit(
+            session,
+            "payment.unmatched",
+            None,
+            None,
+            {
+                "link_id": event.link_id,
+                "reference": event.reference,
+                "amount": event.amount,
+                "payment_id": event.payment_id,
+            },
+        )
         return None
     today = clock.today()
     student = enrollment.student
     before = {"next_due": _iso(enrollment.next_due), "classes_remaining": enrollment.classes_remaining}
-    payment = m.Payment(student_id=student.id, course_id=enrollment.batch.course_id, enrollment_id=enrollment.id,
-                        amount=event.amount, paid_on=today, method=event.method or "online",
-                        note=f"payment link {event.link_id} ({event.reference})", reference=event.payment_id)
+    payment = m.Payment(
+        student_id=student.id,
+        course_id=enrollment.batch.course_id,
+        enrollment_id=enrollment.id,
+        amount=event.amount,
+        paid_on=today,
+        method=event.method or "online",
+        note=f"payment link {event.link_id} ({event.reference})",
+        reference=event.payment_id,
+    )
     try:
         with session.begin_nested():  # a concurrent delivery of the same webhook loses on payments.reference
             session.add(payment)
@@ -521,9 +642,16 @@ def record_paid(session: Session, event: PaidEvent) -> PaymentResult | None:
     if full_fee:
         enrollment.next_due = add_months(enrollment.next_due or today, PLAN_MONTHS.get(enrollment.plan, 1))
         enrollment.classes_remaining += _plan_classes(session, enrollment)
-    after = {"payment_id": payment.id, "provider_payment_id": event.payment_id, "link_id": event.link_id,
-             "reference": event.reference, "amount": event.amount, "enrollment_id": enrollment.id,
-             "next_due": _iso(enrollment.next_due), "classes_remaining": enrollment.classes_remaining}
+    after = {
+        "payment_id": payment.id,
+        "provider_payment_id": event.payment_id,
+        "link_id": event.link_id,
+        "reference": event.reference,
+        "amount": event.amount,
+        "enrollment_id": enrollment.id,
+        "next_due": _iso(enrollment.next_due),
+        "classes_remaining": enrollment.classes_remaining,
+    }
     if not full_fee:
         after["review"] = f"paid {event.amount} of a {enrollment.fee} fee: enrollment not advanced"
     _audit(session, "payment.recorded", str(payment.id), before, after)
@@ -533,19 +661,44 @@ def record_paid(session: Session, event: PaidEvent) -> PaymentResult | None:
     whose = f"{first_name(student)}'s " if audience == "guardian" else ""
     text = f"✅ Payment received! {money(event.amount)} for {whose}{course}. Thank you!"
     if full_fee:
-        text += (f"\n{course} now has {enrollment.classes_remaining} classes left; "
-                 f"next payment due {date_text(enrollment.next_due, today)}.")
-    log.info("payment %s of %s recorded for %s; thanking %s", event.payment_id, money(event.amount),
-             student.enrollment_id, mask_phone(phone))
-    notice = Notice(phone, audience, text, CONFIRMATION_TEMPLATE,
-                    (recipient.split()[0], str(event.amount), f"{whose}{course}", event.payment_id)) if phone else None
-    return PaymentResult(payment_id=payment.id, student_name=student.name, course=course, amount=event.amount,
-                         phone=phone, text=text, next_due=enrollment.next_due,
-                         classes_remaining=enrollment.classes_remaining, notice=notice)
+        text += (
+            f"\n{course} now has {enrollment.classes_remaining} classes left; "
+            f"next payment due {date_text(enrollment.next_due, today)}."
+        )
+    log.info(
+        "payment %s of %s recorded for %s; thanking %s",
+        event.payment_id,
+        money(event.amount),
+        student.enrollment_id,
+        mask_phone(phone),
+    )
+    notice = (
+        Notice(
+            phone,
+            audience,
+            text,
+            CONFIRMATION_TEMPLATE,
+            (recipient.split()[0], str(event.amount), f"{whose}{course}", event.payment_id),
+        )
+        if phone
+        else None
+    )
+    return PaymentResult(
+        payment_id=payment.id,
+        student_name=student.name,
+        course=course,
+        amount=event.amount,
+        phone=phone,
+        text=text,
+        next_due=enrollment.next_due,
+        classes_remaining=enrollment.classes_remaining,
+        notice=notice,
+    )
 
 
-def process_paid_webhook(session: Session, provider: PaymentProvider, raw_body: bytes,
-                         signature: str | None) -> PaymentResult | None:
+def process_paid_webhook(
+    session: Session, provider: PaymentProvider, raw_body: bytes, signature: str | None
+) -> PaymentResult | None:
     """Verify, parse and record one provider webhook; raises WebhookRejected (answer 401) on a bad signature."""
     if not provider.verify_webhook(raw_body, signature):
         raise WebhookRejected("payment webhook signature missing or wrong", 401)

@@ -54,13 +54,18 @@ def add_admin_commands(commands: Any) -> None:
 
     add_api_command(commands)
 
-    worker = commands.add_parser("worker", help="RQ worker for the 'broadcasts' and 'reminders' queues "
-                                                "(needs REDIS_URL); re-queues unfinished broadcasts at start")
+    worker = commands.add_parser(
+        "worker",
+        help="RQ worker for the 'broadcasts' and 'reminders' queues "
+        "(needs REDIS_URL); re-queues unfinished broadcasts at start",
+    )
     worker.add_argument("--burst", action="store_true", help="stop when the queues are empty")
     worker.set_defaults(handler=_cmd_worker)
 
-    scheduler = commands.add_parser("scheduler", help="send due reminders every minute (queued on RQ when "
-                                                      "REDIS_URL is set) and purge old data daily at 03:30")
+    scheduler = commands.add_parser(
+        "scheduler",
+        help="send due reminders every minute (queued on RQ when REDIS_URL is set) and purge old data daily at 03:30",
+    )
     scheduler.set_defaults(handler=_cmd_scheduler)
 
     reminders = commands.add_parser("reminders", help="fee and class reminders")

@@ -23,11 +23,20 @@ def build_scheduler(scheduler_class: Any = None) -> Any:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     scheduler = (scheduler_class or BlockingScheduler)(timezone=clock.school_timezone())
-    scheduler.add_job(reminders_tick, "cron", second=0, id="reminders", max_instances=1, coalesce=True,
-                      misfire_grace_time=50)
+    scheduler.add_job(
+        reminders_tick, "cron", second=0, id="reminders", max_instances=1, coalesce=True, misfire_grace_time=50
+    )
     hour, minute = RETENTION_AT
-    scheduler.add_job(retention_job, "cron", hour=hour, minute=minute, id="retention", max_instances=1,
-                      coalesce=True, misfire_grace_time=3600)  # a scheduler restarted at 03:45 still purges
+    scheduler.add_job(
+        retention_job,
+        "cron",
+        hour=hour,
+        minute=minute,
+        id="retention",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+    )  # a scheduler restarted at 03:45 still purges
     return scheduler
 
 
@@ -35,8 +44,11 @@ def run_scheduler() -> int:
     """`hsm scheduler`: run the jobs until stopped. Bad settings are refused at start, not when a job runs."""
     fee_reminder_days(), class_reminder_minutes(), fee_reminder_hours(), retention_days()
     scheduler = build_scheduler()
-    log.info("scheduler: reminders every minute (%s), retention purge daily at %02d:%02d",
-             "queued on RQ" if get_settings().redis.url else "in-process", *RETENTION_AT)
+    log.info(
+        "scheduler: reminders every minute (%s), retention purge daily at %02d:%02d",
+        "queued on RQ" if get_settings().redis.url else "in-process",
+        *RETENTION_AT,
+    )
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):

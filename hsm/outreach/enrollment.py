@@ -37,8 +37,15 @@ COMMON_ALIASES: dict[str, tuple[str, ...]] = {
     "VIOLIN": ("fiddle", "violins"),
     "CARNATIC_VOCAL": ("vocal", "carnatic vocal", "classical singing"),
 }
-COURSE_EMOJI = {"PIANO": "🎹", "KEYBOARD": "🎹", "GUITAR": "🎸", "VIOLIN": "🎻", "DRUMS": "🥁",
-                "CARNATIC_VOCAL": "🎤", "TABLA": "🪘"}
+COURSE_EMOJI = {
+    "PIANO": "🎹",
+    "KEYBOARD": "🎹",
+    "GUITAR": "🎸",
+    "VIOLIN": "🎻",
+    "DRUMS": "🥁",
+    "CARNATIC_VOCAL": "🎤",
+    "TABLA": "🪘",
+}
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ def _course_names(course: m.Course) -> set[str]:
 
 def _phrases(text: str) -> list[str]:
     words = text.split()
-    return [" ".join(words[i:i + size]) for size in (3, 2, 1) for i in range(len(words) - size + 1)]
+    return [" ".join(words[i : i + size]) for size in (3, 2, 1) for i in range(len(words) - size + 1)]
 
 
 def _match_score(phrase: str, name: str) -> float:
@@ -102,13 +109,20 @@ def course_info(session: Session, course_text: str | None) -> CourseInfo | None:
     course = find_course(session, course_text)
     if course is None:
         return None
-    levels = session.execute(
-        select(m.Batch.level).where(m.Batch.course_id == course.id, m.Batch.active.is_(True)).distinct()
-    ).scalars().all()
+    levels = (
+        session.execute(
+            select(m.Batch.level).where(m.Batch.course_id == course.id, m.Batch.active.is_(True)).distinct()
+        )
+        .scalars()
+        .all()
+    )
     others = session.execute(
-        select(m.Course.name, m.Course.min_age).where(m.Course.id != course.id).order_by(m.Course.id)).all()
+        select(m.Course.name, m.Course.min_age).where(m.Course.id != course.id).order_by(m.Course.id)
+    ).all()
     return CourseInfo(
-        code=course.code, name=course.name, min_age=course.min_age,
+        code=course.code,
+        name=course.name,
+        min_age=course.min_age,
         plans=tuple(PlanInfo(p.plan, p.fee, p.classes) for p in sorted(course.plans, key=lambda p: p.classes)),
         levels=tuple(sorted({lv for lv in levels if lv}, key=_level_rank)),
         other_courses=tuple((name, min_age) for name, min_age in others),
@@ -194,21 +208,31 @@ class Preference:
         return self.days is None and self.earliest is None and self.latest is None
 
     def fits(self, weekday: int, start: time) -> bool:
-        return ((self.days is None or weekday in self.days)
-                and (self.earliest is None or start >= self.earliest)
-                and (self.latest is None or start < self.latest))
+        return (
+            (self.days is None or weekday in self.days)
+            and (self.earliest is None or start >= self.earliest)
+            and (self.latest is None or start < self.latest)
+        )
 
 
 _DAY_WORDS = {
-    0: ("mon", "monday", "mondays"), 1: ("tue", "tues", "tuesday", "tuesdays"),
-    2: ("wed", "weds", "wednesday", "wednesdays"), 3: ("thu", "thur", "thurs", "thursday", "thursdays"),
-    4: ("fri", "friday", "fridays"), 5: ("sat", "saturday", "saturdays"), 6: ("sun", "sunday", "sundays"),
+    0: ("mon", "monday", "mondays"),
+    1: ("tue", "tues", "tuesday", "tuesdays"),
+    2: ("wed", "weds", "wednesday", "wednesdays"),
+    3: ("thu", "thur", "thurs", "thursday", "thursdays"),
+    4: ("fri", "friday", "fridays"),
+    5: ("sat", "saturday", "saturdays"),
+    6: ("sun", "sunday", "sundays"),
 }
 _PARTS_OF_DAY = {
-    "morning": (time(6), time(12)), "mornings": (time(6), time(12)),
-    "afternoon": (time(12), time(16)), "afternoons": (time(12), time(16)),
-    "evening": (time(16), time(21)), "evenings": (time(16), time(21)),
-    "night": (time(18), time(23)), "nights": (time(18), time(23)),
+    "morning": (time(6), time(12)),
+    "mornings": (time(6), time(12)),
+    "afternoon": (time(12), time(16)),
+    "afternoons": (time(12), time(16)),
+    "evening": (time(16), time(21)),
+    "evenings": (time(16), time(21)),
+    "night": (time(18), time(23)),
+    "nights": (time(18), time(23)),
 }
 _CLOCK = re.compile(r"\b(after|before|around|at|from)\s+(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?\b")
 _BARE_CLOCK = re.compile(r"(?<!\w)()(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)\b")  # "10am", "6:30 pm": around then
@@ -248,8 +272,9 @@ def parse_preference(text: str | None) -> Preference:
 
     for word in tokens & set(_PARTS_OF_DAY):
         narrow(*_PARTS_OF_DAY[word])
-    spoken = " ".join(re.sub(r"[^a-z0-9:. ]+", " ", (text or "").lower().replace("p.m.", "pm")
-                             .replace("a.m.", "am")).split())
+    spoken = " ".join(
+        re.sub(r"[^a-z0-9:. ]+", " ", (text or "").lower().replace("p.m.", "pm").replace("a.m.", "am")).split()
+    )
     times = _CLOCK.findall(spoken) or _BARE_CLOCK.findall(spoken)
     for keyword, hour, minute, meridiem in times:
         at = _clock_time(int(hour), int(minute or 0), meridiem or None)
@@ -294,8 +319,10 @@ def schedule_text(batch: m.Batch) -> str:
     by_time: dict[time, list[int]] = {}
     for slot in sorted(batch.slots, key=lambda s: (s.weekday, s.start_time)):
         by_time.setdefault(slot.start_time, []).append(slot.weekday)
-    return ", ".join(f"{'/'.join(WEEKDAY_NAMES[d] for d in days)} {_clock_text(start)}"
-                     for start, days in sorted(by_time.items(), key=lambda item: item[1][0]))
+    return ", ".join(
+        f"{'/'.join(WEEKDAY_NAMES[d] for d in days)} {_clock_text(start)}"
+        for start, days in sorted(by_time.items(), key=lambda item: item[1][0])
+    )
 
 
 def _is_kids_batch(batch: m.Batch) -> bool:
@@ -311,8 +338,9 @@ def _taken_seats(session: Session, batch_ids: list[int]) -> dict[int, int]:
     return {batch_id: count for batch_id, count in rows}
 
 
-def fitting_batches(session: Session, course_code: str, age: int | None, level: str | None,
-                    preferred: str | None) -> list[BatchOption]:
+def fitting_batches(
+    session: Session, course_code: str, age: int | None, level: str | None, preferred: str | None
+) -> list[BatchOption]:
     """Batches of the course at the level (unknown → Beginner) with a free seat, for the age; preference first.
 
     If none fits the stated preference, the others come back with `fits_preference=False`.
@@ -322,9 +350,12 @@ def fitting_batches(session: Session, course_code: str, age: int | None, level: 
         return []
     wanted_level = normalise_level(level)
     batches = [
-        b for b in session.execute(
-            select(m.Batch).where(m.Batch.course_id == course.id, m.Batch.active.is_(True))
-            .options(selectinload(m.Batch.slots), selectinload(m.Batch.teacher)).order_by(m.Batch.code)
+        b
+        for b in session.execute(
+            select(m.Batch)
+            .where(m.Batch.course_id == course.id, m.Batch.active.is_(True))
+            .options(selectinload(m.Batch.slots), selectinload(m.Batch.teacher))
+            .order_by(m.Batch.code)
         ).scalars()
         if (b.level or DEFAULT_LEVEL).lower() == wanted_level.lower()
         and not (age is not None and age > KIDS_MAX_AGE and _is_kids_batch(b))
@@ -341,9 +372,16 @@ def fitting_batches(session: Session, course_code: str, age: int | None, level: 
         return (not (child and _is_kids_batch(batch)), first, batch.code)
 
     return [
-        BatchOption(code=b.code, name=b.name, course=course.name, level=b.level or DEFAULT_LEVEL,
-                    teacher=b.teacher.display_name, schedule=schedule_text(b),
-                    free_seats=b.capacity - taken.get(b.id, 0), fits_preference=fits)
+        BatchOption(
+            code=b.code,
+            name=b.name,
+            course=course.name,
+            level=b.level or DEFAULT_LEVEL,
+            teacher=b.teacher.display_name,
+            schedule=schedule_text(b),
+            free_seats=b.capacity - taken.get(b.id, 0),
+            fits_preference=fits,
+        )
         for b in sorted(chosen, key=order)
     ]
 
@@ -352,8 +390,10 @@ def batches_text(info: CourseInfo, options: list[BatchOption], level: str | None
     """The batches offered, then the question that leads to a lead."""
     wanted = normalise_level(level)
     if not options:
-        return (f"We have no open {wanted} {info.name} batch right now. Would you like an administrator to call "
-                f"you about the next one?")
+        return (
+            f"We have no open {wanted} {info.name} batch right now. Would you like an administrator to call "
+            f"you about the next one?"
+        )
     lines = [f"• {option.name}: {option.text}" for option in options]
     if options[0].fits_preference:
         intro = f"These {info.name} batches fit:" if len(options) > 1 else f"This {info.name} batch fits:"
@@ -364,8 +404,9 @@ def batches_text(info: CourseInfo, options: list[BatchOption], level: str | None
 
 def missing_details(age: int | None, level: str | None, preferred: str | None) -> list[str]:
     """What to ask next, in order: 'age', 'level', 'preferred_slot'."""
-    return [name for name, value in (("age", age), ("level", level), ("preferred_slot", preferred))
-            if value in (None, "")]
+    return [
+        name for name, value in (("age", age), ("level", level), ("preferred_slot", preferred)) if value in (None, "")
+    ]
 
 
 # ---------------------------------------------------------------- leads
@@ -378,8 +419,7 @@ def _a_or_an(age: int) -> str:
 
 def _phone_display(phone: str) -> str:
     try:
-        return phonenumbers.format_number(phonenumbers.parse(phone, None),
-                                          phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        return phonenumbers.format_number(phonenumbers.parse(phone, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     except phonenumbers.NumberParseException:
         return phone
 
@@ -402,27 +442,53 @@ def lead_summary(lead: m.Lead) -> str:
 
 
 def _lead_state(lead: m.Lead) -> dict:
-    return {"name": lead.name, "phone": lead.phone, "course_id": lead.course_id, "student_age": lead.student_age,
-            "level": lead.level, "preferred_slot": lead.preferred_slot, "source": lead.source, "status": lead.status}
+    return {
+        "name": lead.name,
+        "phone": lead.phone,
+        "course_id": lead.course_id,
+        "student_age": lead.student_age,
+        "level": lead.level,
+        "preferred_slot": lead.preferred_slot,
+        "source": lead.source,
+        "status": lead.status,
+    }
 
 
-def create_lead(session: Session, phone: str, name: str | None, course_code: str | None, age: int | None,
-                level: str | None, preferred_slot: str | None) -> tuple[m.Lead, list[Notice]]:
+def create_lead(
+    session: Session,
+    phone: str,
+    name: str | None,
+    course_code: str | None,
+    age: int | None,
+    level: str | None,
+    preferred_slot: str | None,
+) -> tuple[m.Lead, list[Notice]]:
     """A lead for the admins to call; one open ("new") lead per phone and course, updated when asked again."""
     try:
         phone = normalise_phone(phone)
     except InvalidPhoneNumber:
         phone = str(phone).strip()
-    course = session.execute(select(m.Course).where(m.Course.code == course_code)).scalar_one_or_none() \
-        if course_code else None
+    course = (
+        session.execute(select(m.Course).where(m.Course.code == course_code)).scalar_one_or_none()
+        if course_code
+        else None
+    )
     course_id = course.id if course else None
-    values = {"name": (name or "").strip() or None, "student_age": age,
-              "level": normalise_level(level) if level else None,
-              "preferred_slot": (preferred_slot or "").strip() or None}
+    values = {
+        "name": (name or "").strip() or None,
+        "student_age": age,
+        "level": normalise_level(level) if level else None,
+        "preferred_slot": (preferred_slot or "").strip() or None,
+    }
     lead = session.execute(
-        select(m.Lead).where(m.Lead.phone == phone, m.Lead.status == "new",
-                             m.Lead.course_id.is_(None) if course_id is None else m.Lead.course_id == course_id)
-        .order_by(m.Lead.id).limit(1)
+        select(m.Lead)
+        .where(
+            m.Lead.phone == phone,
+            m.Lead.status == "new",
+            m.Lead.course_id.is_(None) if course_id is None else m.Lead.course_id == course_id,
+        )
+        .order_by(m.Lead.id)
+        .limit(1)
     ).scalar_one_or_none()
     if lead is None:
         lead = m.Lead(phone=phone, course=course, source="whatsapp", status="new", **values)
@@ -437,8 +503,11 @@ def create_lead(session: Session, phone: str, name: str | None, course_code: str
     after = _lead_state(lead)
     if before == after:
         return lead, []  # asked again with nothing new: the admins already know
-    session.add(m.AuditLog(actor=f"whatsapp:{phone}", action=action, entity="leads", entity_id=str(lead.id),
-                           before=before, after=after))
+    session.add(
+        m.AuditLog(
+            actor=f"whatsapp:{phone}", action=action, entity="leads", entity_id=str(lead.id), before=before, after=after
+        )
+    )
     session.flush()
     return lead, _lead_notices(session, lead, updated=before is not None)
 
@@ -453,21 +522,45 @@ def _lead_notices(session: Session, lead: m.Lead, updated: bool) -> list[Notice]
     admins = session.execute(
         select(m.Admin).where(m.Admin.active.is_(True), m.Admin.phone.is_not(None)).order_by(m.Admin.id)
     ).scalars()
-    return [Notice(phone=admin.phone, audience="admin", text=text, template=LEAD_TEMPLATE,
-                   template_params=(details,)) for admin in admins]
+    return [
+        Notice(phone=admin.phone, audience="admin", text=text, template=LEAD_TEMPLATE, template_params=(details,))
+        for admin in admins
+    ]
 
 
 def lead_confirmation_text(lead: m.Lead) -> str:
     return f"Thank you! An administrator will call you on {_phone_display(lead.phone)} soon. 🙏"
 
 
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-                 "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-                 "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20}
-_AGE_WITH_UNIT = re.compile(r"\b(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\s*(?:-\s*)?(?:years?|yrs?|y/?o|yo|saal)\b",
-                            re.IGNORECASE)
-_AGE_ALONE = re.compile(r"^\s*(?:(?:he|she|they|my \w+) (?:is|are) |age\s*:?\s*)?(\d{1,2}|"
-                        + "|".join(_NUMBER_WORDS) + r")\s*[.!]?\s*$", re.IGNORECASE)
+_NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+}
+_AGE_WITH_UNIT = re.compile(
+    r"\b(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\s*(?:-\s*)?(?:years?|yrs?|y/?o|yo|saal)\b", re.IGNORECASE
+)
+_AGE_ALONE = re.compile(
+    r"^\s*(?:(?:he|she|they|my \w+) (?:is|are) |age\s*:?\s*)?(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\s*[.!]?\s*$",
+    re.IGNORECASE,
+)
 _AGE_IS = re.compile(r"\b(?:is|aged?)\s+(\d{1,2})\b", re.IGNORECASE)
 MIN_AGE, MAX_AGE = 2, 90
 

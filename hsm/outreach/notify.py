@@ -51,8 +51,9 @@ async def _deliver_one(client: WhatsAppClient, notice: Notice, kind: str | None)
         return "failed"
 
 
-async def deliver(notices: list[Notice], client: WhatsAppClient | None = None,
-                  kind: str | None = "reminders") -> DeliveryReport:
+async def deliver(
+    notices: list[Notice], client: WhatsAppClient | None = None, kind: str | None = "reminders"
+) -> DeliveryReport:
     """Send each notice; `kind` is the subscription it counts under ("reminders" or "announcements"), None for
     a receipt of the user's own action (a payment), which STOP does not stop."""
     report = DeliveryReport()

@@ -46,8 +46,10 @@ log = logging.getLogger("hsm.outreach.reminders")
 FEE_DUE, FEE_OVERDUE, CLASS = "fee_due", "fee_overdue", "class"
 PAYMENT_TEMPLATE, CLASS_TEMPLATE = "payment_reminder", "class_reminder"
 # Reply-button ids reach Rasa as payloads; Meta wants them unique, so "pay today" carries a date entity.
-PAYMENT_BUTTONS = (("Send payment link", "/request_payment_link"),
-                   ("I'll pay today", '/request_payment_link{"date": "today"}'))
+PAYMENT_BUTTONS = (
+    ("Send payment link", "/request_payment_link"),
+    ("I'll pay today", '/request_payment_link{"date": "today"}'),
+)
 SENDING = "sending"
 
 
@@ -67,10 +69,18 @@ class PlannedReminder:
         """The free-form message: reply buttons when there are any, else text."""
         if not self.buttons:
             return {"type": "text", "text": {"body": self.text, "preview_url": False}}
-        return {"type": "interactive", "interactive": {
-            "type": "button", "body": {"text": self.text},
-            "action": {"buttons": [{"type": "reply", "reply": {"id": payload, "title": title}}
-                                   for title, payload in self.buttons]}}}
+        return {
+            "type": "interactive",
+            "interactive": {
+                "type": "button",
+                "body": {"text": self.text},
+                "action": {
+                    "buttons": [
+                        {"type": "reply", "reply": {"id": payload, "title": title}} for title, payload in self.buttons
+                    ]
+                },
+            },
+        }
 
 
 @dataclass(frozen=True)
@@ -127,9 +137,12 @@ def _fee_drafts(session: Session, today: date) -> list[PlannedReminder]:
     enrollments = session.execute(
         select(m.Enrollment)
         .where(m.Enrollment.status == "active", m.Enrollment.next_due.is_not(None))
-        .options(selectinload(m.Enrollment.batch).selectinload(m.Batch.course),
-                 selectinload(m.Enrollment.student).selectinload(m.Student.guardian_links)
-                 .selectinload(m.StudentGuardian.guardian))
+        .options(
+            selectinload(m.Enrollment.batch).selectinload(m.Batch.course),
+            selectinload(m.Enrollment.student)
+            .selectinload(m.Student.guardian_links)
+            .selectinload(m.StudentGuardian.guardian),
+        )
         .order_by(m.Enrollment.next_due, m.Enrollment.id)
     ).scalars()
     planned: list[PlannedReminder] = []
@@ -159,21 +172,37 @@ def _fee_drafts(session: Session, today: date) -> list[PlannedReminder]:
                 text = f"💰 Hi {greeting}, {what} is due on {due}."
                 due_param = due
             course_param = course if own else f"{course} ({child})"
-            planned.append(PlannedReminder(kind, subject, contact.phone, contact.name or "", (student.name,), text,
-                                           PAYMENT_TEMPLATE, (greeting, str(enrollment.fee), course_param, due_param),
-                                           PAYMENT_BUTTONS))
+            planned.append(
+                PlannedReminder(
+                    kind,
+                    subject,
+                    contact.phone,
+                    contact.name or "",
+                    (student.name,),
+                    text,
+                    PAYMENT_TEMPLATE,
+                    (greeting, str(enrollment.fee), course_param, due_param),
+                    PAYMENT_BUTTONS,
+                )
+            )
     return planned
 
 
 def _class_drafts(session: Session, now: datetime) -> list[PlannedReminder]:
     horizon = now + timedelta(minutes=class_reminder_minutes())
-    batches = list(session.execute(
-        select(m.Batch).where(m.Batch.active.is_(True))
-        .options(selectinload(m.Batch.slots), selectinload(m.Batch.course), selectinload(m.Batch.teacher))
-    ).scalars())
+    batches = list(
+        session.execute(
+            select(m.Batch)
+            .where(m.Batch.active.is_(True))
+            .options(selectinload(m.Batch.slots), selectinload(m.Batch.course), selectinload(m.Batch.teacher))
+        ).scalars()
+    )
     today = now.date()
-    meetings = [meeting for meeting in schedule.meetings_between(session, batches, today, horizon.date())
-                if meeting.held and now < meeting.starts_at <= horizon]
+    meetings = [
+        meeting
+        for meeting in schedule.meetings_between(session, batches, today, horizon.date())
+        if meeting.held and now < meeting.starts_at <= horizon
+    ]
     planned: list[PlannedReminder] = []
     for meeting in meetings:
         batch = meeting.batch
@@ -198,11 +227,23 @@ def _class_drafts(session: Session, now: datetime) -> list[PlannedReminder]:
         teacher = batch.teacher.display_name
         for phone, (name, own, children) in by_phone.items():
             greeting = first_name(name)
-            text = (f"🎵 Hi {greeting}, reminder: {_whose(own, children)} {batch.name} class with {teacher} "
-                    f"starts at {when} {day}{room}.")
+            text = (
+                f"🎵 Hi {greeting}, reminder: {_whose(own, children)} {batch.name} class with {teacher} "
+                f"starts at {when} {day}{room}."
+            )
             course_param = batch.name if own else f"{batch.name} ({_join(children)})"
-            planned.append(PlannedReminder(CLASS, subject, phone, name, tuple(children), text, CLASS_TEMPLATE,
-                                           (greeting, course_param, teacher, when)))
+            planned.append(
+                PlannedReminder(
+                    CLASS,
+                    subject,
+                    phone,
+                    name,
+                    tuple(children),
+                    text,
+                    CLASS_TEMPLATE,
+                    (greeting, course_param, teacher, when),
+                )
+            )
     return planned
 
 
@@ -210,8 +251,11 @@ def _already_sent(session: Session, planned: list[PlannedReminder]) -> set[tuple
     subjects = sorted({reminder.subject for reminder in planned})
     sent: set[tuple[str, str, str]] = set()
     for start in range(0, len(subjects), 500):
-        rows = session.execute(select(m.ReminderSent.kind, m.ReminderSent.subject, m.ReminderSent.phone_number)
-                               .where(m.ReminderSent.subject.in_(subjects[start:start + 500])))
+        rows = session.execute(
+            select(m.ReminderSent.kind, m.ReminderSent.subject, m.ReminderSent.phone_number).where(
+                m.ReminderSent.subject.in_(subjects[start : start + 500])
+            )
+        )
         sent.update(tuple(row) for row in rows)
     return sent
 
@@ -242,8 +286,11 @@ def due_reminders(session: Session, now: datetime | None = None) -> list[Planned
 def _claim(reminder: PlannedReminder) -> bool:
     try:
         with session_scope() as session:
-            session.add(m.ReminderSent(kind=reminder.kind, subject=reminder.subject, phone_number=reminder.phone,
-                                       status=SENDING))
+            session.add(
+                m.ReminderSent(
+                    kind=reminder.kind, subject=reminder.subject, phone_number=reminder.phone, status=SENDING
+                )
+            )
         return True
     except IntegrityError:
         return False
@@ -253,9 +300,14 @@ def _mark(reminder: PlannedReminder, status: str) -> None:
     with session_scope() as session:
         session.execute(
             update(m.ReminderSent)
-            .where(m.ReminderSent.kind == reminder.kind, m.ReminderSent.subject == reminder.subject,
-                   m.ReminderSent.phone_number == reminder.phone)
-            .values(status=status).execution_options(synchronize_session=False))
+            .where(
+                m.ReminderSent.kind == reminder.kind,
+                m.ReminderSent.subject == reminder.subject,
+                m.ReminderSent.phone_number == reminder.phone,
+            )
+            .values(status=status)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _plan(now: datetime) -> list[PlannedReminder]:
@@ -282,8 +334,9 @@ async def _send_one(client: WhatsAppClient, reminder: PlannedReminder) -> Remind
     return ReminderResult(reminder, outcome)
 
 
-async def send_reminders(now: datetime | None = None, client: WhatsAppClient | None = None,
-                         dry_run: bool = False) -> list[ReminderResult]:
+async def send_reminders(
+    now: datetime | None = None, client: WhatsAppClient | None = None, dry_run: bool = False
+) -> list[ReminderResult]:
     """Send (or with `dry_run`, only list) the reminders due at `now`. Without a client, one is built from the
     environment and closed afterwards."""
     now = now or clock.now()
@@ -320,8 +373,12 @@ def reminders_tick() -> None:
 
         minute = clock.now().strftime("%Y%m%dT%H%M")
         Queue(QUEUE_REMINDERS, connection=redis_connection(url)).enqueue_call(
-            "hsm.outreach.reminders.reminders_job", job_id=f"hsm-reminders-{minute}", timeout=600, result_ttl=3600,
-            description=f"reminders {minute}")
+            "hsm.outreach.reminders.reminders_job",
+            job_id=f"hsm-reminders-{minute}",
+            timeout=600,
+            result_ttl=3600,
+            description=f"reminders {minute}",
+        )
         return
     try:
         reminders_job()

@@ -105,8 +105,13 @@ DEFAULT_REFUSAL = "Sorry, I can't help with that here." + _HELP
 # Appended for an unknown number asking for a family-only thing: how to become known, without any example data.
 LINK_HINT = " If you are a student or parent with us, send your enrollment ID and your relation to link this number."
 
-ROLE_LABELS = {"admin": "admin", "teacher": "teacher", "student": "student", "guardian": "parent",
-               "prospect": "visitor"}
+ROLE_LABELS = {
+    "admin": "admin",
+    "teacher": "teacher",
+    "student": "student",
+    "guardian": "parent",
+    "prospect": "visitor",
+}
 
 
 def _switch_hint(current: str, target: str) -> str:
@@ -181,9 +186,21 @@ def require_intent(identity: Identity | str, intent: str) -> str:
 # ------------------------------------------------------------------------------------------------ role switching
 
 _ROLE_WORDS = {
-    "parent": "guardian", "guardian": "guardian", "mother": "guardian", "father": "guardian", "mom": "guardian",
-    "mum": "guardian", "dad": "guardian", "teacher": "teacher", "tutor": "teacher", "faculty": "teacher",
-    "student": "student", "learner": "student", "admin": "admin", "administrator": "admin", "office": "admin",
+    "parent": "guardian",
+    "guardian": "guardian",
+    "mother": "guardian",
+    "father": "guardian",
+    "mom": "guardian",
+    "mum": "guardian",
+    "dad": "guardian",
+    "teacher": "teacher",
+    "tutor": "teacher",
+    "faculty": "teacher",
+    "student": "student",
+    "learner": "student",
+    "admin": "admin",
+    "administrator": "admin",
+    "office": "admin",
 }
 _ROLE_WORD = r"(?P<word>" + "|".join(sorted(_ROLE_WORDS, key=len, reverse=True)) + r")"
 _DETERMINER = r"(?:(?:an?|the|my)\s+)?"

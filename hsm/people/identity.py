@@ -46,13 +46,20 @@ class Identity:
 def _links_by_phone():
     """Every active role a phone number holds, in ROLE_PRIORITY order: one statement for the four tables, built
     once (building and keying a statement costs more than SQLite takes to run it)."""
-    tables = {"admin": (m.Admin, (m.Admin.active.is_(True),)), "teacher": (m.Teacher, (m.Teacher.active.is_(True),)),
-              "student": (m.Student, ()), "guardian": (m.Guardian, ())}
+    tables = {
+        "admin": (m.Admin, (m.Admin.active.is_(True),)),
+        "teacher": (m.Teacher, (m.Teacher.active.is_(True),)),
+        "student": (m.Student, ()),
+        "guardian": (m.Guardian, ()),
+    }
     parts = []
     for rank, role in enumerate(ROLE_PRIORITY):
         model, extra = tables[role]
-        parts.append(select(literal(role).label("role"), literal(rank).label("rank"), model.id.label("id"),
-                            model.name.label("name")).where(model.phone == bindparam("phone"), *extra))
+        parts.append(
+            select(
+                literal(role).label("role"), literal(rank).label("rank"), model.id.label("id"), model.name.label("name")
+            ).where(model.phone == bindparam("phone"), *extra)
+        )
     found = union_all(*parts).subquery()
     return select(found.c.role, found.c.id, found.c.name).order_by(found.c.rank, found.c.id)
 

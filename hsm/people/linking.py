@@ -47,13 +47,18 @@ MAX_CODES_PER_DAY = 3
 MAX_MAILS_PER_STUDENT_PER_DAY = 5  # many numbers asking for one student: stop mailing them (silently)
 RELATIONS = ("mother", "father", "guardian", "self")
 
-LINK_SENT_REPLY = ("If that enrollment ID is ours, we've emailed a 6-digit code to the address on file. "
-                   "Reply with the code to link this number.")
-TOO_MANY_REQUESTS_REPLY = ("You've asked for the most codes allowed in a day. Please try again tomorrow, "
-                           "or contact the school office.")
+LINK_SENT_REPLY = (
+    "If that enrollment ID is ours, we've emailed a 6-digit code to the address on file. "
+    "Reply with the code to link this number."
+)
+TOO_MANY_REQUESTS_REPLY = (
+    "You've asked for the most codes allowed in a day. Please try again tomorrow, or contact the school office."
+)
 NOT_A_CODE_REPLY = "Please reply with just the 6-digit code."
-NO_PENDING_REPLY = ("There's no code waiting for this number. Send your enrollment ID and your relation "
-                    "(for example \"I'm the mother of\" and the ID) to get one.")
+NO_PENDING_REPLY = (
+    "There's no code waiting for this number. Send your enrollment ID and your relation "
+    '(for example "I\'m the mother of" and the ID) to get one.'
+)
 EXPIRED_REPLY = "That code has expired. Send your enrollment ID again to get a new one."
 LOCKED_REPLY = "Too many wrong codes. Send your enrollment ID again to get a new code."
 USED_REPLY = "That code has already been used."
@@ -101,10 +106,14 @@ _RELATION_WORDS = (
     ("guardian", r"guardian|parent|grand(?:mother|father|ma|pa)|uncle|aunt(?:y|ie)?|son|daughter|child|kid|ward"),
 )
 _RELATION = [(relation, re.compile(rf"\b(?:{words})s?\b", re.IGNORECASE)) for relation, words in _RELATION_WORDS]
-_SELF = re.compile(r"\b(?:i\s*'?\s*a?m\s+(?:the\s+|a\s+)?student|myself|my\s+own|it'?s\s+me|i\s*'?\s*a?m\s+HSM|"
-                   r"my\s+(?:enrollment|enrolment|student)\s+(?:id|number|no)|self)\b", re.IGNORECASE)
-_LINK_CUE = re.compile(r"\b(?:link|connect|register|verify|add\s+(?:this|my)\s+number|i\s*'?\s*a?m|my)\b",
-                       re.IGNORECASE)
+_SELF = re.compile(
+    r"\b(?:i\s*'?\s*a?m\s+(?:the\s+|a\s+)?student|myself|my\s+own|it'?s\s+me|i\s*'?\s*a?m\s+HSM|"
+    r"my\s+(?:enrollment|enrolment|student)\s+(?:id|number|no)|self)\b",
+    re.IGNORECASE,
+)
+_LINK_CUE = re.compile(
+    r"\b(?:link|connect|register|verify|add\s+(?:this|my)\s+number|i\s*'?\s*a?m|my)\b", re.IGNORECASE
+)
 _ANY_RELATION = "(?i:" + "|".join(words for _, words in _RELATION_WORDS) + ")"
 _NAME = r"([A-Z][a-z][\w.-]*(?:\s+[A-Z][\w.-]*){0,3})"
 _CLAIMED_NAME = re.compile(r"\b" + _NAME + r"\s*'s\s+" + _ANY_RELATION + r"\b")
@@ -198,10 +207,23 @@ def _normalised(phone: str) -> str | None:
         return None
 
 
-def _audit(session: Session, action: str, address: str, now: datetime, after: dict | None = None,
-           entity: str = _AUDIT_ENTITY, entity_id: str | None = None) -> m.AuditLog:
-    row = m.AuditLog(actor=f"whatsapp:{mask_phone(address)}", action=action, entity=entity,
-                     entity_id=entity_id or phone_ref(address), after=after, created_at=now)
+def _audit(
+    session: Session,
+    action: str,
+    address: str,
+    now: datetime,
+    after: dict | None = None,
+    entity: str = _AUDIT_ENTITY,
+    entity_id: str | None = None,
+) -> m.AuditLog:
+    row = m.AuditLog(
+        actor=f"whatsapp:{mask_phone(address)}",
+        action=action,
+        entity=entity,
+        entity_id=entity_id or phone_ref(address),
+        after=after,
+        created_at=now,
+    )
     session.add(row)
     session.flush()
     return row
@@ -215,17 +237,22 @@ def _school_name(session: Session) -> str:
 def _mail_for(session: Session, student: m.Student, address: str, relation: str, code: str) -> PendingMail:
     school = _school_name(session)
     as_whom = "as the student themself" if relation == "self" else f"as {relation}"
-    body = (f"Hello,\n\nSomeone using the WhatsApp number {mask_phone(address)} asked to link it to "
-            f"{student.name}'s record at {school}, {as_whom}.\n\n"
-            f"Your code is: {code}\n\n"
-            f"It expires in {int(CODE_TTL.total_seconds() // 60)} minutes and works once. Reply with it on "
-            "WhatsApp to finish.\nIf you didn't ask for this, ignore this email: nothing changes without the code.\n")
+    body = (
+        f"Hello,\n\nSomeone using the WhatsApp number {mask_phone(address)} asked to link it to "
+        f"{student.name}'s record at {school}, {as_whom}.\n\n"
+        f"Your code is: {code}\n\n"
+        f"It expires in {int(CODE_TTL.total_seconds() // 60)} minutes and works once. Reply with it on "
+        "WhatsApp to finish.\nIf you didn't ask for this, ignore this email: nothing changes without the code.\n"
+    )
     return PendingMail(to=student.email, subject=f"Your {school} WhatsApp link code", body=body)
 
 
 def _mails_today(session: Session, student: m.Student, now: datetime) -> int:
-    return session.execute(select(func.count()).select_from(m.LinkCode).where(
-        m.LinkCode.student_id == student.id, m.LinkCode.created_at > now - timedelta(days=1))).scalar_one()
+    return session.execute(
+        select(func.count())
+        .select_from(m.LinkCode)
+        .where(m.LinkCode.student_id == student.id, m.LinkCode.created_at > now - timedelta(days=1))
+    ).scalar_one()
 
 
 def begin_link(session: Session, phone: str, request: LinkRequest) -> tuple[str, PendingMail | None]:
@@ -236,9 +263,15 @@ def begin_link(session: Session, phone: str, request: LinkRequest) -> tuple[str,
         return LINK_SENT_REPLY, None  # nothing we could link; the same words as always
     ref = phone_ref(address)
     requests_today = session.execute(
-        select(func.count()).select_from(m.AuditLog)
-        .where(m.AuditLog.action == _REQUESTED, m.AuditLog.entity == _AUDIT_ENTITY, m.AuditLog.entity_id == ref,
-               m.AuditLog.created_at > now - timedelta(days=1))).scalar_one()
+        select(func.count())
+        .select_from(m.AuditLog)
+        .where(
+            m.AuditLog.action == _REQUESTED,
+            m.AuditLog.entity == _AUDIT_ENTITY,
+            m.AuditLog.entity_id == ref,
+            m.AuditLog.created_at > now - timedelta(days=1),
+        )
+    ).scalar_one()
     if requests_today >= MAX_CODES_PER_DAY:
         log.info("link request from %s refused: %d codes asked for today", mask_phone(address), requests_today)
         return TOO_MANY_REQUESTS_REPLY, None
@@ -248,19 +281,35 @@ def begin_link(session: Session, phone: str, request: LinkRequest) -> tuple[str,
     mailable = student is not None and bool(student.email) and "@" in student.email
     if mailable and _mails_today(session, student, now) < MAX_MAILS_PER_STUDENT_PER_DAY:
         # One live code per number: a new request retires the previous ones.
-        session.execute(update(m.LinkCode)
-                        .where(m.LinkCode.phone_number == address, m.LinkCode.used_at.is_(None),
-                               m.LinkCode.expires_at > now)
-                        .values(expires_at=now).execution_options(synchronize_session=False))
+        session.execute(
+            update(m.LinkCode)
+            .where(m.LinkCode.phone_number == address, m.LinkCode.used_at.is_(None), m.LinkCode.expires_at > now)
+            .values(expires_at=now)
+            .execution_options(synchronize_session=False)
+        )
         code = f"{secrets.randbelow(1_000_000):06d}"
-        session.add(m.LinkCode(phone_number=address, student_id=student.id, relation=request.relation,
-                               code_hash=hash_code(address, code), expires_at=now + CODE_TTL, attempts=0,
-                               created_at=now))
+        session.add(
+            m.LinkCode(
+                phone_number=address,
+                student_id=student.id,
+                relation=request.relation,
+                code_hash=hash_code(address, code),
+                expires_at=now + CODE_TTL,
+                attempts=0,
+                created_at=now,
+            )
+        )
         mail = _mail_for(session, student, address, request.relation, code)
-    _audit(session, _REQUESTED, address, now,
-           {"enrollment_id": enrollment_id, "relation": request.relation, "emailed": mail is not None})
-    log.info("link code requested by %s for %s (emailed: %s)", mask_phone(address), enrollment_id,
-             "yes" if mail else "no")
+    _audit(
+        session,
+        _REQUESTED,
+        address,
+        now,
+        {"enrollment_id": enrollment_id, "relation": request.relation, "emailed": mail is not None},
+    )
+    log.info(
+        "link code requested by %s for %s (emailed: %s)", mask_phone(address), enrollment_id, "yes" if mail else "no"
+    )
     return LINK_SENT_REPLY, mail
 
 
@@ -278,19 +327,33 @@ def verify_code(session: Session, phone: str, code: str) -> str:
         return NOT_A_CODE_REPLY
     ref = phone_ref(address)
     latest = session.execute(
-        select(m.AuditLog).where(m.AuditLog.action == _REQUESTED, m.AuditLog.entity == _AUDIT_ENTITY,
-                                 m.AuditLog.entity_id == ref)
-        .order_by(m.AuditLog.id.desc()).limit(1)).scalar_one_or_none()
+        select(m.AuditLog)
+        .where(m.AuditLog.action == _REQUESTED, m.AuditLog.entity == _AUDIT_ENTITY, m.AuditLog.entity_id == ref)
+        .order_by(m.AuditLog.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     if latest is None:
         return NO_PENDING_REPLY
     failures = session.execute(
-        select(func.count()).select_from(m.AuditLog)
-        .where(m.AuditLog.action == _FAILED, m.AuditLog.entity == _AUDIT_ENTITY, m.AuditLog.entity_id == ref,
-               m.AuditLog.id > latest.id)).scalar_one()
-    recent_codes = session.execute(
-        select(m.LinkCode).where(m.LinkCode.phone_number == address,
-                                 m.LinkCode.created_at > now - timedelta(days=2))
-        .order_by(m.LinkCode.id.desc()).with_for_update()).scalars().all()  # one verification at a time
+        select(func.count())
+        .select_from(m.AuditLog)
+        .where(
+            m.AuditLog.action == _FAILED,
+            m.AuditLog.entity == _AUDIT_ENTITY,
+            m.AuditLog.entity_id == ref,
+            m.AuditLog.id > latest.id,
+        )
+    ).scalar_one()
+    recent_codes = (
+        session.execute(
+            select(m.LinkCode)
+            .where(m.LinkCode.phone_number == address, m.LinkCode.created_at > now - timedelta(days=2))
+            .order_by(m.LinkCode.id.desc())
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )  # one verification at a time
     matched = next((row for row in recent_codes if _code_matches(row.code_hash, address, digits)), None)
     if matched is not None:
         if matched.used_at is not None:
@@ -326,8 +389,10 @@ def _link(session: Session, link: m.LinkCode, address: str, now: datetime) -> st
         before = {"phone": mask_phone(student.phone) if student.phone else None}
         student.phone = address
         after = {"relation": "self", "phone": mask_phone(address)}
-        reply = (f"✅ Done: this number is now linked to your enrollment, {first_name}. "
-                 "Ask me about your next class, classes left or fees any time.")
+        reply = (
+            f"✅ Done: this number is now linked to your enrollment, {first_name}. "
+            "Ask me about your next class, classes left or fees any time."
+        )
     else:
         guardian = session.execute(select(m.Guardian).where(m.Guardian.phone == address)).scalar_one_or_none()
         if guardian is None:
@@ -341,10 +406,21 @@ def _link(session: Session, link: m.LinkCode, address: str, now: datetime) -> st
         else:
             tie.relation = relation
         after = {"relation": relation, "guardian_id": guardian.id, "phone": mask_phone(address)}
-        reply = (f"✅ Done: this number is now linked to {first_name} (you as {relation}). "
-                 f"Ask me about {first_name}'s next class, classes left or fees any time.")
-    session.add(m.AuditLog(actor=f"whatsapp:{mask_phone(address)}", action=_LINKED, entity="student",
-                           entity_id=student.enrollment_id, before=before, after=after, created_at=now))
+        reply = (
+            f"✅ Done: this number is now linked to {first_name} (you as {relation}). "
+            f"Ask me about {first_name}'s next class, classes left or fees any time."
+        )
+    session.add(
+        m.AuditLog(
+            actor=f"whatsapp:{mask_phone(address)}",
+            action=_LINKED,
+            entity="student",
+            entity_id=student.enrollment_id,
+            before=before,
+            after=after,
+            created_at=now,
+        )
+    )
     session.flush()
     log.info("linked %s to %s as %s", mask_phone(address), student.enrollment_id, relation)
     return reply
@@ -370,8 +446,14 @@ class SmtpSettings:
             smtp = get_settings().smtp
         except SettingsError as error:
             raise MailError(str(error)) from None
-        return cls(host=smtp.host, port=smtp.port, user=smtp.user, password=smtp.password, sender=smtp.sender,
-                   starttls=smtp.starttls)
+        return cls(
+            host=smtp.host,
+            port=smtp.port,
+            user=smtp.user,
+            password=smtp.password,
+            sender=smtp.sender,
+            starttls=smtp.starttls,
+        )
 
 
 def send_mail(mail: PendingMail, settings: SmtpSettings | None = None) -> None:
@@ -389,8 +471,9 @@ def send_mail(mail: PendingMail, settings: SmtpSettings | None = None) -> None:
     try:
         client: smtplib.SMTP
         if settings.port == 465:
-            client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout_s,
-                                      context=ssl.create_default_context())
+            client = smtplib.SMTP_SSL(
+                settings.host, settings.port, timeout=settings.timeout_s, context=ssl.create_default_context()
+            )
         else:
             client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_s)
         with client:
@@ -419,8 +502,9 @@ def _send_logged(mail: PendingMail) -> bool:
 _background: set[asyncio.Task] = set()
 
 
-async def start_link(phone: str, request: LinkRequest, *, database_url: str | None = None,
-                     wait_for_mail: bool = False) -> str:
+async def start_link(
+    phone: str, request: LinkRequest, *, database_url: str | None = None, wait_for_mail: bool = False
+) -> str:
     """`begin_link` in a worker thread, then the mail in another; returns the reply at once (so its timing
     says nothing about the ID either) unless `wait_for_mail`."""
     from hsm.infra.db import session_scope

@@ -92,8 +92,7 @@ def _set(session: Session, phone: str, kinds: Kinds, value: bool) -> Subscriptio
     now = clock.utcnow()
     if row is None:
         who = identify(session, address)
-        row = m.WhatsAppSubscription(phone_number=address, user_id=who.person_id,
-                                     user_type=who.role, opted_in_at=None)
+        row = m.WhatsAppSubscription(phone_number=address, user_id=who.person_id, user_type=who.role, opted_in_at=None)
         session.add(row)
     row.preferences = dict(after)  # a new object, so the JSON column is written
     row.is_active = any(after.values())
@@ -101,9 +100,17 @@ def _set(session: Session, phone: str, kinds: Kinds, value: bool) -> Subscriptio
         row.opted_in_at = now
     else:
         row.opted_out_at = now
-    session.add(m.AuditLog(actor=f"whatsapp:{mask_phone(address)}", action=OPT_IN if value else OPT_OUT,
-                           entity="whatsapp_subscriptions", entity_id=mask_phone(address),
-                           before=before, after=after, created_at=now))
+    session.add(
+        m.AuditLog(
+            actor=f"whatsapp:{mask_phone(address)}",
+            action=OPT_IN if value else OPT_OUT,
+            entity="whatsapp_subscriptions",
+            entity_id=mask_phone(address),
+            before=before,
+            after=after,
+            created_at=now,
+        )
+    )
     session.flush()
     return SubscriptionState(address, after, changed=True)
 
@@ -133,19 +140,31 @@ _DONT = r"(?:don'?t|do\s+not|dont|never)"
 
 _OUT_ALL = re.compile(
     "^" + _POLITE + r"(?:stop(?:\s*all)?|unsubscribe(?:\s+me)?(?:\s+from\s+all)?|opt[\s-]*out|"
-    r"stop\s+(?:sending\s+)?(?:me\s+)?" + _MESSAGES + "|"
-    + _DONT + r"\s+(?:send|message|text)\s+me(?:\s+" + _MESSAGES + r")?|"
-    r"no\s+more\s+" + _MESSAGES + ")" + _TAIL, re.IGNORECASE)
+    r"stop\s+(?:sending\s+)?(?:me\s+)?"
+    + _MESSAGES
+    + "|"
+    + _DONT
+    + r"\s+(?:send|message|text)\s+me(?:\s+"
+    + _MESSAGES
+    + r")?|"
+    r"no\s+more\s+" + _MESSAGES + ")" + _TAIL,
+    re.IGNORECASE,
+)
 _OUT_KIND = re.compile(
     "^" + _POLITE + r"(?:stop(?:\s+sending)?(?:\s+me)?(?:\s+the)?|unsubscribe(?:\s+me)?(?:\s+from)?(?:\s+the)?|"
-    r"opt[\s-]*out(?:\s+of)?(?:\s+the)?|no(?:\s+more)?|" + _DONT + r"\s+send(?:\s+me)?(?:\s+any)?)\s+"
-    + _KIND + _TAIL, re.IGNORECASE)
+    r"opt[\s-]*out(?:\s+of)?(?:\s+the)?|no(?:\s+more)?|" + _DONT + r"\s+send(?:\s+me)?(?:\s+any)?)\s+" + _KIND + _TAIL,
+    re.IGNORECASE,
+)
 _IN_ALL = re.compile(
     "^" + _POLITE + r"(?:start|unstop|resume|subscribe(?:\s+me)?(?:\s+again)?|opt[\s-]*in|"
-    r"(?:start|resume)\s+(?:sending\s+)?(?:me\s+)?" + _MESSAGES + ")" + _TAIL, re.IGNORECASE)
+    r"(?:start|resume)\s+(?:sending\s+)?(?:me\s+)?" + _MESSAGES + ")" + _TAIL,
+    re.IGNORECASE,
+)
 _IN_KIND = re.compile(
     "^" + _POLITE + r"(?:start(?:\s+sending)?(?:\s+me)?(?:\s+the)?|resume(?:\s+the)?|subscribe(?:\s+me)?(?:\s+to)?"
-    r"(?:\s+the)?|opt[\s-]*in(?:\s+to)?(?:\s+the)?|send(?:\s+me)?(?:\s+the)?)\s+" + _KIND + _TAIL, re.IGNORECASE)
+    r"(?:\s+the)?|opt[\s-]*in(?:\s+to)?(?:\s+the)?|send(?:\s+me)?(?:\s+the)?)\s+" + _KIND + _TAIL,
+    re.IGNORECASE,
+)
 
 
 def _kinds_named(words: str) -> tuple[str, ...] | None:
@@ -191,7 +210,9 @@ def _kinds_label(kinds: tuple[str, ...]) -> str:
 def confirmation_text(action: str, kinds: tuple[str, ...]) -> str:
     """What to answer after a subscription command."""
     if action == OPT_OUT:
-        return (f"Done: you won't get {_kinds_label(kinds)} from us any more. You can still ask me anything. "
-                "Send START to subscribe again.")
+        return (
+            f"Done: you won't get {_kinds_label(kinds)} from us any more. You can still ask me anything. "
+            "Send START to subscribe again."
+        )
     label = "reminders and announcements" if set(kinds) == set(KINDS) else " and ".join(kinds)
     return f"Welcome back: you'll get {label} from us again. Send STOP any time to stop them."

@@ -64,5 +64,8 @@ def freeze_loaded_objects() -> None:
     started = time.perf_counter()
     gc.collect()  # what is garbage already should not be kept forever
     gc.freeze()
-    log.debug("%d objects exempted from garbage collection in %.0f ms", gc.get_freeze_count(),
-              (time.perf_counter() - started) * 1000)
+    log.debug(
+        "%d objects exempted from garbage collection in %.0f ms",
+        gc.get_freeze_count(),
+        (time.perf_counter() - started) * 1000,
+    )

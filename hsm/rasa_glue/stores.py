@@ -67,8 +67,13 @@ class SchoolTrackerStore(SQLTrackerStore):
 
     engine: Engine  # set by SQLTrackerStore.__init__
 
-    def __init__(self, domain: Domain | None = None, host: str | None = None,
-                 event_broker: EventBroker | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        domain: Domain | None = None,
+        host: str | None = None,
+        event_broker: EventBroker | None = None,
+        **kwargs: Any,
+    ) -> None:
         url = tracker_database_url()
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
         if self.engine.dialect.name == "sqlite":
@@ -104,7 +109,9 @@ local function purge(key, now)
 end
 """
 # KEYS: tickets, sequence. ARGV: lifetime (s), sequence TTL (s). -> {ticket number, Redis time}
-_LUA_ISSUE = _LUA_PRELUDE + """
+_LUA_ISSUE = (
+    _LUA_PRELUDE
+    + """
 local now = server_now()
 purge(KEYS[1], now)
 local number = redis.call('INCR', KEYS[2])
@@ -115,23 +122,32 @@ local lifetime_ms = math.ceil(lifetime * 1000) + 1000
 if redis.call('PTTL', KEYS[1]) < lifetime_ms then redis.call('PEXPIRE', KEYS[1], lifetime_ms) end
 return {number, tostring(now)}
 """
+)
 # KEYS: tickets. -> {Redis time, member, member, ...} (expired tickets removed first)
-_LUA_READ = _LUA_PRELUDE + """
+_LUA_READ = (
+    _LUA_PRELUDE
+    + """
 local now = server_now()
 purge(KEYS[1], now)
 local result = {tostring(now)}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do table.insert(result, member) end
 return result
 """
+)
 # KEYS: tickets. ARGV: ticket number. -> tickets left. An empty sorted set is no key at all: the lock is gone the
 # moment its last ticket is, in the same step, so no one can slip a ticket in between "nobody waits" and "delete".
-_LUA_FINISH = _LUA_PRELUDE + """
+_LUA_FINISH = (
+    _LUA_PRELUDE
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])
 purge(KEYS[1], server_now())
 return redis.call('ZCARD', KEYS[1])
 """
+)
 # KEYS: tickets, sequence. ARGV: client time, sequence TTL, then number/expires (client time) pairs.
-_LUA_SAVE = _LUA_PRELUDE + """
+_LUA_SAVE = (
+    _LUA_PRELUDE
+    + """
 local now = server_now()
 local offset = now - tonumber(ARGV[1])
 redis.call('DEL', KEYS[1])
@@ -152,6 +168,7 @@ if highest > current then redis.call('SET', KEYS[2], highest) end
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
 return redis.call('ZCARD', KEYS[1])
 """
+)
 
 
 def _endpoint_value(endpoint_config: EndpointConfig | None, name: str) -> Any:
@@ -175,10 +192,16 @@ class AtomicRedisLockStore(LockStore):
           type: hsm.rasa_glue.stores.AtomicRedisLockStore   # url: redis://... (default: REDIS_URL)
     """
 
-    def __init__(self, redis_url: str | None = None, key_prefix: str = LOCK_KEY_PREFIX,
-                 socket_timeout: float = REDIS_SOCKET_TIMEOUT_S, client: Any = None,
-                 endpoint_config: EndpointConfig | None = None, poll_interval_s: float = 0.02,
-                 max_poll_interval_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        key_prefix: str = LOCK_KEY_PREFIX,
+        socket_timeout: float = REDIS_SOCKET_TIMEOUT_S,
+        client: Any = None,
+        endpoint_config: EndpointConfig | None = None,
+        poll_interval_s: float = 0.02,
+        max_poll_interval_s: float = 0.2,
+    ) -> None:
         import redis
 
         redis_url = redis_url or _endpoint_value(endpoint_config, "url") or get_settings().redis.url
@@ -186,8 +209,12 @@ class AtomicRedisLockStore(LockStore):
         if client is None:
             if not redis_url:
                 raise ValueError("AtomicRedisLockStore needs a Redis URL: set REDIS_URL or lock_store.url")
-            client = redis.Redis.from_url(redis_url, socket_timeout=socket_timeout,
-                                          socket_connect_timeout=socket_timeout, health_check_interval=30)
+            client = redis.Redis.from_url(
+                redis_url,
+                socket_timeout=socket_timeout,
+                socket_connect_timeout=socket_timeout,
+                health_check_interval=30,
+            )
         self.red = client
         self.key_prefix = key_prefix
         self.poll_interval_s = poll_interval_s
@@ -230,15 +257,19 @@ class AtomicRedisLockStore(LockStore):
         pairs: list[Any] = []
         for ticket in lock.tickets:
             pairs += [ticket.number, repr(ticket.expires)]
-        self._save(keys=[self._tickets_key(lock.conversation_id), self._sequence_key(lock.conversation_id)],
-                   args=[repr(time.time()), SEQUENCE_TTL_S, *pairs])
+        self._save(
+            keys=[self._tickets_key(lock.conversation_id), self._sequence_key(lock.conversation_id)],
+            args=[repr(time.time()), SEQUENCE_TTL_S, *pairs],
+        )
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         """Draw the next ticket: INCR numbers it and the same script queues it, so no two callers anywhere get the
         same number and the queue is in the order numbers were drawn."""
         try:
-            number, _ = self._issue(keys=[self._tickets_key(conversation_id), self._sequence_key(conversation_id)],
-                                    args=[float(lock_lifetime), max(SEQUENCE_TTL_S, int(lock_lifetime) * 2)])
+            number, _ = self._issue(
+                keys=[self._tickets_key(conversation_id), self._sequence_key(conversation_id)],
+                args=[float(lock_lifetime), max(SEQUENCE_TTL_S, int(lock_lifetime) * 2)],
+            )
         except Exception as error:  # noqa: BLE001 - Rasa expects a LockError
             raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
         return int(number)

@@ -31,8 +31,12 @@ class AgentSource:
 
     @classmethod
     def of_this_server(cls, model_path: str) -> AgentSource:
-        return cls(model_path, server_option("--endpoints", "endpoints.yml"),
-                   server_option("--logging-config-file", None), logging.getLogger("rasa").getEffectiveLevel())
+        return cls(
+            model_path,
+            server_option("--endpoints", "endpoints.yml"),
+            server_option("--logging-config-file", None),
+            logging.getLogger("rasa").getEffectiveLevel(),
+        )
 
 
 def set_up_like_rasa_run(source: AgentSource) -> None:
@@ -43,8 +47,9 @@ def set_up_like_rasa_run(source: AgentSource) -> None:
     from rasa.utils.log_utils import configure_structlog
     from rasa.utils.tensorflow import environment
 
-    configure_logging_and_warnings(source.log_level, source.logging_config, warn_only_once=True,
-                                   filter_repeated_logs=True)
+    configure_logging_and_warnings(
+        source.log_level, source.logging_config, warn_only_once=True, filter_repeated_logs=True
+    )
     environment.setup_tf_environment()
     configure_structlog(source.log_level)
 

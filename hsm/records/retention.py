@@ -40,9 +40,11 @@ class PurgeReport:
 
     def summary(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
-        return (f"{verb} {self.messages} message(s) older than {self.days} days "
-                f"(before {self.messages_before:%Y-%m-%d %H:%M} UTC), {self.link_codes} expired link code(s), "
-                f"{self.sessions} expired session(s)")
+        return (
+            f"{verb} {self.messages} message(s) older than {self.days} days "
+            f"(before {self.messages_before:%Y-%m-%d %H:%M} UTC), {self.link_codes} expired link code(s), "
+            f"{self.sessions} expired session(s)"
+        )
 
 
 def retention_days(days: int | None = None) -> int:
@@ -58,8 +60,7 @@ def _count(session: Session, model, condition) -> int:
     return session.execute(select(func.count()).select_from(model).where(condition)).scalar_one()
 
 
-def purge(session: Session, now: datetime | None = None, days: int | None = None,
-          dry_run: bool = False) -> PurgeReport:
+def purge(session: Session, now: datetime | None = None, days: int | None = None, dry_run: bool = False) -> PurgeReport:
     """Delete what is past retention (in the caller's transaction); with `dry_run`, only count it."""
     days = retention_days(days)
     now = (now or clock.utcnow()).astimezone(timezone.utc)
@@ -67,12 +68,15 @@ def purge(session: Session, now: datetime | None = None, days: int | None = None
     old_message = m.WhatsAppMessage.created_at < messages_before
     spent_code = m.LinkCode.expires_at < now - LINK_CODE_GRACE
     session_cutoff = now - SESSION_GRACE
-    expired_session = or_(m.WhatsAppSession.expires_at < session_cutoff,
-                          and_(m.WhatsAppSession.expires_at.is_(None),
-                               m.WhatsAppSession.last_message_at < session_cutoff))
-    counts = {"messages": _count(session, m.WhatsAppMessage, old_message),
-              "link_codes": _count(session, m.LinkCode, spent_code),
-              "sessions": _count(session, m.WhatsAppSession, expired_session)}
+    expired_session = or_(
+        m.WhatsAppSession.expires_at < session_cutoff,
+        and_(m.WhatsAppSession.expires_at.is_(None), m.WhatsAppSession.last_message_at < session_cutoff),
+    )
+    counts = {
+        "messages": _count(session, m.WhatsAppMessage, old_message),
+        "link_codes": _count(session, m.LinkCode, spent_code),
+        "sessions": _count(session, m.WhatsAppSession, expired_session),
+    }
     report = PurgeReport(days, messages_before, dry_run=dry_run, **counts)
     if dry_run:
         return report
@@ -81,12 +85,23 @@ def purge(session: Session, now: datetime | None = None, days: int | None = None
     stale_sessions = select(m.WhatsAppSession.id).where(expired_session).scalar_subquery()
     # Messages younger than the retention period outlive their session: detach them rather than let the
     # foreign key's ON DELETE CASCADE take them.
-    session.execute(update(m.WhatsAppMessage).where(m.WhatsAppMessage.session_id.in_(stale_sessions))
-                    .values(session_id=None).execution_options(synchronize_session=False))
+    session.execute(
+        update(m.WhatsAppMessage)
+        .where(m.WhatsAppMessage.session_id.in_(stale_sessions))
+        .values(session_id=None)
+        .execution_options(synchronize_session=False)
+    )
     session.execute(delete(m.WhatsAppSession).where(expired_session).execution_options(synchronize_session=False))
-    session.add(m.AuditLog(actor="system:retention", action="purge", entity="retention", entity_id=None,
-                           after={"days": days, "messages_before": messages_before.isoformat(), **counts},
-                           created_at=now))
+    session.add(
+        m.AuditLog(
+            actor="system:retention",
+            action="purge",
+            entity="retention",
+            entity_id=None,
+            after={"days": days, "messages_before": messages_before.isoformat(), **counts},
+            created_at=now,
+        )
+    )
     session.flush()
     return report
 
@@ -137,9 +152,15 @@ def add_security_commands(commands) -> None:
     retention = commands.add_parser("retention", help="delete personal data past its retention period")
     retention_commands = retention.add_subparsers(dest="retention_command", required=True)
     run = retention_commands.add_parser(
-        "run", help="purge old WhatsApp messages, spent link codes and expired sessions now (`hsm scheduler` "
-               "does it every night)")
+        "run",
+        help="purge old WhatsApp messages, spent link codes and expired sessions now (`hsm scheduler` "
+        "does it every night)",
+    )
     run.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
-    run.add_argument("--days", type=_positive_int, default=None,
-                     help=f"keep messages this many days (default: HSM_RETENTION_DAYS or {DEFAULT_RETENTION_DAYS})")
+    run.add_argument(
+        "--days",
+        type=_positive_int,
+        default=None,
+        help=f"keep messages this many days (default: HSM_RETENTION_DAYS or {DEFAULT_RETENTION_DAYS})",
+    )
     run.set_defaults(handler=_cmd_retention_run)

@@ -264,7 +264,8 @@ def _cross_reference_problems(school: SchoolFile) -> list[str]:
     duplicates("students", [s.enrollment_id for s in school.students])
 
     staff: tuple[tuple[str, Sequence[AdminEntry | TeacherEntry]], ...] = (
-        ("admins", school.admins), ("teachers", school.teachers),
+        ("admins", school.admins),
+        ("teachers", school.teachers),
     )
     for section, entries in staff:
         phone_owner: dict[str, str] = {}
@@ -319,9 +320,7 @@ def parse_school(raw: Any) -> SchoolFile:
     try:
         school = SchoolFile.parse_obj(raw)
     except ValidationError as error:
-        raise SchoolFileError(
-            [f"{_describe_location(raw, e['loc'])}: {e['msg']}" for e in error.errors()]
-        ) from None
+        raise SchoolFileError([f"{_describe_location(raw, e['loc'])}: {e['msg']}" for e in error.errors()]) from None
     problems = _cross_reference_problems(school)
     if problems:
         raise SchoolFileError(problems)

@@ -31,8 +31,15 @@ class ApprovedTemplate(Protocol):
 class SendLedger(Protocol):
     """Where the client reports its sends and reads what it must check before sending."""
 
-    def record_outbound(self, phone: str, message: dict, wamid: str | None, status: str,
-                        error_code: int | None = None, error: str | None = None) -> None:
+    def record_outbound(
+        self,
+        phone: str,
+        message: dict,
+        wamid: str | None,
+        status: str,
+        error_code: int | None = None,
+        error: str | None = None,
+    ) -> None:
         """One send: accepted with Meta's id, or failed with the error."""
 
     def in_service_window(self, phone: str) -> bool:
@@ -45,8 +52,7 @@ class SendLedger(Protocol):
 class CloudApiError(Exception):
     """Meta refused the request (or it kept failing); `code` is Meta's error code when there is one."""
 
-    def __init__(self, message: str, status: int | None = None, code: int | None = None,
-                 details: str | None = None):
+    def __init__(self, message: str, status: int | None = None, code: int | None = None, details: str | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
@@ -77,23 +83,33 @@ class RetryPolicy:
                 return min(float(retry_after), self.max_delay_s)
             except ValueError:
                 pass
-        return random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2 ** attempt))
+        return random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**attempt))
 
 
 def _meta_error(status: int, body: Any) -> CloudApiError:
     error = body.get("error", {}) if isinstance(body, dict) else {}
     details = (error.get("error_data") or {}).get("details") if isinstance(error, dict) else None
     return CloudApiError(
-        str(error.get("message") or f"HTTP {status}"), status=status,
-        code=error.get("code") if isinstance(error.get("code"), int) else None, details=details,
+        str(error.get("message") or f"HTTP {status}"),
+        status=status,
+        code=error.get("code") if isinstance(error.get("code"), int) else None,
+        details=details,
     )
 
 
 class WhatsAppClient:
     """One business phone number's sending side. Use as `async with WhatsAppClient.from_settings() as client`."""
 
-    def __init__(self, api_url: str, phone_number_id: str, access_token: str, *, ledger: SendLedger,
-                 retry: RetryPolicy | None = None, record_inline: bool = False):
+    def __init__(
+        self,
+        api_url: str,
+        phone_number_id: str,
+        access_token: str,
+        *,
+        ledger: SendLedger,
+        retry: RetryPolicy | None = None,
+        record_inline: bool = False,
+    ):
         self.api_url = api_url
         self.phone_number_id = phone_number_id
         self.messages_url = f"{api_url.rstrip('/')}/{phone_number_id}/messages"
@@ -170,7 +186,8 @@ class WhatsAppClient:
         must_check = free_form and not replying
         if must_check and not await asyncio.to_thread(self.ledger.in_service_window, phone):
             error = OutsideServiceWindow(
-                f"not sent: {mask_phone(phone)} has not written in 24 hours; use an approved template")
+                f"not sent: {mask_phone(phone)} has not written in 24 hours; use an approved template"
+            )
             log.warning("%s", error)
             await self._record(phone, message, None, "failed", None, str(error))
             raise error
@@ -191,8 +208,9 @@ class WhatsAppClient:
         else:
             await asyncio.to_thread(self.ledger.record_outbound, phone, message, *args)
 
-    async def send_template(self, to: str, name: str, language: str = "en",
-                            body_parameters: list[str] | None = None) -> SendResult:
+    async def send_template(
+        self, to: str, name: str, language: str = "en", body_parameters: list[str] | None = None
+    ) -> SendResult:
         """Send an approved template from `whatsapp_templates`, checking its variables first."""
         template = await asyncio.to_thread(self.ledger.approved_template, name, language)
         if template is None:
@@ -204,8 +222,13 @@ class WhatsAppClient:
         components = []
         if parameters:
             components = [{"type": "body", "parameters": [{"type": "text", "text": str(p)} for p in parameters]}]
-        return await self.send(to, {"type": "template", "template": {
-            "name": name, "language": {"code": template.language}, "components": components}})
+        return await self.send(
+            to,
+            {
+                "type": "template",
+                "template": {"name": name, "language": {"code": template.language}, "components": components},
+            },
+        )
 
     async def mark_read(self, wamid: str) -> bool:
         """Blue ticks for an inbound message; failures are logged, never raised."""

@@ -156,8 +156,9 @@ def _message(raw: dict, names: dict[str, str], phone_number_id: str | None) -> I
         return None
     phone = f"+{wa_id}" if wa_id.isascii() and wa_id.isdigit() else wa_id
     if len(wamid) > MAX_ID_CHARS or len(phone) > MAX_SENDER_CHARS:
-        log.warning("message skipped: its id (%d characters) or sender (%d) is longer than Meta's", len(wamid),
-                    len(phone))
+        log.warning(
+            "message skipped: its id (%d characters) or sender (%d) is longer than Meta's", len(wamid), len(phone)
+        )
         return None
     kind = _text(raw.get("type")) or ""
     text, title, is_reply = _readable_text(kind, raw)
@@ -234,8 +235,11 @@ def _status(raw: dict) -> StatusUpdate | None:
     if not wamid or not status:
         return None
     if len(wamid) > MAX_ID_CHARS or len(status) > MAX_STATUS_CHARS:
-        log.warning("status skipped: its message id (%d characters) or status word (%d) is longer than Meta's",
-                    len(wamid), len(status))
+        log.warning(
+            "status skipped: its message id (%d characters) or status word (%d) is longer than Meta's",
+            len(wamid),
+            len(status),
+        )
         return None
     return StatusUpdate(
         wamid=wamid,

@@ -139,8 +139,15 @@ class InOrderPerSender:
 class MessageProcessing:
     """Claim, rate-limit, answer and complete stored inbound messages, for one process (`handle(message)`)."""
 
-    def __init__(self, client: WhatsAppClient, dialogue: Dialogue, *, role_of: store.RoleLookup,
-                 turns_at_once: int, rate_limiter: RateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        client: WhatsAppClient,
+        dialogue: Dialogue,
+        *,
+        role_of: store.RoleLookup,
+        turns_at_once: int,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
         self.client = client
         self.dialogue = dialogue
         self.role_of = role_of
@@ -160,8 +167,14 @@ class MessageProcessing:
         """Claim, answer and complete one stored inbound message (after any earlier one from the same sender)."""
         await self._in_order.run(message.phone, lambda: self._process(message))
 
-    def _complete(self, message: InboundMessage, status: str, last_intent: str | None = None,
-                  options: list[str] | None = None, error: str | None = None) -> None:
+    def _complete(
+        self,
+        message: InboundMessage,
+        status: str,
+        last_intent: str | None = None,
+        options: list[str] | None = None,
+        error: str | None = None,
+    ) -> None:
         store.complete(message.wamid, message.phone, status, last_intent, options, error, role_of=self.role_of)
 
     async def _process(self, message: InboundMessage) -> None:
@@ -171,8 +184,9 @@ class MessageProcessing:
         replies = ReplySender(self.client)
         decision = await self._rate_limiter.acheck(message.phone)
         if not decision.allowed:  # over the limit: one polite notice per window, and the message is not replayed
-            log.warning("rate limit (%s) for %s: message %s skipped", decision.reason, mask_phone(message.phone),
-                        message.wamid)
+            log.warning(
+                "rate limit (%s) for %s: message %s skipped", decision.reason, mask_phone(message.phone), message.wamid
+            )
             if decision.notify:
                 await replies.send_text(message.phone, NOTICE_TEXT)
             self._complete(message, store.SKIPPED, error=f"rate limited ({decision.reason})")

@@ -57,13 +57,18 @@ def _reply_id(option: Option, index: int) -> str:
 
 
 def _buttons(body: str, options: list[Option]) -> dict[str, Any]:
-    return {"type": "interactive", "interactive": {
-        "type": "button",
-        "body": {"text": body},
-        "action": {"buttons": [
-            {"type": "reply", "reply": {"id": _reply_id(o, i), "title": o.title}} for i, o in enumerate(options)
-        ]},
-    }}
+    return {
+        "type": "interactive",
+        "interactive": {
+            "type": "button",
+            "body": {"text": body},
+            "action": {
+                "buttons": [
+                    {"type": "reply", "reply": {"id": _reply_id(o, i), "title": o.title}} for i, o in enumerate(options)
+                ]
+            },
+        },
+    }
 
 
 def _row(option: Option, index: int) -> dict[str, Any]:
@@ -75,13 +80,17 @@ def _row(option: Option, index: int) -> dict[str, Any]:
 
 
 def _list(body: str, options: list[Option]) -> dict[str, Any]:
-    return {"type": "interactive", "interactive": {
-        "type": "list",
-        "body": {"text": body},
-        "action": {"button": LIST_BUTTON_LABEL, "sections": [
-            {"title": "Options", "rows": [_row(o, i) for i, o in enumerate(options)]}
-        ]},
-    }}
+    return {
+        "type": "interactive",
+        "interactive": {
+            "type": "list",
+            "body": {"text": body},
+            "action": {
+                "button": LIST_BUTTON_LABEL,
+                "sections": [{"title": "Options", "rows": [_row(o, i) for i, o in enumerate(options)]}],
+            },
+        },
+    }
 
 
 def _numbered(body: str, options: list[Option]) -> str:
@@ -92,8 +101,10 @@ def _numbered(body: str, options: list[Option]) -> str:
 def render_choices(text: str, buttons: list[dict[str, Any]]) -> Rendered:
     """Rasa buttons (`[{"title": ..., "payload": ...}]`) as the richest WhatsApp form that fits."""
     options = [
-        Option(str(b.get("title") or b.get("payload") or "").strip() or f"Option {i + 1}",
-               str(b.get("payload") or b.get("title") or "").strip())
+        Option(
+            str(b.get("title") or b.get("payload") or "").strip() or f"Option {i + 1}",
+            str(b.get("payload") or b.get("title") or "").strip(),
+        )
         for i, b in enumerate(buttons)
     ]
     if not options:

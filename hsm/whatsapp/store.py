@@ -74,7 +74,8 @@ _FINISH = (
 )
 _RECORD_SEND = insert(_MESSAGES)
 _STORED_AMONG = select(_MESSAGES.c.whatsapp_message_id).where(
-    _MESSAGES.c.whatsapp_message_id.in_(bindparam("wamids", expanding=True)))
+    _MESSAGES.c.whatsapp_message_id.in_(bindparam("wamids", expanding=True))
+)
 _SESSION_OF = select(_SESSIONS.c.id, _SESSIONS.c.context).where(_SESSIONS.c.phone_number == bindparam("phone"))
 _UPDATE_SESSION = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("id_of_session"))  # SET: the values given
 # Linking a session is bookkeeping, not progress: `updated_at` keeps the time of the message's last status change,
@@ -102,11 +103,16 @@ def _move_status(new_status: str, with_error: bool) -> Update:
     may_move = [_MESSAGES.c.status.is_(None), _MESSAGES.c.status.in_(_literals(replaceable))]
     if status_may_replace("some status we do not rank", new_status):
         may_move.append(_MESSAGES.c.status.not_in(_literals(known)))
-    return (update(_MESSAGES)
-            .where(_MESSAGES.c.whatsapp_message_id == bindparam("wamid"), _MESSAGES.c.direction == "outbound",
-                   or_(*may_move))
-            .values(status=new_status,
-                    **({"error_code": bindparam("code"), "error_message": bindparam("error")} if with_error else {})))
+    return (
+        update(_MESSAGES)
+        .where(
+            _MESSAGES.c.whatsapp_message_id == bindparam("wamid"), _MESSAGES.c.direction == "outbound", or_(*may_move)
+        )
+        .values(
+            status=new_status,
+            **({"error_code": bindparam("code"), "error_message": bindparam("error")} if with_error else {}),
+        )
+    )
 
 
 # ------------------------------------------------------------------------------------------------ inbound
@@ -154,18 +160,20 @@ def store_inbound_many(batches: list[WebhookBatch]) -> list[list[InboundMessage]
                     continue
                 seen.add(message.wamid)
                 fresh.append(message)
-                rows.append(dict(
-                    phone_number=message.phone,
-                    direction="inbound",
-                    message_type=message.type[:30],
-                    content=_storable(message.text),
-                    media_url=(message.media or {}).get("url") if isinstance(message.media, dict) else None,
-                    whatsapp_message_id=message.wamid,
-                    status=RECEIVED,
-                    metadata=_inbound_metadata(message),
-                    created_at=now,
-                    updated_at=now,
-                ))
+                rows.append(
+                    dict(
+                        phone_number=message.phone,
+                        direction="inbound",
+                        message_type=message.type[:30],
+                        content=_storable(message.text),
+                        media_url=(message.media or {}).get("url") if isinstance(message.media, dict) else None,
+                        whatsapp_message_id=message.wamid,
+                        status=RECEIVED,
+                        metadata=_inbound_metadata(message),
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
             results.append(fresh)
         if len(rows) > 1 and connection.dialect.name == "postgresql":  # psycopg2 sends the rows in one statement
             connection.execute(postgresql_insert(_MESSAGES).on_conflict_do_nothing(), rows)
@@ -190,8 +198,7 @@ def _in_transaction(work: Callable[[Any], T], engine: Engine | None = None) -> T
         except OperationalError as error:
             if getattr(error.orig, "pgcode", None) not in RETRYABLE_PGCODES or attempt == TRANSACTION_ATTEMPTS:
                 raise
-            log.info("transaction lost a deadlock (attempt %d of %d); running it again", attempt,
-                     TRANSACTION_ATTEMPTS)
+            log.info("transaction lost a deadlock (attempt %d of %d); running it again", attempt, TRANSACTION_ATTEMPTS)
             time.sleep(random.uniform(0.005, 0.05) * attempt)
     raise AssertionError("unreachable")
 
@@ -212,7 +219,8 @@ def _insert_new_statement(dialect_name: str, table_name: str, columns: tuple[str
     not apply to text: the callers give every column, timestamps included (`_insert_unless_exists` fills those in)."""
     table = m.Base.metadata.tables[table_name]
     build, dialect = {"sqlite": (sqlite_insert, sqlite.dialect), "postgresql": (postgresql_insert, postgresql.dialect)}[
-        dialect_name]
+        dialect_name
+    ]
     statement = build(table).values({name: bindparam(name) for name in columns}).on_conflict_do_nothing()
     sql = str(statement.compile(dialect=dialect(paramstyle="named")))
     return text(sql).bindparams(*(bindparam(name, type_=table.c[name].type) for name in columns))
@@ -229,8 +237,9 @@ def claim(wamid: str) -> bool:
 # ------------------------------------------------------------------------------------------------ outbound
 
 
-def record_outbound(phone: str, message: dict, wamid: str | None, status: str,
-                    error_code: int | None = None, error: str | None = None) -> None:
+def record_outbound(
+    phone: str, message: dict, wamid: str | None, status: str, error_code: int | None = None, error: str | None = None
+) -> None:
     """Record one send (accepted with Meta's id, or failed with the error)."""
     kind = str(message.get("type", "text"))
     content = None
@@ -241,11 +250,20 @@ def record_outbound(phone: str, message: dict, wamid: str | None, status: str,
     elif kind == "template":
         content = (message.get("template") or {}).get("name")
     with get_engine().begin() as connection:
-        connection.execute(_RECORD_SEND, dict(
-            phone_number=phone, direction="outbound", message_type=kind[:30], content=content,
-            whatsapp_message_id=wamid, status=status, error_code=error_code, error_message=error,
-            metadata={"payload": message},
-        ))
+        connection.execute(
+            _RECORD_SEND,
+            dict(
+                phone_number=phone,
+                direction="outbound",
+                message_type=kind[:30],
+                content=content,
+                whatsapp_message_id=wamid,
+                status=status,
+                error_code=error_code,
+                error_message=error,
+                metadata={"payload": message},
+            ),
+        )
 
 
 def apply_statuses(statuses: tuple[StatusUpdate, ...] | list[StatusUpdate]) -> int:
@@ -266,11 +284,17 @@ def _apply_statuses(connection, statuses: tuple[StatusUpdate, ...] | list[Status
         if index == len(rounds):
             rounds.append({})
         rounds[index].setdefault((status.status, bool(status.errors)), []).append(_status_values(status))
-    changed = sum(connection.execute(_move_status(new_status, with_error), rows).rowcount
-                  for round_ in rounds for (new_status, with_error), rows in round_.items())
+    changed = sum(
+        connection.execute(_move_status(new_status, with_error), rows).rowcount
+        for round_ in rounds
+        for (new_status, with_error), rows in round_.items()
+    )
     if changed < len(statuses):
-        log.debug("%d of %d status(es) not taken: their messages are unknown or already further on",
-                  len(statuses) - changed, len(statuses))
+        log.debug(
+            "%d of %d status(es) not taken: their messages are unknown or already further on",
+            len(statuses) - changed,
+            len(statuses),
+        )
     return changed
 
 
@@ -292,7 +316,8 @@ def in_service_window(phone: str, now: datetime | None = None) -> bool:
         last = session.execute(
             select(m.WhatsAppMessage.created_at)
             .where(m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.direction == "inbound")
-            .order_by(m.WhatsAppMessage.created_at.desc()).limit(1)
+            .order_by(m.WhatsAppMessage.created_at.desc())
+            .limit(1)
         ).scalar_one_or_none()
     last = clock.as_utc(last)
     return last is not None and now - last <= SERVICE_WINDOW
@@ -320,8 +345,9 @@ class SessionInfo:
     options: list[str]
 
 
-def touch_session(phone: str, last_intent: str | None = None, options: list[str] | None = None, *,
-                  role_of: RoleLookup) -> None:
+def touch_session(
+    phone: str, last_intent: str | None = None, options: list[str] | None = None, *, role_of: RoleLookup
+) -> None:
     """Record activity: who the number is, the last intent, a fresh 30-minute expiry and, when given, the
     options last offered (so "2", or a button id "opt:2", means the second one; [] forgets them)."""
     now = clock.utcnow()
@@ -329,17 +355,24 @@ def touch_session(phone: str, last_intent: str | None = None, options: list[str]
         _touch(connection, phone, now, last_intent, options, role_of)
 
 
-def _touch(connection, phone: str, now: datetime, last_intent: str | None, options: list[str] | None,
-           role_of: RoleLookup) -> None:
+def _touch(
+    connection, phone: str, now: datetime, last_intent: str | None, options: list[str] | None, role_of: RoleLookup
+) -> None:
     role, person_id = role_of(connection, phone)
-    values: dict = {"user_type": role, "user_id": person_id, "last_message_at": now,
-                    "expires_at": now + timedelta(minutes=SESSION_MINUTES)}
+    values: dict = {
+        "user_type": role,
+        "user_id": person_id,
+        "last_message_at": now,
+        "expires_at": now + timedelta(minutes=SESSION_MINUTES),
+    }
     if last_intent:
         values["last_intent"] = last_intent[:100]
     row = connection.execute(_SESSION_OF, {"phone": phone}).first()
     created = row is None and _insert_unless_exists(
-        connection, _SESSIONS,
-        {"phone_number": phone, "context": {"options": list(options)} if options else {}, **values})
+        connection,
+        _SESSIONS,
+        {"phone_number": phone, "context": {"options": list(options)} if options else {}, **values},
+    )
     if row is None:  # created now, or by another process between our read and our insert
         row = connection.execute(_SESSION_OF, {"phone": phone}).one()
     if not created:
@@ -350,8 +383,16 @@ def _touch(connection, phone: str, now: datetime, last_intent: str | None, optio
     connection.execute(_ATTACH_TO_SESSION, {"phone": phone, "id_of_session": row.id})
 
 
-def complete(wamid: str, phone: str, status: str, last_intent: str | None = None,
-             options: list[str] | None = None, error: str | None = None, *, role_of: RoleLookup) -> None:
+def complete(
+    wamid: str,
+    phone: str,
+    status: str,
+    last_intent: str | None = None,
+    options: list[str] | None = None,
+    error: str | None = None,
+    *,
+    role_of: RoleLookup,
+) -> None:
     """Finish processing an inbound message and update its sender's session, in one transaction."""
     now = clock.utcnow()
 
@@ -381,8 +422,14 @@ def session_info(phone: str) -> SessionInfo | None:
         ).scalar_one_or_none()
         if row is None:
             return None
-        return SessionInfo(phone, row.user_type, row.user_id, row.last_intent, clock.as_utc(row.expires_at),
-                           list((row.context or {}).get("options") or []))
+        return SessionInfo(
+            phone,
+            row.user_type,
+            row.user_id,
+            row.last_intent,
+            clock.as_utc(row.expires_at),
+            list((row.context or {}).get("options") or []),
+        )
 
 
 class DatabaseLedger:

@@ -66,8 +66,9 @@ class SweepSettings:
     def from_env(cls) -> SweepSettings:
         """HSM_SWEEP_INTERVAL_S, HSM_SWEEP_RECEIVED_AFTER_S, HSM_SWEEP_STALE_AFTER_S (hsm.infra.config)."""
         sweep = get_settings().sweep
-        return cls(interval_s=sweep.interval_s, received_after_s=sweep.received_after_s,
-                   stale_after_s=sweep.stale_after_s)
+        return cls(
+            interval_s=sweep.interval_s, received_after_s=sweep.received_after_s, stale_after_s=sweep.stale_after_s
+        )
 
 
 @dataclass(frozen=True)
@@ -107,11 +108,20 @@ class SweepState:
 
 def unfinished_inbound(lookback: timedelta | None = LOOKBACK) -> list[Pending]:
     """Inbound messages received or processing, from the last `lookback` (None: all), oldest first."""
-    query = (select(m.WhatsAppMessage.id, m.WhatsAppMessage.whatsapp_message_id, m.WhatsAppMessage.phone_number,
-                    m.WhatsAppMessage.status, m.WhatsAppMessage.updated_at, m.WhatsAppMessage.message_metadata)
-             .where(m.WhatsAppMessage.direction == "inbound",
-                    m.WhatsAppMessage.status.in_((store.RECEIVED, store.PROCESSING)))
-             .order_by(m.WhatsAppMessage.created_at, m.WhatsAppMessage.id))
+    query = (
+        select(
+            m.WhatsAppMessage.id,
+            m.WhatsAppMessage.whatsapp_message_id,
+            m.WhatsAppMessage.phone_number,
+            m.WhatsAppMessage.status,
+            m.WhatsAppMessage.updated_at,
+            m.WhatsAppMessage.message_metadata,
+        )
+        .where(
+            m.WhatsAppMessage.direction == "inbound", m.WhatsAppMessage.status.in_((store.RECEIVED, store.PROCESSING))
+        )
+        .order_by(m.WhatsAppMessage.created_at, m.WhatsAppMessage.id)
+    )
     if lookback is not None:
         query = query.where(m.WhatsAppMessage.created_at >= clock.utcnow() - lookback)
     with session_scope() as session:
@@ -124,8 +134,11 @@ def release(row: Pending) -> bool:
     with session_scope() as session:
         result = session.execute(
             update(m.WhatsAppMessage)
-            .where(m.WhatsAppMessage.id == row.id, m.WhatsAppMessage.status == store.PROCESSING,
-                   m.WhatsAppMessage.updated_at == row.updated_at)
+            .where(
+                m.WhatsAppMessage.id == row.id,
+                m.WhatsAppMessage.status == store.PROCESSING,
+                m.WhatsAppMessage.updated_at == row.updated_at,
+            )
             .values(status=store.RECEIVED)
             .execution_options(synchronize_session=False)
         )
@@ -136,8 +149,11 @@ def inbound_message(row: Pending) -> InboundMessage | None:
     """The stored message as the channel parsed it when it arrived."""
     meta = row.metadata or {}
     raw = meta.get("raw") or {}
-    value: dict[str, Any] = {"messaging_product": "whatsapp",
-                             "metadata": {"phone_number_id": meta.get("phone_number_id")}, "messages": [raw]}
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"phone_number_id": meta.get("phone_number_id")},
+        "messages": [raw],
+    }
     if meta.get("profile_name"):
         value["contacts"] = [{"profile": {"name": meta["profile_name"]}, "wa_id": raw.get("from")}]
     body = {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": value}]}]}
@@ -155,20 +171,27 @@ async def _mark_processed_if_rasa_has_it(tracker_store: Any, row: Pending, role_
     if tracker_store is None:
         return False
     tracker = await tracker_store.retrieve_full_tracker(row.phone)
-    if tracker is None or not any(getattr(event, "message_id", None) == row.wamid for event in tracker.events
-                                  if getattr(event, "type_name", None) == "user"):
+    if tracker is None or not any(
+        getattr(event, "message_id", None) == row.wamid
+        for event in tracker.events
+        if getattr(event, "type_name", None) == "user"
+    ):
         return False
     await asyncio.to_thread(functools.partial(store.complete, row.wamid, row.phone, store.PROCESSED, role_of=role_of))
-    log.warning("message %s from %s was answered by a run or replica that died before recording it",
-                row.wamid, mask_phone(row.phone))
+    log.warning(
+        "message %s from %s was answered by a run or replica that died before recording it",
+        row.wamid,
+        mask_phone(row.phone),
+    )
     return True
 
 
 # ------------------------------------------------------------------------------------------------ on start
 
 
-async def replay_after_restart(dispatch: Callable[[InboundMessage], None], *, role_of: store.RoleLookup,
-                               tracker_store: Any = None) -> list[str]:
+async def replay_after_restart(
+    dispatch: Callable[[InboundMessage], None], *, role_of: store.RoleLookup, tracker_store: Any = None
+) -> list[str]:
     """On start, hand `dispatch` what was acknowledged and never finished, oldest first: every `received` message,
     and every `processing` one untouched for `store.STALE_PROCESSING` (its run died) - unless Rasa's tracker
     already has it (the run died after Rasa saved the turn, before marking it processed): that one is only marked
@@ -205,8 +228,14 @@ def _resolve(tracker_store: Any) -> Any:
 # ------------------------------------------------------------------------------------------------ the sweep
 
 
-async def sweep_unprocessed(handle: Handle, state: SweepState, settings: SweepSettings | None = None, *,
-                            role_of: store.RoleLookup, tracker_store: Any = None) -> list[str]:
+async def sweep_unprocessed(
+    handle: Handle,
+    state: SweepState,
+    settings: SweepSettings | None = None,
+    *,
+    role_of: store.RoleLookup,
+    tracker_store: Any = None,
+) -> list[str]:
     """One sweep: hand orphaned messages to `handle` (one task per sender, in order). Returns the
     wamids handed over. `tracker_store` (or a callable returning it) lets an interrupted message that Rasa did
     finish be marked processed instead of being processed twice."""
@@ -241,8 +270,12 @@ async def sweep_unprocessed(handle: Handle, state: SweepState, settings: SweepSe
         message = inbound_message(row)
         if message is None:
             continue
-        log.warning("taking over %s message %s from %s (left by another replica or an earlier run)",
-                    row.status, row.wamid, mask_phone(row.phone))
+        log.warning(
+            "taking over %s message %s from %s (left by another replica or an earlier run)",
+            row.status,
+            row.wamid,
+            mask_phone(row.phone),
+        )
         state.handed.add(row.wamid)
         by_sender.setdefault(row.phone, []).append(message)
         handed.append(row.wamid)
@@ -263,8 +296,14 @@ async def _run_in_order(handle: Handle, messages: list[InboundMessage], state: S
             state.handed.discard(message.wamid)
 
 
-async def run_sweeper(handle: Handle, settings: SweepSettings | None = None, *, role_of: store.RoleLookup,
-                      tracker_store: Any = None, state: SweepState | None = None) -> None:
+async def run_sweeper(
+    handle: Handle,
+    settings: SweepSettings | None = None,
+    *,
+    role_of: store.RoleLookup,
+    tracker_store: Any = None,
+    state: SweepState | None = None,
+) -> None:
     """Sweep every `settings.interval_s` until cancelled. A failed sweep (database down) is logged and retried."""
     settings = settings or SweepSettings.from_env()
     state = state or SweepState()
@@ -278,8 +317,9 @@ async def run_sweeper(handle: Handle, settings: SweepSettings | None = None, *, 
             log.exception("sweep for unprocessed WhatsApp messages failed; retrying in %.0f s", settings.interval_s)
 
 
-def start_sweeper(handle: Handle, settings: SweepSettings | None = None, *, role_of: store.RoleLookup,
-                  tracker_store: Any = None) -> asyncio.Task[None] | None:
+def start_sweeper(
+    handle: Handle, settings: SweepSettings | None = None, *, role_of: store.RoleLookup, tracker_store: Any = None
+) -> asyncio.Task[None] | None:
     """Start the periodic sweep on the running loop; None when HSM_SWEEP_INTERVAL_S=0 turns it off."""
     settings = settings or SweepSettings.from_env()
     if settings.interval_s <= 0:

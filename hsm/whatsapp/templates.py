@@ -54,8 +54,9 @@ def load_templates(path: Path = TEMPLATES_FILE) -> list[TemplateEntry]:
             templates.append(TemplateEntry.parse_obj(entry))
         except ValidationError as error:
             name = entry.get("name") if isinstance(entry, dict) else None
-            problems += [f"templates[{index}] {name}: {'.'.join(map(str, e['loc']))}: {e['msg']}"
-                         for e in error.errors()]
+            problems += [
+                f"templates[{index}] {name}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
+            ]
     if problems:
         raise TemplateFileError("; ".join(problems))
     return templates
@@ -66,8 +67,14 @@ def sync_templates(session: Session, templates: list[TemplateEntry]) -> int:
     changed = 0
     for entry in templates:
         row = session.execute(select(m.WhatsAppTemplate).filter_by(template_name=entry.name)).scalar_one_or_none()
-        values = {"template_type": entry.type, "category": entry.category, "language": entry.language,
-                  "content": entry.content, "variables": list(entry.variables), "status": entry.status}
+        values = {
+            "template_type": entry.type,
+            "category": entry.category,
+            "language": entry.language,
+            "content": entry.content,
+            "variables": list(entry.variables),
+            "status": entry.status,
+        }
         if row is None:
             session.add(m.WhatsAppTemplate(template_name=entry.name, **values))
             changed += 1

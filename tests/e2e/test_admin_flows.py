@@ -33,15 +33,26 @@ def ask(stack, phone: str, text: str, expect: int = 1) -> str:
 
 def record(stack, enrollment_id: str, batch_code: str, day: date):
     with session_scope(stack.database_url) as s:
-        return s.execute(select(m.AttendanceRecord).join(m.Student).join(m.Batch).where(
-            m.Student.enrollment_id == enrollment_id, m.Batch.code == batch_code,
-            m.AttendanceRecord.class_date == day)).scalar_one_or_none()
+        return s.execute(
+            select(m.AttendanceRecord)
+            .join(m.Student)
+            .join(m.Batch)
+            .where(
+                m.Student.enrollment_id == enrollment_id,
+                m.Batch.code == batch_code,
+                m.AttendanceRecord.class_date == day,
+            )
+        ).scalar_one_or_none()
 
 
 def balance(stack, enrollment_id: str, batch_code: str) -> int:
     with session_scope(stack.database_url) as s:
-        return s.execute(select(m.Enrollment.classes_remaining).join(m.Student).join(m.Batch).where(
-            m.Student.enrollment_id == enrollment_id, m.Batch.code == batch_code)).scalar_one()
+        return s.execute(
+            select(m.Enrollment.classes_remaining)
+            .join(m.Student)
+            .join(m.Batch)
+            .where(m.Student.enrollment_id == enrollment_id, m.Batch.code == batch_code)
+        ).scalar_one()
 
 
 def test_student_card_by_name_and_by_id(stack):

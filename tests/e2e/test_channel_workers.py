@@ -65,8 +65,15 @@ def test_many_senders_at_once_are_answered_once_each_in_order(stack):
         assert body_text(replies[2]).startswith("Bye!"), [body_text(r) for r in replies]
         assert not any(body_text(r).startswith("Bye!") for r in replies[:2])
     with session_scope(stack.database_url) as s:
-        states = s.execute(select(m.WhatsAppMessage.status).where(
-            m.WhatsAppMessage.direction == "inbound", m.WhatsAppMessage.phone_number.in_(STRANGERS))).scalars().all()
+        states = (
+            s.execute(
+                select(m.WhatsAppMessage.status).where(
+                    m.WhatsAppMessage.direction == "inbound", m.WhatsAppMessage.phone_number.in_(STRANGERS)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert sorted(states) == ["processed"] * len(STRANGERS) * len(texts)
 
 

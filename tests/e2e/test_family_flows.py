@@ -82,16 +82,21 @@ def test_payment_link_then_paid_webhook_records_and_thanks(stack):
     assert bad.status_code == 401
     after = stack.last_seq()
     for _ in range(2):  # the provider retries: recorded once
-        ok = requests.post(webhook, data=raw, headers={"X-Razorpay-Signature": webhook_signature(secret, raw)},
-                           timeout=10)
+        ok = requests.post(
+            webhook, data=raw, headers={"X-Razorpay-Signature": webhook_signature(secret, raw)}, timeout=10
+        )
         assert ok.status_code == 200
     thanks = stack.replies(JOHN, after, settle_s=1.5)
     assert len(thanks) == 1 and "Payment received! ₹2000 for Keyboard" in describe(thanks[0]["payload"])
     with session_scope(stack.database_url) as s:
         payments = s.execute(select(m.Payment).where(m.Payment.reference == "pay_E2E1")).scalars().all()
         assert len(payments) == 1 and payments[0].amount == 2000
-        keyboard = s.execute(select(m.Enrollment).join(m.Student).join(m.Batch).where(
-            m.Student.enrollment_id == "HSM-24-001", m.Batch.code == "KEY-BEG-MWF18")).scalar_one()
+        keyboard = s.execute(
+            select(m.Enrollment)
+            .join(m.Student)
+            .join(m.Batch)
+            .where(m.Student.enrollment_id == "HSM-24-001", m.Batch.code == "KEY-BEG-MWF18")
+        ).scalar_one()
         assert keyboard.classes_remaining == 23 and keyboard.next_due.isoformat() == "2027-01-20"
 
 

@@ -41,13 +41,29 @@ LOCK_PREFIX = "hsm:lock:"
 RAHUL = "+919811000101"
 TUESDAY = date(2026, 12, 1)
 A, B = 0, 1  # replica indexes
-STUDENTS = ["+919876543210", "+919845000003", "+919845000004", "+919845000009", "+919845000011",
-            "+919845000013", "+919845000014", "+919845000015", "+919845000017", "+919845000018"]
+STUDENTS = [
+    "+919876543210",
+    "+919845000003",
+    "+919845000004",
+    "+919845000009",
+    "+919845000011",
+    "+919845000013",
+    "+919845000014",
+    "+919845000015",
+    "+919845000017",
+    "+919845000018",
+]
 PROSPECTS = [f"+9171000000{n:02d}" for n in range(1, 11)]
-SWEEP_ENV = {"HSM_SWEEP_INTERVAL_S": "1", "HSM_SWEEP_RECEIVED_AFTER_S": "4", "HSM_SWEEP_STALE_AFTER_S": "15",
-             "TICKET_LOCK_LIFETIME": "30", "HSM_WHATSAPP_CONCURRENCY": "4",
-             # the rate limiter is shared through Redis: keep it out of the way of 20 simultaneous conversations
-             "HSM_RATE_GLOBAL_PER_MIN": "100000", "HSM_RATE_USER_PER_MIN": "1000"}
+SWEEP_ENV = {
+    "HSM_SWEEP_INTERVAL_S": "1",
+    "HSM_SWEEP_RECEIVED_AFTER_S": "4",
+    "HSM_SWEEP_STALE_AFTER_S": "15",
+    "TICKET_LOCK_LIFETIME": "30",
+    "HSM_WHATSAPP_CONCURRENCY": "4",
+    # the rate limiter is shared through Redis: keep it out of the way of 20 simultaneous conversations
+    "HSM_RATE_GLOBAL_PER_MIN": "100000",
+    "HSM_RATE_USER_PER_MIN": "1000",
+}
 
 
 def _forget_locks(client) -> None:
@@ -66,8 +82,9 @@ def replicas(tmp_path_factory, postgres_server, redis_client):
         upgrade_to_head(database_url)
         import_school_file(SCHOOL_FILE, database_url)
         import_templates(database_url=database_url)
-        stack = Stack.start(workdir, database_url, NOW, rasa_replicas=2, action_servers=2,
-                            env={"REDIS_URL": REDIS_URL, **SWEEP_ENV})
+        stack = Stack.start(
+            workdir, database_url, NOW, rasa_replicas=2, action_servers=2, env={"REDIS_URL": REDIS_URL, **SWEEP_ENV}
+        )
         yield stack
     finally:
         if stack is not None:
@@ -84,8 +101,14 @@ def user_turns(stack: Stack, phone: str) -> list[tuple[str, str]]:
     engine = create_engine(stack.database_url, future=True)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user' "
-                                           "ORDER BY id"), {"s": phone}).scalars().all()
+            rows = (
+                connection.execute(
+                    text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user' ORDER BY id"),
+                    {"s": phone},
+                )
+                .scalars()
+                .all()
+            )
     finally:
         engine.dispose()
     return [(json.loads(row).get("text"), json.loads(row).get("message_id")) for row in rows]
@@ -95,22 +118,30 @@ def bot_events(stack: Stack, phone: str) -> int:
     engine = create_engine(stack.database_url, future=True)
     try:
         with engine.connect() as connection:
-            return connection.execute(text("SELECT count(*) FROM events WHERE sender_id = :s AND type_name = 'bot'"),
-                                      {"s": phone}).scalar_one()
+            return connection.execute(
+                text("SELECT count(*) FROM events WHERE sender_id = :s AND type_name = 'bot'"), {"s": phone}
+            ).scalar_one()
     finally:
         engine.dispose()
 
 
 def inbound_status(stack: Stack, wamids: list[str]) -> dict[str, str]:
     with session_scope(stack.database_url) as s:
-        rows = s.execute(select(m.WhatsAppMessage.whatsapp_message_id, m.WhatsAppMessage.status)
-                         .where(m.WhatsAppMessage.whatsapp_message_id.in_(wamids))).all()
+        rows = s.execute(
+            select(m.WhatsAppMessage.whatsapp_message_id, m.WhatsAppMessage.status).where(
+                m.WhatsAppMessage.whatsapp_message_id.in_(wamids)
+            )
+        ).all()
         return dict(rows)
 
 
 def errors_in_logs(stack: Stack, names: list[str]) -> list[str]:
-    return [f"{name}: {line}" for name in names for line in stack.log(name).splitlines()
-            if " ERROR " in line or "Traceback" in line]
+    return [
+        f"{name}: {line}"
+        for name in names
+        for line in stack.log(name).splitlines()
+        if " ERROR " in line or "Traceback" in line
+    ]
 
 
 def say(stack: Stack, phone: str, words: str, replica: int, timeout_s: float = 60) -> tuple[str, list[dict]]:
@@ -126,8 +157,14 @@ def say(stack: Stack, phone: str, words: str, replica: int, timeout_s: float = 6
 def test_attendance_across_both_replicas_is_saved_once(replicas):
     stack = replicas
     with session_scope(stack.database_url) as s:
-        before = dict(s.execute(select(m.Student.name, m.Enrollment.classes_remaining).join(m.Enrollment)
-                                .join(m.Batch).where(m.Batch.code == "GTR-BEG-TT17")).all())
+        before = dict(
+            s.execute(
+                select(m.Student.name, m.Enrollment.classes_remaining)
+                .join(m.Enrollment)
+                .join(m.Batch)
+                .where(m.Batch.code == "GTR-BEG-TT17")
+            ).all()
+        )
 
     _, draft = say(stack, RAHUL, "Guitar 5pm: all present except Sarah", replica=A)
     assert "7 present, 1 absent" in json.dumps(draft)
@@ -135,11 +172,24 @@ def test_attendance_across_both_replicas_is_saved_once(replicas):
     assert "Attendance saved for Guitar Beginner 5:00 PM" in json.dumps(saved)
 
     with session_scope(stack.database_url) as s:
-        records = s.execute(select(m.AttendanceRecord).join(m.Batch).where(
-            m.Batch.code == "GTR-BEG-TT17", m.AttendanceRecord.class_date == TUESDAY)).scalars().all()
+        records = (
+            s.execute(
+                select(m.AttendanceRecord)
+                .join(m.Batch)
+                .where(m.Batch.code == "GTR-BEG-TT17", m.AttendanceRecord.class_date == TUESDAY)
+            )
+            .scalars()
+            .all()
+        )
         assert len(records) == 8
-        after = dict(s.execute(select(m.Student.name, m.Enrollment.classes_remaining).join(m.Enrollment)
-                               .join(m.Batch).where(m.Batch.code == "GTR-BEG-TT17")).all())
+        after = dict(
+            s.execute(
+                select(m.Student.name, m.Enrollment.classes_remaining)
+                .join(m.Enrollment)
+                .join(m.Batch)
+                .where(m.Batch.code == "GTR-BEG-TT17")
+            ).all()
+        )
         audits = s.execute(select(m.AuditLog).where(m.AuditLog.action == "attendance.saved")).scalars().all()
         assert len(audits) == 1
         drafts = s.execute(select(m.AttendanceDraft.status)).scalars().all()
@@ -170,8 +220,9 @@ def test_twenty_conversations_in_parallel_over_both_replicas(replicas):
     phones = STUDENTS + PROSPECTS
     start_seq = stack.last_seq()
     with ThreadPoolExecutor(max_workers=len(phones)) as pool:
-        conversations = dict(zip(phones, pool.map(lambda p: _converse(stack, p[1], p[0]), enumerate(phones)),
-                                 strict=True))
+        conversations = dict(
+            zip(phones, pool.map(lambda p: _converse(stack, p[1], p[0]), enumerate(phones)), strict=True)
+        )
     time.sleep(2)  # anything late or doubled would arrive now
 
     wamids = [wamid for turns in conversations.values() for _, wamid, _, _ in turns]

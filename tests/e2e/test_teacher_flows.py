@@ -64,22 +64,32 @@ class Teacher:
 def records(stack, batch_code: str, day: date = TUESDAY) -> dict[str, tuple[str, str, str, bool]]:
     with session_scope(stack.database_url) as s:
         rows = s.execute(
-            select(m.AttendanceRecord, m.Student).join(m.Student).join(m.Batch)
-            .where(m.Batch.code == batch_code, m.AttendanceRecord.class_date == day)).all()
+            select(m.AttendanceRecord, m.Student)
+            .join(m.Student)
+            .join(m.Batch)
+            .where(m.Batch.code == batch_code, m.AttendanceRecord.class_date == day)
+        ).all()
         return {student.name: (r.status, r.source, r.marked_by, r.is_makeup) for r, student in rows}
 
 
 def balances(stack, batch_code: str) -> dict[str, int]:
     with session_scope(stack.database_url) as s:
-        rows = s.execute(select(m.Student.name, m.Enrollment.classes_remaining).join(m.Enrollment)
-                         .join(m.Batch).where(m.Batch.code == batch_code)).all()
+        rows = s.execute(
+            select(m.Student.name, m.Enrollment.classes_remaining)
+            .join(m.Enrollment)
+            .join(m.Batch)
+            .where(m.Batch.code == batch_code)
+        ).all()
         return dict(rows)
 
 
 def audit(stack, action_prefix: str) -> list[m.AuditLog]:
     with session_scope(stack.database_url) as s:
-        return s.execute(select(m.AuditLog).where(m.AuditLog.action.startswith(action_prefix))
-                         .order_by(m.AuditLog.id)).scalars().all()
+        return (
+            s.execute(select(m.AuditLog).where(m.AuditLog.action.startswith(action_prefix)).order_by(m.AuditLog.id))
+            .scalars()
+            .all()
+        )
 
 
 def test_batch_and_absentee_in_one_message_finishes_in_two_messages(stack):
@@ -154,8 +164,16 @@ def test_remarking_with_typos_an_ambiguous_rahul_and_a_correction(stack):
 
     after = balances(stack, "GTR-BEG-TT17")
     # Present in the first save, absent now: the class is given back; no one is charged twice.
-    assert after == {"John Doe": 21, "Mary Thomas": 5, "Ahmed Khan": 4, "Sarah Wilson": 18, "Rahul Sharma": 2,
-                     "Rahul Verma": 7, "Aarav Reddy": 19, "Mohammed Irfan": 1}
+    assert after == {
+        "John Doe": 21,
+        "Mary Thomas": 5,
+        "Ahmed Khan": 4,
+        "Sarah Wilson": 18,
+        "Rahul Sharma": 2,
+        "Rahul Verma": 7,
+        "Aarav Reddy": 19,
+        "Mohammed Irfan": 1,
+    }
     assert records(stack, "GTR-BEG-TT17")["Ahmed Khan"][0] == "absent"
     assert audit(stack, "attendance.replaced")[-1].before["HSM-24-003"] == "present"
 

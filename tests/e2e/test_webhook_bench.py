@@ -31,8 +31,9 @@ def test_rounds_of_both_channels_are_answered_timed_and_compared(stack, bench):
         rounds[channel].append(uvloop.run(bench.run_phase(stack, channel, 3, 2, run, one_after_another=2)))
     for phase in rounds["whatsapp"]:
         assert (phase.messages, phase.errors, len(phase.acks_ms)) == (12, 0, 12)
-        assert all(0 < ack < reply < 60_000 for ack, reply in zip(sorted(phase.acks_ms), sorted(phase.replies_ms),
-                                                                   strict=True))
+        assert all(
+            0 < ack < reply < 60_000 for ack, reply in zip(sorted(phase.acks_ms), sorted(phase.replies_ms), strict=True)
+        )
     for phase in rounds["rest"]:
         assert (phase.messages, phase.errors) == (12, 0)
     row = bench.combine(rounds["whatsapp"], rounds["rest"])

@@ -60,11 +60,15 @@ def body_text(message: dict) -> str:
 
 def test_meta_verification_handshake(stack):
     url = stack.webhook_url
-    ok = requests.get(url, params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN,
-                                   "hub.challenge": "1158201444"}, timeout=5)
+    ok = requests.get(
+        url,
+        params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"},
+        timeout=5,
+    )
     assert (ok.status_code, ok.text) == (200, "1158201444")
-    wrong = requests.get(url, params={"hub.mode": "subscribe", "hub.verify_token": "guess",
-                                      "hub.challenge": "x"}, timeout=5)
+    wrong = requests.get(
+        url, params={"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "x"}, timeout=5
+    )
     assert wrong.status_code == 403
 
 
@@ -128,8 +132,9 @@ def test_button_and_list_replies_reach_rasa_as_payloads(stack):
 def test_same_message_delivered_three_times_is_answered_once(stack):
     phone = "+919700000102"
     after = stack.last_seq()
-    body = webhook_body(phone, {"id": new_wamid(), "type": "text", "text": {"body": "bye"}},
-                        phone_number_id=PHONE_NUMBER_ID)
+    body = webhook_body(
+        phone, {"id": new_wamid(), "type": "text", "text": {"body": "bye"}}, phone_number_id=PHONE_NUMBER_ID
+    )
     for _ in range(3):
         assert stack.post(body).status_code == 200
     replies = stack.replies(phone, after, settle_s=2.0)
@@ -163,7 +168,7 @@ def test_unusable_types_get_a_helpful_reply_and_reactions_get_none(stack):
         (b'{"object": "whatsapp_business_account", "entry": []}', "md5=abc", 403),
         (b'{"entry": [ not json', "sign", 400),
         (b'["a", "list"]', "sign", 400),
-        (b'{"object": "whatsapp_business_account", "entry": ' + b'"x" ' * 400_000 + b'}', "sign", 413),
+        (b'{"object": "whatsapp_business_account", "entry": ' + b'"x" ' * 400_000 + b"}", "sign", 413),
     ],
 )
 def test_bad_requests_are_refused_and_change_nothing(stack, raw, signature, status):
@@ -188,11 +193,17 @@ def test_statuses_out_of_order_never_move_backwards(stack):
     wait_for(lambda: stored_rows(stack, reply["id"])[0].status == "read", what="read")
 
     def status_body(status: str) -> dict:
-        value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_NUMBER_ID},
-                 "statuses": [{"id": reply["id"], "status": status, "timestamp": "1764585000",
-                               "recipient_id": "919845000011"}]}
-        return {"object": "whatsapp_business_account",
-                "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]}
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+            "statuses": [
+                {"id": reply["id"], "status": status, "timestamp": "1764585000", "recipient_id": "919845000011"}
+            ],
+        }
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+        }
 
     for late in ("delivered", "sent"):
         assert stack.post(status_body(late)).status_code == 200
@@ -209,8 +220,15 @@ def test_graph_api_failing_twice_then_succeeding_delivers_once(stack):
     replies = stack.replies(phone, after, timeout_s=40, settle_s=2.0)
     assert len(replies) == 1 and body_text(replies[0]).startswith("Hi Daniel")
     with session_scope(stack.database_url) as s:
-        sent = s.execute(select(m.WhatsAppMessage).where(
-            m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.direction == "outbound")).scalars().all()
+        sent = (
+            s.execute(
+                select(m.WhatsAppMessage).where(
+                    m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.direction == "outbound"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert len(sent) == 1 and sent[0].whatsapp_message_id == replies[0]["id"]
 
 
@@ -218,8 +236,9 @@ def test_message_stored_but_not_processed_is_processed_after_restart(stack, monk
     """Simulate a crash between 'stored' and 'processed': store while Rasa is down, then start it again."""
     phone = "+919845000015"
     stack.kill("rasa")
-    body = webhook_body(phone, {"id": new_wamid(), "type": "text", "text": {"body": "hello"}},
-                        phone_number_id=PHONE_NUMBER_ID)
+    body = webhook_body(
+        phone, {"id": new_wamid(), "type": "text", "text": {"body": "hello"}}, phone_number_id=PHONE_NUMBER_ID
+    )
     monkeypatch.setenv("DATABASE_URL", stack.database_url)
     monkeypatch.setenv("HSM_NOW", stack.env["HSM_NOW"])
     assert len(store.store_inbound(parse_webhook(body))) == 1
@@ -240,16 +259,30 @@ def test_a_flood_from_one_number_gets_one_polite_notice_and_is_not_replayed(stac
     assert len(notices) == 1
     assert len(replies) == 11  # ten answers and one notice
     with session_scope(stack.database_url) as s:
-        skipped = s.execute(select(m.WhatsAppMessage).where(
-            m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.status == "skipped")).scalars().all()
+        skipped = (
+            s.execute(
+                select(m.WhatsAppMessage).where(
+                    m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.status == "skipped"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert len(skipped) == 3 and all("rate limited" in (row.error_message or "") for row in skipped)
 
 
 def test_hostile_text_gets_normal_replies_and_changes_nothing(stack):
     hostile = [
-        "'; DROP TABLE students; --", "<script>alert(1)</script>", "😀" * 2000, "x" * 4096,
-        "\u202eevil right-to-left \u202c", "\x00\x07\x1b[31mcontrol", "+91 (987) 654-3210 ext. 99999999999",
-        "Robert'); DELETE FROM enrollments;--", "{{7*7}} ${jndi:ldap://x}", "١٢٣٤٥ ٦٧٨",
+        "'; DROP TABLE students; --",
+        "<script>alert(1)</script>",
+        "😀" * 2000,
+        "x" * 4096,
+        "\u202eevil right-to-left \u202c",
+        "\x00\x07\x1b[31mcontrol",
+        "+91 (987) 654-3210 ext. 99999999999",
+        "Robert'); DELETE FROM enrollments;--",
+        "{{7*7}} ${jndi:ldap://x}",
+        "١٢٣٤٥ ٦٧٨",
     ]
     with session_scope(stack.database_url) as s:
         students = s.execute(select(func.count()).select_from(m.Student)).scalar_one()
@@ -267,10 +300,27 @@ def test_hostile_text_gets_normal_replies_and_changes_nothing(stack):
 
 def test_payloads_with_fields_of_the_wrong_type_are_acknowledged_without_a_crash(stack):
     weird = [
-        {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": {
-            "messages": [{"from": 919700000170, "id": 123, "type": "text", "text": {"body": 42}}]}}]}]},
-        {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": {
-            "messages": "not a list", "statuses": {"id": "x"}}}]}]},
+        {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messages": [{"from": 919700000170, "id": 123, "type": "text", "text": {"body": 42}}]
+                            },
+                        }
+                    ]
+                }
+            ],
+        },
+        {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {"changes": [{"field": "messages", "value": {"messages": "not a list", "statuses": {"id": "x"}}}]}
+            ],
+        },
         {"object": "whatsapp_business_account", "entry": [{"changes": "nope"}, 7, None]},
     ]
     for body in weird:

@@ -17,8 +17,13 @@ import actions
 from actions.common import GuardedAction
 from hsm.people import access
 
-PHONES = {"admin": "+919800000001", "teacher": "+919811000101", "student": "+919876543210",
-          "guardian": "+919845000007", "prospect": "+919700000999"}
+PHONES = {
+    "admin": "+919800000001",
+    "teacher": "+919811000101",
+    "student": "+919876543210",
+    "guardian": "+919845000007",
+    "prospect": "+919700000999",
+}
 UNGUARDED = {"action_session_start"}  # it is the one that finds out who is writing
 
 
@@ -57,8 +62,16 @@ def test_the_matrix(school_db, role, monkeypatch):
 
     for cls in GUARDED:
         monkeypatch.setattr(cls, "act", fake_act)
-        tracker = Tracker(PHONES[role], {"role": None}, {"text": "hi", "intent": {"name": "greet"}},
-                          [], False, None, {}, "action_listen")
+        tracker = Tracker(
+            PHONES[role],
+            {"role": None},
+            {"text": "hi", "intent": {"name": "greet"}},
+            [],
+            False,
+            None,
+            {},
+            "action_listen",
+        )
         dispatcher = CollectingDispatcher()
         asyncio.run(cls().run(dispatcher, tracker, {}))
         expected = any(role in access.PERMISSIONS[c] for c in cls.capabilities)

@@ -32,8 +32,14 @@ RINA, OMAR, NANDINI, SUSAN = "+919845000038", "+919845000037", "+919845000039", 
 PREFIX = "/api/whatsapp"
 
 
-def token(role: str | None = "admin", sub: str | None = "meera", expires_in: int = 3600, secret: str = SECRET,
-          algorithm: str = "HS256", **extra) -> str:
+def token(
+    role: str | None = "admin",
+    sub: str | None = "meera",
+    expires_in: int = 3600,
+    secret: str = SECRET,
+    algorithm: str = "HS256",
+    **extra,
+) -> str:
     claims = {**extra}
     if sub is not None:
         claims["sub"] = sub
@@ -122,8 +128,9 @@ async def test_bad_tokens_are_refused(api):
     assert (await error_of(await client.get(url, headers=bearer(forged)), 401))["code"] == "invalid_token"
     # Staff may look and send, not broadcast.
     body = {"recipient_type": "batch", "batch_code": "TBL-BEG-SA16", "text": "hi"}
-    assert (await error_of(await client.post(f"{PREFIX}/broadcast", json=body, headers=STAFF), 403))["code"] == \
-        "forbidden"
+    assert (await error_of(await client.post(f"{PREFIX}/broadcast", json=body, headers=STAFF), 403))[
+        "code"
+    ] == "forbidden"
     await error_of(await client.get(f"{PREFIX}/broadcasts/1", headers=STAFF), 403)
     assert (await client.get(url, headers=STAFF)).status == 404  # allowed; there is no session yet
     assert queued == []
@@ -137,8 +144,11 @@ async def test_bad_tokens_are_refused(api):
 async def test_send_text_and_templates(api):
     client, sandbox, _ = api
     user_wrote(RINA)
-    answer = await client.post(f"{PREFIX}/send", headers=STAFF,
-                               json={"to": "098450 00038", "type": "text", "text": {"body": "See you Saturday!"}})
+    answer = await client.post(
+        f"{PREFIX}/send",
+        headers=STAFF,
+        json={"to": "098450 00038", "type": "text", "text": {"body": "See you Saturday!"}},
+    )
     assert answer.status == 200, await answer.text()
     sent = await answer.json()
     assert sent["to"] == RINA and sent["status"] == "accepted"
@@ -148,21 +158,40 @@ async def test_send_text_and_templates(api):
     assert (audit.actor, audit.after["to"], audit.after["message_id"]) == ("api:front-desk", RINA, sent["message_id"])
 
     # Susan has not written in 24 hours: text is refused, the approved template goes.
-    refused = await error_of(await client.post(f"{PREFIX}/send", headers=ADMIN, json={
-        "to": SUSAN, "text": {"body": "Hello"}}), 422)
+    refused = await error_of(
+        await client.post(f"{PREFIX}/send", headers=ADMIN, json={"to": SUSAN, "text": {"body": "Hello"}}), 422
+    )
     assert refused["code"] == "outside_service_window"
-    answer = await client.post(f"{PREFIX}/send", headers=ADMIN, json={
-        "to": SUSAN, "type": "template", "template": {"name": "payment_reminder", "language": {"code": "en"},
-                                                      "parameters": ["Susan", "2000", "Guitar", "Tue, Dec 8"]}})
+    answer = await client.post(
+        f"{PREFIX}/send",
+        headers=ADMIN,
+        json={
+            "to": SUSAN,
+            "type": "template",
+            "template": {
+                "name": "payment_reminder",
+                "language": {"code": "en"},
+                "parameters": ["Susan", "2000", "Guitar", "Tue, Dec 8"],
+            },
+        },
+    )
     assert answer.status == 200, await answer.text()
     assert sandbox.app[SANDBOX].messages[-1]["payload"]["template"]["name"] == "payment_reminder"
     assert len(audit_rows("whatsapp.send_refused")) == 1
 
     cases = [
-        ({"to": SUSAN, "type": "template", "template": {"name": "payment_reminder", "parameters": ["Susan"]}},
-         422, "wrong_parameter_count", "template.parameters"),
-        ({"to": SUSAN, "type": "template", "template": {"name": "no_such_template"}}, 422, "template_not_approved",
-         "template.name"),
+        (
+            {"to": SUSAN, "type": "template", "template": {"name": "payment_reminder", "parameters": ["Susan"]}},
+            422,
+            "wrong_parameter_count",
+            "template.parameters",
+        ),
+        (
+            {"to": SUSAN, "type": "template", "template": {"name": "no_such_template"}},
+            422,
+            "template_not_approved",
+            "template.name",
+        ),
         ({"to": NANDINI, "text": {"body": "hi"}}, 422, "opted_out", "to"),
         ({"to": "12345", "text": {"body": "hi"}}, 400, "invalid_phone", "to"),
         ({"text": {"body": "hi"}}, 400, "missing_field", "to"),
@@ -175,14 +204,17 @@ async def test_send_text_and_templates(api):
     for body, status, code, field in cases:
         error = await error_of(await client.post(f"{PREFIX}/send", headers=ADMIN, json=body), status)
         assert (error["code"], error.get("field")) == (code, field), (body, error)
-    error = await error_of(await client.post(f"{PREFIX}/send", data=b"{not json",
-                                             headers={**ADMIN, "Content-Type": "application/json"}), 400)
+    error = await error_of(
+        await client.post(f"{PREFIX}/send", data=b"{not json", headers={**ADMIN, "Content-Type": "application/json"}),
+        400,
+    )
     assert error["code"] == "invalid_json"
     error = await error_of(await client.post(f"{PREFIX}/send", headers=ADMIN, json=["a list"]), 400)
     assert error["code"] == "invalid_json"
     huge = {"to": RINA, "text": {"body": "x" * (70 * 1024)}}
-    assert (await error_of(await client.post(f"{PREFIX}/send", headers=ADMIN, json=huge), 413))["code"] == \
-        "payload_too_large"
+    assert (await error_of(await client.post(f"{PREFIX}/send", headers=ADMIN, json=huge), 413))[
+        "code"
+    ] == "payload_too_large"
     assert len(sandbox.app[SANDBOX].messages) == 2
 
 
@@ -192,18 +224,24 @@ async def test_send_text_and_templates(api):
 @pytest.mark.asyncio
 async def test_broadcast_is_queued_and_reports_progress(api):
     client, _, queued = api
-    answer = await client.post(f"{PREFIX}/broadcast", headers=ADMIN, json={
-        "recipient_type": "batch", "batch_code": "TBL-BEG-SA16", "text": "No Tabla class this Saturday.",
-        "template_name": "class_cancelled", "parameters": ["{name}", "your child", "Tabla Beginner", "Sat, Dec 5",
-                                                           "4:00 PM"]})
+    answer = await client.post(
+        f"{PREFIX}/broadcast",
+        headers=ADMIN,
+        json={
+            "recipient_type": "batch",
+            "batch_code": "TBL-BEG-SA16",
+            "text": "No Tabla class this Saturday.",
+            "template_name": "class_cancelled",
+            "parameters": ["{name}", "your child", "Tabla Beginner", "Sat, Dec 5", "4:00 PM"],
+        },
+    )
     assert answer.status == 202, await answer.text()
     accepted = await answer.json()
     assert (accepted["recipients"], accepted["skipped_opted_out"], accepted["status"]) == (2, 1, "queued")
     assert queued == [accepted["broadcast_id"]]
     progress = await (await client.get(accepted["progress_url"], headers=ADMIN)).json()
     assert (progress["total"], progress["queued"], progress["skipped"], progress["sent"]) == (3, 2, 1, 0)
-    assert progress["created_by"] == "api:meera" and progress["audience"] == {"kind": "batch",
-                                                                              "code": "TBL-BEG-SA16"}
+    assert progress["created_by"] == "api:meera" and progress["audience"] == {"kind": "batch", "code": "TBL-BEG-SA16"}
     (audit,) = audit_rows("broadcast.created")
     assert audit.actor == "api:meera" and audit.entity_id == str(accepted["broadcast_id"])
     await error_of(await client.get(f"{PREFIX}/broadcasts/999", headers=ADMIN), 404)
@@ -213,29 +251,50 @@ async def test_broadcast_is_queued_and_reports_progress(api):
         ({"recipient_type": "everyone", "text": "hi"}, 400, "invalid_field", "recipient_type"),
         ({"recipient_type": "batch", "text": "hi"}, 400, "missing_field", "batch_code"),
         ({"recipient_type": "batch", "batch_code": "NOPE", "text": "hi"}, 422, "unknown_batch", "batch_code"),
-        ({"recipient_type": "course", "course_code": "BAGPIPES", "text": "hi"}, 422, "unknown_course",
-         "course_code"),
+        ({"recipient_type": "course", "course_code": "BAGPIPES", "text": "hi"}, 422, "unknown_course", "course_code"),
         ({"recipient_type": "custom", "text": "hi"}, 400, "missing_field", "recipient_list"),
-        ({"recipient_type": "custom", "recipient_list": [OMAR, "12345"], "text": "hi"}, 400, "invalid_phone",
-         "recipient_list"),
-        ({"recipient_type": "custom", "recipient_list": [NANDINI], "text": "hi"}, 422, "empty_audience",
-         "recipient_type"),
+        (
+            {"recipient_type": "custom", "recipient_list": [OMAR, "12345"], "text": "hi"},
+            400,
+            "invalid_phone",
+            "recipient_list",
+        ),
+        (
+            {"recipient_type": "custom", "recipient_list": [NANDINI], "text": "hi"},
+            422,
+            "empty_audience",
+            "recipient_type",
+        ),
         ({"recipient_type": "all_teachers"}, 400, "missing_content", "text"),
         ({"recipient_type": "all_teachers", "text": "  "}, 400, "empty_text", "text"),
         ({"recipient_type": "all_teachers", "text": "x" * 4097}, 400, "text_too_long", "text"),
         ({"recipient_type": "all_teachers", "text": 5}, 400, "invalid_field", "text"),
         ({"recipient_type": "all_teachers", "template_name": "nope"}, 422, "unknown_template", "template_name"),
-        ({"recipient_type": "all_teachers", "template_name": "class_reminder", "parameters": ["a"]}, 422,
-         "wrong_parameter_count", "parameters"),
-        ({"recipient_type": "all_teachers", "template_name": "new_lead_admin", "parameters": [1]}, 400,
-         "invalid_field", "parameters"),
+        (
+            {"recipient_type": "all_teachers", "template_name": "class_reminder", "parameters": ["a"]},
+            422,
+            "wrong_parameter_count",
+            "parameters",
+        ),
+        (
+            {"recipient_type": "all_teachers", "template_name": "new_lead_admin", "parameters": [1]},
+            400,
+            "invalid_field",
+            "parameters",
+        ),
         ({"recipient_type": "all_teachers", "text": "hi", "when": "now"}, 400, "unknown_field", "when"),
     ]
     for body, status, code, field in cases:
         error = await error_of(await client.post(f"{PREFIX}/broadcast", headers=ADMIN, json=body), status)
         assert (error["code"], error.get("field")) == (code, field), (body, error)
-    invalid = await error_of(await client.post(f"{PREFIX}/broadcast", headers=ADMIN, json={
-        "recipient_type": "custom", "recipient_list": [OMAR, "12345"], "text": "hi"}), 400)
+    invalid = await error_of(
+        await client.post(
+            f"{PREFIX}/broadcast",
+            headers=ADMIN,
+            json={"recipient_type": "custom", "recipient_list": [OMAR, "12345"], "text": "hi"},
+        ),
+        400,
+    )
     assert invalid["details"] == {"invalid": ["12345"]}
     assert len(queued) == 1
 
@@ -252,7 +311,11 @@ async def test_sessions_show_and_clear(api, caplog):
         assert answer.status == 200, await answer.text()
     view = await answer.json()
     assert (view["phone"], view["user_type"], view["name"], view["last_intent"]) == (
-        RINA, "guardian", "Rina Bose", "check_schedule")
+        RINA,
+        "guardian",
+        "Rina Bose",
+        "check_schedule",
+    )
     assert view["context"] == {"options": ["/a", "/b"]} and view["active"] is True
     assert view["opted_out"] is False and view["in_service_window"] is False
     await error_of(await client.get(f"{PREFIX}/sessions/{OMAR}", headers=STAFF), 404)
@@ -267,8 +330,9 @@ async def test_sessions_show_and_clear(api, caplog):
     (audit,) = audit_rows("whatsapp.session_cleared")
     assert audit.actor == "api:front-desk" and audit.before["last_intent"] == "check_schedule"
     await error_of(await client.post(f"{PREFIX}/sessions/clear", headers=STAFF, json={"phone": OMAR}), 404)
-    assert (await error_of(await client.post(f"{PREFIX}/sessions/clear", headers=STAFF, json={}), 400))["field"] \
-        == "phone"
+    assert (await error_of(await client.post(f"{PREFIX}/sessions/clear", headers=STAFF, json={}), 400))[
+        "field"
+    ] == "phone"
 
 
 @pytest.mark.asyncio
@@ -286,8 +350,13 @@ async def test_messages_are_paginated_newest_first(api):
     assert [msg["content"] for msg in page["messages"]] == ["message 4", "message 3", "message 2"]
     page = await (await client.get(f"{PREFIX}/messages/{RINA}?limit=3&offset=6", headers=STAFF)).json()
     assert [msg["content"] for msg in page["messages"]] == ["message 1"]
-    for query, field in (("limit=0", "limit"), ("limit=201", "limit"), ("limit=ten", "limit"),
-                         ("offset=-1", "offset"), ("offset=x", "offset")):
+    for query, field in (
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("limit=ten", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=x", "offset"),
+    ):
         error = await error_of(await client.get(f"{PREFIX}/messages/{RINA}?{query}", headers=STAFF), 400)
         assert error["field"] == field
     page = await (await client.get(f"{PREFIX}/messages/{OMAR}", headers=STAFF)).json()
@@ -319,8 +388,12 @@ def test_openapi_describes_exactly_the_app(monkeypatch):
     assert spec["openapi"] == "3.0.3" and spec["info"]["title"] and spec["info"]["version"]
     app = admin_api.create_admin_app()
     routes = {(route.method.lower(), route.resource.canonical) for route in app.router.routes()}
-    documented = {(method, path) for path, item in spec["paths"].items() for method in item
-                  if method in ("get", "post", "put", "patch", "delete", "head")}
+    documented = {
+        (method, path)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete", "head")
+    }
     assert routes == documented
     for path, item in spec["paths"].items():
         for method, operation in item.items():

@@ -75,21 +75,49 @@ def sent_to(server: TestServer) -> Counter:
 def templates(school_db):
     import_templates(TEMPLATES_FILE, school_db)
     with session_scope() as s:
-        s.add(m.WhatsAppTemplate(template_name="news_update", category="UTILITY", language="en",
-                                 status="approved", content="Hi {{1}}, news from HSM: {{2}}",
-                                 variables=["recipient_name", "news"]))
-        s.add(m.WhatsAppTemplate(template_name="promo", category="MARKETING", language="en", status="pending",
-                                 content="Sale!", variables=[]))
+        s.add(
+            m.WhatsAppTemplate(
+                template_name="news_update",
+                category="UTILITY",
+                language="en",
+                status="approved",
+                content="Hi {{1}}, news from HSM: {{2}}",
+                variables=["recipient_name", "news"],
+            )
+        )
+        s.add(
+            m.WhatsAppTemplate(
+                template_name="promo",
+                category="MARKETING",
+                language="en",
+                status="pending",
+                content="Sale!",
+                variables=[],
+            )
+        )
 
 
 def wrote_to_us(*phones: str) -> None:
     """An inbound message per number just now: their 24-hour windows are open."""
     now = clock.utcnow()
     with session_scope() as s:
-        s.execute(insert(m.WhatsAppMessage), [
-            {"phone_number": p, "direction": "inbound", "message_type": "text", "content": "hi",
-             "message_metadata": {}, "whatsapp_message_id": f"wamid.in.{p}", "status": "processed",
-             "created_at": now, "updated_at": now} for p in phones])
+        s.execute(
+            insert(m.WhatsAppMessage),
+            [
+                {
+                    "phone_number": p,
+                    "direction": "inbound",
+                    "message_type": "text",
+                    "content": "hi",
+                    "message_metadata": {},
+                    "whatsapp_message_id": f"wamid.in.{p}",
+                    "status": "processed",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for p in phones
+            ],
+        )
 
 
 def synthetic_phones(n: int, first: int = 1) -> list[str]:
@@ -137,17 +165,44 @@ def test_every_audience_kind_against_the_demo_school(session):
     teachers = bc.resolve_audience(session, {"kind": "all_teachers"})
     assert [t.phone for t in teachers] == [f"+91981100010{n}" for n in range(1, 7)]
     piano = {r.phone for r in bc.resolve_audience(session, {"kind": "course", "code": "PIANO"})}
-    assert piano == {"+919845000014", "+919845000015", "+919845000016", "+919845000017", "+919845000018",
-                     "+919845000026", "+919845000027", "+919845000028"}
+    assert piano == {
+        "+919845000014",
+        "+919845000015",
+        "+919845000016",
+        "+919845000017",
+        "+919845000018",
+        "+919845000026",
+        "+919845000027",
+        "+919845000028",
+    }
     # a custom list: normalised, deduplicated, invalid numbers reported, opted-out ones (also from announcements
     # only) left out
-    session.add(m.WhatsAppSubscription(phone_number="+919845000022", is_active=True,
-                                       preferences={"announcements": False, "reminders": True}))
+    session.add(
+        m.WhatsAppSubscription(
+            phone_number="+919845000022", is_active=True, preferences={"announcements": False, "reminders": True}
+        )
+    )
     session.flush()
-    plan = bc.plan_audience(session, {"kind": "custom", "phones": [
-        "098450 00037", "+91 98450-00037", "919845000038", "12345", NANDINI, "+919845000022", "+917000000001"]})
-    assert plan.recipients == [bc.Recipient(OMAR, "Omar Sheikh"), bc.Recipient(RINA, "Rina Bose"),
-                               bc.Recipient("+917000000001", None)]
+    plan = bc.plan_audience(
+        session,
+        {
+            "kind": "custom",
+            "phones": [
+                "098450 00037",
+                "+91 98450-00037",
+                "919845000038",
+                "12345",
+                NANDINI,
+                "+919845000022",
+                "+917000000001",
+            ],
+        },
+    )
+    assert plan.recipients == [
+        bc.Recipient(OMAR, "Omar Sheikh"),
+        bc.Recipient(RINA, "Rina Bose"),
+        bc.Recipient("+917000000001", None),
+    ]
     assert {r.phone for r in plan.opted_out} == {NANDINI, "+919845000022"}
     assert plan.invalid == ["12345"]
     with pytest.raises(bc.AudienceError, match="12345"):
@@ -168,8 +223,11 @@ BAD_CONTENT = [
     ({"template_name": "nope"}, "template_name", "unknown_template"),
     ({"template_name": "promo"}, "template_name", "template_not_approved"),
     ({"template_name": "news_update", "template_params": ["{name}"]}, "template_params", "wrong_parameter_count"),
-    ({"template_name": "news_update", "template_params": ["{name}", "line\nbreak"]}, "template_params[1]",
-     "invalid_parameter"),
+    (
+        {"template_name": "news_update", "template_params": ["{name}", "line\nbreak"]},
+        "template_params[1]",
+        "invalid_parameter",
+    ),
     ({"text": "hi", "template_params": ["x"]}, "template_params", "parameters_without_template"),
 ]
 
@@ -188,12 +246,23 @@ def test_bad_audiences_and_content_are_refused(session, templates):
 
 def test_create_broadcast_stores_recipients_and_audit(session, templates):
     broadcast = bc.create_broadcast(session, "api:meera", TABLA, "Tabla class moves to Studio 1 on Saturday.")
-    rows = session.execute(select(m.BroadcastRecipient).where(m.BroadcastRecipient.broadcast_id == broadcast.id)
-                           .order_by(m.BroadcastRecipient.phone_number)).scalars().all()
+    rows = (
+        session.execute(
+            select(m.BroadcastRecipient)
+            .where(m.BroadcastRecipient.broadcast_id == broadcast.id)
+            .order_by(m.BroadcastRecipient.phone_number)
+        )
+        .scalars()
+        .all()
+    )
     assert [(r.phone_number, r.status) for r in rows] == [(OMAR, "pending"), (RINA, "pending"), (NANDINI, "skipped")]
     audit = session.execute(select(m.AuditLog).where(m.AuditLog.entity == "broadcasts")).scalar_one()
     assert (audit.actor, audit.action, audit.after["recipients"], audit.after["opted_out"]) == (
-        "api:meera", "broadcast.created", 2, 1)
+        "api:meera",
+        "broadcast.created",
+        2,
+        1,
+    )
     with pytest.raises(bc.AudienceError, match="nobody"):
         bc.create_broadcast(session, "api:meera", {"kind": "custom", "phones": [NANDINI]}, "hello")
 
@@ -204,27 +273,40 @@ def test_create_broadcast_stores_recipients_and_audit(session, templates):
 @pytest.mark.asyncio
 async def test_tabla_broadcast_text_in_window_template_outside(school_db, templates, sandbox):
     wrote_to_us(OMAR)
-    broadcast_id = create(TABLA, "Tabla class moves to Studio 1 on Saturday.", "news_update",
-                          ["{name}", "Tabla class moves to Studio 1 on Saturday."])
+    broadcast_id = create(
+        TABLA,
+        "Tabla class moves to Studio 1 on Saturday.",
+        "news_update",
+        ["{name}", "Tabla class moves to Studio 1 on Saturday."],
+    )
     async with client_for(sandbox) as client:
         result = await bc.run_broadcast(broadcast_id, client)
     assert (result["status"], result["sent"], result["skipped"], result["failed"], result["queued"]) == (
-        "done", 2, 1, 0, 0)
+        "done",
+        2,
+        1,
+        0,
+        0,
+    )
     messages = {message["to"]: message for message in sandbox.app[SANDBOX].messages}
     assert set(messages) == {OMAR, RINA}
     assert messages[OMAR]["payload"]["text"]["body"] == "Tabla class moves to Studio 1 on Saturday."
     template = messages[RINA]["payload"]["template"]
     assert template["name"] == "news_update"
     assert [p["text"] for p in template["components"][0]["parameters"]] == [
-        "Rina", "Tabla class moves to Studio 1 on Saturday."]
+        "Rina",
+        "Tabla class moves to Studio 1 on Saturday.",
+    ]
     rows = recipients(broadcast_id)
     assert rows[OMAR].whatsapp_message_id == messages[OMAR]["id"]
     assert rows[NANDINI].status == "skipped" and rows[NANDINI].error_message == bc.OPTED_OUT
     # Meta's status callbacks move the recipients forward.
-    store.apply_statuses([
-        StatusUpdate(messages[OMAR]["id"], "read", None, None, (), {}),
-        StatusUpdate(messages[RINA]["id"], "delivered", None, None, (), {}),
-    ])
+    store.apply_statuses(
+        [
+            StatusUpdate(messages[OMAR]["id"], "read", None, None, (), {}),
+            StatusUpdate(messages[RINA]["id"], "delivered", None, None, (), {}),
+        ]
+    )
     totals = progress(broadcast_id)
     assert (totals["sent"], totals["delivered"], totals["read"]) == (2, 2, 1)
     # Running it again sends nothing.
@@ -259,8 +341,9 @@ async def test_two_workers_and_5pct_transient_failures_still_send_everyone_exact
     await server.start_server()
     try:
         async with client_for(server) as first, client_for(server) as second:
-            await asyncio.gather(bc.run_broadcast(broadcast_id, first, 400),
-                                 bc.run_broadcast(broadcast_id, second, 400))
+            await asyncio.gather(
+                bc.run_broadcast(broadcast_id, first, 400), bc.run_broadcast(broadcast_id, second, 400)
+            )
         counts = sent_to(server)
     finally:
         await server.close()

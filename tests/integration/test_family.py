@@ -30,39 +30,46 @@ def who(session, phone):
 
 def test_john_next_classes(session):
     answer = family.next_classes_text(session, who(session, JOHN))
-    assert answer.text == ("📅 Your next classes:\n"
-                           "• Guitar (Mr. Rahul) - Today 5:00 PM\n"
-                           "• Keyboard (Ms. Priya) - Tomorrow 6:00 PM")
+    assert answer.text == (
+        "📅 Your next classes:\n• Guitar (Mr. Rahul) - Today 5:00 PM\n• Keyboard (Ms. Priya) - Tomorrow 6:00 PM"
+    )
     assert answer.choices == []
 
 
 def test_kavitha_sees_both_children_grouped(session):
     answer = family.next_classes_text(session, who(session, KAVITHA))
-    assert answer.text == ("📅 Next classes:\n"
-                           "• Aarav: Guitar (Mr. Rahul) - Today 5:00 PM\n"
-                           "• Anika: Keyboard (Ms. Priya) - Sat, Dec 5 10:00 AM")
+    assert answer.text == (
+        "📅 Next classes:\n"
+        "• Aarav: Guitar (Mr. Rahul) - Today 5:00 PM\n"
+        "• Anika: Keyboard (Ms. Priya) - Sat, Dec 5 10:00 AM"
+    )
     assert answer.choices == []
 
 
 def test_srinivas_sees_each_childs_courses(session):
     answer = family.next_classes_text(session, who(session, SRINIVAS))
-    assert answer.text == ("📅 Next classes:\n"
-                           "• Ananya: Keyboard (Ms. Priya) - Today 6:00 PM\n"
-                           "• Ananya: Guitar (Mr. Rahul) - Thu, Dec 3 6:15 PM\n"
-                           "• Nikhil: Keyboard (Ms. Priya) - Today 6:00 PM")
+    assert answer.text == (
+        "📅 Next classes:\n"
+        "• Ananya: Keyboard (Ms. Priya) - Today 6:00 PM\n"
+        "• Ananya: Guitar (Mr. Rahul) - Thu, Dec 3 6:15 PM\n"
+        "• Nikhil: Keyboard (Ms. Priya) - Today 6:00 PM"
+    )
 
 
 def test_guardian_of_one_child(session):
     assert family.next_classes_text(session, who(session, SUSAN)).text == (
-        "📅 Mary's next class:\n• Guitar (Mr. Rahul) - Today 5:00 PM")
+        "📅 Mary's next class:\n• Guitar (Mr. Rahul) - Today 5:00 PM"
+    )
 
 
 def test_class_on_a_given_day(session):
     john = who(session, JOHN)
     assert family.next_classes_text(session, john, day=date(2026, 12, 2)).text == (
-        "📅 Tomorrow (Wed, Dec 2):\n• Keyboard (Ms. Priya) - 6:00 PM")
+        "📅 Tomorrow (Wed, Dec 2):\n• Keyboard (Ms. Priya) - 6:00 PM"
+    )
     assert family.next_classes_text(session, john, day=date(2026, 12, 3)).text == (
-        "📅 Thu, Dec 3:\n• Guitar (Mr. Rahul) - 5:00 PM")
+        "📅 Thu, Dec 3:\n• Guitar (Mr. Rahul) - 5:00 PM"
+    )
     assert family.next_classes_text(session, john, day=date(2026, 12, 5)).text == "No class on Sat, Dec 5."
     christmas = family.next_classes_text(session, john, day=date(2026, 12, 25)).text
     assert christmas == "No class on Fri, Dec 25.\n• Keyboard (Ms. Priya) - 6:00 PM (holiday: Christmas)"
@@ -71,23 +78,28 @@ def test_class_on_a_given_day(session):
 def test_no_class_tomorrow_for_either_child(session):
     kavitha = who(session, KAVITHA)
     assert family.next_classes_text(session, kavitha, day=date(2026, 12, 2)).text == (
-        "No class tomorrow (Wed, Dec 2) for Aarav or Anika.")
+        "No class tomorrow (Wed, Dec 2) for Aarav or Anika."
+    )
     assert family.next_classes_text(session, kavitha, day=date(2026, 12, 5)).text == (
-        "📅 Sat, Dec 5:\n• Aarav: no class\n• Anika: Keyboard (Ms. Priya) - 10:00 AM")
+        "📅 Sat, Dec 5:\n• Aarav: no class\n• Anika: Keyboard (Ms. Priya) - 10:00 AM"
+    )
 
 
 def test_todays_class_already_over(session, monkeypatch):
     monkeypatch.setenv("HSM_NOW", "2026-12-01T18:30:00+05:30")
     assert family.next_classes_text(session, who(session, JOHN), day=date(2026, 12, 1)).text == (
-        "📅 Today (Tue, Dec 1):\n• Guitar (Mr. Rahul) - 5:00 PM (already over)")
+        "📅 Today (Tue, Dec 1):\n• Guitar (Mr. Rahul) - 5:00 PM (already over)"
+    )
 
 
 def test_paused_enrollment_is_said_so(session):
     varun = who(session, VARUN)
     assert family.next_classes_text(session, varun).text == (
-        "📅 You have no upcoming classes.\n• ⏸️ Guitar Intermediate is paused")
+        "📅 You have no upcoming classes.\n• ⏸️ Guitar Intermediate is paused"
+    )
     assert family.next_classes_text(session, varun, day=date(2026, 12, 3)).text == (
-        "No class on Thu, Dec 3.\n• ⏸️ Guitar Intermediate is paused")
+        "No class on Thu, Dec 3.\n• ⏸️ Guitar Intermediate is paused"
+    )
 
 
 def test_teacher_leave_skips_to_the_next_class_and_says_why(session):
@@ -97,7 +109,8 @@ def test_teacher_leave_skips_to_the_next_class_and_says_why(session):
     assert family.next_classes_text(session, who(session, JOHN)).text == (
         "📅 Your next classes:\n"
         "• Keyboard (Ms. Priya) - Tomorrow 6:00 PM\n"
-        "• Guitar (Mr. Rahul) - Thu, Dec 3 5:00 PM (no class today: teacher on leave)")
+        "• Guitar (Mr. Rahul) - Thu, Dec 3 5:00 PM (no class today: teacher on leave)"
+    )
 
 
 def test_holiday_is_skipped(session, monkeypatch):
@@ -114,7 +127,8 @@ def test_john_balance(session):
     assert family.balance_text(session, who(session, JOHN)).text == (
         "📊 Your classes:\n"
         "• Keyboard: 15 classes left, next payment ₹2000 due Dec 20\n"
-        "• Guitar: 22 classes left, next payment ₹5500 due Feb 10, 2027")
+        "• Guitar: 22 classes left, next payment ₹5500 due Feb 10, 2027"
+    )
 
 
 def test_low_balance_and_overdue_are_pointed_out(session):
@@ -122,9 +136,12 @@ def test_low_balance_and_overdue_are_pointed_out(session):
         "📊 Your classes:\n"
         "• Guitar: ⚠️ only 1 class left, ₹2000 overdue since Nov 25\n"
         "• Drums: 8 classes left, next payment ₹2200 due Dec 18\n\n"
-        "Reply \"send payment link\" to pay online.")
-    assert "• Piano: ⚠️ no classes left, ₹2500 overdue since Nov 20" in family.balance_text(
-        session, who(session, VIVEK)).text
+        'Reply "send payment link" to pay online.'
+    )
+    assert (
+        "• Piano: ⚠️ no classes left, ₹2500 overdue since Nov 20"
+        in family.balance_text(session, who(session, VIVEK)).text
+    )
 
 
 def test_guardian_balances_per_child(session):
@@ -133,16 +150,19 @@ def test_guardian_balances_per_child(session):
         "• Ananya – Keyboard: 12 classes left, next payment ₹2000 due Dec 15\n"
         "• Ananya – Guitar: 8 classes left, next payment ₹2000 due Dec 15\n"
         "• Nikhil – Keyboard: ⚠️ only 2 classes left, next payment ₹2000 due Dec 15\n\n"
-        "Reply \"send payment link\" to pay online.")
+        'Reply "send payment link" to pay online.'
+    )
     assert family.balance_text(session, who(session, KAVITHA)).text == (
         "📊 Classes remaining:\n"
         "• Aarav – Guitar: 20 classes left, next payment ₹5500 due Jan 5, 2027\n"
-        "• Anika – Keyboard: 5 classes left, next payment ₹2000 due Dec 6")
+        "• Anika – Keyboard: 5 classes left, next payment ₹2000 due Dec 6"
+    )
 
 
 def test_paused_balance(session):
     assert family.balance_text(session, who(session, VARUN)).text == (
-        "📊 Your classes:\n• Guitar (paused): 9 classes left")
+        "📊 Your classes:\n• Guitar (paused): 9 classes left"
+    )
 
 
 # ---------------------------------------------------------------- UC-7 dues
@@ -153,15 +173,15 @@ def test_john_dues(session):
         "💰 Payment due:\n"
         "• Keyboard: ₹2000 due Dec 20\n"
         "Last payment: ₹5500 for Guitar on Nov 10.\n\n"
-        "Reply \"send payment link\" to pay online.")
+        'Reply "send payment link" to pay online.'
+    )
 
 
 def test_overdue_first_with_total(session):
     text = family.dues_text(session, who(session, IRFAN)).text
-    assert text.startswith("💰 Payment due:\n"
-                           "• Guitar: ₹2000 ⚠️ overdue since Nov 25\n"
-                           "• Drums: ₹2200 due Dec 18\n"
-                           "Total: ₹4200\n")
+    assert text.startswith(
+        "💰 Payment due:\n• Guitar: ₹2000 ⚠️ overdue since Nov 25\n• Drums: ₹2200 due Dec 18\nTotal: ₹4200\n"
+    )
 
 
 def test_guardian_dues(session):
@@ -171,17 +191,20 @@ def test_guardian_dues(session):
         "• Ananya – Guitar: ₹2000 due Dec 15\n"
         "• Nikhil – Keyboard: ₹2000 due Dec 15\n"
         "Total: ₹6000\n\n"
-        "Reply \"send payment link\" to pay online.")
+        'Reply "send payment link" to pay online.'
+    )
     # Aarav's quarterly fee is due Jan 5, more than 30 days away: only Anika's is due.
     assert family.dues_text(session, who(session, KAVITHA)).text == (
-        "💰 Anika's payment due:\n• Keyboard: ₹2000 due Dec 6\n\nReply \"send payment link\" to pay online.")
+        '💰 Anika\'s payment due:\n• Keyboard: ₹2000 due Dec 6\n\nReply "send payment link" to pay online.'
+    )
 
 
 def test_nothing_due(session):
     assert family.dues_text(session, who(session, VARUN)).text == "✅ Nothing is due in the next 30 days."
     sarah = who(session, "+919845000004")  # quarterly Guitar, due Jan 15
     assert family.dues_text(session, sarah).text == (
-        "✅ Nothing is due in the next 30 days. Next payment: Guitar ₹5500 on Jan 15, 2027.")
+        "✅ Nothing is due in the next 30 days. Next payment: Guitar ₹5500 on Jan 15, 2027."
+    )
 
 
 # ---------------------------------------------------------------- choosing a child; no leaks across families
@@ -191,7 +214,8 @@ def test_child_named(session):
     kavitha = who(session, KAVITHA)
     for name in ("Anika", "anika reddy", "Anikka"):
         assert family.next_classes_text(session, kavitha, child_name=name).text == (
-            "📅 Anika's next class:\n• Keyboard (Ms. Priya) - Sat, Dec 5 10:00 AM")
+            "📅 Anika's next class:\n• Keyboard (Ms. Priya) - Sat, Dec 5 10:00 AM"
+        )
     assert [s.name for s in family.resolve_children(session, kavitha, "aarav")] == ["Aarav Reddy"]
     assert [s.name for s in family.resolve_children(session, kavitha, None)] == ["Aarav Reddy", "Anika Reddy"]
     assert [s.name for s in family.resolve_children(session, kavitha, "both")] == ["Aarav Reddy", "Anika Reddy"]
@@ -209,8 +233,10 @@ def test_another_familys_child_is_not_found_like_a_made_up_name(session):
     for answer_for in (family.next_classes_text, family.balance_text, family.dues_text):
         ananya = answer_for(session, kavitha, child_name="Ananya")
         made_up = answer_for(session, kavitha, child_name="Zubin")
-        assert ananya.text == "I couldn't find a child called Ananya on your number. Which child do you mean: " \
-                              "Aarav or Anika?"
+        assert (
+            ananya.text == "I couldn't find a child called Ananya on your number. Which child do you mean: "
+            "Aarav or Anika?"
+        )
         assert ananya.text.replace("Ananya", "Zubin") == made_up.text
         assert ananya.choices == made_up.choices == [("Aarav", "HSM-24-007"), ("Anika", "HSM-24-008")]
     srinivas = who(session, SRINIVAS)
@@ -230,11 +256,14 @@ def test_john_asking_for_mary_gets_nothing_about_mary(session):
     assert "Keyboard (Ms. Priya)" in family.next_classes_text(session, john, child_name="John").text
 
 
-@pytest.mark.parametrize(("phone", "start"), [
-    ("+919999999999", "I couldn't find a student linked to this number."),
-    ("+919811000101", "This is for students and parents."),
-    ("+919800000001", "This is for students and parents."),
-])
+@pytest.mark.parametrize(
+    ("phone", "start"),
+    [
+        ("+919999999999", "I couldn't find a student linked to this number."),
+        ("+919811000101", "This is for students and parents."),
+        ("+919800000001", "This is for students and parents."),
+    ],
+)
 def test_others_get_a_refusal_not_an_exception(session, phone, start):
     caller = who(session, phone)
     for answer_for in (family.next_classes_text, family.balance_text, family.dues_text):
@@ -254,4 +283,5 @@ def test_a_teacher_who_is_also_a_parent_gets_their_childs_answers(session):
     caller = who(session, rahul.phone)
     assert caller.role == "teacher"
     assert family.next_classes_text(session, caller).text == (
-        "📅 Mary's next class:\n• Guitar (Mr. Rahul) - Today 5:00 PM")
+        "📅 Mary's next class:\n• Guitar (Mr. Rahul) - Today 5:00 PM"
+    )

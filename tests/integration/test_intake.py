@@ -22,8 +22,9 @@ def _batch(phone: str, text: str, wamid: str):
 
 def _inbound_count(url: str) -> int:
     with session_scope(url) as session:
-        return session.execute(select(func.count()).select_from(m.WhatsAppMessage)
-                               .where(m.WhatsAppMessage.direction == "inbound")).scalar_one()
+        return session.execute(
+            select(func.count()).select_from(m.WhatsAppMessage).where(m.WhatsAppMessage.direction == "inbound")
+        ).scalar_one()
 
 
 def test_posts_arriving_together_are_stored_once_each(db_url):
@@ -45,21 +46,31 @@ def test_posts_arriving_together_are_stored_once_each(db_url):
 
 def test_one_group_stores_each_new_message_once_and_reports_it_to_its_own_post(db_url):
     store.store_inbound(_batch("+919000000011", "earlier", "wamid.group.old"))
-    group = [_batch("+919000000011", "again", "wamid.group.old"),  # stored by an earlier POST
-             _batch("+919000000012", "one", "wamid.group.1"),
-             _batch("+919000000013", "two", "wamid.group.2"),
-             _batch("+919000000012", "one", "wamid.group.1")]  # delivered twice within the group
+    group = [
+        _batch("+919000000011", "again", "wamid.group.old"),  # stored by an earlier POST
+        _batch("+919000000012", "one", "wamid.group.1"),
+        _batch("+919000000013", "two", "wamid.group.2"),
+        _batch("+919000000012", "one", "wamid.group.1"),
+    ]  # delivered twice within the group
     results = store.store_inbound_many(group)
-    assert [[message.wamid for message in fresh] for fresh in results] == [
-        [], ["wamid.group.1"], ["wamid.group.2"], []]
+    assert [[message.wamid for message in fresh] for fresh in results] == [[], ["wamid.group.1"], ["wamid.group.2"], []]
     with session_scope(db_url) as session:
-        rows = session.execute(select(m.WhatsAppMessage).where(m.WhatsAppMessage.direction == "inbound")
-                               .order_by(m.WhatsAppMessage.id)).scalars().all()
+        rows = (
+            session.execute(
+                select(m.WhatsAppMessage).where(m.WhatsAppMessage.direction == "inbound").order_by(m.WhatsAppMessage.id)
+            )
+            .scalars()
+            .all()
+        )
         assert [(row.whatsapp_message_id, row.content, row.status) for row in rows] == [
-            ("wamid.group.old", "earlier", "received"), ("wamid.group.1", "one", "received"),
-            ("wamid.group.2", "two", "received")]
-        assert all(row.created_at and row.updated_at and row.message_metadata["raw"]["id"] == row.whatsapp_message_id
-                   for row in rows)
+            ("wamid.group.old", "earlier", "received"),
+            ("wamid.group.1", "one", "received"),
+            ("wamid.group.2", "two", "received"),
+        ]
+        assert all(
+            row.created_at and row.updated_at and row.message_metadata["raw"]["id"] == row.whatsapp_message_id
+            for row in rows
+        )
 
 
 def test_a_failing_post_fails_alone(db_url, monkeypatch):
@@ -84,8 +95,10 @@ def test_a_failing_post_fails_alone(db_url, monkeypatch):
 def test_statuses_in_a_group_move_the_sent_message_forward(db_url):
     store.record_outbound("+919000000021", {"type": "text", "text": {"body": "hi"}}, "wamid.out.1", store.ACCEPTED)
     base = _batch("+919000000021", "x", "wamid.unused")
-    statuses = [dataclasses.replace(base, messages=(), statuses=(StatusUpdate("wamid.out.1", name, "x", None, (), {}),))
-                for name in ("delivered", "sent", "read")]
+    statuses = [
+        dataclasses.replace(base, messages=(), statuses=(StatusUpdate("wamid.out.1", name, "x", None, (), {}),))
+        for name in ("delivered", "sent", "read")
+    ]
     writer = IntakeWriter()
 
     async def post_all():
@@ -96,8 +109,9 @@ def test_statuses_in_a_group_move_the_sent_message_forward(db_url):
     finally:
         writer.stop()
     with session_scope(db_url) as session:
-        status = session.execute(select(m.WhatsAppMessage.status)
-                                 .where(m.WhatsAppMessage.whatsapp_message_id == "wamid.out.1")).scalar_one()
+        status = session.execute(
+            select(m.WhatsAppMessage.status).where(m.WhatsAppMessage.whatsapp_message_id == "wamid.out.1")
+        ).scalar_one()
     assert status == "read"
 
 

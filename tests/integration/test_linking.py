@@ -226,9 +226,12 @@ def test_wrong_ids_reveal_nothing(session, inbox):
     assert transcripts[NEW_PHONE] == transcripts[OTHER_PHONE] == transcripts[THIRD_PHONE]
     assert transcripts[NEW_PHONE][0] == LINK_SENT_REPLY
     assert transcripts[NEW_PHONE][1:6] == [
-        "That code isn't right. You can try 4 more times.", "That code isn't right. You can try 3 more times.",
-        "That code isn't right. You can try 2 more times.", "That code isn't right. You can try 1 more time.",
-        LOCKED_REPLY]
+        "That code isn't right. You can try 4 more times.",
+        "That code isn't right. You can try 3 more times.",
+        "That code isn't right. You can try 2 more times.",
+        "That code isn't right. You can try 1 more time.",
+        LOCKED_REPLY,
+    ]
     assert transcripts[NEW_PHONE][6:] == [LOCKED_REPLY, LOCKED_REPLY]
     # Nothing in a reply names the student or the address; the mail object does not print them either.
     for line in transcripts[NEW_PHONE]:
@@ -236,8 +239,14 @@ def test_wrong_ids_reveal_nothing(session, inbox):
     assert "john.doe@email.com" not in repr(mails[NEW_PHONE]) and "j***@email.com" in repr(mails[NEW_PHONE])
     assert code_in(mails[NEW_PHONE].body) not in repr(mails[NEW_PHONE])
     # Unknown or ill-formed input never crashes and never links.
-    for phone, text in [(NEW_PHONE, "hello"), (NEW_PHONE, ""), ("garbage", "123456"), ("", "123456"),
-                        (NEW_PHONE, "1" * 5000), (NEW_PHONE, None)]:
+    for phone, text in [
+        (NEW_PHONE, "hello"),
+        (NEW_PHONE, ""),
+        ("garbage", "123456"),
+        ("", "123456"),
+        (NEW_PHONE, "1" * 5000),
+        (NEW_PHONE, None),
+    ]:
         assert isinstance(verify_code(session, phone, text), str)
     assert all(identify(session, phone).role == "prospect" for phone in cases)
     assert verify_code(session, "+919812300009", "123456") == linking.NO_PENDING_REPLY
@@ -327,7 +336,14 @@ def test_parse_link_request(text, expected):
 
 def test_parse_code():
     assert [parse_code(t) for t in ["123456", "123 456", "Code: 004213", "1234567", "12345", "abc", None]] == [
-        "123456", "123456", "004213", None, None, None, None]
+        "123456",
+        "123456",
+        "004213",
+        None,
+        None,
+        None,
+        None,
+    ]
 
 
 @settings(max_examples=300, deadline=None)
@@ -357,7 +373,12 @@ def test_smtp_settings_from_env(monkeypatch):
     monkeypatch.setenv("HSM_SMTP_STARTTLS", "0")
     settings_ = SmtpSettings.from_env()
     assert (settings_.host, settings_.port, settings_.user, settings_.password, settings_.starttls) == (
-        "smtp.example", 2525, "bot", "pw", False)
+        "smtp.example",
+        2525,
+        "bot",
+        "pw",
+        False,
+    )
     monkeypatch.delenv("HSM_SMTP_STARTTLS")
     monkeypatch.delenv("HSM_SMTP_PORT")
     assert (SmtpSettings.from_env().port, SmtpSettings.from_env().starttls) == (587, True)

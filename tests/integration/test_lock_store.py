@@ -99,8 +99,7 @@ def test_concurrent_tickets_from_threads_are_never_the_same(prefix):
 def test_rasas_own_redis_lock_store_can_issue_a_ticket_twice(prefix):
     """Why the class exists (rasa issue #9213): Rasa's store reads the lock, adds a ticket and writes it back, so
     two replicas that read before either wrote get the same number. Ours cannot: the read is inside the write."""
-    rasa_store = RedisLockStore(host="127.0.0.1", port=6379, db=15, key_prefix=prefix.replace(":", "").replace(
-        "_", ""))
+    rasa_store = RedisLockStore(host="127.0.0.1", port=6379, db=15, key_prefix=prefix.replace(":", "").replace("_", ""))
     replica_a = rasa_store.get_or_create_lock("race")
     replica_b = rasa_store.get_or_create_lock("race")
     first, second = replica_a.issue_ticket(60), replica_b.issue_ticket(60)

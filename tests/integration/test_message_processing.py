@@ -29,8 +29,9 @@ GRAPH_LATENCY_S = 0.3
 
 @pytest_asyncio.fixture
 async def slow_meta():
-    server = TestServer(create_app(SandboxConfig(access_token=TOKEN, phone_number_id=PHONE_ID,
-                                                 latency_s=GRAPH_LATENCY_S)))
+    server = TestServer(
+        create_app(SandboxConfig(access_token=TOKEN, phone_number_id=PHONE_ID, latency_s=GRAPH_LATENCY_S))
+    )
     await server.start_server()
     yield server
     await server.close()
@@ -62,15 +63,22 @@ def receive(phone: str, words: str):
 
 def status_of(wamid: str) -> str:
     with session_scope() as s:
-        return s.execute(select(m.WhatsAppMessage.status)
-                         .where(m.WhatsAppMessage.whatsapp_message_id == wamid)).scalar_one()
+        return s.execute(
+            select(m.WhatsAppMessage.status).where(m.WhatsAppMessage.whatsapp_message_id == wamid)
+        ).scalar_one()
 
 
 @pytest.mark.asyncio
 async def test_a_message_waiting_for_meta_lets_the_next_one_into_rasa(school_db, slow_meta):
     rasa = Rasa()
-    client = WhatsAppClient(str(slow_meta.make_url("/v21.0")), PHONE_ID, TOKEN, ledger=store.LEDGER, record_inline=True,
-                            retry=RetryPolicy(attempts=1, timeout_s=5))
+    client = WhatsAppClient(
+        str(slow_meta.make_url("/v21.0")),
+        PHONE_ID,
+        TOKEN,
+        ledger=store.LEDGER,
+        record_inline=True,
+        retry=RetryPolicy(attempts=1, timeout_s=5),
+    )
     processing = MessageProcessing(client, rasa, role_of=role_of, turns_at_once=1)  # one turn inside Rasa at once
     anita, ravi = receive(ANITA, "hi"), receive(RAVI, "hello")
     try:
@@ -78,9 +86,12 @@ async def test_a_message_waiting_for_meta_lets_the_next_one_into_rasa(school_db,
     finally:
         await client.close()
     assert rasa.steps == [
-        "Anita in Rasa", "Anita sending",  # Ravi waits while Anita is in Rasa...
-        "Ravi in Rasa", "Ravi sending",  # ...but not while Meta takes its time answering Anita's send
-        "Anita sent", "Ravi sent",
+        "Anita in Rasa",
+        "Anita sending",  # Ravi waits while Anita is in Rasa...
+        "Ravi in Rasa",
+        "Ravi sending",  # ...but not while Meta takes its time answering Anita's send
+        "Anita sent",
+        "Ravi sent",
     ]
     assert status_of(anita.wamid) == status_of(ravi.wamid) == store.PROCESSED
     async with aiohttp.ClientSession() as http, http.get(slow_meta.make_url("/_sandbox/messages")) as answer:
@@ -102,6 +113,7 @@ async def test_a_slot_is_never_given_back_twice_or_kept_after_the_turn():
     assert not places.locked()
 
     async with RasaTurnPermit(places) as permit:
+
         async def wait_then_be_cancelled() -> None:
             async with permit.released_while_sending():
                 await places.acquire()  # another message takes the place meanwhile...

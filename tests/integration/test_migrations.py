@@ -8,10 +8,27 @@ from sqlalchemy import inspect
 from hsm.infra.db import alembic_config, get_engine, upgrade_to_head
 from hsm.infra.models import Base
 
-SEED_TABLES = {"whatsapp_sessions", "whatsapp_messages", "whatsapp_subscriptions", "whatsapp_templates",
-               "attendance_drafts"}
-CORE_TABLES = {"students", "guardians", "teachers", "admins", "courses", "batches", "enrollments",
-               "attendance_records", "payments", "leads", "teacher_leaves", "audit_log"}
+SEED_TABLES = {
+    "whatsapp_sessions",
+    "whatsapp_messages",
+    "whatsapp_subscriptions",
+    "whatsapp_templates",
+    "attendance_drafts",
+}
+CORE_TABLES = {
+    "students",
+    "guardians",
+    "teachers",
+    "admins",
+    "courses",
+    "batches",
+    "enrollments",
+    "attendance_records",
+    "payments",
+    "leads",
+    "teacher_leaves",
+    "audit_log",
+}
 
 
 def test_upgrade_from_empty_builds_every_table(empty_db_url):
@@ -44,17 +61,51 @@ def test_seed_columns_are_present(empty_db_url):
     def columns(table):
         return {c["name"] for c in inspector.get_columns(table)}
 
-    assert {"phone_number", "user_id", "user_type", "context", "last_intent", "last_message_at",
-            "expires_at"} <= columns("whatsapp_sessions")
-    assert {"session_id", "phone_number", "direction", "message_type", "content", "media_url", "metadata",
-            "whatsapp_message_id", "status", "created_at"} <= columns("whatsapp_messages")
+    assert {
+        "phone_number",
+        "user_id",
+        "user_type",
+        "context",
+        "last_intent",
+        "last_message_at",
+        "expires_at",
+    } <= columns("whatsapp_sessions")
+    assert {
+        "session_id",
+        "phone_number",
+        "direction",
+        "message_type",
+        "content",
+        "media_url",
+        "metadata",
+        "whatsapp_message_id",
+        "status",
+        "created_at",
+    } <= columns("whatsapp_messages")
     assert {"phone_number", "is_active", "opted_in_at", "opted_out_at", "preferences"} <= columns(
-        "whatsapp_subscriptions")
-    assert {"template_name", "template_type", "language", "content", "variables", "status",
-            "meta_template_id"} <= columns("whatsapp_templates")
-    assert {"batch_id", "teacher_id", "session_id", "attendance_date", "parsed_data", "original_message",
-            "status", "confirmed_at"} <= columns("attendance_drafts")
+        "whatsapp_subscriptions"
+    )
+    assert {
+        "template_name",
+        "template_type",
+        "language",
+        "content",
+        "variables",
+        "status",
+        "meta_template_id",
+    } <= columns("whatsapp_templates")
+    assert {
+        "batch_id",
+        "teacher_id",
+        "session_id",
+        "attendance_date",
+        "parsed_data",
+        "original_message",
+        "status",
+        "confirmed_at",
+    } <= columns("attendance_drafts")
     assert {"student_id", "batch_id", "class_date", "status", "is_makeup", "marked_by", "source"} <= columns(
-        "attendance_records")
+        "attendance_records"
+    )
     unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("whatsapp_messages")}
     assert ("whatsapp_message_id",) in unique

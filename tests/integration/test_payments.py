@@ -55,9 +55,20 @@ class FakeRazorpay:
 
     @staticmethod
     def error(status: int, description: str, field: str | None = None) -> web.Response:
-        return web.json_response({"error": {"code": "BAD_REQUEST_ERROR", "description": description,
-                                            "field": field, "source": "business", "step": "payment_initiation",
-                                            "reason": "input_validation_failed", "metadata": {}}}, status=status)
+        return web.json_response(
+            {
+                "error": {
+                    "code": "BAD_REQUEST_ERROR",
+                    "description": description,
+                    "field": field,
+                    "source": "business",
+                    "step": "payment_initiation",
+                    "reason": "input_validation_failed",
+                    "metadata": {},
+                }
+            },
+            status=status,
+        )
 
     def authorised(self, request: web.Request) -> bool:
         expected = "Basic " + base64.b64encode(f"{KEY_ID}:{KEY_SECRET}".encode()).decode()
@@ -75,10 +86,18 @@ class FakeRazorpay:
             return self.error(400, "The amount must be at least INR 1.00", "amount")
         if any(link["reference_id"] == body.get("reference_id") for link in self.links):
             return self.error(400, "Reference Id already exist", "reference_id")
-        link = {"id": f"plink_Fake{len(self.links):010d}", "amount": body["amount"], "amount_paid": 0,
-                "currency": "INR", "reference_id": body["reference_id"], "description": body["description"],
-                "customer": body["customer"], "notify": body["notify"], "status": "created",
-                "short_url": f"https://rzp.io/i/fake{len(self.links)}"}
+        link = {
+            "id": f"plink_Fake{len(self.links):010d}",
+            "amount": body["amount"],
+            "amount_paid": 0,
+            "currency": "INR",
+            "reference_id": body["reference_id"],
+            "description": body["description"],
+            "customer": body["customer"],
+            "notify": body["notify"],
+            "status": "created",
+            "short_url": f"https://rzp.io/i/fake{len(self.links)}",
+        }
         self.links.append(link)
         return web.json_response(link)
 
@@ -91,13 +110,23 @@ class FakeRazorpay:
     def paid_webhook(self, link_id: str, payment_id: str = "pay_FakeRzp000001") -> bytes:
         link = next(k for k in self.links if k["id"] == link_id)
         body = {
-            "entity": "event", "account_id": "acc_Fake", "event": "payment_link.paid",
+            "entity": "event",
+            "account_id": "acc_Fake",
+            "event": "payment_link.paid",
             "contains": ["payment_link", "order", "payment"],
             "payload": {
                 "payment_link": {"entity": {**link, "amount_paid": link["amount"], "status": "paid"}},
                 "order": {"entity": {"id": "order_Fake", "amount": link["amount"], "status": "paid"}},
-                "payment": {"entity": {"id": payment_id, "amount": link["amount"], "currency": "INR",
-                                       "status": "captured", "method": "upi", "contact": link["customer"]["contact"]}},
+                "payment": {
+                    "entity": {
+                        "id": payment_id,
+                        "amount": link["amount"],
+                        "currency": "INR",
+                        "status": "captured",
+                        "method": "upi",
+                        "contact": link["customer"]["contact"],
+                    }
+                },
             },
             "created_at": 1796000000,
         }
@@ -115,13 +144,19 @@ async def razorpay():
 
 
 def provider_for(fake: FakeRazorpay, **options) -> RazorpayProvider:
-    return RazorpayProvider(KEY_ID, options.pop("key_secret", KEY_SECRET), WEBHOOK_SECRET, base_url=fake.base_url,
-                            **options)
+    return RazorpayProvider(
+        KEY_ID, options.pop("key_secret", KEY_SECRET), WEBHOOK_SECRET, base_url=fake.base_url, **options
+    )
 
 
 async def make_link(provider, amount=2000, reference=JOHN_KEYBOARD_REF, phone=JOHN) -> PaymentLink:
-    return await provider.create_link(amount=amount, description="HSM Keyboard fee", reference=reference,
-                                      customer_name="John Doe", customer_phone=phone)
+    return await provider.create_link(
+        amount=amount,
+        description="HSM Keyboard fee",
+        reference=reference,
+        customer_name="John Doe",
+        customer_phone=phone,
+    )
 
 
 # ---------------------------------------------------------------- Razorpay provider
@@ -131,10 +166,21 @@ async def make_link(provider, amount=2000, reference=JOHN_KEYBOARD_REF, phone=JO
 async def test_razorpay_link_in_paise_with_basic_auth_and_reference(razorpay):
     expires = datetime(2026, 12, 20, 12, 0, tzinfo=timezone.utc)
     link = await provider_for(razorpay).create_link(
-        amount=2000, description="HSM Keyboard fee", reference=JOHN_KEYBOARD_REF, customer_name="John Doe",
-        customer_phone=JOHN, expire_by=expires)
-    assert link == PaymentLink(link_id="plink_Fake0000000000", url="https://rzp.io/i/fake0", amount=2000,
-                               reference=JOHN_KEYBOARD_REF, customer_name="John Doe", customer_phone=JOHN)
+        amount=2000,
+        description="HSM Keyboard fee",
+        reference=JOHN_KEYBOARD_REF,
+        customer_name="John Doe",
+        customer_phone=JOHN,
+        expire_by=expires,
+    )
+    assert link == PaymentLink(
+        link_id="plink_Fake0000000000",
+        url="https://rzp.io/i/fake0",
+        amount=2000,
+        reference=JOHN_KEYBOARD_REF,
+        customer_name="John Doe",
+        customer_phone=JOHN,
+    )
     (sent,) = razorpay.requests
     assert sent["amount"] == 200000 and sent["currency"] == "INR"
     assert sent["reference_id"] == JOHN_KEYBOARD_REF
@@ -203,8 +249,9 @@ def test_parse_paid_event_only_takes_paid_links():
     provider = RazorpayProvider(KEY_ID, KEY_SECRET, WEBHOOK_SECRET)
     link = PaymentLink("plink_X", "https://rzp.io/i/x", 2000, JOHN_KEYBOARD_REF, "John Doe", JOHN)
     body = LocalPaymentProvider.paid_event_body(link, payment_id="pay_X", method="card")
-    assert provider.parse_paid_event(body) == PaidEvent(link_id="plink_X", reference=JOHN_KEYBOARD_REF, amount=2000,
-                                                        payment_id="pay_X", method="card", contact=JOHN)
+    assert provider.parse_paid_event(body) == PaidEvent(
+        link_id="plink_X", reference=JOHN_KEYBOARD_REF, amount=2000, payment_id="pay_X", method="card", contact=JOHN
+    )
     assert provider.parse_paid_event({**body, "event": "payment_link.expired"}) is None
     assert provider.parse_paid_event({"event": "payment_link.paid", "payload": {}}) is None
     assert provider.parse_paid_event({}) is None
@@ -246,7 +293,11 @@ async def test_local_provider_links_and_signed_events():
     assert not provider.verify_webhook(raw, payments.webhook_signature("other", raw))
     event = provider.parse_paid_event(json.loads(raw))
     assert (event.link_id, event.reference, event.amount, event.payment_id) == (
-        link.link_id, JOHN_KEYBOARD_REF, 2000, "pay_L1")
+        link.link_id,
+        JOHN_KEYBOARD_REF,
+        2000,
+        "pay_L1",
+    )
 
 
 # ---------------------------------------------------------------- what is due, per family
@@ -255,15 +306,24 @@ async def test_local_provider_links_and_signed_events():
 def test_due_for_link(session):
     (john,) = payments.due_for_link(session, identify(session, JOHN))
     assert (john.course, john.amount, john.due_date, john.student_code, john.batch_code, john.overdue) == (
-        "Keyboard", 2000, date(2026, 12, 20), "HSM-24-001", "KEY-BEG-MWF18", False)
+        "Keyboard",
+        2000,
+        date(2026, 12, 20),
+        "HSM-24-001",
+        "KEY-BEG-MWF18",
+        False,
+    )
     assert john.reference == JOHN_KEYBOARD_REF
 
     srinivas = payments.due_for_link(session, identify(session, SRINIVAS))
     assert [(d.student_name, d.course, d.amount, d.due_date.isoformat()) for d in srinivas] == [
-        ("Ananya Reddy", "Keyboard", 2000, "2026-12-15"), ("Ananya Reddy", "Guitar", 2000, "2026-12-15"),
-        ("Nikhil Reddy", "Keyboard", 2000, "2026-12-15")]
+        ("Ananya Reddy", "Keyboard", 2000, "2026-12-15"),
+        ("Ananya Reddy", "Guitar", 2000, "2026-12-15"),
+        ("Nikhil Reddy", "Keyboard", 2000, "2026-12-15"),
+    ]
     assert [d.reference for d in payments.due_for_link(session, identify(session, SRINIVAS), "Nikhil")] == [
-        "HSM-24-023:KEY-INT-TS18:2026-12-15"]
+        "HSM-24-023:KEY-INT-TS18:2026-12-15"
+    ]
 
     irfan = payments.due_for_link(session, identify(session, IRFAN))
     assert [(d.course, d.overdue) for d in irfan] == [("Guitar", True), ("Drums", False)]
@@ -281,7 +341,7 @@ async def test_payment_links_text(session):
     provider = LocalPaymentProvider(base_url="https://pay.hsm.example/l/")
     john = identify(session, JOHN)
     links = await payments.create_payment_links(provider, john, payments.due_for_link(session, john))
-    (item, link), = links
+    ((item, link),) = links
     assert payments.payment_links_text(links) == f"💳 Pay ₹2000 for Keyboard (due Dec 20): {link.url}"
     assert link.customer_phone == JOHN and link.customer_name == "John Doe"
 
@@ -299,8 +359,11 @@ async def test_payment_links_text(session):
 
 def john_keyboard(session) -> m.Enrollment:
     return session.execute(
-        select(m.Enrollment).join(m.Student).join(m.Batch)
-        .where(m.Student.enrollment_id == "HSM-24-001", m.Batch.code == "KEY-BEG-MWF18")).scalar_one()
+        select(m.Enrollment)
+        .join(m.Student)
+        .join(m.Batch)
+        .where(m.Student.enrollment_id == "HSM-24-001", m.Batch.code == "KEY-BEG-MWF18")
+    ).scalar_one()
 
 
 def count(session, model, *where) -> int:
@@ -319,14 +382,21 @@ async def test_paid_webhook_marks_the_due_paid_once(session):
 
     assert result.phone == JOHN
     assert result.text.splitlines()[0] == "✅ Payment received! ₹2000 for Keyboard. Thank you!"
-    assert result.notice == Notice(JOHN, "student", result.text, "payment_confirmation",
-                                   ("John", "2000", "Keyboard", "pay_John0001"))
+    assert result.notice == Notice(
+        JOHN, "student", result.text, "payment_confirmation", ("John", "2000", "Keyboard", "pay_John0001")
+    )
     assert result.text.splitlines()[1] == "Keyboard now has 23 classes left; next payment due Jan 20, 2027."
     enrollment = john_keyboard(session)
     assert (enrollment.next_due, enrollment.classes_remaining) == (date(2027, 1, 20), 23)  # monthly: +1 month, +8
     payment = session.execute(select(m.Payment).filter_by(reference="pay_John0001")).scalar_one()
-    assert (payment.amount, payment.paid_on, payment.method, payment.course.name, payment.enrollment_id,
-            payment.student.name) == (2000, date(2026, 12, 1), "upi", "Keyboard", enrollment.id, "John Doe")
+    assert (
+        payment.amount,
+        payment.paid_on,
+        payment.method,
+        payment.course.name,
+        payment.enrollment_id,
+        payment.student.name,
+    ) == (2000, date(2026, 12, 1), "upi", "Keyboard", enrollment.id, "John Doe")
     audit = session.execute(select(m.AuditLog).filter_by(action="payment.recorded")).scalar_one()
     assert audit.before == {"next_due": "2026-12-20", "classes_remaining": 15}
     assert audit.after["next_due"] == "2027-01-20" and audit.after["link_id"] == link.link_id
@@ -353,19 +423,27 @@ def test_a_webhook_with_a_bad_signature_changes_nothing(session):
 
 
 def test_quarterly_fee_paid_by_a_guardian(session):
-    event = PaidEvent(link_id="plink_A", reference="HSM-24-007:GTR-BEG-TT17:2027-01-05", amount=5500,
-                      payment_id="pay_Aarav1", method="card", contact="919845000007")
+    event = PaidEvent(
+        link_id="plink_A",
+        reference="HSM-24-007:GTR-BEG-TT17:2027-01-05",
+        amount=5500,
+        payment_id="pay_Aarav1",
+        method="card",
+        contact="919845000007",
+    )
     result = payments.record_paid(session, event)
     assert result.phone == KAVITHA
     assert result.text.splitlines()[0] == "✅ Payment received! ₹5500 for Aarav's Guitar. Thank you!"
-    assert result.notice == Notice(KAVITHA, "guardian", result.text, "payment_confirmation",
-                                   ("Kavitha", "5500", "Aarav's Guitar", "pay_Aarav1"))
+    assert result.notice == Notice(
+        KAVITHA, "guardian", result.text, "payment_confirmation", ("Kavitha", "5500", "Aarav's Guitar", "pay_Aarav1")
+    )
     assert (result.next_due, result.classes_remaining) == (date(2027, 4, 5), 44)  # quarterly: +3 months, +24
 
 
 def test_thanks_go_to_the_family_not_to_a_stranger(session):
-    event = PaidEvent(link_id="plink_B", reference=JOHN_KEYBOARD_REF, amount=2000, payment_id="pay_B",
-                      contact="+919845000002")  # Susan Thomas: not John's family
+    event = PaidEvent(
+        link_id="plink_B", reference=JOHN_KEYBOARD_REF, amount=2000, payment_id="pay_B", contact="+919845000002"
+    )  # Susan Thomas: not John's family
     assert payments.record_paid(session, event).phone == JOHN
 
 
@@ -398,12 +476,15 @@ async def test_razorpay_round_trip(session, razorpay):
     assert john_keyboard(session).next_due == date(2027, 1, 20)
 
 
-@pytest.mark.parametrize(("start", "months", "expected"), [
-    (date(2026, 12, 20), 1, date(2027, 1, 20)),
-    (date(2026, 11, 25), 3, date(2027, 2, 25)),
-    (date(2027, 1, 31), 1, date(2027, 2, 28)),
-    (date(2027, 11, 30), 3, date(2028, 2, 29)),
-])
+@pytest.mark.parametrize(
+    ("start", "months", "expected"),
+    [
+        (date(2026, 12, 20), 1, date(2027, 1, 20)),
+        (date(2026, 11, 25), 3, date(2027, 2, 25)),
+        (date(2027, 1, 31), 1, date(2027, 2, 28)),
+        (date(2027, 11, 30), 3, date(2028, 2, 29)),
+    ],
+)
 def test_add_months(start, months, expected):
     assert payments.add_months(start, months) == expected
 

@@ -48,9 +48,17 @@ def at(text: str) -> datetime:
 def fixture_enrollments() -> list[dict]:
     """(enrollment id of the student, batch, next_due, status) straight from the fixture file."""
     school = yaml.safe_load(SCHOOL_FILE.read_text(encoding="utf-8"))
-    return [{"student": s["enrollment_id"], "name": s["name"], "batch": e["batch"],
-             "next_due": date.fromisoformat(e["next_due"]), "status": e.get("status", "active")}
-            for s in school["students"] for e in s["enrollments"]]
+    return [
+        {
+            "student": s["enrollment_id"],
+            "name": s["name"],
+            "batch": e["batch"],
+            "next_due": date.fromisoformat(e["next_due"]),
+            "status": e.get("status", "active"),
+        }
+        for s in school["students"]
+        for e in s["enrollments"]
+    ]
 
 
 def planned_fees(session, now: datetime) -> dict[str, set[tuple[str, str]]]:
@@ -85,8 +93,9 @@ def test_demo_week_fee_reminders_match_the_fixture(session, monkeypatch):
         "💰 Hi Ramesh, Lakshmi's monthly payment of ₹2000 for Guitar is due on Fri, Dec 4.",
     ]
     (overdue,) = by_phone[VIVEK]
-    assert overdue.text == ("💰 Hi Vivek, your monthly payment of ₹2500 for Piano was due on Fri, Nov 20 "
-                            "and is now overdue.")
+    assert overdue.text == (
+        "💰 Hi Vivek, your monthly payment of ₹2500 for Piano was due on Fri, Nov 20 and is now overdue."
+    )
     assert overdue.template_params == ("Vivek", "2500", "Piano", "Fri, Nov 20 (overdue)")
     assert overdue.buttons == rm.PAYMENT_BUTTONS
 
@@ -99,8 +108,11 @@ def test_fee_reminder_settings(session, monkeypatch):
     assert [r.text for r in mary] == ["💰 Hi Susan, Mary's monthly payment of ₹2000 for Guitar is due on Tue, Dec 8."]
     assert mary[0].subject.endswith(":7d")
     assert planned_fees(session, now)[rm.FEE_DUE] == {
-        ("Lakshmi Priya", "GTR-INT-TH18"), ("Lakshmi Priya", "VOC-CAR-MT16"),  # Dec 4
-        ("Mary Thomas", "GTR-BEG-TT17"), ("Yash Agarwal", "DRM-BEG-WF17")}  # Dec 8
+        ("Lakshmi Priya", "GTR-INT-TH18"),
+        ("Lakshmi Priya", "VOC-CAR-MT16"),  # Dec 4
+        ("Mary Thomas", "GTR-BEG-TT17"),
+        ("Yash Agarwal", "DRM-BEG-WF17"),
+    }  # Dec 8
     # Due today (Fatima Begum, Dec 1) is not overdue yet; listing 0 adds a reminder on the day itself.
     monkeypatch.setenv("HSM_FEE_REMINDER_DAYS", "0")
     (fatima,) = [r for r in rm.due_reminders(session, now) if r.kind == rm.FEE_DUE]
@@ -119,8 +131,9 @@ def test_class_reminders_half_an_hour_before(session):
     assert {r.phone for r in at_1635} == GUITAR_BEGINNER_CONTACTS
     assert {r.subject for r in at_1635} == {"class:GTR-BEG-TT17:2026-12-01T17:00"}
     susan = next(r for r in at_1635 if r.phone == "+919845000002")
-    assert susan.text == ("🎵 Hi Susan, reminder: Mary's Guitar Beginner class with Mr. Rahul starts at 5:00 PM "
-                          "today (Studio 2).")
+    assert susan.text == (
+        "🎵 Hi Susan, reminder: Mary's Guitar Beginner class with Mr. Rahul starts at 5:00 PM today (Studio 2)."
+    )
     assert susan.template_params == ("Susan", "Guitar Beginner (Mary)", "Mr. Rahul", "5:00 PM")
     assert not [r for r in rm.due_reminders(session, at("2026-12-01T16:29:00+05:30")) if r.kind == rm.CLASS]
     # Saturday's Tabla at 16:00: Omar and Siddharth's mother; Nandini opted out.
@@ -136,8 +149,11 @@ def test_class_reminders_half_an_hour_before(session):
 
 def test_opted_out_numbers_are_never_reminded(session, monkeypatch):
     monkeypatch.setenv("HSM_FEE_REMINDER_DAYS", "6")  # Dec 7: Nandini Rao and Isha Gupta
-    session.add(m.WhatsAppSubscription(phone_number="+919845000019", is_active=True,
-                                       preferences={"reminders": False, "announcements": True}))
+    session.add(
+        m.WhatsAppSubscription(
+            phone_number="+919845000019", is_active=True, preferences={"reminders": False, "announcements": True}
+        )
+    )
     session.flush()
     planned = rm.due_reminders(session, at(MORNING))
     assert NANDINI not in {r.phone for r in planned}
@@ -162,8 +178,9 @@ def client_for(server: TestServer) -> WhatsAppClient:
 
 def sent_rows() -> list[tuple[str, str, str, str]]:
     with session_scope() as s:
-        return sorted((r.kind, r.subject, r.phone_number, r.status)
-                      for r in s.execute(select(m.ReminderSent)).scalars())
+        return sorted(
+            (r.kind, r.subject, r.phone_number, r.status) for r in s.execute(select(m.ReminderSent)).scalars()
+        )
 
 
 @pytest.mark.asyncio
@@ -181,12 +198,17 @@ async def test_reminders_go_out_once_with_buttons_or_templates(school_db, sandbo
         interactive = [msg["payload"]["interactive"] for msg in messages if msg["to"] == RAMESH]
         assert [(b["reply"]["title"], b["reply"]["id"]) for b in interactive[0]["action"]["buttons"]] == [
             ("Send payment link", "/request_payment_link"),
-            ("I'll pay today", '/request_payment_link{"date": "today"}')]
+            ("I'll pay today", '/request_payment_link{"date": "today"}'),
+        ]
         assert interactive[0]["body"]["text"].startswith("💰 Hi Ramesh, Lakshmi's monthly payment of ₹")
         (vivek,) = [msg["payload"]["template"] for msg in messages if msg["to"] == VIVEK]
         assert vivek["name"] == "payment_reminder"
         assert [p["text"] for p in vivek["components"][0]["parameters"]] == [
-            "Vivek", "2500", "Piano", "Fri, Nov 20 (overdue)"]
+            "Vivek",
+            "2500",
+            "Piano",
+            "Fri, Nov 20 (overdue)",
+        ]
         # The second run (the next minute) sends nothing.
         assert await rm.send_reminders(at("2026-12-01T09:01:00+05:30"), client) == []
         assert len(sandbox.app[SANDBOX].messages) == 4

@@ -27,18 +27,25 @@ def seed(session) -> dict:
     now = clock.utcnow()
     ago = lambda **kw: now - timedelta(**kw)  # noqa: E731 - short helper for the table below
     live = m.WhatsAppSession(phone_number=PHONE, user_type="student", context={}, expires_at=now + timedelta(hours=1))
-    stale = m.WhatsAppSession(phone_number="+919845000002", user_type="guardian", context={"child": 1},
-                              expires_at=ago(days=40))
-    lately = m.WhatsAppSession(phone_number="+919845000003", user_type="student", context={},
-                               expires_at=ago(days=10))
+    stale = m.WhatsAppSession(
+        phone_number="+919845000002", user_type="guardian", context={"child": 1}, expires_at=ago(days=40)
+    )
+    lately = m.WhatsAppSession(phone_number="+919845000003", user_type="student", context={}, expires_at=ago(days=10))
     session.add_all([live, stale, lately])
     session.flush()
     student_id = session.execute(select(m.Student.id).filter_by(enrollment_id="HSM-24-001")).scalar_one()
 
     def message(wamid: str, age: timedelta, chat: m.WhatsAppSession | None) -> m.WhatsAppMessage:
-        row = m.WhatsAppMessage(phone_number=chat.phone_number if chat else PHONE, direction="inbound",
-                                message_type="text", content=f"hello {wamid}", whatsapp_message_id=wamid,
-                                session_id=chat.id if chat else None, created_at=now - age, updated_at=now - age)
+        row = m.WhatsAppMessage(
+            phone_number=chat.phone_number if chat else PHONE,
+            direction="inbound",
+            message_type="text",
+            content=f"hello {wamid}",
+            whatsapp_message_id=wamid,
+            session_id=chat.id if chat else None,
+            created_at=now - age,
+            updated_at=now - age,
+        )
         session.add(row)
         return row
 
@@ -49,9 +56,18 @@ def seed(session) -> dict:
     message("orphan-old", timedelta(days=91), None)
 
     def code(expires_ago: timedelta, used: bool = False) -> None:
-        session.add(m.LinkCode(phone_number=PHONE, student_id=student_id, relation="self", code_hash="v1$x$y",
-                               expires_at=now - expires_ago, attempts=0, used_at=now - expires_ago if used else None,
-                               created_at=now - expires_ago - timedelta(minutes=15)))
+        session.add(
+            m.LinkCode(
+                phone_number=PHONE,
+                student_id=student_id,
+                relation="self",
+                code_hash="v1$x$y",
+                expires_at=now - expires_ago,
+                attempts=0,
+                used_at=now - expires_ago if used else None,
+                created_at=now - expires_ago - timedelta(minutes=15),
+            )
+        )
 
     code(timedelta(days=2))
     code(timedelta(days=3), used=True)

@@ -57,17 +57,24 @@ def test_demo_school_loads_completely(school_db):
 
         guitar = s.execute(select(m.Batch).filter_by(code="GTR-BEG-TT17")).scalar_one()
         assert [(slot.weekday, slot.start_time.isoformat(), slot.duration_min) for slot in guitar.slots] == [
-            (1, "17:00:00", 60), (3, "17:00:00", 60)]
+            (1, "17:00:00", 60),
+            (3, "17:00:00", 60),
+        ]
         assert guitar.teacher.employee_id == "T-101" and guitar.room == "Studio 2"
 
         varun = s.execute(select(m.Student).filter_by(enrollment_id="HSM-24-040")).scalar_one()
         assert varun.enrollments[0].status == "paused"
         john = s.execute(select(m.Student).filter_by(enrollment_id="HSM-24-001")).scalar_one()
         assert [(e.batch.code, e.classes_remaining, e.next_due) for e in john.enrollments] == [
-            ("KEY-BEG-MWF18", 15, date(2026, 12, 20)), ("GTR-BEG-TT17", 22, date(2027, 2, 10))]
+            ("KEY-BEG-MWF18", 15, date(2026, 12, 20)),
+            ("GTR-BEG-TT17", 22, date(2027, 2, 10)),
+        ]
 
-        held = s.execute(select(m.AttendanceRecord).where(
-            m.AttendanceRecord.class_date == date(2026, 11, 26))).scalars().all()
+        held = (
+            s.execute(select(m.AttendanceRecord).where(m.AttendanceRecord.class_date == date(2026, 11, 26)))
+            .scalars()
+            .all()
+        )
         assert len(held) == 8 and sum(r.status == "absent" for r in held) == 1
         assert all(r.source == "import" for r in held)
 

@@ -68,10 +68,14 @@ def test_teacher_batches_on_a_date(session):
     rahul = teacher(session, "T-101")
     tuesday = schedule.teacher_classes_on(session, rahul.id, date(2026, 12, 1))
     assert [(c.batch.name, c.starts_at.strftime("%H:%M"), c.status) for c in tuesday] == [
-        ("Guitar Beginner", "17:00", "scheduled"), ("Piano Advanced", "19:00", "scheduled")]
+        ("Guitar Beginner", "17:00", "scheduled"),
+        ("Piano Advanced", "19:00", "scheduled"),
+    ]
     thursday = schedule.teacher_classes_on(session, rahul.id, date(2026, 12, 3))
     assert [(c.batch.code, c.starts_at.strftime("%H:%M")) for c in thursday] == [
-        ("GTR-BEG-TT17", "17:00"), ("GTR-INT-TH18", "18:15")]
+        ("GTR-BEG-TT17", "17:00"),
+        ("GTR-INT-TH18", "18:15"),
+    ]
     assert schedule.teacher_classes_on(session, rahul.id, date(2026, 11, 30)) == []  # Monday: none
 
 
@@ -79,7 +83,9 @@ def test_holiday_and_leave_are_marked_not_dropped(session):
     priya = teacher(session, "T-102")
     christmas = schedule.teacher_classes_on(session, priya.id, date(2026, 12, 25))
     assert [(c.batch.code, c.status, c.note) for c in christmas] == [
-        ("PNO-BEG-WF17", "holiday", "Christmas"), ("KEY-BEG-MWF18", "holiday", "Christmas")]
+        ("PNO-BEG-WF17", "holiday", "Christmas"),
+        ("KEY-BEG-MWF18", "holiday", "Christmas"),
+    ]
     session.add(m.TeacherLeave(teacher_id=priya.id, leave_date=date(2026, 12, 2), reason="fever"))
     session.flush()
     wednesday = schedule.teacher_classes_on(session, priya.id, date(2026, 12, 2))
@@ -90,14 +96,16 @@ def test_next_classes_from_the_demo_instant(session):
     assert now() == datetime(2026, 12, 1, 16, 30, tzinfo=school_timezone())
     john = student(session, "HSM-24-001")
     upcoming = schedule.next_classes(session, john.id)
-    assert [(e.batch.course.name, c.batch.teacher.display_name, c.starts_at.strftime("%a %d %b %H:%M"))
-            for e, c in upcoming] == [
+    assert [
+        (e.batch.course.name, c.batch.teacher.display_name, c.starts_at.strftime("%a %d %b %H:%M")) for e, c in upcoming
+    ] == [
         ("Guitar", "Mr. Rahul", "Tue 01 Dec 17:00"),
         ("Keyboard", "Ms. Priya", "Wed 02 Dec 18:00"),
     ]
     anika = student(session, "HSM-24-008")
     assert [c.starts_at.strftime("%a %d %b %H:%M") for _, c in schedule.next_classes(session, anika.id)] == [
-        "Sat 05 Dec 10:00"]
+        "Sat 05 Dec 10:00"
+    ]
 
 
 def test_next_classes_skip_started_classes_holidays_leave_and_paused(session):
@@ -107,8 +115,9 @@ def test_next_classes_skip_started_classes_holidays_leave_and_paused(session):
     assert guitar.class_date == date(2026, 12, 3)
 
     christmas_eve = datetime(2026, 12, 24, 20, 0, tzinfo=school_timezone())
-    keyboard = next(c for e, c in schedule.next_classes(session, john.id, christmas_eve)
-                    if e.batch.code == "KEY-BEG-MWF18")
+    keyboard = next(
+        c for e, c in schedule.next_classes(session, john.id, christmas_eve) if e.batch.code == "KEY-BEG-MWF18"
+    )
     assert keyboard.class_date == date(2026, 12, 28)  # Fri 25th is Christmas
 
     rahul = teacher(session, "T-101")
@@ -129,8 +138,10 @@ def test_batch_roster(session):
 
 def test_balances_and_dues(session):
     john = student(session, "HSM-24-001")
-    assert [(b.course, b.plan, b.classes_remaining, b.fee, b.next_due.isoformat(), b.overdue)
-            for b in billing.balances(session, john.id)] == [
+    assert [
+        (b.course, b.plan, b.classes_remaining, b.fee, b.next_due.isoformat(), b.overdue)
+        for b in billing.balances(session, john.id)
+    ] == [
         ("Keyboard", "monthly", 15, 2000, "2026-12-20", False),
         ("Guitar", "quarterly", 22, 5500, "2027-02-10", False),
     ]

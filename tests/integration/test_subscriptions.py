@@ -35,8 +35,10 @@ def test_stop_and_start_everything_idempotently(session):
     assert state.changed and state.phone == JOHN and not state.is_active
     sub = row(session, JOHN)
     assert (sub.is_active, sub.preferences) == (False, {"reminders": False, "announcements": False})
-    assert (sub.user_type, sub.user_id) == ("student", session.execute(
-        select(m.Student.id).filter_by(enrollment_id="HSM-24-001")).scalar_one())
+    assert (sub.user_type, sub.user_id) == (
+        "student",
+        session.execute(select(m.Student.id).filter_by(enrollment_id="HSM-24-001")).scalar_one(),
+    )
     assert sub.opted_out_at is not None
     assert not is_subscribed(session, JOHN, "reminders") and not is_subscribed(session, JOHN, "announcements")
     assert audit_count(session, "opt_out") == 1
@@ -45,8 +47,12 @@ def test_stop_and_start_everything_idempotently(session):
 
     assert opt_out(session, JOHN).changed is False  # STOP twice: one row, one audit entry
     assert audit_count(session) == 1
-    assert session.execute(select(func.count()).select_from(m.WhatsAppSubscription)
-                           .filter_by(phone_number=JOHN)).scalar_one() == 1
+    assert (
+        session.execute(
+            select(func.count()).select_from(m.WhatsAppSubscription).filter_by(phone_number=JOHN)
+        ).scalar_one()
+        == 1
+    )
 
     state = opt_in(session, JOHN)
     assert state.changed and state.is_active
@@ -75,7 +81,9 @@ def test_preferences_per_kind(session):
     assert subs.preferences(session, NANDINI) == {"reminders": False, "announcements": False}
     opt_in(session, NANDINI, ("announcements",))
     assert (is_subscribed(session, NANDINI, "announcements"), is_subscribed(session, NANDINI, "reminders")) == (
-        True, False)
+        True,
+        False,
+    )
     assert row(session, NANDINI).is_active is True
 
     with pytest.raises(ValueError, match="unknown subscription kind"):

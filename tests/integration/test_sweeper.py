@@ -44,8 +44,9 @@ class Channel:
 
 def sweep(channel: Channel, state: sweeper.SweepState, tracker_store=None) -> list[str]:
     async def once() -> list[str]:
-        handed = await sweeper.sweep_unprocessed(channel.handle, state, FAST, role_of=role_of,
-                                                 tracker_store=tracker_store)
+        handed = await sweeper.sweep_unprocessed(
+            channel.handle, state, FAST, role_of=role_of, tracker_store=tracker_store
+        )
         await asyncio.gather(*list(state.tasks))
         return handed
 
@@ -126,8 +127,11 @@ def left_processing(wamid: str, minutes_ago: float) -> None:
     """`wamid` claimed by a run that stopped touching it `minutes_ago`."""
     assert store.claim(wamid)
     with session_scope() as session:
-        session.execute(update(m.WhatsAppMessage).where(m.WhatsAppMessage.whatsapp_message_id == wamid)
-                        .values(updated_at=clock.utcnow() - timedelta(minutes=minutes_ago)))
+        session.execute(
+            update(m.WhatsAppMessage)
+            .where(m.WhatsAppMessage.whatsapp_message_id == wamid)
+            .values(updated_at=clock.utcnow() - timedelta(minutes=minutes_ago))
+        )
 
 
 def replay(channel: Channel, tracker_store=None) -> list[str]:

@@ -41,15 +41,19 @@ def test_rahuls_tuesday_is_today(session):
         "2. Piano Advanced - 7:00 PM (5 students, Piano Room)"
     )
     assert [mt.batch.code for mt in teacher_day.schedule_for(session, rahul.id, TUESDAY)] == [
-        "GTR-BEG-TT17", "PNO-ADV-TU19"]
+        "GTR-BEG-TT17",
+        "PNO-ADV-TU19",
+    ]
 
 
 def test_rahuls_tuesday_seen_from_another_day(session):
     rahul = teacher(session, "T-101")
     assert teacher_day.format_schedule(session, rahul.id, TUESDAY, date(2026, 11, 28)).startswith(
-        "📅 Your schedule for Tuesday, Dec 1:\n\n1. Guitar Beginner - 5:00 PM")
+        "📅 Your schedule for Tuesday, Dec 1:\n\n1. Guitar Beginner - 5:00 PM"
+    )
     assert teacher_day.format_schedule(session, rahul.id, TUESDAY, date(2026, 11, 30)).startswith(
-        "📅 Your schedule for tomorrow, Tuesday, Dec 1:\n\n")
+        "📅 Your schedule for tomorrow, Tuesday, Dec 1:\n\n"
+    )
 
 
 def test_rahuls_thursday_counts_only_active_students(session):
@@ -66,9 +70,11 @@ def test_a_day_without_classes(session):
     rahul = teacher(session, "T-101")
     assert teacher_day.schedule_for(session, rahul.id, date(2026, 11, 30)) == []
     assert teacher_day.format_schedule(session, rahul.id, date(2026, 11, 30), TUESDAY) == (
-        "You have no classes on Monday, Nov 30. 🎉")
+        "You have no classes on Monday, Nov 30. 🎉"
+    )
     assert teacher_day.format_schedule(session, rahul.id, WEDNESDAY, TUESDAY) == (
-        "You have no classes tomorrow (Wednesday, Dec 2). 🎉")
+        "You have no classes tomorrow (Wednesday, Dec 2). 🎉"
+    )
 
 
 def test_priyas_christmas_is_a_holiday(session):
@@ -87,7 +93,8 @@ def test_one_student_is_singular(session):
     session.flush()
     imran = teacher(session, "T-106")
     assert teacher_day.format_schedule(session, imran.id, date(2026, 12, 5), TUESDAY) == (
-        "📅 Your schedule for Saturday, Dec 5:\n\n1. Tabla Beginner - 4:00 PM (1 student, Studio 3)")
+        "📅 Your schedule for Saturday, Dec 5:\n\n1. Tabla Beginner - 4:00 PM (1 student, Studio 3)"
+    )
 
 
 # ----------------------------------------------------------------------------------------------- UC-3 plan
@@ -116,10 +123,11 @@ def test_classes_on_a_holiday_are_not_affected(session):
 def test_leave_today_leaves_out_classes_already_started(session, monkeypatch):
     rahul = teacher(session, "T-101")
     assert [mt.batch.code for mt in leave.plan_leave(session, rahul.id, TUESDAY, None).affected] == [
-        "GTR-BEG-TT17", "PNO-ADV-TU19"]
+        "GTR-BEG-TT17",
+        "PNO-ADV-TU19",
+    ]
     monkeypatch.setenv("HSM_NOW", "2026-12-01T17:30:00+05:30")
-    assert [mt.batch.code for mt in leave.plan_leave(session, rahul.id, TUESDAY, None).affected] == [
-        "PNO-ADV-TU19"]
+    assert [mt.batch.code for mt in leave.plan_leave(session, rahul.id, TUESDAY, None).affected] == ["PNO-ADV-TU19"]
 
 
 @pytest.mark.parametrize(
@@ -137,8 +145,10 @@ def test_refused_dates(session, leave_date, message):
     with pytest.raises(ValueError):
         leave.plan_leave(session, rahul.id, leave_date, None)
     assert session.execute(select(func.count()).select_from(m.TeacherLeave)).scalar_one() == 0
-    assert session.execute(select(func.count()).select_from(m.AuditLog).filter_by(action="leave.recorded")
-                           ).scalar_one() == 0
+    assert (
+        session.execute(select(func.count()).select_from(m.AuditLog).filter_by(action="leave.recorded")).scalar_one()
+        == 0
+    )
 
 
 def test_today_and_the_90th_day_are_accepted(session):
@@ -166,8 +176,10 @@ def test_record_leave_on_thursday(session):
     row, notices = leave.record_leave(session, rahul.id, THURSDAY, "fever", "teacher:T-101")
     assert (row.teacher_id, row.leave_date, row.reason, row.status) == (rahul.id, THURSDAY, "fever", "approved")
 
-    admin_text = ("Mr. Rahul (T-101) is on leave on Thu, Dec 3 (fever). Affected: Guitar Beginner 5:00 PM "
-                  "(8 students), Guitar Intermediate 6:15 PM (4 students).")
+    admin_text = (
+        "Mr. Rahul (T-101) is on leave on Thu, Dec 3 (fever). Affected: Guitar Beginner 5:00 PM "
+        "(8 students), Guitar Intermediate 6:15 PM (4 students)."
+    )
     admins = [n for n in notices if n.audience == "admin"]
     assert {n.phone for n in admins} == ADMINS
     assert {n.text for n in admins} == {admin_text}
@@ -177,15 +189,19 @@ def test_record_leave_on_thursday(session):
     sent = by_phone(notices)
     mary = sent["+919845000002"]  # through her mother Susan
     assert mary.audience == "guardian"
-    assert mary.text == ("Hi Susan, Mary's Guitar Beginner class on Thursday, Dec 3 at 5:00 PM is cancelled: "
-                         "Mr. Rahul is on leave. We'll let you know about a makeup class.")
+    assert mary.text == (
+        "Hi Susan, Mary's Guitar Beginner class on Thursday, Dec 3 at 5:00 PM is cancelled: "
+        "Mr. Rahul is on leave. We'll let you know about a makeup class."
+    )
     assert mary.template == "class_cancelled"
     assert mary.template_params == ("Susan", "Mary", "Guitar Beginner", "Thursday, Dec 3", "5:00 PM")
 
     ahmed = sent["+919845000003"]  # his own phone, not his father's
     assert ahmed.audience == "student"
-    assert ahmed.text == ("Hi Ahmed, your Guitar Beginner class on Thursday, Dec 3 at 5:00 PM is cancelled: "
-                          "Mr. Rahul is on leave. We'll let you know about a makeup class.")
+    assert ahmed.text == (
+        "Hi Ahmed, your Guitar Beginner class on Thursday, Dec 3 at 5:00 PM is cancelled: "
+        "Mr. Rahul is on leave. We'll let you know about a makeup class."
+    )
     assert "+919845000103" not in sent
 
     daniel = sent["+919845000013"]
@@ -206,8 +222,13 @@ def test_record_leave_writes_the_audit_log(session):
     audit = session.execute(select(m.AuditLog).filter_by(entity="teacher_leaves")).scalar_one()
     assert (audit.actor, audit.action, audit.entity_id) == ("teacher:T-101", "leave.recorded", str(row.id))
     assert audit.before is None
-    assert audit.after == {"teacher": "T-101", "leave_date": "2026-12-03", "reason": "fever", "status": "approved",
-                           "affected_batches": ["GTR-BEG-TT17", "GTR-INT-TH18"]}
+    assert audit.after == {
+        "teacher": "T-101",
+        "leave_date": "2026-12-03",
+        "reason": "fever",
+        "status": "approved",
+        "affected_batches": ["GTR-BEG-TT17", "GTR-INT-TH18"],
+    }
 
 
 def test_schedule_after_leave_shows_the_cancellations(session):
@@ -272,8 +293,15 @@ def test_a_withdrawn_leave_reported_again_is_new(session):
 def test_a_guardian_of_two_affected_children_gets_one_notice(session):
     # Kavitha Reddy's Aarav is in Guitar Beginner; put her Anika into Guitar Intermediate for this test.
     anika = student(session, "HSM-24-008")
-    session.add(m.Enrollment(student_id=anika.id, batch_id=batch(session, "GTR-INT-TH18").id, plan="monthly",
-                             classes_remaining=8, fee=2000))
+    session.add(
+        m.Enrollment(
+            student_id=anika.id,
+            batch_id=batch(session, "GTR-INT-TH18").id,
+            plan="monthly",
+            classes_remaining=8,
+            fee=2000,
+        )
+    )
     session.flush()
     rahul = teacher(session, "T-101")
     _, notices = leave.record_leave(session, rahul.id, THURSDAY, None, "teacher:T-101")
@@ -283,18 +311,30 @@ def test_a_guardian_of_two_affected_children_gets_one_notice(session):
     assert kavitha[0].text == (
         "Hi Kavitha, Mr. Rahul is on leave on Thursday, Dec 3, so these classes are cancelled: "
         "Aarav's Guitar Beginner at 5:00 PM, Anika's Guitar Intermediate at 6:15 PM. "
-        "We'll let you know about makeup classes.")
+        "We'll let you know about makeup classes."
+    )
     assert kavitha[0].template_params == (
-        "Kavitha", "Aarav and Anika", "Guitar Beginner and Guitar Intermediate", "Thursday, Dec 3",
-        "5:00 PM and 6:15 PM")
+        "Kavitha",
+        "Aarav and Anika",
+        "Guitar Beginner and Guitar Intermediate",
+        "Thursday, Dec 3",
+        "5:00 PM and 6:15 PM",
+    )
     assert "Mr. Rahul (T-101) is on leave on Thu, Dec 3. Affected:" in notices[0].text
 
 
 def test_opted_out_numbers_are_skipped(session):
     # Nandini Rao's number is opted out in the demo school; enroll her in Guitar Beginner, and opt out an admin.
     nandini = student(session, "HSM-24-039")
-    session.add(m.Enrollment(student_id=nandini.id, batch_id=batch(session, "GTR-BEG-TT17").id, plan="monthly",
-                             classes_remaining=8, fee=2000))
+    session.add(
+        m.Enrollment(
+            student_id=nandini.id,
+            batch_id=batch(session, "GTR-BEG-TT17").id,
+            plan="monthly",
+            classes_remaining=8,
+            fee=2000,
+        )
+    )
     session.add(m.WhatsAppSubscription(phone_number="+919800000002", user_type="admin", is_active=False))
     session.add(m.WhatsAppSubscription(phone_number="+919845000002", user_type="guardian", is_active=True))
     session.flush()

@@ -17,8 +17,10 @@ from hsm.rasa_glue import stores as rasa_stores
 def _tracker(sender: str, *intents: str) -> DialogueStateTracker:
     events = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
     for intent in intents:
-        events += [UserUttered(f"text for {intent}", {"name": intent, "confidence": 0.9}),
-                   ActionExecuted("action_listen")]
+        events += [
+            UserUttered(f"text for {intent}", {"name": intent, "confidence": 0.9}),
+            ActionExecuted("action_listen"),
+        ]
     return DialogueStateTracker.from_events(sender, events)
 
 

@@ -51,9 +51,15 @@ async def inject(server: TestServer, fault: dict) -> None:
 
 def outbound_rows(phone: str) -> list[m.WhatsAppMessage]:
     with session_scope() as s:
-        return s.execute(select(m.WhatsAppMessage).where(
-            m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.direction == "outbound")
-            .order_by(m.WhatsAppMessage.id)).scalars().all()
+        return (
+            s.execute(
+                select(m.WhatsAppMessage)
+                .where(m.WhatsAppMessage.phone_number == phone, m.WhatsAppMessage.direction == "outbound")
+                .order_by(m.WhatsAppMessage.id)
+            )
+            .scalars()
+            .all()
+        )
 
 
 @pytest.mark.asyncio
@@ -64,13 +70,23 @@ async def test_send_records_the_wamid(school_db, sandbox):
     (sent,) = await sandbox_messages(sandbox)
     assert sent["id"] == result.wamid and sent["payload"]["to"] == "919845000007"
     (row,) = outbound_rows(PARENT)
-    assert (row.whatsapp_message_id, row.status, row.content) == (result.wamid, "accepted",
-                                                                   "Anika's class is at 10:00 AM")
+    assert (row.whatsapp_message_id, row.status, row.content) == (
+        result.wamid,
+        "accepted",
+        "Anika's class is at 10:00 AM",
+    )
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("fault", [{"status": 500, "count": 2}, {"status": 429, "count": 3},
-                                   {"status": 503, "count": 1}, {"delay_s": 3.0, "count": 1}])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500, "count": 2},
+        {"status": 429, "count": 3},
+        {"status": 503, "count": 1},
+        {"delay_s": 3.0, "count": 1},
+    ],
+)
 async def test_transient_failures_are_retried_until_one_message_goes_out(school_db, sandbox, fault):
     user_wrote(PARENT)
     await inject(sandbox, fault)
@@ -95,8 +111,14 @@ async def test_persistent_failure_gives_up_and_records_it(school_db, sandbox):
 @pytest.mark.asyncio
 async def test_a_4xx_is_not_retried(school_db, sandbox):
     user_wrote(PARENT)
-    bad = {"type": "interactive", "interactive": {"type": "button", "body": {"text": "x"}, "action": {
-        "buttons": [{"type": "reply", "reply": {"id": "a", "title": "A title that is far too long"}}]}}}
+    bad = {
+        "type": "interactive",
+        "interactive": {
+            "type": "button",
+            "body": {"text": "x"},
+            "action": {"buttons": [{"type": "reply", "reply": {"id": "a", "title": "A title that is far too long"}}]},
+        },
+    }
     async with client_for(sandbox) as client:
         with pytest.raises(CloudApiError) as caught:
             await client.send(PARENT, bad)
@@ -122,9 +144,16 @@ async def test_free_form_outside_24_hours_is_refused_and_logged(school_db, sandb
 @pytest.mark.asyncio
 async def test_templates_must_be_approved_and_get_their_variables(school_db, sandbox):
     with session_scope() as s:
-        s.add(m.WhatsAppTemplate(template_name="fee_reminder", language="en", category="UTILITY", status="approved",
-                                 content="Hi {{1}}, your fee of ₹{{2}} is due on {{3}}.",
-                                 variables=["name", "amount", "date"]))
+        s.add(
+            m.WhatsAppTemplate(
+                template_name="fee_reminder",
+                language="en",
+                category="UTILITY",
+                status="approved",
+                content="Hi {{1}}, your fee of ₹{{2}} is due on {{3}}.",
+                variables=["name", "amount", "date"],
+            )
+        )
         s.add(m.WhatsAppTemplate(template_name="promo", language="en", status="pending", content="Sale!"))
     async with client_for(sandbox) as client:
         await client.send_template("+919845000016", "fee_reminder", "en", ["Geetha", "2500", "2 Dec"])
@@ -151,8 +180,12 @@ def test_statuses_only_move_forward(school_db):
         row = s.execute(select(m.WhatsAppMessage).filter_by(whatsapp_message_id="wamid.A")).scalar_one()
         assert row.status == "read"
     store.record_outbound("+919845000007", {"type": "text", "text": {"body": "y"}}, "wamid.B", store.ACCEPTED)
-    assert store.apply_statuses([StatusUpdate("wamid.B", "failed", None, None,
-                                              ({"code": 131047, "title": "Re-engagement message"},), {})]) == 1
+    assert (
+        store.apply_statuses(
+            [StatusUpdate("wamid.B", "failed", None, None, ({"code": 131047, "title": "Re-engagement message"},), {})]
+        )
+        == 1
+    )
     with session_scope() as s:
         row = s.execute(select(m.WhatsAppMessage).filter_by(whatsapp_message_id="wamid.B")).scalar_one()
         assert (row.status, row.error_code, row.error_message) == ("failed", 131047, "Re-engagement message")
@@ -169,13 +202,17 @@ def test_the_database_moves_a_status_exactly_when_the_rule_says(school_db):
             store.record_outbound("+919845000007", {"type": "text", "text": {"body": "x"}}, wamid, store.ACCEPTED)
             if held != store.ACCEPTED:
                 with session_scope() as s:
-                    s.execute(update(m.WhatsAppMessage).where(m.WhatsAppMessage.whatsapp_message_id == wamid)
-                              .values(status=held))
+                    s.execute(
+                        update(m.WhatsAppMessage)
+                        .where(m.WhatsAppMessage.whatsapp_message_id == wamid)
+                        .values(status=held)
+                    )
             expected = status_may_replace(None if held == store.ACCEPTED else held, new)
             assert store.apply_statuses([status(wamid, new)]) == int(expected), (held, new)
             with session_scope() as s:
-                now = s.execute(select(m.WhatsAppMessage.status)
-                                .where(m.WhatsAppMessage.whatsapp_message_id == wamid)).scalar_one()
+                now = s.execute(
+                    select(m.WhatsAppMessage.status).where(m.WhatsAppMessage.whatsapp_message_id == wamid)
+                ).scalar_one()
             assert now == (new if expected else held), (held, new)
 
 
@@ -183,8 +220,12 @@ def test_a_status_never_touches_an_inbound_message_or_an_unknown_id(school_db):
     (inbound,) = store.store_inbound(parse_webhook(webhook_body(PARENT, text_message("hi", wamid="wamid.IN1"))))
     assert store.apply_statuses([status("wamid.IN1", "delivered"), status("wamid.NOPE", "read")]) == 0
     with session_scope() as s:
-        assert s.execute(select(m.WhatsAppMessage.status)
-                         .where(m.WhatsAppMessage.whatsapp_message_id == inbound.wamid)).scalar_one() == store.RECEIVED
+        assert (
+            s.execute(
+                select(m.WhatsAppMessage.status).where(m.WhatsAppMessage.whatsapp_message_id == inbound.wamid)
+            ).scalar_one()
+            == store.RECEIVED
+        )
 
 
 def test_a_group_commit_applies_every_status_in_each_messages_own_order(school_db):
@@ -194,20 +235,43 @@ def test_a_group_commit_applies_every_status_in_each_messages_own_order(school_d
     for wamid in ("wamid.G0", "wamid.G1", "wamid.G2", "wamid.G3"):
         store.record_outbound(PARENT, {"type": "text", "text": {"body": "x"}}, wamid, store.ACCEPTED)
     rejected = ({"code": 131026, "title": "Message undeliverable"},)
-    arriving = [status("wamid.G0", "sent"), status("wamid.G1", "read"), status("wamid.G0", "read"),
-                StatusUpdate("wamid.G2", "failed", None, None, rejected, {}),
-                StatusUpdate("wamid.G0", "failed", None, None, rejected, {}),
-                StatusUpdate("wamid.G3", "failed", None, None, rejected, {}), status("wamid.G3", "read"),
-                status("wamid.G1", "delivered")]
-    store.store_inbound_many([WebhookBatch(messages=(), statuses=(one,), errors=(), ignored_fields=())
-                              for one in arriving])
+    arriving = [
+        status("wamid.G0", "sent"),
+        status("wamid.G1", "read"),
+        status("wamid.G0", "read"),
+        StatusUpdate("wamid.G2", "failed", None, None, rejected, {}),
+        StatusUpdate("wamid.G0", "failed", None, None, rejected, {}),
+        StatusUpdate("wamid.G3", "failed", None, None, rejected, {}),
+        status("wamid.G3", "read"),
+        status("wamid.G1", "delivered"),
+    ]
+    store.store_inbound_many(
+        [WebhookBatch(messages=(), statuses=(one,), errors=(), ignored_fields=()) for one in arriving]
+    )
     with session_scope() as s:
-        rows = {row.whatsapp_message_id: (row.status, row.error_code) for row in s.execute(
-            select(m.WhatsAppMessage).where(m.WhatsAppMessage.whatsapp_message_id.like("wamid.G%"))).scalars()}
-    assert rows == {"wamid.G0": ("read", None), "wamid.G1": ("read", None), "wamid.G2": ("failed", 131026),
-                    "wamid.G3": ("failed", 131026)}
-    assert store.apply_statuses([status("wamid.G0", "played"), status("wamid.G1", "played"),
-                                 status("wamid.G1", "played"), status("wamid.G2", "read")]) == 2
+        rows = {
+            row.whatsapp_message_id: (row.status, row.error_code)
+            for row in s.execute(
+                select(m.WhatsAppMessage).where(m.WhatsAppMessage.whatsapp_message_id.like("wamid.G%"))
+            ).scalars()
+        }
+    assert rows == {
+        "wamid.G0": ("read", None),
+        "wamid.G1": ("read", None),
+        "wamid.G2": ("failed", 131026),
+        "wamid.G3": ("failed", 131026),
+    }
+    assert (
+        store.apply_statuses(
+            [
+                status("wamid.G0", "played"),
+                status("wamid.G1", "played"),
+                status("wamid.G1", "played"),
+                status("wamid.G2", "read"),
+            ]
+        )
+        == 2
+    )
 
 
 def test_ids_and_status_words_longer_than_meta_sends_are_skipped_and_the_rest_stored(school_db):
@@ -216,16 +280,24 @@ def test_ids_and_status_words_longer_than_meta_sends_are_skipped_and_the_rest_st
     store.record_outbound(PARENT, {"type": "text", "text": {"body": "x"}}, "wamid.LONG0", store.ACCEPTED)
     body = webhook_body(PARENT, text_message("hi", wamid="wamid.GOOD1"))
     value = body["entry"][0]["changes"][0]["value"]
-    value["messages"] += [{**text_message("long id", wamid="wamid." + "x" * 300), "from": "919845000007"},
-                          {**text_message("long sender", wamid="wamid.LONG2"), "from": "9" * 200}]
-    value["statuses"] = [{"id": "wamid.LONG0", "status": "s" * 25, "timestamp": "1700000000"},
-                         {"id": "wamid." + "y" * 300, "status": "delivered", "timestamp": "1700000000"},
-                         {"id": "wamid.LONG0", "status": "delivered", "timestamp": "1700000000"}]
+    value["messages"] += [
+        {**text_message("long id", wamid="wamid." + "x" * 300), "from": "919845000007"},
+        {**text_message("long sender", wamid="wamid.LONG2"), "from": "9" * 200},
+    ]
+    value["statuses"] = [
+        {"id": "wamid.LONG0", "status": "s" * 25, "timestamp": "1700000000"},
+        {"id": "wamid." + "y" * 300, "status": "delivered", "timestamp": "1700000000"},
+        {"id": "wamid.LONG0", "status": "delivered", "timestamp": "1700000000"},
+    ]
     fresh = store.store_inbound(parse_webhook(body))
     assert [message.wamid for message in fresh] == ["wamid.GOOD1"]
     with session_scope() as s:
-        assert s.execute(select(m.WhatsAppMessage.status)
-                         .where(m.WhatsAppMessage.whatsapp_message_id == "wamid.LONG0")).scalar_one() == "delivered"
+        assert (
+            s.execute(
+                select(m.WhatsAppMessage.status).where(m.WhatsAppMessage.whatsapp_message_id == "wamid.LONG0")
+            ).scalar_one()
+            == "delivered"
+        )
 
 
 def test_duplicates_are_stored_once_and_claimed_once(school_db):

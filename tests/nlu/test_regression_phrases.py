@@ -24,8 +24,11 @@ def _load_eval():
 
 
 nlu_eval = _load_eval()
-PHRASES = list(dict((nlu_eval.phrase_key(text), (text, where))
-                    for text, where in nlu_eval.e2e_phrases() + nlu_eval.story_phrases()).values())
+PHRASES = list(
+    dict(
+        (nlu_eval.phrase_key(text), (text, where)) for text, where in nlu_eval.e2e_phrases() + nlu_eval.story_phrases()
+    ).values()
+)
 TABLE = (yaml.safe_load(nlu_eval.REGRESSION_TABLE.read_text()) or {}).get("phrases", {})
 
 

@@ -206,12 +206,26 @@ def test_unknown_intent_is_refused():
 # ------------------------------------------------------------------------------------------------ several roles
 
 TEACHER_PARENT = Identity(
-    "+919811000101", "teacher", 1, "Rahul Menon",
-    (RoleLink("teacher", 1, "Rahul Menon"), RoleLink("guardian", 12, "Rahul Menon")))
+    "+919811000101",
+    "teacher",
+    1,
+    "Rahul Menon",
+    (RoleLink("teacher", 1, "Rahul Menon"), RoleLink("guardian", 12, "Rahul Menon")),
+)
 
 
-@pytest.mark.parametrize("text", ["as parent", "As Parent", "as guardian", "switch to parent",
-                                  "I'm asking as a parent", "as a parent please", "I’m writing as a mother"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "as parent",
+        "As Parent",
+        "as guardian",
+        "switch to parent",
+        "I'm asking as a parent",
+        "as a parent please",
+        "I’m writing as a mother",
+    ],
+)
 def test_a_teacher_who_is_a_parent_can_switch(text):
     switched = switch_role(TEACHER_PARENT, text)
     assert switched is not None

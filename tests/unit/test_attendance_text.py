@@ -9,8 +9,16 @@ from hypothesis import strategies as st
 from hsm.classes.attendance_text import AttendanceStatement, parse_attendance
 from hsm.classes.roster_match import RosterEntry, match_name
 
-GUITAR_BEGINNER = ("John Doe", "Mary Thomas", "Ahmed Khan", "Sarah Wilson", "Rahul Sharma", "Rahul Verma",
-                   "Aarav Reddy", "Mohammed Irfan")
+GUITAR_BEGINNER = (
+    "John Doe",
+    "Mary Thomas",
+    "Ahmed Khan",
+    "Sarah Wilson",
+    "Rahul Sharma",
+    "Rahul Verma",
+    "Aarav Reddy",
+    "Mohammed Irfan",
+)
 
 
 def known_names(*full_names: str) -> list[str]:
@@ -191,7 +199,10 @@ def test_fragments_match_the_roster(known):
     roster = [RosterEntry(100 + i, name) for i, name in enumerate(GUITAR_BEGINNER)]
     statement = parse_attendance("Guitar 5pm: all present except Mohd Irfan, sara and rahul s", known)
     assert [match_name(name, roster).resolved.name for name in statement.absent] == [
-        "Mohammed Irfan", "Sarah Wilson", "Rahul Sharma"]
+        "Mohammed Irfan",
+        "Sarah Wilson",
+        "Rahul Sharma",
+    ]
     ambiguous = parse_attendance("rahul absent", known)
     assert match_name(ambiguous.absent[0], roster).ambiguous
 
@@ -205,9 +216,48 @@ def test_is_empty():
 
 # --- never raises, never invents ------------------------------------------------------------------------------
 
-VOCABULARY = ["all", "present", "absent", "except", "only", "came", "raledu", "nahi", "aaya", "koi", "but", "and",
-              "sarah", "rahul", "s", "mohd", "irfan", "guitar", "5pm", "17:00", ",", ":", ".", "\n", "&", "+", "-",
-              "✅", "❌", "🎸", "مرحبا", "שלום", "\u202e", "\u200f", "\x00", "\x07", "\u0301", "É", "n", "tappa"]
+VOCABULARY = [
+    "all",
+    "present",
+    "absent",
+    "except",
+    "only",
+    "came",
+    "raledu",
+    "nahi",
+    "aaya",
+    "koi",
+    "but",
+    "and",
+    "sarah",
+    "rahul",
+    "s",
+    "mohd",
+    "irfan",
+    "guitar",
+    "5pm",
+    "17:00",
+    ",",
+    ":",
+    ".",
+    "\n",
+    "&",
+    "+",
+    "-",
+    "✅",
+    "❌",
+    "🎸",
+    "مرحبا",
+    "שלום",
+    "\u202e",
+    "\u200f",
+    "\x00",
+    "\x07",
+    "\u0301",
+    "É",
+    "n",
+    "tappa",
+]
 NASTY = st.one_of(
     st.text(),
     st.text(min_size=4000, max_size=4096),

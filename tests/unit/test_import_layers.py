@@ -64,7 +64,8 @@ def project_modules() -> dict[str, Path]:
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def imports_of(module: str, source: str, known: set[str], is_package: bool = False) -> set[str]:
@@ -102,8 +103,9 @@ def imports_of(module: str, source: str, known: set[str], is_package: bool = Fal
 
 def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
     known = set(modules)
-    return {name: imports_of(name, path.read_text(), known, path.name == "__init__.py")
-            for name, path in modules.items()}
+    return {
+        name: imports_of(name, path.read_text(), known, path.name == "__init__.py") for name, path in modules.items()
+    }
 
 
 def violations(graph: dict[str, set[str]]) -> list[str]:
@@ -113,8 +115,11 @@ def violations(graph: dict[str, set[str]]) -> list[str]:
         for target in sorted(targets):
             if layer_of(target) not in MAY_IMPORT[layer]:
                 problems.append(f"{module} ({layer}) imports {target} ({layer_of(target)})")
-            elif (layer_of(target) == "actions" and target not in SHARED_ACTION_MODULES
-                  and module not in SHARED_ACTION_MODULES):
+            elif (
+                layer_of(target) == "actions"
+                and target not in SHARED_ACTION_MODULES
+                and module not in SHARED_ACTION_MODULES
+            ):
                 problems.append(f"{module} imports another feature's actions: {target}")
     return problems
 
@@ -176,17 +181,26 @@ def test_the_check_catches_an_upward_import_and_a_cycle(graph):
     known = set(graph)
     injected = dict(graph)
     injected["hsm.infra.db"] = graph["hsm.infra.db"] | imports_of(
-        "hsm.infra.db", "def f():\n    from hsm.outreach import notify\n", known)
+        "hsm.infra.db", "def f():\n    from hsm.outreach import notify\n", known
+    )
     assert set(violations(injected)) - set(violations(graph)) == {
-        "hsm.infra.db (infra) imports hsm.outreach.notify (domain)"}
+        "hsm.infra.db (infra) imports hsm.outreach.notify (domain)"
+    }
     injected = dict(graph)
     injected["hsm.infra.clock"] = graph["hsm.infra.clock"] | {"hsm.infra.db"}
     injected["hsm.infra.db"] = graph["hsm.infra.db"] | {"hsm.infra.clock"}
     assert any({"hsm.infra.clock", "hsm.infra.db"} <= set(group) for group in cycles(injected))
-    assert imports_of("hsm.infra.db", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                      "    from hsm.outreach import notify\n", known) == set()
+    assert (
+        imports_of(
+            "hsm.infra.db",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from hsm.outreach import notify\n",
+            known,
+        )
+        == set()
+    )
     assert "actions.leave imports another feature's actions: actions.billing" in violations(
-        {**graph, "actions.leave": {"actions.billing"}})
+        {**graph, "actions.leave": {"actions.billing"}}
+    )
 
 
 def external_imports(source: str) -> set[str]:
@@ -202,8 +216,10 @@ def external_imports(source: str) -> set[str]:
 
 def test_rasa_is_imported_only_by_the_rasa_glue_connectors_and_actions():
     rasa_users = {
-        name for name, path in project_modules().items()
-        if name.startswith("hsm.") and not name.startswith("hsm.rasa_glue")
+        name
+        for name, path in project_modules().items()
+        if name.startswith("hsm.")
+        and not name.startswith("hsm.rasa_glue")
         and external_imports(path.read_text()) & {"rasa", "rasa_sdk", "sanic"}
     }
     assert rasa_users == set()

@@ -67,8 +67,7 @@ def test_filter_masks_message_args_and_never_drops_a_record():
     assert (record.getMessage(), record.args) == ("user j***@email.com wrote from +91******3210", ())
     assert mask.filter(record) is True and record.getMessage() == "user j***@email.com wrote from +91******3210"
 
-    mapping = logging.LogRecord("hsm", logging.INFO, __file__, 1, "%(phone)s said hi", ({"phone": "9845000002"},),
-                                None)
+    mapping = logging.LogRecord("hsm", logging.INFO, __file__, 1, "%(phone)s said hi", ({"phone": "9845000002"},), None)
     mask.filter(mapping)
     assert mapping.getMessage() == "******0002 said hi"
 
@@ -102,8 +101,13 @@ def test_exceptions_and_stacks_are_masked():
 
 
 def test_structlog_json_lines_stay_valid_json():
-    line = json.dumps({"event": "rasa.core.processor.message", "sender_id": "+919876543210",
-                       "user_message": "my email is john.doe@email.com"})
+    line = json.dumps(
+        {
+            "event": "rasa.core.processor.message",
+            "sender_id": "+919876543210",
+            "user_message": "my email is john.doe@email.com",
+        }
+    )
     masked = mask_text(line)
     assert json.loads(masked)["sender_id"] == "+91******3210"
     assert json.loads(masked)["user_message"] == "my email is j***@email.com"
@@ -128,8 +132,12 @@ def test_handler_filter_masks_what_a_handler_writes():
 
 
 @settings(max_examples=200, deadline=None)
-@given(prefix=st.text(max_size=40), digits=st.from_regex(r"[6-9][0-9]{9}", fullmatch=True),
-       suffix=st.text(max_size=40), style=st.sampled_from(["{d}", "+91{d}", "91{d}", "+91 {a} {b}", "0{d}"]))
+@given(
+    prefix=st.text(max_size=40),
+    digits=st.from_regex(r"[6-9][0-9]{9}", fullmatch=True),
+    suffix=st.text(max_size=40),
+    style=st.sampled_from(["{d}", "+91{d}", "91{d}", "+91 {a} {b}", "0{d}"]),
+)
 def test_no_mobile_number_survives(prefix, digits, suffix, style):
     number = style.format(d=digits, a=digits[:5], b=digits[5:])
     text = f"{prefix} {number} {suffix}"
@@ -149,8 +157,9 @@ def test_masking_never_raises(text):
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_install_masks_root_and_later_handlers():

@@ -22,10 +22,11 @@ def rasas_own_check():
 
 
 def test_importing_the_channel_patches_nothing():
-    probe = ("import rasa.core.actions.action as a; before = a.RemoteAction._validate_action_result; "
-             "import connectors.whatsapp; assert a.RemoteAction._validate_action_result is before; print('ok')")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          timeout=120)
+    probe = (
+        "import rasa.core.actions.action as a; before = a.RemoteAction._validate_action_result; "
+        "import connectors.whatsapp; assert a.RemoteAction._validate_action_result is before; print('ok')"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("ok")
 

@@ -5,7 +5,7 @@ from hsm.whatsapp import render
 
 
 def buttons(*titles: str) -> list[dict]:
-    return [{"title": t, "payload": f"/choose{{\"n\": {i}}}"} for i, t in enumerate(titles)]
+    return [{"title": t, "payload": f'/choose{{"n": {i}}}'} for i, t in enumerate(titles)]
 
 
 def check_with_sandbox(message: dict) -> None:
@@ -17,7 +17,10 @@ def test_up_to_three_short_titles_are_reply_buttons_with_the_payload_as_id():
     (message,) = rendered.messages
     assert message["interactive"]["type"] == "button"
     assert [b["reply"]["id"] for b in message["interactive"]["action"]["buttons"]] == [
-        '/choose{"n": 0}', '/choose{"n": 1}', '/choose{"n": 2}']
+        '/choose{"n": 0}',
+        '/choose{"n": 1}',
+        '/choose{"n": 2}',
+    ]
     assert [o.title for o in rendered.options] == ["Yes", "No", "Edit"]
     check_with_sandbox(message)
 

@@ -31,40 +31,70 @@ PARENT = "+919812345678"
 
 
 def text_message(body: str = "Hello from HSM", to: str = STUDENT) -> dict:
-    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text",
-            "text": {"body": body}}
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "text",
+        "text": {"body": body},
+    }
 
 
 def button_message(titles: list[str]) -> dict:
     buttons = [{"type": "reply", "reply": {"id": f"b{index}", "title": title}} for index, title in enumerate(titles)]
-    return {"messaging_product": "whatsapp", "to": STUDENT, "type": "interactive",
-            "interactive": {"type": "button", "header": {"type": "text", "text": "Attendance"},
-                            "body": {"text": "Save this attendance?"}, "footer": {"text": "HSM"},
-                            "action": {"buttons": buttons}}}
+    return {
+        "messaging_product": "whatsapp",
+        "to": STUDENT,
+        "type": "interactive",
+        "interactive": {
+            "type": "button",
+            "header": {"type": "text", "text": "Attendance"},
+            "body": {"text": "Save this attendance?"},
+            "footer": {"text": "HSM"},
+            "action": {"buttons": buttons},
+        },
+    }
 
 
 def list_message(row_count: int = 3, description: str = "Tue/Thu 17:00", sections: int = 1) -> dict:
-    rows = [{"id": f"batch-{index}", "title": f"Guitar {index}", "description": description}
-            for index in range(row_count)]
+    rows = [
+        {"id": f"batch-{index}", "title": f"Guitar {index}", "description": description} for index in range(row_count)
+    ]
     per_section = -(-row_count // sections)
-    section_list = [{"title": f"Section {number}", "rows": rows[number * per_section:(number + 1) * per_section]}
-                    for number in range(sections)]
-    return {"messaging_product": "whatsapp", "to": STUDENT, "type": "interactive",
-            "interactive": {"type": "list", "body": {"text": "Which batch?"},
-                            "action": {"button": "Choose batch", "sections": section_list}}}
+    section_list = [
+        {"title": f"Section {number}", "rows": rows[number * per_section : (number + 1) * per_section]}
+        for number in range(sections)
+    ]
+    return {
+        "messaging_product": "whatsapp",
+        "to": STUDENT,
+        "type": "interactive",
+        "interactive": {
+            "type": "list",
+            "body": {"text": "Which batch?"},
+            "action": {"button": "Choose batch", "sections": section_list},
+        },
+    }
 
 
 def template_message(language: dict | None = None, parameter_text: str = "Asha") -> dict:
-    template = {"name": "fee_reminder", "language": language or {"code": "en"},
-                "components": [{"type": "body", "parameters": [{"type": "text", "text": parameter_text}]}]}
+    template = {
+        "name": "fee_reminder",
+        "language": language or {"code": "en"},
+        "components": [{"type": "body", "parameters": [{"type": "text", "text": parameter_text}]}],
+    }
     if language == {}:
         del template["language"]
     return {"messaging_product": "whatsapp", "to": STUDENT, "type": "template", "template": template}
 
 
 def image_message(link: str = "https://example.com/timetable.png") -> dict:
-    return {"messaging_product": "whatsapp", "to": STUDENT, "type": "image",
-            "image": {"link": link, "caption": "December timetable"}}
+    return {
+        "messaging_product": "whatsapp",
+        "to": STUDENT,
+        "type": "image",
+        "image": {"link": link, "caption": "December timetable"},
+    }
 
 
 def sandbox_config(**overrides) -> SandboxConfig:
@@ -142,18 +172,29 @@ def _without(body: dict, *path: str | int) -> dict:
 
 
 INVALID_SENDS = {
-    "button title of 21 chars": (button_message(["Yes", "x" * 21]), 131009,
-                                 "Button title length invalid. Min length: 1, Max length: 20"),
+    "button title of 21 chars": (
+        button_message(["Yes", "x" * 21]),
+        131009,
+        "Button title length invalid. Min length: 1, Max length: 20",
+    ),
     "4 buttons": (button_message(["One", "Two", "Three", "Four"]), 131009, "Invalid buttons count"),
     "duplicate button titles": (button_message(["Yes", "Yes"]), 131009, "Button titles must be unique"),
     "11 list rows": (list_message(row_count=11, sections=2), 131009, "Total row count exceed max allowed count: 10"),
-    "row description of 73 chars": (list_message(description="d" * 73), 131009,
-                                    "Row description length invalid. Min length: 0, Max length: 72"),
-    "two sections without titles": (_without(list_message(row_count=2, sections=2),
-                                             "interactive", "action", "sections", 0, "title"),
-                                    100, "sections'][0]['title'] is required"),
-    "text of 4097 chars": (text_message("x" * 4097), 131009,
-                           "Text body length invalid. Min length: 1, Max length: 4096"),
+    "row description of 73 chars": (
+        list_message(description="d" * 73),
+        131009,
+        "Row description length invalid. Min length: 0, Max length: 72",
+    ),
+    "two sections without titles": (
+        _without(list_message(row_count=2, sections=2), "interactive", "action", "sections", 0, "title"),
+        100,
+        "sections'][0]['title'] is required",
+    ),
+    "text of 4097 chars": (
+        text_message("x" * 4097),
+        131009,
+        "Text body length invalid. Min length: 1, Max length: 4096",
+    ),
     "empty text": (text_message(""), 131009, "Text body length invalid"),
     "text without body": (_without(text_message(), "text", "body"), 100, "The parameter text['body'] is required."),
     "media link not http": (image_message("ftp://example.com/a.png"), 131009, "is not a valid URI"),
@@ -197,10 +238,18 @@ VALID_SENDS = {
     "list of 10 rows in 2 sections": list_message(row_count=10, sections=2, description="d" * 72),
     "template": template_message(),
     "image": image_message(),
-    "image by media id": {"messaging_product": "whatsapp", "to": "919876543210", "type": "image",
-                          "image": {"id": "1234567890"}},
-    "reaction": {"messaging_product": "whatsapp", "to": STUDENT, "type": "reaction",
-                 "reaction": {"message_id": "wamid.abc", "emoji": "👍"}},
+    "image by media id": {
+        "messaging_product": "whatsapp",
+        "to": "919876543210",
+        "type": "image",
+        "image": {"id": "1234567890"},
+    },
+    "reaction": {
+        "messaging_product": "whatsapp",
+        "to": STUDENT,
+        "type": "reaction",
+        "reaction": {"message_id": "wamid.abc", "emoji": "👍"},
+    },
     "reply with context": {**text_message(), "context": {"message_id": "wamid.abc"}},
 }
 
@@ -232,8 +281,12 @@ async def test_each_send_gets_its_own_wamid_and_the_next_seq(client):
 
 @pytest.mark.asyncio
 async def test_mark_as_read_answers_success_and_is_kept_as_a_read_receipt(client):
-    body = {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.inbound1",
-            "typing_indicator": {"type": "text"}}
+    body = {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": "wamid.inbound1",
+        "typing_indicator": {"type": "text"},
+    }
     status, answer = await send(client, body)
     assert (status, answer) == (200, {"success": True})
     receipts = (await (await client.get("/_sandbox/read-receipts")).json())["read_receipts"]
@@ -310,8 +363,9 @@ async def test_a_delay_fault_makes_a_client_time_out_and_records_nothing():
     async with served_like_run_app(create_app(sandbox_config())) as base_url, aiohttp.ClientSession() as http:
         await http.post(f"{base_url}/_sandbox/faults", json={"delay_s": 0.4, "count": 1})
         with pytest.raises(asyncio.TimeoutError):
-            await http.post(base_url + SEND_PATH, json=text_message("lost"), headers=AUTH,
-                            timeout=aiohttp.ClientTimeout(total=0.1))
+            await http.post(
+                base_url + SEND_PATH, json=text_message("lost"), headers=AUTH, timeout=aiohttp.ClientTimeout(total=0.1)
+            )
         async with http.post(base_url + SEND_PATH, json=text_message("retried"), headers=AUTH) as response:
             assert response.status == 200
         await asyncio.sleep(0.45)  # the abandoned request finishes its delay
@@ -344,8 +398,9 @@ async def test_with_a_latency_every_graph_call_answers_late_but_a_send_is_visibl
         assert status == 200 and answer["messages"][0]["id"] == seen[0]["id"]
         assert time.monotonic() - started >= 0.3
         started = time.monotonic()
-        read = await slow.post(SEND_PATH, json={"messaging_product": "whatsapp", "status": "read",
-                                                "message_id": "wamid.X"}, headers=AUTH)
+        read = await slow.post(
+            SEND_PATH, json={"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.X"}, headers=AUTH
+        )
         assert read.status == 200 and time.monotonic() - started >= 0.3
         started = time.monotonic()
         refused, _ = await send(slow, text_message(""))  # a refusal takes as long as an answer
@@ -474,8 +529,13 @@ async def webhook_server() -> AsyncIterator[tuple[FakeWebhook, TestServer]]:
 
 
 def callback_config(server: TestServer, **overrides) -> SandboxConfig:
-    return sandbox_config(app_secret=APP_SECRET, webhook_url=str(server.make_url("/webhooks/whatsapp/webhook")),
-                          status_delay_s=0.01, callback_backoff_s=0.01, **overrides)
+    return sandbox_config(
+        app_secret=APP_SECRET,
+        webhook_url=str(server.make_url("/webhooks/whatsapp/webhook")),
+        status_delay_s=0.01,
+        callback_backoff_s=0.01,
+        **overrides,
+    )
 
 
 @pytest.mark.asyncio
@@ -535,8 +595,14 @@ def _closed_port() -> int:
 
 @pytest.mark.asyncio
 async def test_an_unreachable_webhook_is_counted_and_never_breaks_sends():
-    config = sandbox_config(app_secret=APP_SECRET, webhook_url=f"http://127.0.0.1:{_closed_port()}/hook",
-                            status_delay_s=0.0, callback_attempts=2, callback_backoff_s=0.01, auto_read=False)
+    config = sandbox_config(
+        app_secret=APP_SECRET,
+        webhook_url=f"http://127.0.0.1:{_closed_port()}/hook",
+        status_delay_s=0.0,
+        callback_attempts=2,
+        callback_backoff_s=0.01,
+        auto_read=False,
+    )
     async with TestClient(TestServer(create_app(config))) as test_client:
         assert (await send(test_client, text_message()))[0] == 200
         for _ in range(100):
@@ -567,7 +633,10 @@ def test_config_from_env_has_local_defaults(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     config = config_from_env()
     assert (config.access_token, config.phone_number_id, config.app_secret) == (
-        "sandbox-token", "100000000000001", "sandbox-secret")
+        "sandbox-token",
+        "100000000000001",
+        "sandbox-secret",
+    )
     assert config.webhook_url == "http://localhost:5005/webhooks/whatsapp/webhook"
 
 
@@ -586,8 +655,9 @@ def test_the_sandbox_sub_command_parses_its_options(monkeypatch):
     monkeypatch.delenv("HSM_SANDBOX_WEBHOOK_URL", raising=False)
     parser = argparse.ArgumentParser(prog="hsm")
     add_sandbox_command(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["sandbox", "--port", "9000", "--webhook-url", "http://bot/hook", "--no-auto-read",
-                              "--record", "sends.jsonl"])
+    args = parser.parse_args(
+        ["sandbox", "--port", "9000", "--webhook-url", "http://bot/hook", "--no-auto-read", "--record", "sends.jsonl"]
+    )
     assert (args.host, args.port, callable(args.handler)) == ("127.0.0.1", 9000, True)
     config = config_from_args(args)
     assert (config.webhook_url, config.auto_read, config.record_file) == ("http://bot/hook", False, "sends.jsonl")

@@ -48,8 +48,10 @@ def test_bad_values_are_all_reported(raw_school):
     raw["students"][0]["enrollments"][1]["classes_remaining"] = -3
     raw["students"][5]["dob"] = "not a date"
     problems = problems_of(raw)
-    assert any(p.startswith("batches[2] PNO-ADV-TU19: days.1:") or p.startswith("batches[2] PNO-ADV-TU19: days[1]")
-               for p in problems), problems
+    assert any(
+        p.startswith("batches[2] PNO-ADV-TU19: days.1:") or p.startswith("batches[2] PNO-ADV-TU19: days[1]")
+        for p in problems
+    ), problems
     assert any(p.startswith("students[0] HSM-24-001: enrollments[1].classes_remaining") for p in problems), problems
     assert any(p.startswith("students[5] HSM-24-006: dob") for p in problems), problems
 

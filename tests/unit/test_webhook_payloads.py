@@ -617,20 +617,41 @@ def test_sign_round_trips():
 def test_the_length_limits_are_the_columns():
     columns = WhatsAppMessage.__table__.c
     assert (MAX_ID_CHARS, MAX_SENDER_CHARS, MAX_STATUS_CHARS) == (
-        columns.whatsapp_message_id.type.length, columns.phone_number.type.length, columns.status.type.length)
+        columns.whatsapp_message_id.type.length,
+        columns.phone_number.type.length,
+        columns.status.type.length,
+    )
 
 
 def test_ids_senders_and_status_words_longer_than_metas_are_skipped():
     longest_sender = "U" * MAX_SENDER_CHARS  # a business-scoped id is kept as given: it fits exactly
-    body = {"entry": [{"changes": [{"field": "messages", "value": {
-        "messages": [{"id": "wamid.ok", "from": "919845000007", "type": "text", "text": {"body": "hi"}},
-                     {"id": "w" * (MAX_ID_CHARS + 1), "from": "919845000007", "type": "text"},
-                     {"id": "wamid.sender", "from": "9" * MAX_SENDER_CHARS, "type": "text"},
-                     {"id": "wamid.fits", "from": longest_sender, "type": "text"}],
-        "statuses": [{"id": "wamid.ok", "status": "s" * (MAX_STATUS_CHARS + 1)},
-                     {"id": "w" * (MAX_ID_CHARS + 1), "status": "read"},
-                     {"id": "w" * MAX_ID_CHARS, "status": "read"}]}}]}]}
+    body = {
+        "entry": [
+            {
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messages": [
+                                {"id": "wamid.ok", "from": "919845000007", "type": "text", "text": {"body": "hi"}},
+                                {"id": "w" * (MAX_ID_CHARS + 1), "from": "919845000007", "type": "text"},
+                                {"id": "wamid.sender", "from": "9" * MAX_SENDER_CHARS, "type": "text"},
+                                {"id": "wamid.fits", "from": longest_sender, "type": "text"},
+                            ],
+                            "statuses": [
+                                {"id": "wamid.ok", "status": "s" * (MAX_STATUS_CHARS + 1)},
+                                {"id": "w" * (MAX_ID_CHARS + 1), "status": "read"},
+                                {"id": "w" * MAX_ID_CHARS, "status": "read"},
+                            ],
+                        },
+                    }
+                ]
+            }
+        ]
+    }
     batch = parse_webhook(body)
     assert [(message.wamid, message.phone) for message in batch.messages] == [
-        ("wamid.ok", "+919845000007"), ("wamid.fits", longest_sender)]
+        ("wamid.ok", "+919845000007"),
+        ("wamid.fits", longest_sender),
+    ]
     assert [status.wamid for status in batch.statuses] == ["w" * MAX_ID_CHARS]

@@ -1,12 +1,12 @@
 """The admin HTTP API's aiohttp application (its routes, start and shutdown) and the `hsm api` command.
 
-    POST /api/whatsapp/send                 one message (text inside the 24-hour window, or an approved template)
-    POST /api/whatsapp/broadcast            queue a broadcast (admin only) -> 202
-    GET  /api/whatsapp/broadcasts/{id}      a broadcast's progress (admin only)
-    GET  /api/whatsapp/sessions/{phone}     a number's WhatsApp session
-    POST /api/whatsapp/sessions/clear       forget a session's context and expire it
-    GET  /api/whatsapp/messages/{phone}     a number's messages, newest first (limit 1-200, offset)
-    GET  /healthz                           liveness, no token
+POST /api/whatsapp/send                 one message (text inside the 24-hour window, or an approved template)
+POST /api/whatsapp/broadcast            queue a broadcast (admin only) -> 202
+GET  /api/whatsapp/broadcasts/{id}      a broadcast's progress (admin only)
+GET  /api/whatsapp/sessions/{phone}     a number's WhatsApp session
+POST /api/whatsapp/sessions/clear       forget a session's context and expire it
+GET  /api/whatsapp/messages/{phone}     a number's messages, newest first (limit 1-200, offset)
+GET  /healthz                           liveness, no token
 """
 
 from __future__ import annotations
@@ -42,9 +42,12 @@ def _enqueue(broadcast_id: int) -> None:
     bc.enqueue_broadcast(broadcast_id)
 
 
-def create_admin_app(*, client: WhatsAppClient | None = None,
-                     enqueue: Callable[[int], object] | None = None,
-                     resume_broadcasts: bool = False) -> web.Application:
+def create_admin_app(
+    *,
+    client: WhatsAppClient | None = None,
+    enqueue: Callable[[int], object] | None = None,
+    resume_broadcasts: bool = False,
+) -> web.Application:
     """The admin API. `client` (default: from the environment, on first send) and `enqueue` (default:
     `broadcast.enqueue_broadcast`) are for tests; `resume_broadcasts` re-queues unfinished broadcasts at start.
     Raises ConfigurationError without ADMIN_JWT_SECRET."""
@@ -87,8 +90,13 @@ def run_api(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> int:
     except ConfigurationError as error:
         log.error("%s", error)
         return 2
-    log.info("admin API on http://%s:%d%s (broadcasts: %s)", host, port, PREFIX,
-             "RQ queue 'broadcasts'" if get_settings().redis.url else "in-process")
+    log.info(
+        "admin API on http://%s:%d%s (broadcasts: %s)",
+        host,
+        port,
+        PREFIX,
+        "RQ queue 'broadcasts'" if get_settings().redis.url else "in-process",
+    )
     # No access log: request lines would carry full phone numbers; errors_middleware logs them masked.
     web.run_app(app, host=host, port=port, print=None, access_log=None)
     return 0

@@ -48,16 +48,23 @@ def requires(role: str) -> Callable[[Handler], Handler]:
     return mark
 
 
-
 def _token(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
-        raise ApiError(401, "missing_token", "send Authorization: Bearer <token>",
-                       headers={"WWW-Authenticate": 'Bearer realm="hsm"'})
+        raise ApiError(
+            401,
+            "missing_token",
+            "send Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": 'Bearer realm="hsm"'},
+        )
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "invalid_token", "the Authorization header must be 'Bearer <token>'",
-                       headers={"WWW-Authenticate": 'Bearer error="invalid_request"'})
+        raise ApiError(
+            401,
+            "invalid_token",
+            "the Authorization header must be 'Bearer <token>'",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
+        )
     return token.strip()
 
 
@@ -65,8 +72,12 @@ def authenticate(token: str, secret: str) -> Caller:
     """The caller a token names; ApiError 401 for a bad token, 403 for an unknown role."""
 
     def refuse(code: str, message: str) -> ApiError:
-        return ApiError(401, code, message, headers={"WWW-Authenticate": f'Bearer error="invalid_token", '
-                                                                          f'error_description="{message}"'})
+        return ApiError(
+            401,
+            code,
+            message,
+            headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{message}"'},
+        )
 
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
@@ -109,4 +120,3 @@ def jwt_secret() -> str:
     if len(secret.encode()) < MIN_SECRET_BYTES:
         log.warning("ADMIN_JWT_SECRET is shorter than %d bytes; use a long random secret", MIN_SECRET_BYTES)
     return secret
-

@@ -19,13 +19,31 @@ from hsm.outreach import broadcast as bc
 log = logging.getLogger("hsm.office.admin_api")
 
 
-BROADCAST_FIELDS = {"recipient_type", "batch_code", "course_code", "recipient_list", "text", "template_name",
-                    "parameters"}
+BROADCAST_FIELDS = {
+    "recipient_type",
+    "batch_code",
+    "course_code",
+    "recipient_list",
+    "text",
+    "template_name",
+    "parameters",
+}
 # Well-formed requests naming something that does not exist or cannot be used: 422; other refusals are 400.
-UNPROCESSABLE = {"unknown_template", "template_not_approved", "wrong_parameter_count", "unknown_batch",
-                 "unknown_course", "empty_audience"}
-ERROR_FIELDS = {"audience.code": None, "audience.phones": "recipient_list", "audience.kind": "recipient_type",
-                "audience": "recipient_type", "template_params": "parameters"}
+UNPROCESSABLE = {
+    "unknown_template",
+    "template_not_approved",
+    "wrong_parameter_count",
+    "unknown_batch",
+    "unknown_course",
+    "empty_audience",
+}
+ERROR_FIELDS = {
+    "audience.code": None,
+    "audience.phones": "recipient_list",
+    "audience.kind": "recipient_type",
+    "audience": "recipient_type",
+    "template_params": "parameters",
+}
 
 
 def _audience(body: dict) -> dict:
@@ -51,20 +69,26 @@ def _error_field(error: bc.BroadcastError, audience: dict) -> str:
     if error.field == "audience.code":
         return f"{audience['kind']}_code"
     if error.field.startswith("template_params"):
-        return "parameters" + error.field[len("template_params"):]
+        return "parameters" + error.field[len("template_params") :]
     return ERROR_FIELDS.get(error.field) or error.field
 
 
-def _create(caller: Caller, audience: dict, text: str | None, template: str | None,
-            parameters: list[str]) -> dict:
+def _create(caller: Caller, audience: dict, text: str | None, template: str | None, parameters: list[str]) -> dict:
     with session_scope() as session:
         broadcast = bc.create_broadcast(session, caller.actor, audience, text, template, parameters)
-        counts = dict(session.execute(
-            select(m.BroadcastRecipient.status, func.count())
-            .where(m.BroadcastRecipient.broadcast_id == broadcast.id).group_by(m.BroadcastRecipient.status)
-        ).all())
-        return {"broadcast_id": broadcast.id, "recipients": counts.get("pending", 0),
-                "skipped_opted_out": counts.get("skipped", 0), "status": broadcast.status}
+        counts = dict(
+            session.execute(
+                select(m.BroadcastRecipient.status, func.count())
+                .where(m.BroadcastRecipient.broadcast_id == broadcast.id)
+                .group_by(m.BroadcastRecipient.status)
+            ).all()
+        )
+        return {
+            "broadcast_id": broadcast.id,
+            "recipients": counts.get("pending", 0),
+            "skipped_opted_out": counts.get("skipped", 0),
+            "status": broadcast.status,
+        }
 
 
 @requires("admin")
@@ -87,8 +111,12 @@ async def post_broadcast(request: web.Request) -> web.Response:
     try:
         await asyncio.to_thread(request.app[ENQUEUE], created["broadcast_id"])
     except Exception as error:  # noqa: BLE001 - the broadcast exists: answering an error would invite a repeat
-        log.error("broadcast %d is stored but could not be queued (%s); it starts when `hsm worker` (or, "
-                  "without Redis, `hsm api`) next starts", created["broadcast_id"], error)
+        log.error(
+            "broadcast %d is stored but could not be queued (%s); it starts when `hsm worker` (or, "
+            "without Redis, `hsm api`) next starts",
+            created["broadcast_id"],
+            error,
+        )
         created["warning"] = "stored, but the queue is unreachable: it starts when the worker next starts"
     created["progress_url"] = f"{PREFIX}/broadcasts/{created['broadcast_id']}"
     return web.json_response(created, status=202)
@@ -109,4 +137,3 @@ async def get_broadcast(request: web.Request) -> web.Response:
     if progress is None:
         raise ApiError(404, "not_found", f"no broadcast {broadcast_id}")
     return web.json_response(progress)
-

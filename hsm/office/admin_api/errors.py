@@ -26,8 +26,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None,
-                 details: dict | None = None, headers: dict | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        details: dict | None = None,
+        headers: dict | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -47,7 +54,6 @@ class ApiError(Exception):
 
 def bad_request(field: str, message: str, code: str = "invalid_field") -> ApiError:
     return ApiError(400, code, f"{field}: {message}", field)
-
 
 
 def mask_path(path: str) -> str:
@@ -73,4 +79,3 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         response = ApiError(500, "internal_error", "something went wrong; see the server log").response()
     log.info("%s %s -> %d", request.method, mask_path(request.path), response.status)
     return response
-

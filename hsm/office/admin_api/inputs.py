@@ -29,8 +29,9 @@ async def read_json(request: web.Request, allowed: set[str]) -> dict:
 
 # Overloaded so that a required string (the default) is typed as present: a missing one raises.
 @overload
-def _string(body: dict, key: str, required: Literal[True] = True, limit: int | None = None,
-            parent: str = "") -> str: ...
+def _string(
+    body: dict, key: str, required: Literal[True] = True, limit: int | None = None, parent: str = ""
+) -> str: ...
 @overload
 def _string(body: dict, key: str, required: bool, limit: int | None = None, parent: str = "") -> str | None: ...
 def _string(body: dict, key: str, required: bool = True, limit: int | None = None, parent: str = "") -> str | None:
@@ -77,4 +78,3 @@ def _int_query(request: web.Request, key: str, default: int, low: int, high: int
         limits = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise bad_request(key, f"must be {limits}, got {value}")
     return value
-

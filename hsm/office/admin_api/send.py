@@ -26,20 +26,26 @@ log = logging.getLogger("hsm.office.admin_api")
 def _template_problem(name: str, language: str, parameters: list[str]) -> ApiError | None:
     template = store.approved_template(name, language)
     if template is None:
-        return ApiError(422, "template_not_approved", f"template {name!r} ({language}) is unknown or not approved",
-                        "template.name")
+        return ApiError(
+            422, "template_not_approved", f"template {name!r} ({language}) is unknown or not approved", "template.name"
+        )
     expected = len(template.variables or [])
     if len(parameters) != expected or any(not p.strip() for p in parameters):
-        return ApiError(422, "wrong_parameter_count", f"template {name!r} takes {expected} non-empty parameters "
-                                                      f"({', '.join(template.variables or [])}), got {len(parameters)}",
-                        "template.parameters")
+        return ApiError(
+            422,
+            "wrong_parameter_count",
+            f"template {name!r} takes {expected} non-empty parameters "
+            f"({', '.join(template.variables or [])}), got {len(parameters)}",
+            "template.parameters",
+        )
     return None
 
 
 def _opted_out(phone: str) -> bool:
     with session_scope() as session:
-        active = session.execute(select(m.WhatsAppSubscription.is_active)
-                                 .where(m.WhatsAppSubscription.phone_number == phone)).scalar_one_or_none()
+        active = session.execute(
+            select(m.WhatsAppSubscription.is_active).where(m.WhatsAppSubscription.phone_number == phone)
+        ).scalar_one_or_none()
     return active is False
 
 
@@ -50,15 +56,19 @@ def _parse_send(body: dict) -> tuple[str, str, dict]:
     if kind == "text":
         text = body.get("text")
         if not isinstance(text, dict):
-            raise bad_request("text", 'must be an object like {"body": "..."}', "missing_field" if text is None
-                              else "invalid_field")
+            raise bad_request(
+                "text", 'must be an object like {"body": "..."}', "missing_field" if text is None else "invalid_field"
+            )
         message = _string(text, "body", limit=bc.TEXT_LIMIT, parent="text")
         return phone, kind, {"body": message.strip()}
     if kind == "template":
         template = body.get("template")
         if not isinstance(template, dict):
-            raise bad_request("template", 'must be an object like {"name": "...", "parameters": [...]}',
-                              "missing_field" if template is None else "invalid_field")
+            raise bad_request(
+                "template",
+                'must be an object like {"name": "...", "parameters": [...]}',
+                "missing_field" if template is None else "invalid_field",
+            )
         name = _string(template, "name", parent="template")
         language = template.get("language", "en")
         if isinstance(language, dict):
@@ -89,8 +99,9 @@ async def post_send(request: web.Request) -> web.Response:
     body = await read_json(request, {"to", "type", "text", "template", "messaging_product", "recipient_type"})
     phone, kind, details = _parse_send(body)
     if kind == "template":
-        problem = await asyncio.to_thread(_template_problem, details["name"], details["language"],
-                                          details["parameters"])
+        problem = await asyncio.to_thread(
+            _template_problem, details["name"], details["language"], details["parameters"]
+        )
         if problem:
             raise problem
     if await asyncio.to_thread(_opted_out, phone):
@@ -103,17 +114,45 @@ async def post_send(request: web.Request) -> web.Response:
         else:
             result = await client.send_template(phone, details["name"], details["language"], details["parameters"])
     except OutsideServiceWindow as error:
-        await asyncio.to_thread(_audit_now, caller, "whatsapp.send_refused", "whatsapp_messages", None, None,
-                                {**audit, "error": "outside_service_window"})
-        raise ApiError(422, "outside_service_window", "this number has not written in 24 hours: only an approved "
-                                                      "template may be sent", "type") from error
+        await asyncio.to_thread(
+            _audit_now,
+            caller,
+            "whatsapp.send_refused",
+            "whatsapp_messages",
+            None,
+            None,
+            {**audit, "error": "outside_service_window"},
+        )
+        raise ApiError(
+            422,
+            "outside_service_window",
+            "this number has not written in 24 hours: only an approved template may be sent",
+            "type",
+        ) from error
     except CloudApiError as error:
-        await asyncio.to_thread(_audit_now, caller, "whatsapp.send_failed", "whatsapp_messages", None, None,
-                                {**audit, "error": str(error), "meta_code": error.code})
-        raise ApiError(502, "whatsapp_error", f"WhatsApp refused the message: {error}",
-                       details={"meta_code": error.code, "http_status": error.status}) from error
-    await asyncio.to_thread(_audit_now, caller, "whatsapp.sent", "whatsapp_messages", result.wamid or None, None,
-                            {**audit, "message_id": result.wamid})
+        await asyncio.to_thread(
+            _audit_now,
+            caller,
+            "whatsapp.send_failed",
+            "whatsapp_messages",
+            None,
+            None,
+            {**audit, "error": str(error), "meta_code": error.code},
+        )
+        raise ApiError(
+            502,
+            "whatsapp_error",
+            f"WhatsApp refused the message: {error}",
+            details={"meta_code": error.code, "http_status": error.status},
+        ) from error
+    await asyncio.to_thread(
+        _audit_now,
+        caller,
+        "whatsapp.sent",
+        "whatsapp_messages",
+        result.wamid or None,
+        None,
+        {**audit, "message_id": result.wamid},
+    )
     log.info("%s sent a %s message to %s", caller.actor, kind, mask_phone(phone))
     return web.json_response({"message_id": result.wamid, "to": phone, "type": kind, "status": "accepted"})
-

@@ -35,15 +35,20 @@ def _iso(value: datetime | None) -> str | None:
 def _session_view(phone: str) -> dict | None:
     now = clock.utcnow()
     with session_scope() as session:
-        row = session.execute(select(m.WhatsAppSession).where(m.WhatsAppSession.phone_number == phone)
-                              ).scalar_one_or_none()
+        row = session.execute(
+            select(m.WhatsAppSession).where(m.WhatsAppSession.phone_number == phone)
+        ).scalar_one_or_none()
         if row is None:
             return None
         who = identify(session, phone)
-        subscription = session.execute(select(m.WhatsAppSubscription)
-                                       .where(m.WhatsAppSubscription.phone_number == phone)).scalar_one_or_none()
-        expires_at = row.expires_at if row.expires_at is None or row.expires_at.tzinfo else \
-            row.expires_at.replace(tzinfo=timezone.utc)
+        subscription = session.execute(
+            select(m.WhatsAppSubscription).where(m.WhatsAppSubscription.phone_number == phone)
+        ).scalar_one_or_none()
+        expires_at = (
+            row.expires_at
+            if row.expires_at is None or row.expires_at.tzinfo
+            else row.expires_at.replace(tzinfo=timezone.utc)
+        )
         view = {
             "phone": phone,
             "user_type": row.user_type,
@@ -73,16 +78,24 @@ async def get_session(request: web.Request) -> web.Response:
 def _clear(caller: Caller, phone: str) -> dict | None:
     now = clock.utcnow()
     with session_scope() as session:
-        row = session.execute(select(m.WhatsAppSession).where(m.WhatsAppSession.phone_number == phone)
-                              ).scalar_one_or_none()
+        row = session.execute(
+            select(m.WhatsAppSession).where(m.WhatsAppSession.phone_number == phone)
+        ).scalar_one_or_none()
         if row is None:
             return None
         before = {"last_intent": row.last_intent, "context": row.context or {}, "expires_at": _iso(row.expires_at)}
         row.context = {}
         row.last_intent = None
         row.expires_at = now
-        _audit(session, caller, "whatsapp.session_cleared", "whatsapp_sessions", str(row.id), before,
-               {"last_intent": None, "context": {}, "expires_at": _iso(now)})
+        _audit(
+            session,
+            caller,
+            "whatsapp.session_cleared",
+            "whatsapp_sessions",
+            str(row.id),
+            before,
+            {"last_intent": None, "context": {}, "expires_at": _iso(now)},
+        )
         return {"phone": phone, "cleared": True, "expires_at": _iso(now)}
 
 
@@ -100,25 +113,35 @@ async def post_sessions_clear(request: web.Request) -> web.Response:
 
 def _messages(phone: str, limit: int, offset: int) -> dict:
     with session_scope() as session:
-        total = session.execute(select(func.count()).select_from(m.WhatsAppMessage)
-                                .where(m.WhatsAppMessage.phone_number == phone)).scalar_one()
-        rows = session.execute(
-            select(m.WhatsAppMessage).where(m.WhatsAppMessage.phone_number == phone)
-            .order_by(m.WhatsAppMessage.created_at.desc(), m.WhatsAppMessage.id.desc())
-            .limit(limit).offset(offset)
-        ).scalars().all()
-        messages = [{
-            "id": row.id,
-            "direction": row.direction,
-            "type": row.message_type,
-            "content": row.content,
-            "status": row.status,
-            "whatsapp_message_id": row.whatsapp_message_id,
-            "error_code": row.error_code,
-            "error_message": row.error_message,
-            "created_at": _iso(row.created_at),
-            "updated_at": _iso(row.updated_at),
-        } for row in rows]
+        total = session.execute(
+            select(func.count()).select_from(m.WhatsAppMessage).where(m.WhatsAppMessage.phone_number == phone)
+        ).scalar_one()
+        rows = (
+            session.execute(
+                select(m.WhatsAppMessage)
+                .where(m.WhatsAppMessage.phone_number == phone)
+                .order_by(m.WhatsAppMessage.created_at.desc(), m.WhatsAppMessage.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            .scalars()
+            .all()
+        )
+        messages = [
+            {
+                "id": row.id,
+                "direction": row.direction,
+                "type": row.message_type,
+                "content": row.content,
+                "status": row.status,
+                "whatsapp_message_id": row.whatsapp_message_id,
+                "error_code": row.error_code,
+                "error_message": row.error_message,
+                "created_at": _iso(row.created_at),
+                "updated_at": _iso(row.updated_at),
+            }
+            for row in rows
+        ]
     return {"phone": phone, "total": total, "limit": limit, "offset": offset, "messages": messages}
 
 
@@ -128,4 +151,3 @@ async def get_messages(request: web.Request) -> web.Response:
     limit = _int_query(request, "limit", MESSAGES_LIMIT_DEFAULT, 1, MESSAGES_LIMIT_MAX)
     offset = _int_query(request, "offset", 0, 0, None)
     return web.json_response(await asyncio.to_thread(_messages, phone, limit, offset))
-

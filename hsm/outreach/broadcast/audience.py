@@ -44,7 +44,7 @@ class AudiencePlan:
 
 def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def first_name(name: str | None) -> str:
@@ -62,8 +62,10 @@ def is_minor(student: m.Student, day: date) -> bool:
 
 def student_contacts(student: m.Student, today: date) -> list[Recipient]:
     """Whom to message about a student: a minor's guardians, else the student's own phone (or guardians if none)."""
-    guardians = sorted((link.guardian for link in student.guardian_links if link.guardian and link.guardian.phone),
-                       key=lambda guardian: guardian.id)
+    guardians = sorted(
+        (link.guardian for link in student.guardian_links if link.guardian and link.guardian.phone),
+        key=lambda guardian: guardian.id,
+    )
     if student.phone and not (is_minor(student, today) and guardians):
         return [Recipient(student.phone, student.name)]
     return [Recipient(guardian.phone, guardian.name) for guardian in guardians]
@@ -75,9 +77,11 @@ def opted_out_phones(session: Session, phones: Iterable[str], preference: str) -
     out: set[str] = set()
     for chunk in _chunks(wanted, 500):
         rows = session.execute(
-            select(m.WhatsAppSubscription.phone_number, m.WhatsAppSubscription.is_active,
-                   m.WhatsAppSubscription.preferences)
-            .where(m.WhatsAppSubscription.phone_number.in_(chunk))
+            select(
+                m.WhatsAppSubscription.phone_number,
+                m.WhatsAppSubscription.is_active,
+                m.WhatsAppSubscription.preferences,
+            ).where(m.WhatsAppSubscription.phone_number.in_(chunk))
         )
         for phone, active, preferences in rows:
             if active is False or (preferences or {}).get(preference) is False:
@@ -86,9 +90,11 @@ def opted_out_phones(session: Session, phones: Iterable[str], preference: str) -
 
 
 def _students_query():
-    return select(m.Student).options(
-        selectinload(m.Student.guardian_links).selectinload(m.StudentGuardian.guardian)
-    ).order_by(m.Student.enrollment_id)
+    return (
+        select(m.Student)
+        .options(selectinload(m.Student.guardian_links).selectinload(m.StudentGuardian.guardian))
+        .order_by(m.Student.enrollment_id)
+    )
 
 
 def _enrolled(*conditions) -> Any:
@@ -127,7 +133,8 @@ def _student_recipients(session: Session, audience: dict) -> list[Recipient]:
 
 def _teacher_recipients(session: Session) -> list[Recipient]:
     teachers = session.execute(
-        select(m.Teacher).where(m.Teacher.active.is_(True), m.Teacher.phone.is_not(None))
+        select(m.Teacher)
+        .where(m.Teacher.active.is_(True), m.Teacher.phone.is_not(None))
         .order_by(m.Teacher.employee_id)
     ).scalars()
     return [Recipient(teacher.phone, teacher.name) for teacher in teachers]
@@ -146,8 +153,9 @@ def names_by_phone(session: Session, phones: Sequence[str]) -> dict[str, str]:
 def _custom_recipients(session: Session, audience: dict, plan: AudiencePlan) -> list[Recipient]:
     raw = audience.get("phones")
     if not isinstance(raw, list) or not raw:
-        raise AudienceError("audience.phones", "a custom audience needs a non-empty list of phone numbers",
-                            "missing_field")
+        raise AudienceError(
+            "audience.phones", "a custom audience needs a non-empty list of phone numbers", "missing_field"
+        )
     phones: list[str] = []
     for item in raw:
         try:
@@ -185,7 +193,10 @@ def resolve_audience(session: Session, audience: dict) -> list[Recipient]:
     """The numbers to message, opted-out ones left out; invalid custom numbers raise AudienceError naming them."""
     plan = plan_audience(session, audience)
     if plan.invalid:
-        raise AudienceError("audience.phones", f"not valid phone numbers: {', '.join(plan.invalid)}",
-                            "invalid_phone", {"invalid": plan.invalid})
+        raise AudienceError(
+            "audience.phones",
+            f"not valid phone numbers: {', '.join(plan.invalid)}",
+            "invalid_phone",
+            {"invalid": plan.invalid},
+        )
     return plan.recipients
-

@@ -27,8 +27,9 @@ def _check_text(text: Any) -> str | None:
         raise BroadcastError("text", "the text is empty", "empty_text")
     text = text.strip()
     if len(text) > TEXT_LIMIT:
-        raise BroadcastError("text", f"the text has {len(text)} characters; WhatsApp allows {TEXT_LIMIT}",
-                             "text_too_long")
+        raise BroadcastError(
+            "text", f"the text has {len(text)} characters; WhatsApp allows {TEXT_LIMIT}", "text_too_long"
+        )
     return text
 
 
@@ -40,25 +41,35 @@ def _check_template(session: Session, name: Any, params: Any) -> tuple[m.WhatsAp
         return None, []
     if not isinstance(name, str) or not name.strip():
         raise BroadcastError("template_name", "the template name is empty", "invalid")
-    template = session.execute(
-        select(m.WhatsAppTemplate).where(m.WhatsAppTemplate.template_name == name.strip())
-    ).scalars().first()
+    template = (
+        session.execute(select(m.WhatsAppTemplate).where(m.WhatsAppTemplate.template_name == name.strip()))
+        .scalars()
+        .first()
+    )
     if template is None:
         raise BroadcastError("template_name", f"no template named {name!r}", "unknown_template")
     if template.status != "approved":
-        raise BroadcastError("template_name", f"template {name!r} is {template.status}, not approved by Meta",
-                             "template_not_approved")
+        raise BroadcastError(
+            "template_name", f"template {name!r} is {template.status}, not approved by Meta", "template_not_approved"
+        )
     variables = list(template.variables or [])
     if len(params) != len(variables):
         listed = f" ({', '.join(map(str, variables))})" if variables else ""
-        raise BroadcastError("template_params", f"template {name!r} takes {len(variables)} parameters{listed}, "
-                                                f"got {len(params)}", "wrong_parameter_count")
+        raise BroadcastError(
+            "template_params",
+            f"template {name!r} takes {len(variables)} parameters{listed}, got {len(params)}",
+            "wrong_parameter_count",
+        )
     for index, param in enumerate(params):
         if not isinstance(param, str) or not param.strip():
             raise BroadcastError(f"template_params[{index}]", "must be a non-empty string", "invalid_parameter")
         if "\n" in param or "\t" in param or "    " in param or len(param) > PARAMETER_LIMIT:
-            raise BroadcastError(f"template_params[{index}]", "Meta refuses parameters with new lines, tabs, four "
-                                 f"spaces in a row or over {PARAMETER_LIMIT} characters", "invalid_parameter")
+            raise BroadcastError(
+                f"template_params[{index}]",
+                "Meta refuses parameters with new lines, tabs, four "
+                f"spaces in a row or over {PARAMETER_LIMIT} characters",
+                "invalid_parameter",
+            )
     return template, [param.strip() for param in params]
 
 
@@ -70,8 +81,14 @@ def audience_summary(audience: dict) -> dict:
     return summary
 
 
-def create_broadcast(session: Session, created_by: str, audience: dict, text: str | None = None,
-                     template_name: str | None = None, template_params: Sequence[str] = ()) -> m.Broadcast:
+def create_broadcast(
+    session: Session,
+    created_by: str,
+    audience: dict,
+    text: str | None = None,
+    template_name: str | None = None,
+    template_params: Sequence[str] = (),
+) -> m.Broadcast:
     """A queued broadcast with one pending recipient per number (opted-out ones stored as skipped), in the caller's
     transaction; raises BroadcastError (unknown or unapproved template, wrong parameters, empty or long text,
     invalid numbers, nobody to message)."""
@@ -81,30 +98,76 @@ def create_broadcast(session: Session, created_by: str, audience: dict, text: st
         raise BroadcastError("text", "give a text, a template_name, or both", "missing_content")
     plan = plan_audience(session, audience)
     if plan.invalid:
-        raise AudienceError("audience.phones", f"not valid phone numbers: {', '.join(plan.invalid)}",
-                            "invalid_phone", {"invalid": plan.invalid})
+        raise AudienceError(
+            "audience.phones",
+            f"not valid phone numbers: {', '.join(plan.invalid)}",
+            "invalid_phone",
+            {"invalid": plan.invalid},
+        )
     if not plan.recipients:
         raise AudienceError("audience", f"nobody to message ({len(plan.opted_out)} opted out)", "empty_audience")
-    broadcast = m.Broadcast(created_by=created_by, audience=dict(audience), text=text,
-                            template_name=template.template_name if template else None,
-                            template_params=params, status="queued")
+    broadcast = m.Broadcast(
+        created_by=created_by,
+        audience=dict(audience),
+        text=text,
+        template_name=template.template_name if template else None,
+        template_params=params,
+        status="queued",
+    )
     session.add(broadcast)
     session.flush()
     now = clock.utcnow()
     # Every row with the same keys: an executemany takes its columns from the first row.
-    rows = [{"broadcast_id": broadcast.id, "phone_number": r.phone, "name": r.name, "status": "pending",
-             "attempts": 0, "error_message": None, "updated_at": now} for r in plan.recipients]
-    rows += [{"broadcast_id": broadcast.id, "phone_number": r.phone, "name": r.name, "status": "skipped",
-              "attempts": 0, "error_message": OPTED_OUT, "updated_at": now} for r in plan.opted_out]
+    rows = [
+        {
+            "broadcast_id": broadcast.id,
+            "phone_number": r.phone,
+            "name": r.name,
+            "status": "pending",
+            "attempts": 0,
+            "error_message": None,
+            "updated_at": now,
+        }
+        for r in plan.recipients
+    ]
+    rows += [
+        {
+            "broadcast_id": broadcast.id,
+            "phone_number": r.phone,
+            "name": r.name,
+            "status": "skipped",
+            "attempts": 0,
+            "error_message": OPTED_OUT,
+            "updated_at": now,
+        }
+        for r in plan.opted_out
+    ]
     for chunk in _chunks(rows, 1000):
         session.execute(insert(m.BroadcastRecipient), list(chunk))
-    session.add(m.AuditLog(actor=created_by[:60], action="broadcast.created", entity="broadcasts",
-                           entity_id=str(broadcast.id), before=None,
-                           after={"audience": audience_summary(audience), "recipients": len(plan.recipients),
-                                  "opted_out": len(plan.opted_out), "text": text,
-                                  "template_name": broadcast.template_name, "template_params": params}))
+    session.add(
+        m.AuditLog(
+            actor=created_by[:60],
+            action="broadcast.created",
+            entity="broadcasts",
+            entity_id=str(broadcast.id),
+            before=None,
+            after={
+                "audience": audience_summary(audience),
+                "recipients": len(plan.recipients),
+                "opted_out": len(plan.opted_out),
+                "text": text,
+                "template_name": broadcast.template_name,
+                "template_params": params,
+            },
+        )
+    )
     session.flush()
-    log.info("broadcast %d by %s: %d recipients, %d opted out (%s)", broadcast.id, created_by,
-             len(plan.recipients), len(plan.opted_out), audience_summary(audience))
+    log.info(
+        "broadcast %d by %s: %d recipients, %d opted out (%s)",
+        broadcast.id,
+        created_by,
+        len(plan.recipients),
+        len(plan.opted_out),
+        audience_summary(audience),
+    )
     return broadcast
-

@@ -16,4 +16,3 @@ class BroadcastError(ValueError):
 
 class AudienceError(BroadcastError):
     """The audience is malformed, names an unknown batch or course, holds invalid numbers, or reaches no one."""
-

@@ -29,9 +29,11 @@ def sync_recipient_statuses(session: Session, broadcast_id: int) -> int:
     rows = session.execute(
         select(m.BroadcastRecipient, m.WhatsAppMessage.status, m.WhatsAppMessage.error_message)
         .join(m.WhatsAppMessage, m.WhatsAppMessage.whatsapp_message_id == m.BroadcastRecipient.whatsapp_message_id)
-        .where(m.BroadcastRecipient.broadcast_id == broadcast_id,
-               m.BroadcastRecipient.status.in_(("sent", "delivered")),
-               m.WhatsAppMessage.status.in_(("delivered", "read", "failed")))
+        .where(
+            m.BroadcastRecipient.broadcast_id == broadcast_id,
+            m.BroadcastRecipient.status.in_(("sent", "delivered")),
+            m.WhatsAppMessage.status.in_(("delivered", "read", "failed")),
+        )
     ).all()
     changed = 0
     for recipient, status, error in rows:
@@ -55,18 +57,27 @@ def broadcast_progress(session: Session, broadcast_id: int) -> dict:
     if broadcast is None:
         raise BroadcastError("broadcast_id", f"no broadcast {broadcast_id}", "not_found")
     sync_recipient_statuses(session, broadcast_id)
-    counts: Counter = Counter(dict(session.execute(
-        select(m.BroadcastRecipient.status, func.count())
-        .where(m.BroadcastRecipient.broadcast_id == broadcast_id).group_by(m.BroadcastRecipient.status)
-    ).all()))
+    counts: Counter = Counter(
+        dict(
+            session.execute(
+                select(m.BroadcastRecipient.status, func.count())
+                .where(m.BroadcastRecipient.broadcast_id == broadcast_id)
+                .group_by(m.BroadcastRecipient.status)
+            ).all()
+        )
+    )
 
     def count(*conditions) -> int:
-        return session.execute(select(func.count()).select_from(m.BroadcastRecipient).where(
-            m.BroadcastRecipient.broadcast_id == broadcast_id, *conditions)).scalar_one()
+        return session.execute(
+            select(func.count())
+            .select_from(m.BroadcastRecipient)
+            .where(m.BroadcastRecipient.broadcast_id == broadcast_id, *conditions)
+        ).scalar_one()
 
     in_flight = count(m.BroadcastRecipient.status == "pending", m.BroadcastRecipient.attempts > 0)
-    needs_review = count(m.BroadcastRecipient.status == "failed",
-                         m.BroadcastRecipient.error_message.like("unknown outcome%"))
+    needs_review = count(
+        m.BroadcastRecipient.status == "failed", m.BroadcastRecipient.error_message.like("unknown outcome%")
+    )
 
     def iso(value: datetime | None) -> str | None:
         return clock.as_utc(value).isoformat() if value else None
@@ -91,4 +102,3 @@ def broadcast_progress(session: Session, broadcast_id: int) -> dict:
         "needs_review": needs_review,
         "skipped": counts["skipped"],
     }
-

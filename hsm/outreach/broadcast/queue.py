@@ -113,13 +113,18 @@ def enqueue_broadcast(broadcast_id: int) -> Enqueued:
 
         queue = Queue(QUEUE_BROADCASTS, connection=redis_connection(url))
         job = queue.enqueue_call(
-            "hsm.outreach.broadcast.broadcast_job", args=(broadcast_id,),
-            job_id=f"hsm-broadcast-{broadcast_id}-{uuid.uuid4().hex[:8]}", timeout=JOB_TIMEOUT_S,
-            retry=Retry(max=3, interval=[10, 60, 300]), description=f"broadcast {broadcast_id}")
+            "hsm.outreach.broadcast.broadcast_job",
+            args=(broadcast_id,),
+            job_id=f"hsm-broadcast-{broadcast_id}-{uuid.uuid4().hex[:8]}",
+            timeout=JOB_TIMEOUT_S,
+            retry=Retry(max=3, interval=[10, 60, 300]),
+            description=f"broadcast {broadcast_id}",
+        )
         log.info("broadcast %d queued as RQ job %s", broadcast_id, job.id)
         return Enqueued(broadcast_id, "rq", job.id)
-    thread = threading.Thread(target=_thread_job, args=(broadcast_id,), name=f"hsm-broadcast-{broadcast_id}",
-                              daemon=True)
+    thread = threading.Thread(
+        target=_thread_job, args=(broadcast_id,), name=f"hsm-broadcast-{broadcast_id}", daemon=True
+    )
     thread.start()
     return Enqueued(broadcast_id, "thread", thread.name, thread)
 
@@ -128,9 +133,13 @@ def unfinished_broadcasts() -> list[int]:
     """Broadcasts queued or interrupted (still running, with recipients pending)."""
     with session_scope() as session:
         pending = select(m.BroadcastRecipient.broadcast_id).where(m.BroadcastRecipient.status == "pending")
-        return list(session.execute(
-            select(m.Broadcast.id).where(m.Broadcast.status.in_(("queued", "running")), m.Broadcast.id.in_(pending))
-            .order_by(m.Broadcast.id)).scalars())
+        return list(
+            session.execute(
+                select(m.Broadcast.id)
+                .where(m.Broadcast.status.in_(("queued", "running")), m.Broadcast.id.in_(pending))
+                .order_by(m.Broadcast.id)
+            ).scalars()
+        )
 
 
 def resume_broadcasts() -> list[Enqueued]:
@@ -147,8 +156,10 @@ def run_worker(burst: bool = False) -> int:
     from rq import Worker
 
     if not get_settings().redis.url:
-        log.error("REDIS_URL is not set: without Redis, broadcasts run inside `hsm api` and reminders inside "
-                  "`hsm scheduler`; there is nothing for a worker to do")
+        log.error(
+            "REDIS_URL is not set: without Redis, broadcasts run inside `hsm api` and reminders inside "
+            "`hsm scheduler`; there is nothing for a worker to do"
+        )
         return 2
     connection = redis_connection()
     resume_broadcasts()

@@ -128,14 +128,28 @@ def _start_run(broadcast_id: int) -> _Content | None:
         broadcast.started_at = broadcast.started_at or clock.utcnow()
         template = None
         if broadcast.template_name:
-            template = session.execute(select(m.WhatsAppTemplate).where(
-                m.WhatsAppTemplate.template_name == broadcast.template_name,
-                m.WhatsAppTemplate.status == "approved")).scalars().first()
+            template = (
+                session.execute(
+                    select(m.WhatsAppTemplate).where(
+                        m.WhatsAppTemplate.template_name == broadcast.template_name,
+                        m.WhatsAppTemplate.status == "approved",
+                    )
+                )
+                .scalars()
+                .first()
+            )
             if template is None:
-                log.error("broadcast %d: template %s is no longer approved; only in-window recipients get the text",
-                          broadcast_id, broadcast.template_name)
-        return _Content(broadcast.text, template.template_name if template else None,
-                        template.language if template else "en", tuple(broadcast.template_params or ()))
+                log.error(
+                    "broadcast %d: template %s is no longer approved; only in-window recipients get the text",
+                    broadcast_id,
+                    broadcast.template_name,
+                )
+        return _Content(
+            broadcast.text,
+            template.template_name if template else None,
+            template.language if template else "en",
+            tuple(broadcast.template_params or ()),
+        )
 
 
 def reconcile_in_flight(broadcast_id: int) -> Counter:
@@ -143,17 +157,35 @@ def reconcile_in_flight(broadcast_id: int) -> Counter:
     `failed` with an unknown outcome (never resent). Returns how many became each status."""
     outcome: Counter = Counter()
     with session_scope() as session:
-        rows = session.execute(select(m.BroadcastRecipient).where(
-            m.BroadcastRecipient.broadcast_id == broadcast_id, m.BroadcastRecipient.status == "pending",
-            m.BroadcastRecipient.attempts > 0).order_by(m.BroadcastRecipient.id)).scalars().all()
+        rows = (
+            session.execute(
+                select(m.BroadcastRecipient)
+                .where(
+                    m.BroadcastRecipient.broadcast_id == broadcast_id,
+                    m.BroadcastRecipient.status == "pending",
+                    m.BroadcastRecipient.attempts > 0,
+                )
+                .order_by(m.BroadcastRecipient.id)
+            )
+            .scalars()
+            .all()
+        )
         for recipient in rows:
             tag = callback_tag(broadcast_id, recipient.id)
             claimed_at = clock.as_utc(recipient.updated_at) - timedelta(minutes=1)
-            records = [row for row in session.execute(
-                select(m.WhatsAppMessage).where(
-                    m.WhatsAppMessage.phone_number == recipient.phone_number,
-                    m.WhatsAppMessage.direction == "outbound", m.WhatsAppMessage.created_at >= claimed_at)
-                .order_by(m.WhatsAppMessage.id)).scalars() if _message_tag(row) == tag]
+            records = [
+                row
+                for row in session.execute(
+                    select(m.WhatsAppMessage)
+                    .where(
+                        m.WhatsAppMessage.phone_number == recipient.phone_number,
+                        m.WhatsAppMessage.direction == "outbound",
+                        m.WhatsAppMessage.created_at >= claimed_at,
+                    )
+                    .order_by(m.WhatsAppMessage.id)
+                ).scalars()
+                if _message_tag(row) == tag
+            ]
             accepted = [row for row in records if row.whatsapp_message_id]
             if accepted:
                 recipient.status = _recipient_status(accepted[0].status)
@@ -166,9 +198,13 @@ def reconcile_in_flight(broadcast_id: int) -> Counter:
                 recipient.status, recipient.error_message = "failed", UNKNOWN_OUTCOME
             recipient.updated_at = clock.utcnow()
             outcome[recipient.status] += 1
-            log.warning("broadcast %d: recipient %s was left in flight; now %s%s", broadcast_id,
-                        mask_phone(recipient.phone_number), recipient.status,
-                        " (needs review)" if recipient.error_message == UNKNOWN_OUTCOME else "")
+            log.warning(
+                "broadcast %d: recipient %s was left in flight; now %s%s",
+                broadcast_id,
+                mask_phone(recipient.phone_number),
+                recipient.status,
+                " (needs review)" if recipient.error_message == UNKNOWN_OUTCOME else "",
+            )
     return outcome
 
 
@@ -188,9 +224,14 @@ def _next_chunk(broadcast_id: int, after_id: int, size: int, content: _Content) 
     with session_scope() as session:
         rows = session.execute(
             select(m.BroadcastRecipient.id, m.BroadcastRecipient.phone_number, m.BroadcastRecipient.name)
-            .where(m.BroadcastRecipient.broadcast_id == broadcast_id, m.BroadcastRecipient.status == "pending",
-                   m.BroadcastRecipient.attempts == 0, m.BroadcastRecipient.id > after_id)
-            .order_by(m.BroadcastRecipient.id).limit(size)
+            .where(
+                m.BroadcastRecipient.broadcast_id == broadcast_id,
+                m.BroadcastRecipient.status == "pending",
+                m.BroadcastRecipient.attempts == 0,
+                m.BroadcastRecipient.id > after_id,
+            )
+            .order_by(m.BroadcastRecipient.id)
+            .limit(size)
         ).all()
         if not rows:
             return [], None
@@ -211,10 +252,14 @@ def _next_chunk(broadcast_id: int, after_id: int, size: int, content: _Content) 
             if reason:
                 session.execute(
                     update(m.BroadcastRecipient)
-                    .where(m.BroadcastRecipient.id == row.id, m.BroadcastRecipient.status == "pending",
-                           m.BroadcastRecipient.attempts == 0)
+                    .where(
+                        m.BroadcastRecipient.id == row.id,
+                        m.BroadcastRecipient.status == "pending",
+                        m.BroadcastRecipient.attempts == 0,
+                    )
                     .values(status="skipped", error_message=reason, updated_at=clock.utcnow())
-                    .execution_options(synchronize_session=False))
+                    .execution_options(synchronize_session=False)
+                )
         return items, rows[-1].id
 
 
@@ -223,10 +268,14 @@ def _claim(recipient_id: int) -> bool:
     with session_scope() as session:
         result = session.execute(
             update(m.BroadcastRecipient)
-            .where(m.BroadcastRecipient.id == recipient_id, m.BroadcastRecipient.status == "pending",
-                   m.BroadcastRecipient.attempts == 0)
+            .where(
+                m.BroadcastRecipient.id == recipient_id,
+                m.BroadcastRecipient.status == "pending",
+                m.BroadcastRecipient.attempts == 0,
+            )
             .values(attempts=m.BroadcastRecipient.attempts + 1, updated_at=clock.utcnow())
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
         return result.rowcount == 1
 
 
@@ -234,15 +283,20 @@ def _record(recipient_id: int, status: str, wamid: str | None, error: str | None
     """Step 3: the outcome (by id alone, so it also corrects a concurrent reconciliation's guess)."""
     with session_scope() as session:
         session.execute(
-            update(m.BroadcastRecipient).where(m.BroadcastRecipient.id == recipient_id)
+            update(m.BroadcastRecipient)
+            .where(m.BroadcastRecipient.id == recipient_id)
             .values(status=status, whatsapp_message_id=wamid, error_message=error, updated_at=clock.utcnow())
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _finish_run(broadcast_id: int) -> dict:
     with session_scope() as session:
-        left = session.execute(select(func.count()).select_from(m.BroadcastRecipient).where(
-            m.BroadcastRecipient.broadcast_id == broadcast_id, m.BroadcastRecipient.status == "pending")).scalar_one()
+        left = session.execute(
+            select(func.count())
+            .select_from(m.BroadcastRecipient)
+            .where(m.BroadcastRecipient.broadcast_id == broadcast_id, m.BroadcastRecipient.status == "pending")
+        ).scalar_one()
         broadcast = session.get(m.Broadcast, broadcast_id)
         if left == 0 and broadcast.status == "running":
             broadcast.status = "done"
@@ -253,8 +307,15 @@ def _finish_run(broadcast_id: int) -> dict:
 class _Sender:
     """One run over a broadcast's unclaimed recipients: rate-limited, bounded, stoppable without loss."""
 
-    def __init__(self, broadcast_id: int, client: WhatsAppClient, content: _Content, rate_per_s: float,
-                 concurrency: int, chunk_size: int) -> None:
+    def __init__(
+        self,
+        broadcast_id: int,
+        client: WhatsAppClient,
+        content: _Content,
+        rate_per_s: float,
+        concurrency: int,
+        chunk_size: int,
+    ) -> None:
         self.broadcast_id = broadcast_id
         self.client = client
         self.content = content
@@ -268,14 +329,22 @@ class _Sender:
     def message(self, item: _Item) -> dict:
         tag = callback_tag(self.broadcast_id, item.id)
         if item.mode == "text":
-            return {"type": "text", "text": {"body": self.content.text, "preview_url": False},
-                    "biz_opaque_callback_data": tag}
+            return {
+                "type": "text",
+                "text": {"body": self.content.text, "preview_url": False},
+                "biz_opaque_callback_data": tag,
+            }
         params = [p.replace(NAME_PLACEHOLDER, first_name(item.name)) for p in self.content.params]
         components = [{"type": "body", "parameters": [{"type": "text", "text": p} for p in params]}] if params else []
-        return {"type": "template", "template": {"name": self.content.template_name,
-                                                 "language": {"code": self.content.language},
-                                                 "components": components},
-                "biz_opaque_callback_data": tag}
+        return {
+            "type": "template",
+            "template": {
+                "name": self.content.template_name,
+                "language": {"code": self.content.language},
+                "components": components,
+            },
+            "biz_opaque_callback_data": tag,
+        }
 
     async def deliver(self, item: _Item) -> None:
         if not await asyncio.to_thread(_claim, item.id):
@@ -301,15 +370,17 @@ class _Sender:
 
     async def run(self) -> None:
         after_id = 0
-        fetch = asyncio.create_task(asyncio.to_thread(_next_chunk, self.broadcast_id, after_id, self.chunk_size,
-                                                      self.content))
+        fetch = asyncio.create_task(
+            asyncio.to_thread(_next_chunk, self.broadcast_id, after_id, self.chunk_size, self.content)
+        )
         try:
             while self.fatal is None:
                 items, last_id = await fetch
                 if last_id is None:
                     break
-                fetch = asyncio.create_task(asyncio.to_thread(_next_chunk, self.broadcast_id, last_id,
-                                                              self.chunk_size, self.content))
+                fetch = asyncio.create_task(
+                    asyncio.to_thread(_next_chunk, self.broadcast_id, last_id, self.chunk_size, self.content)
+                )
                 for item in items:
                     await self.slots.acquire()
                     if self.fatal is not None:
@@ -338,8 +409,14 @@ class _Sender:
             raise self.fatal
 
 
-async def run_broadcast(broadcast_id: int, client: WhatsAppClient, rate_per_s: float = DEFAULT_RATE_PER_S, *,
-                        concurrency: int | None = None, chunk_size: int = CHUNK_SIZE) -> dict:
+async def run_broadcast(
+    broadcast_id: int,
+    client: WhatsAppClient,
+    rate_per_s: float = DEFAULT_RATE_PER_S,
+    *,
+    concurrency: int | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> dict:
     """Send a broadcast to its unclaimed recipients (resuming one that was interrupted) and return its progress.
 
     Sends at most `rate_per_s` messages a second (token bucket), `concurrency` at a time (default: the rate, 4 to
@@ -359,13 +436,19 @@ async def run_broadcast(broadcast_id: int, client: WhatsAppClient, rate_per_s: f
     log.info("broadcast %d: sending at up to %.0f/s, %d at a time", broadcast_id, rate_per_s, concurrency)
     await sender.run()
     progress = await asyncio.to_thread(_finish_run, broadcast_id)
-    log.info("broadcast %d: run finished in %.1fs: %s; totals sent %d, failed %d, skipped %d, queued %d",
-             broadcast_id, time.monotonic() - started, dict(sender.outcomes), progress["sent"], progress["failed"],
-             progress["skipped"], progress["queued"])
+    log.info(
+        "broadcast %d: run finished in %.1fs: %s; totals sent %d, failed %d, skipped %d, queued %d",
+        broadcast_id,
+        time.monotonic() - started,
+        dict(sender.outcomes),
+        progress["sent"],
+        progress["failed"],
+        progress["skipped"],
+        progress["queued"],
+    )
     return progress
 
 
 def _progress(broadcast_id: int) -> dict:
     with session_scope() as session:
         return broadcast_progress(session, broadcast_id)
-

@@ -27,8 +27,16 @@ from hsm.whatsapp.runtime.base import (
 from hsm.whatsapp.runtime.in_process import InProcessRuntime
 from hsm.whatsapp.runtime.worker_pool import WorkerPoolRuntime
 
-__all__ = ["ClientSettings", "DialogueLoader", "InProcessRuntime", "ProcessingRuntime", "ProcessingWiring",
-           "TrackerStoreGetter", "WorkerPoolRuntime", "choose_runtime"]
+__all__ = [
+    "ClientSettings",
+    "DialogueLoader",
+    "InProcessRuntime",
+    "ProcessingRuntime",
+    "ProcessingWiring",
+    "TrackerStoreGetter",
+    "WorkerPoolRuntime",
+    "choose_runtime",
+]
 
 
 def choose_runtime(workers: int, wiring: ProcessingWiring) -> ProcessingRuntime:

@@ -1,6 +1,5 @@
 """The processing runtime's interface (`ProcessingRuntime`) and what the connector wires into it."""
 
-
 from __future__ import annotations
 
 import abc
@@ -31,8 +30,9 @@ class ClientSettings:
 
     def client(self) -> WhatsAppClient:
         # Sends are recorded on the processing loop itself, which does database work inline anyway.
-        return WhatsAppClient(self.api_url, self.phone_number_id, self.access_token, ledger=store.LEDGER,
-                              record_inline=True)
+        return WhatsAppClient(
+            self.api_url, self.phone_number_id, self.access_token, ledger=store.LEDGER, record_inline=True
+        )
 
 
 # Builds the dialogue inside a worker process: picklable (a module-level function, or a `functools.partial` of one).
@@ -68,14 +68,16 @@ class ProcessingRuntime(abc.ABC):
         `load_dialogue`), replay what an earlier run left, start the sweeper."""
         self._load_dialogue = load_dialogue
         await self._start_processing()
-        replayed = await sweeper.replay_after_restart(self.hand_over, role_of=self.wiring.role_of,
-                                                      tracker_store=tracker_store)
+        replayed = await sweeper.replay_after_restart(
+            self.hand_over, role_of=self.wiring.role_of, tracker_store=tracker_store
+        )
         if replayed:
             log.info("replaying %d message(s) received but not processed before the restart", len(replayed))
 
         async def start_sweeper() -> asyncio.Task[None] | None:
-            return sweeper.start_sweeper(self._sweeper_handle(), role_of=self.wiring.role_of,
-                                         tracker_store=tracker_store)
+            return sweeper.start_sweeper(
+                self._sweeper_handle(), role_of=self.wiring.role_of, tracker_store=tracker_store
+            )
 
         self._sweep_task = await self._loop_thread.run(start_sweeper())
 

@@ -19,8 +19,9 @@ class InProcessRuntime(ProcessingRuntime):
 
     async def start(self) -> None:
         await super().start()
-        self._processing = MessageProcessing(self._client, self.wiring.dialogue, role_of=self.wiring.role_of,
-                                             turns_at_once=self.wiring.turns_at_once)
+        self._processing = MessageProcessing(
+            self._client, self.wiring.dialogue, role_of=self.wiring.role_of, turns_at_once=self.wiring.turns_at_once
+        )
 
     async def _start_processing(self) -> None:
         pass  # ready since start(): the server's own model does the work

@@ -104,8 +104,11 @@ class StickySenderRouter:
         if now - self._last_sweep < self.stay_s:
             return
         self._last_sweep = now
-        self._senders = {phone: sender for phone, sender in self._senders.items()
-                         if sender.held or now - sender.last_seen < self.stay_s}
+        self._senders = {
+            phone: sender
+            for phone, sender in self._senders.items()
+            if sender.held or now - sender.last_seen < self.stay_s
+        }
 
     def forget_worker(self, index: int) -> None:
         """A worker died: what it held is lost (the sweeper finds it in the database)."""
@@ -148,11 +151,13 @@ class WorkerPoolRuntime(ProcessingRuntime):
         wiring = self.wiring
         assert self._load_dialogue is not None, "serve() first"
         spec = _WorkerSpec(index, wiring.client, wiring.role_of, wiring.turns_at_once, self._load_dialogue)
-        process = _CONTEXT.Process(target=run_worker, name=f"whatsapp-worker-{index}", daemon=True,
-                                   args=(spec, jobs, done, ready))
+        process = _CONTEXT.Process(
+            target=run_worker, name=f"whatsapp-worker-{index}", daemon=True, args=(spec, jobs, done, ready)
+        )
         process.start()
-        done_reader = threading.Thread(target=self._read_done, args=(done,), name=f"whatsapp-worker-{index}-done",
-                                       daemon=True)
+        done_reader = threading.Thread(
+            target=self._read_done, args=(done,), name=f"whatsapp-worker-{index}-done", daemon=True
+        )
         done_reader.start()
         return _Worker(index, process, jobs, ready, done, done_reader)
 
