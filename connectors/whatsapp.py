@@ -22,6 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic_cors.core import SANIC_CORS_EVALUATED
 
+from hsm.infra import clock
 from hsm.infra.config import check_settings_or_exit, get_settings
 from hsm.people.identity import role_of
 from hsm.rasa_glue import startup, stores, worker_agent
@@ -30,7 +31,7 @@ from hsm.whatsapp.intake import IntakeWriter
 from hsm.whatsapp.payloads import InboundMessage, InvalidWebhook, parse_webhook
 from hsm.whatsapp.processing import ReplySender
 from hsm.whatsapp.runtime import ClientSettings, ProcessingRuntime, ProcessingWiring, choose_runtime
-from hsm.whatsapp.signature import verify_signature
+from hsm.whatsapp.signature import verify_signature, verify_token_matches
 
 log = logging.getLogger("hsm.whatsapp.channel")
 
@@ -180,7 +181,9 @@ class WhatsAppInput(InputChannel):
         @webhook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
             args = request.args
-            if args.get("hub.mode") == "subscribe" and args.get("hub.verify_token") == self.verify_token:
+            if args.get("hub.mode") == "subscribe" and verify_token_matches(
+                args.get("hub.verify_token"), self.verify_token
+            ):
                 return response.text(args.get("hub.challenge") or "")
             return response.json({"error": "verification failed"}, status=403)
 
@@ -198,7 +201,10 @@ class WhatsAppInput(InputChannel):
             if not verify_signature(raw, signature, self.app_secret):
                 return response.json({"error": "invalid signature"}, status=403)
             try:
-                batch = parse_webhook(json.loads(raw))
+                # Only what is addressed to our phone number, and not older than Meta's retries (a replay)
+                batch = parse_webhook(
+                    json.loads(raw), for_phone_number_id=self.client.phone_number_id, received_at=clock.utcnow()
+                )
             except (ValueError, InvalidWebhook) as error:
                 return response.json({"error": f"malformed payload: {error}"}, status=400)
             fresh = await self._intake.store(batch)  # the only work Meta waits for (group commit)

@@ -14,6 +14,7 @@ import uuid
 
 import aiohttp
 
+from hsm.infra import clock
 from hsm.infra.config import get_settings
 from hsm.infra.phone import InvalidPhoneNumber, normalise_phone
 from hsm.whatsapp.signature import sign
@@ -33,10 +34,12 @@ def new_wamid() -> str:
 def webhook_body(
     phone: str, message: dict, profile_name: str = "WhatsApp user", phone_number_id: str | None = None
 ) -> dict:
-    """A webhook POST body exactly as Meta sends it for one inbound message."""
+    """A webhook POST body exactly as Meta sends it for one inbound message. Stamped with the later of the real
+    clock and the school's (`HSM_NOW`): the channel refuses messages older than Meta's retries as replays."""
     wa_id = phone.lstrip("+")
     phone_number_id = phone_number_id or get_settings().whatsapp.phone_number_id or "100000000000001"
-    message = {"from": wa_id, "id": message.get("id") or new_wamid(), "timestamp": str(int(time.time())), **message}
+    sent_at = max(int(time.time()), int(clock.utcnow().timestamp()))
+    message = {"from": wa_id, "id": message.get("id") or new_wamid(), "timestamp": str(sent_at), **message}
     value = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "15550001234", "phone_number_id": phone_number_id},

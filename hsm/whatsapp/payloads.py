@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import TypeVar
 
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 CAPTIONED_TYPES = frozenset({"image", "video", "document"})
@@ -13,6 +14,10 @@ REPLY_KINDS = ("button_reply", "list_reply")
 # Meta's are far shorter (a message id is about 60 characters). A longer one is not from Meta and is skipped:
 # stored, it would fail its whole POST on PostgreSQL ("value too long"), good messages included, and be retried.
 MAX_ID_CHARS, MAX_SENDER_CHARS, MAX_STATUS_CHARS = 255, 140, 20
+
+# Meta retries an unacknowledged notification for up to 7 days: a message or status timestamped earlier than that
+# is not a delivery but a captured, signed notification replayed (perhaps after the retention purge forgot its id).
+RETRY_HORIZON = timedelta(days=7)
 
 log = logging.getLogger("hsm.whatsapp.payloads")
 
@@ -92,12 +97,22 @@ def status_may_replace(current: str | None, new: str) -> bool:
     return STATUS_RANK[new] > STATUS_RANK[current]
 
 
-def parse_webhook(body: object) -> WebhookBatch:
+def parse_webhook(
+    body: object, *, for_phone_number_id: str | None = None, received_at: datetime | None = None
+) -> WebhookBatch:
     """Everything usable in one webhook POST body (already JSON-decoded).
 
     Raises InvalidWebhook only when the body is not an object or has no list holding at least one entry object.
     Otherwise never raises: entries, changes, messages and statuses of the wrong shape (or without an id) are
     skipped, unknown fields and types are tolerated, and wrongly typed values become None or their str().
+
+    The channel's two checks on a POST as it arrives (without them everything is kept: the sweeper parses stored
+    rows again, and tests parse Meta's samples, addressed to other numbers, sent years ago):
+    - `for_phone_number_id`, our business number's id: a change whose `value.metadata.phone_number_id` is another
+      (or missing) is addressed to another phone number of the same Meta app and is dropped whole (its messages,
+      statuses and errors), with a warning;
+    - `received_at` (aware): messages and statuses timestamped more than RETRY_HORIZON before it are dropped as
+      replays, with a warning. A missing or unreadable timestamp counts as just sent.
     """
     if not isinstance(body, dict):
         raise InvalidWebhook(f"webhook body is {type(body).__name__}, not an object")
@@ -108,6 +123,7 @@ def parse_webhook(body: object) -> WebhookBatch:
     statuses: list[StatusUpdate] = []
     errors: list[dict] = []
     ignored_fields: list[str] = []
+    elsewhere: list[dict] = []  # the values addressed to another phone number
     for entry in entries:
         for change in _dicts(entry.get("changes")):
             field = change.get("field")
@@ -117,15 +133,55 @@ def parse_webhook(body: object) -> WebhookBatch:
                 continue
             if not isinstance(value, dict):
                 continue
+            if for_phone_number_id is not None and _phone_number_id(value) != for_phone_number_id:
+                elsewhere.append(value)
+                continue
             messages.extend(_messages(value))
             statuses.extend(_statuses(value))
             errors.extend(_dicts(value.get("errors")))
+    if elsewhere:
+        _log_elsewhere(elsewhere)
+    if received_at is not None:
+        oldest = received_at - RETRY_HORIZON
+        messages = _not_before(messages, oldest, "message(s)")
+        statuses = _not_before(statuses, oldest, "status(es)")
     return WebhookBatch(tuple(messages), tuple(statuses), tuple(errors), tuple(ignored_fields))
 
 
-def _messages(value: dict) -> list[InboundMessage]:
+def _phone_number_id(value: dict) -> str | None:
+    """The id of the business phone number a change is addressed to (`value.metadata.phone_number_id`)."""
     metadata = value.get("metadata")
-    phone_number_id = _text(metadata.get("phone_number_id")) if isinstance(metadata, dict) else None
+    return _text(metadata.get("phone_number_id")) if isinstance(metadata, dict) else None
+
+
+def _log_elsewhere(values: list[dict]) -> None:
+    """One warning per POST, with counts only: no phone number or id goes to the log."""
+    log.warning(
+        "%d webhook change(s) for another phone number of this Meta app dropped (%d message(s), %d status(es))",
+        len(values),
+        sum(len(_dicts(value.get("messages"))) for value in values),
+        sum(len(_dicts(value.get("statuses"))) for value in values),
+    )
+
+
+_Stamped = TypeVar("_Stamped", InboundMessage, StatusUpdate)
+
+
+def _not_before(items: list[_Stamped], oldest: datetime, what: str) -> list[_Stamped]:
+    """The items timestamped at or after `oldest`, or not readably timestamped at all."""
+    kept = [item for item in items if item.timestamp is None or item.timestamp >= oldest]
+    if len(kept) < len(items):
+        log.warning(
+            "%d %s skipped: timestamped more than %d days ago, past Meta's retries (a replayed notification)",
+            len(items) - len(kept),
+            what,
+            RETRY_HORIZON.days,
+        )
+    return kept
+
+
+def _messages(value: dict) -> list[InboundMessage]:
+    phone_number_id = _phone_number_id(value)
     names = _profile_names(value.get("contacts"))
     parsed = (_message(raw, names, phone_number_id) for raw in _dicts(value.get("messages")))
     return [message for message in parsed if message is not None]

@@ -1,4 +1,5 @@
-"""Meta's X-Hub-Signature-256 check for webhook POSTs: HMAC-SHA256 of the raw body with the app secret."""
+"""Meta's webhook checks: X-Hub-Signature-256 on POSTs (HMAC-SHA256 of the raw body with the app secret) and the
+verify token of the GET handshake, both compared in constant time."""
 
 from __future__ import annotations
 
@@ -28,3 +29,11 @@ def verify_signature(raw_body: bytes, header: str | None, app_secret: str | None
     received = header[len(_PREFIX) :].lower()
     expected = sign(raw_body, app_secret)[len(_PREFIX) :]
     return hmac.compare_digest(received.encode("ascii"), expected.encode("ascii"))
+
+
+def verify_token_matches(given: object, expected: str | None) -> bool:
+    """True only when Meta's `hub.verify_token` is exactly our verify token, compared in constant time (as bytes:
+    `hmac.compare_digest` refuses str that is not ASCII). A missing or empty token, or none configured, fails."""
+    if not expected or not isinstance(given, str) or not given:
+        return False
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta
 
 import pytest
 import requests
 from sqlalchemy import func, select
 
-from devtools.chat import new_wamid, webhook_body
+from devtools.chat import new_wamid, text_message, webhook_body
 from devtools.localstack import APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
@@ -186,19 +187,36 @@ def test_wrongly_signed_real_message_is_not_stored(stack):
     assert message_count(stack) == before
 
 
+def test_messages_for_another_number_or_older_than_metas_retries_are_acknowledged_and_dropped(stack):
+    """Another phone number of the same Meta app, and a signed message captured and replayed past the 7 days Meta
+    retries for: 200 (Meta must not retry), nothing stored, no answer; the sender's next message is answered."""
+    phone = "+919700000105"
+    after = stack.last_seq()
+    elsewhere = webhook_body(phone, text_message("hi", wamid=new_wamid()), phone_number_id="100000000000099")
+    replayed = webhook_body(phone, text_message("hi", wamid=new_wamid()), phone_number_id=PHONE_NUMBER_ID)
+    eight_days_ago = datetime.fromisoformat(stack.env["HSM_NOW"]) - timedelta(days=8)
+    replayed["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = str(int(eight_days_ago.timestamp()))
+    for body in (elsewhere, replayed):
+        assert stack.post(body).status_code == 200
+        assert stored_rows(stack, body["entry"][0]["changes"][0]["value"]["messages"][0]["id"]) == []
+    stack.send_text(phone, "hello")
+    (reply,) = stack.replies(phone, after, settle_s=1.5)
+    assert reply["to"] == phone
+
+
 def test_statuses_out_of_order_never_move_backwards(stack):
     after = stack.last_seq()
     stack.send_text("+919845000011", "hey")
     (reply,) = stack.replies("+919845000011", after)
     wait_for(lambda: stored_rows(stack, reply["id"])[0].status == "read", what="read")
 
+    now = str(int(datetime.fromisoformat(stack.env["HSM_NOW"]).timestamp()))  # within Meta's retry horizon
+
     def status_body(status: str) -> dict:
         value = {
             "messaging_product": "whatsapp",
             "metadata": {"phone_number_id": PHONE_NUMBER_ID},
-            "statuses": [
-                {"id": reply["id"], "status": status, "timestamp": "1764585000", "recipient_id": "919845000011"}
-            ],
+            "statuses": [{"id": reply["id"], "status": status, "timestamp": now, "recipient_id": "919845000011"}],
         }
         return {
             "object": "whatsapp_business_account",

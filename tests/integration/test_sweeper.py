@@ -173,6 +173,17 @@ def test_replay_leaves_a_live_replicas_sender_to_the_sweep(channel):
     assert store.claim(waiting)  # still there for whoever comes next
 
 
+def test_replay_takes_what_was_acknowledged_whatever_its_age_and_number(channel):
+    """The channel's checks (our phone number, Meta's 7-day retry horizon) are for webhooks as they arrive; a
+    stored row parsed again at start-up is replayed, even one sent 8 days ago to a number id we no longer use."""
+    body = webhook_body(ANITA, text_message("hi"), phone_number_id="100000000000099")
+    message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["timestamp"] = str(int((clock.utcnow() - timedelta(days=8)).timestamp()))
+    (stored,) = store.store_inbound(parse_webhook(body))
+    assert replay(channel) == [stored.wamid]
+    assert channel.processed == ["hi"]
+
+
 def test_the_sweep_is_off_with_a_zero_interval(monkeypatch):
     monkeypatch.setenv("HSM_SWEEP_INTERVAL_S", "0")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
+import logging
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -13,6 +14,7 @@ from hsm.whatsapp.payloads import (
     MAX_ID_CHARS,
     MAX_SENDER_CHARS,
     MAX_STATUS_CHARS,
+    RETRY_HORIZON,
     STATUS_RANK,
     InvalidWebhook,
     WebhookBatch,
@@ -509,6 +511,118 @@ def test_parsing_does_not_change_the_body():
     before = copy.deepcopy(body)
     parse_webhook(body)
     assert body == before
+
+
+# --- the channel's checks: our phone number, Meta's retry horizon ------------------------------------------
+
+OURS = "1122334455667"  # the phone_number_id of the samples' business number
+
+
+def _for_number(name: str, phone_number_id: object, wamid: str) -> dict:
+    """A sample whose message or status has this id and whose value is addressed to `phone_number_id` (a missing
+    metadata object when None)."""
+    body = _split(name)
+    value = _value(body)
+    for item in value.get("messages", []) + value.get("statuses", []):
+        item["id"] = wamid
+    if phone_number_id is None:
+        del value["metadata"]
+    else:
+        value["metadata"]["phone_number_id"] = phone_number_id
+    return body
+
+
+def test_changes_for_another_phone_number_of_the_app_are_dropped_with_a_warning(caplog):
+    parts = [
+        _for_number("message__text", OURS, "wamid.OURS"),
+        _for_number("message__text", "9988776655443", "wamid.THEIRS"),
+        _for_number("message_status__read", "9988776655443", "wamid.THEIR_STATUS"),
+        _for_number("message__text", None, "wamid.NO_METADATA"),
+        _for_number("message__text", int(OURS), "wamid.OURS_AS_A_NUMBER"),
+        _for_number("message_status__read", OURS, "wamid.OUR_STATUS"),
+    ]
+    errors = _for_number("message__text", "9988776655443", "wamid.THEIR_ERROR")
+    _value(errors)["errors"] = [{"code": 131000, "title": "Something went wrong"}]
+    body = {"object": "whatsapp_business_account", "entry": [e for part in parts + [errors] for e in part["entry"]]}
+
+    with caplog.at_level(logging.WARNING, logger="hsm.whatsapp.payloads"):
+        batch = parse_webhook(body, for_phone_number_id=OURS)
+
+    assert [m.wamid for m in batch.messages] == ["wamid.OURS", "wamid.OURS_AS_A_NUMBER"]
+    assert [s.wamid for s in batch.statuses] == ["wamid.OUR_STATUS"]
+    assert batch.errors == ()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings and all("another phone number" in w for w in warnings)
+    logged = " ".join(warnings)
+    for number in ("972987654321", "972123456789", "9988776655443", OURS):  # sender, display number, ids
+        assert number not in logged
+    # Without the check (the sweeper re-parsing a stored row, the samples' tests) everything is kept.
+    assert len(parse_webhook(body).messages) == 5
+
+
+def test_when_every_change_is_for_another_number_the_batch_is_empty():
+    body = _for_number("message__text", "9988776655443", "wamid.THEIRS")
+    assert parse_webhook(body, for_phone_number_id=OURS) == EMPTY
+    assert parse_webhook(body, for_phone_number_id="") == EMPTY
+
+
+RECEIVED_AT = datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc)
+
+
+def _stamped(timestamp: object, wamid: str, name: str = "message__text") -> dict:
+    body = _for_number(name, OURS, wamid)
+    item = (_value(body).get("messages") or _value(body)["statuses"])[0]
+    if timestamp is None:
+        del item["timestamp"]
+    else:
+        item["timestamp"] = timestamp
+    return body
+
+
+def _unix(instant: datetime) -> str:
+    return str(int(instant.timestamp()))
+
+
+def test_messages_and_statuses_older_than_metas_retries_are_refused_as_replays(caplog):
+    old = _unix(RECEIVED_AT - RETRY_HORIZON - timedelta(seconds=1))
+    edge = _unix(RECEIVED_AT - RETRY_HORIZON)
+    parts = [
+        _stamped(old, "wamid.REPLAYED"),
+        _stamped(edge, "wamid.SIX_DAYS_23H_59M_59S"),
+        _stamped(_unix(RECEIVED_AT - timedelta(minutes=1)), "wamid.NEW"),
+        _stamped(_unix(RECEIVED_AT + timedelta(hours=1)), "wamid.CLOCKS_DIFFER"),
+        _stamped(None, "wamid.NO_TIMESTAMP"),
+        _stamped("yesterday", "wamid.UNREADABLE"),
+        _stamped(old, "wamid.OLD_STATUS", "message_status__read"),
+        _stamped(edge, "wamid.STATUS", "message_status__read"),
+    ]
+    body = {"object": "whatsapp_business_account", "entry": [e for part in parts for e in part["entry"]]}
+
+    with caplog.at_level(logging.WARNING, logger="hsm.whatsapp.payloads"):
+        batch = parse_webhook(body, received_at=RECEIVED_AT)
+
+    assert [m.wamid for m in batch.messages] == [
+        "wamid.SIX_DAYS_23H_59M_59S",
+        "wamid.NEW",
+        "wamid.CLOCKS_DIFFER",
+        "wamid.NO_TIMESTAMP",
+        "wamid.UNREADABLE",
+    ]
+    assert [s.wamid for s in batch.statuses] == ["wamid.STATUS"]
+    warnings = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert "replay" in warnings and "972987654321" not in warnings
+    assert RETRY_HORIZON == timedelta(days=7)
+    assert len(parse_webhook(body).messages) == 6  # unchecked without received_at (the sweeper's re-parse)
+
+
+def test_the_samples_parse_the_same_with_their_own_number_and_time():
+    """The checks drop nothing from a real notification for our number received when it was sent."""
+    for name in ("message__text", "message_status__read", "callback_button__button"):
+        body = _split(name)
+        plain = parse_webhook(body)
+        stamps = [item.timestamp for item in plain.messages + plain.statuses if item.timestamp]
+        checked = parse_webhook(body, for_phone_number_id=OURS, received_at=max(stamps))
+        assert checked == plain
 
 
 # --- status ordering ----------------------------------------------------------------------------------------
