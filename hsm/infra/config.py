@@ -41,6 +41,8 @@ DEFAULT_RAZORPAY_BASE_URL = "https://api.razorpay.com"
 DEFAULT_LOCAL_PAYMENT_WEBHOOK_SECRET = "local-payment-webhook-secret"
 DEFAULT_SMTP_PORT = 587
 DEFAULT_SMTP_SENDER = "Hyderabad School of Music <no-reply@localhost>"
+DEFAULT_ADMIN_TOKEN_MAX_HOURS = 12.0
+MAX_ADMIN_TOKEN_MAX_HOURS = 168  # a week: HSM_ADMIN_TOKEN_MAX_HOURS may not allow more
 
 
 def default_database_url() -> str:
@@ -347,14 +349,26 @@ class Smtp(Section):
 
 @dataclass(frozen=True)
 class AdminApi(Section):
-    """The admin API (`hsm api`): the HS256 secret its tokens are signed with."""
+    """The admin API (`hsm api`): the HS256 secret its tokens are signed with, and the longest a token may live
+    (`exp - iat`, in hours)."""
 
-    VARIABLES = ("ADMIN_JWT_SECRET",)
+    VARIABLES = ("ADMIN_JWT_SECRET", "HSM_ADMIN_TOKEN_MAX_HOURS")
     jwt_secret: str | None = field(default=None, repr=False)
+    token_max_hours: float = DEFAULT_ADMIN_TOKEN_MAX_HOURS
 
     @classmethod
     def read(cls, env: Variables) -> AdminApi:
-        return cls(jwt_secret=env.text("ADMIN_JWT_SECRET"))
+        return cls(
+            jwt_secret=env.text("ADMIN_JWT_SECRET"),
+            token_max_hours=env.number(
+                "HSM_ADMIN_TOKEN_MAX_HOURS",
+                DEFAULT_ADMIN_TOKEN_MAX_HOURS,
+                float,
+                what="a number of hours",
+                positive=True,
+                maximum=MAX_ADMIN_TOKEN_MAX_HOURS,
+            ),
+        )
 
 
 @dataclass(frozen=True)

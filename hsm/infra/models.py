@@ -501,3 +501,18 @@ class ReminderSent(Base):
     phone_number = Column(WA_ADDRESS, nullable=False)
     status = Column(String(20), nullable=False)  # "sent", "template", "skipped", "failed"
     created_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow)
+
+
+# --------------------------------------------------------------------------------------------- admin API tokens
+
+
+class AdminTokenRevocation(Base):
+    """Every admin API token of `subject` issued before `revoked_before` is refused (`hsm tokens revoke`, POST
+    /api/admin/tokens/revoke). One row per revocation: the latest counts, the others are its history."""
+
+    __tablename__ = "admin_token_revocations"
+    id = Column(Integer, primary_key=True)
+    subject = Column(String(255), nullable=False, index=True)  # the tokens' `sub`
+    revoked_before = Column(DateTime(timezone=True), nullable=False)  # the real clock (tokens' iat is), not HSM_NOW
+    revoked_by = Column(String(60), nullable=False)  # "api:<sub>", "cli:<name>"
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow)

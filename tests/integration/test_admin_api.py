@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import datetime
 
 import jwt
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from devtools.chat import text_message, webhook_body
 from devtools.sandbox import SANDBOX, SandboxConfig, create_app
+from hsm.cli import main as hsm_main
 from hsm.infra import models as m
 from hsm.infra.config import PROJECT_ROOT
 from hsm.infra.db import session_scope
@@ -30,24 +32,24 @@ TOKEN, PHONE_ID = "api-token", "100000000000066"
 FAST = RetryPolicy(attempts=3, base_delay_s=0.01, max_delay_s=0.05, timeout_s=2.0)
 RINA, OMAR, NANDINI, SUSAN = "+919845000038", "+919845000037", "+919845000039", "+919845000002"
 PREFIX = "/api/whatsapp"
+ISSUER, AUDIENCE = "hsm", "hsm-admin-api"  # the fixed iss and aud (README, openapi.json)
 
 
 def token(
     role: str | None = "admin",
     sub: str | None = "meera",
-    expires_in: int = 3600,
+    expires_in: int | None = 3600,
     secret: str = SECRET,
     algorithm: str = "HS256",
-    **extra,
+    **claims,
 ) -> str:
-    claims = {**extra}
-    if sub is not None:
-        claims["sub"] = sub
-    if role is not None:
-        claims["role"] = role
+    """A token as `hsm tokens issue` makes it (iat now, iss, aud); `claims` add or replace some, None leaves one out."""
+    now = int(time.time())
+    payload = {"sub": sub, "role": role, "iss": ISSUER, "aud": AUDIENCE, "iat": now}
     if expires_in is not None:
-        claims["exp"] = int(time.time()) + expires_in
-    return jwt.encode(claims, secret, algorithm=algorithm)
+        payload["exp"] = now + expires_in
+    payload.update(claims)
+    return jwt.encode({k: v for k, v in payload.items() if v is not None}, secret, algorithm=algorithm)
 
 
 def bearer(value: str) -> dict:
@@ -103,7 +105,9 @@ def test_the_api_refuses_to_start_without_a_secret(db_url, monkeypatch):
 async def test_bad_tokens_are_refused(api):
     client, _, queued = api
     url = f"{PREFIX}/sessions/{RINA}"
-    unsigned = jwt.encode({"sub": "x", "role": "admin", "exp": int(time.time()) + 60}, None, algorithm="none")
+    now = int(time.time())
+    claims = {"sub": "x", "role": "admin", "iat": now, "exp": now + 60, "iss": ISSUER, "aud": AUDIENCE}
+    unsigned = jwt.encode(claims, None, algorithm="none")
     cases = [
         ({}, 401, "missing_token"),
         ({"Authorization": "Basic YWRtaW46YWRtaW4="}, 401, "invalid_token"),
@@ -135,6 +139,113 @@ async def test_bad_tokens_are_refused(api):
     assert (await client.get(url, headers=STAFF)).status == 404  # allowed; there is no session yet
     assert queued == []
     assert (await client.get("/healthz")).status == 200  # no token needed
+
+
+@pytest.mark.asyncio
+async def test_tokens_need_iat_iss_aud_and_a_capped_lifetime(api, monkeypatch):
+    client, _, _ = api
+    url = f"{PREFIX}/sessions/{RINA}"  # 404 once the token is accepted: there is no session
+    now = int(time.time())
+    refused = [
+        (token(iat=None), "no 'iat' claim"),
+        (token(iat="yesterday"), "'iat' must be"),
+        (token(iat=10**400), "'iat' must be"),  # too big for a float
+        (token(exp=10**400), "'exp' must be"),
+        (token(exp=str(now + 600)), "'exp' must be"),
+        (token(iss=None), "no 'iss' claim"),
+        (token(iss="someone-else"), "'iss' must be 'hsm'"),
+        (token(aud=None), "no 'aud' claim"),
+        (token(aud="another-api"), "'aud' must be 'hsm-admin-api'"),
+        (token(aud=["another-api"]), "'aud' must be 'hsm-admin-api'"),
+        (token(expires_in=12 * 3600 + 1), "at most 12 hours"),
+        (token(iat=now - 13 * 3600, exp=now + 600), "at most 12 hours"),  # an old token with a late exp
+        (token(exp=now + 10**10), "at most 12 hours"),  # "forever"
+        (token(iat=now + 600), "issued in the future"),
+        (token(iat=now + 30, exp=now + 20), "'exp' is not after its 'iat'"),
+    ]
+    for value, words in refused:
+        answer = await client.get(url, headers=bearer(value))
+        error = await error_of(answer, 401)
+        assert error["code"] == "invalid_token" and words in error["message"], (words, error)
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer error=")
+    for value in (token(expires_in=12 * 3600), token(iat=now + 30), token(aud=["another-api", AUDIENCE])):
+        assert (await client.get(url, headers=bearer(value))).status == 404  # accepted
+    monkeypatch.setenv("HSM_ADMIN_TOKEN_MAX_HOURS", "1")
+    error = await error_of(await client.get(url, headers=bearer(token(expires_in=2 * 3600))), 401)
+    assert "at most 1 hour" in error["message"]
+    assert (await client.get(url, headers=bearer(token(expires_in=3600)))).status == 404
+
+
+@pytest.mark.asyncio
+async def test_an_admin_revokes_every_earlier_token_of_a_subject(api):
+    client, _, _ = api
+    url, revoke = f"{PREFIX}/sessions/{RINA}", "/api/admin/tokens/revoke"
+    desk = bearer(token("staff", sub="front-desk"))
+    assert (await client.get(url, headers=desk)).status == 404  # accepted
+    await error_of(await client.post(revoke, headers=desk, json={"subject": "front-desk"}), 403)  # admins only
+    answer = await client.post(revoke, headers=ADMIN, json={"subject": " front-desk "})
+    assert answer.status == 200, await answer.text()
+    revoked = await answer.json()
+    assert (revoked["subject"], revoked["revoked_by"]) == ("front-desk", "api:meera")
+    assert abs(datetime.fromisoformat(revoked["revoked_before"]).timestamp() - time.time()) < 60
+    error = await error_of(await client.get(url, headers=desk), 401)
+    assert error["code"] == "token_revoked" and "front-desk" in error["message"]
+    assert (await client.get(url, headers=STAFF)).status == 401  # the module's STAFF token too: same subject
+    fresh = bearer(token("staff", sub="front-desk", iat=int(time.time()) + 1))  # issued after the revocation
+    assert (await client.get(url, headers=fresh)).status == 404
+    assert (await client.get(url, headers=ADMIN)).status == 404  # other subjects keep their tokens
+    (audit,) = audit_rows("admin_tokens.revoked")
+    assert (audit.actor, audit.entity, audit.after["subject"]) == ("api:meera", "admin_token_revocations", "front-desk")
+    with session_scope() as s:
+        (row,) = s.execute(select(m.AdminTokenRevocation)).scalars().all()
+        assert (row.subject, row.revoked_by, str(row.id)) == ("front-desk", "api:meera", audit.entity_id)
+    cases = [
+        ({}, "missing_field", "subject"),
+        ({"subject": "  "}, "invalid_field", "subject"),
+        ({"subject": 7}, "invalid_field", "subject"),
+        ({"subject": "x" * 256}, "invalid_field", "subject"),
+        ({"subject": "x", "role": "admin"}, "unknown_field", "role"),
+    ]
+    for body, code, field in cases:
+        error = await error_of(await client.post(revoke, headers=ADMIN, json=body), 400)
+        assert (error["code"], error.get("field")) == (code, field), (body, error)
+    await error_of(await client.post(revoke, json={"subject": "meera"}), 401)
+    # An admin may revoke their own tokens: the very next call is refused.
+    assert (await client.post(revoke, headers=ADMIN, json={"subject": "meera"})).status == 200
+    assert (await error_of(await client.get(url, headers=ADMIN), 401))["code"] == "token_revoked"
+
+
+@pytest.mark.asyncio
+async def test_hsm_tokens_issue_and_revoke(api, capsys, monkeypatch):
+    client, _, _ = api
+    url = f"{PREFIX}/sessions/{RINA}"
+    assert hsm_main(["tokens", "issue", "--subject", "ops", "--role", "staff", "--hours", "2"]) == 0
+    issued = capsys.readouterr().out.strip()
+    claims = jwt.decode(issued, SECRET, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER)
+    assert (claims["sub"], claims["role"], claims["exp"] - claims["iat"]) == ("ops", "staff", 7200)
+    assert abs(claims["iat"] - time.time()) < 60
+    assert (await client.get(url, headers=bearer(issued))).status == 404  # accepted
+    assert hsm_main(["tokens", "issue", "--subject", "boss", "--role", "admin"]) == 0  # default: the maximum
+    claims = jwt.decode(capsys.readouterr().out.strip(), SECRET, algorithms=["HS256"], audience=AUDIENCE)
+    assert (claims["role"], claims["exp"] - claims["iat"]) == ("admin", 12 * 3600)
+    assert hsm_main(["tokens", "issue", "--subject", "ops", "--role", "staff", "--hours", "13"]) == 2
+    assert "at most 12" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        hsm_main(["tokens", "issue", "--subject", "ops", "--role", "student"])
+    capsys.readouterr()
+
+    assert hsm_main(["tokens", "revoke", "ops", "--dry-run"]) == 0
+    assert "would revoke" in capsys.readouterr().out
+    assert (await client.get(url, headers=bearer(issued))).status == 404  # nothing changed
+    assert hsm_main(["tokens", "revoke", "ops", "--by", "ravi"]) == 0
+    assert "ops" in capsys.readouterr().out
+    assert (await error_of(await client.get(url, headers=bearer(issued)), 401))["code"] == "token_revoked"
+    (audit,) = audit_rows("admin_tokens.revoked")
+    assert audit.actor == "cli:ravi" and audit.after["subject"] == "ops"
+
+    monkeypatch.delenv("ADMIN_JWT_SECRET")
+    assert hsm_main(["tokens", "issue", "--subject", "ops", "--role", "staff"]) == 2
+    assert "ADMIN_JWT_SECRET" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------------ send
@@ -364,6 +475,41 @@ async def test_messages_are_paginated_newest_first(api):
 
 
 @pytest.mark.asyncio
+async def test_numbers_in_paths_and_queries_are_bounded(api):
+    client, _, _ = api
+    user_wrote(RINA)
+    cases = [
+        (f"{PREFIX}/messages/{RINA}?offset=1000001", "offset"),
+        (f"{PREFIX}/messages/{RINA}?offset=9223372036854775808", "offset"),  # past a 64-bit integer
+        (f"{PREFIX}/messages/{RINA}?offset={'9' * 5000}", "offset"),
+        (f"{PREFIX}/messages/{RINA}?offset=1e3", "offset"),
+        (f"{PREFIX}/messages/{RINA}?offset=%D9%A3", "offset"),  # an Arabic-Indic 3
+        (f"{PREFIX}/messages/{RINA}?limit=99999999999999999999", "limit"),
+        (f"{PREFIX}/messages/{RINA}?limit=-5", "limit"),
+        (f"{PREFIX}/broadcasts/2147483648", "broadcast_id"),
+        (f"{PREFIX}/broadcasts/99999999999999999999999", "broadcast_id"),
+        (f"{PREFIX}/broadcasts/0", "broadcast_id"),
+        (f"{PREFIX}/broadcasts/-1", "broadcast_id"),
+        (f"{PREFIX}/broadcasts/seven", "broadcast_id"),
+        (f"{PREFIX}/broadcasts/%D9%A3", "broadcast_id"),
+        (f"{PREFIX}/sessions/{'9' * 5000}", "phone"),
+        (f"{PREFIX}/messages/{'9' * 5000}", "phone"),
+    ]
+    for url, field in cases:
+        error = await error_of(await client.get(url, headers=ADMIN), 400)
+        assert (error["code"], error["field"]) == ("invalid_field" if field != "phone" else "invalid_phone", field)
+        assert len(error["message"]) < 200, error  # the value is not echoed in full
+    page = await (await client.get(f"{PREFIX}/messages/{RINA}?offset=1000000&limit=200", headers=ADMIN)).json()
+    assert (page["offset"], page["limit"], page["total"], page["messages"]) == (1000000, 200, 1, [])
+    await error_of(await client.get(f"{PREFIX}/broadcasts/2147483647", headers=ADMIN), 404)
+    # Numbers too long for Python's int in a JSON body: 400, not 500.
+    huge = b'{"to": ' + b"9" * 5000 + b', "text": {"body": "hi"}}'
+    headers = {**ADMIN, "Content-Type": "application/json"}
+    error = await error_of(await client.post(f"{PREFIX}/send", data=huge, headers=headers), 400)
+    assert error["code"] == "invalid_json"
+
+
+@pytest.mark.asyncio
 async def test_unknown_routes_and_methods_answer_json(api):
     client, _, _ = api
     assert (await error_of(await client.get(f"{PREFIX}/nope", headers=ADMIN), 404))["code"] == "not_found"
@@ -401,7 +547,7 @@ def test_openapi_describes_exactly_the_app(monkeypatch):
             assert declared == {part[1:-1] for part in path.split("/") if part.startswith("{")}, (method, path)
             assert operation["responses"] and operation.get("operationId")
             protected = operation.get("security", spec["security"]) != []
-            assert protected == path.startswith(PREFIX), (method, path)
+            assert protected == path.startswith("/api/"), (method, path)
             if protected:
                 assert "401" in operation["responses"]
     for ref in _refs(spec):

@@ -109,3 +109,11 @@ def test_seed_columns_are_present(empty_db_url):
     )
     unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("whatsapp_messages")}
     assert ("whatsapp_message_id",) in unique
+
+
+def test_admin_token_revocations_table(empty_db_url):
+    upgrade_to_head(empty_db_url)
+    inspector = inspect(get_engine(empty_db_url))
+    columns = {c["name"] for c in inspector.get_columns("admin_token_revocations")}
+    assert {"subject", "revoked_before", "revoked_by", "created_at"} <= columns
+    assert ["subject"] in [index["column_names"] for index in inspector.get_indexes("admin_token_revocations")]

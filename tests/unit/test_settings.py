@@ -80,7 +80,7 @@ def test_every_section_has_its_defaults(clean_env):
         "Hyderabad School of Music <no-reply@localhost>",
         True,
     )
-    assert settings.admin_api.jwt_secret is None
+    assert (settings.admin_api.jwt_secret, settings.admin_api.token_max_hours) == (None, 12.0)
     assert (settings.chat.webhook_url, settings.chat.sandbox_url) == (None, None)
     assert (settings.sandbox.webhook_url, settings.sandbox.latency_ms) == (None, 0.0)
     assert (settings.test_servers.postgres_url, settings.test_servers.redis_url) == (None, None)
@@ -140,6 +140,9 @@ def test_every_variable_is_read_by_exactly_one_section():
         ("HSM_RASA_SPEEDUPS", "", "rasa", "speedups", True),
         ("HSM_SANDBOX_WEBHOOK_URL", "", "sandbox", "webhook_url", ""),  # set but empty: no status callbacks
         ("HSM_SANDBOX_LATENCY_MS", "60000", "sandbox", "latency_ms", 60000.0),
+        ("HSM_ADMIN_TOKEN_MAX_HOURS", "0.5", "admin_api", "token_max_hours", 0.5),
+        ("HSM_ADMIN_TOKEN_MAX_HOURS", " 168 ", "admin_api", "token_max_hours", 168.0),
+        ("HSM_ADMIN_TOKEN_MAX_HOURS", "", "admin_api", "token_max_hours", 12.0),
         ("HSM_TEST_POSTGRES_URL", "postgresql://x@h/db", "test_servers", "postgres_url", "postgresql://x@h/db"),
     ],
 )
@@ -181,6 +184,9 @@ def test_hsm_now_and_the_time_zone(clean_env):
         ("HSM_SMTP_PORT", "smtp", "HSM_SMTP_PORT='smtp' is not a port number"),
         ("HSM_RASA_SPEEDUPS", "maybe", "HSM_RASA_SPEEDUPS='maybe' is not one of 1/0, true/false, yes/no, on/off"),
         ("HSM_SANDBOX_LATENCY_MS", "90000", "HSM_SANDBOX_LATENCY_MS='90000' must be between 0 and 60000"),
+        ("HSM_ADMIN_TOKEN_MAX_HOURS", "forever", "HSM_ADMIN_TOKEN_MAX_HOURS='forever' is not a number of hours"),
+        ("HSM_ADMIN_TOKEN_MAX_HOURS", "0", "HSM_ADMIN_TOKEN_MAX_HOURS='0' must be positive"),
+        ("HSM_ADMIN_TOKEN_MAX_HOURS", "169", "HSM_ADMIN_TOKEN_MAX_HOURS='169' must be at most 168"),
         ("HSM_NOW", "tomorrow", "HSM_NOW='tomorrow' is not an ISO-8601 instant"),
         (
             "HSM_NOW",

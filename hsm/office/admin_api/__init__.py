@@ -1,20 +1,28 @@
 """The admin HTTP API (seed section 4.3), described by `openapi.json` at the repository root.
 
-The parts: `app` (the routes, start and shutdown, `hsm api`), `auth` (the JWT check and roles), `errors` (the error
-shape and its middleware), `inputs` (reading requests), `audit`, `state` (shared keys), and the handlers: `send`,
-`broadcasts`, `sessions` (sessions and messages). This package re-exports their public names.
+The parts: `app` (the routes, start and shutdown, `hsm api`), `auth` (the JWT check, revoked tokens, roles, minting
+a token), `errors` (the error shape and its middleware), `inputs` (reading requests, bounded numbers), `audit`,
+`state` (shared keys), and the handlers: `send`, `broadcasts`, `sessions` (sessions and messages), `tokens`
+(revoking a subject's tokens). This package re-exports their public names.
 """
 
 from hsm.office.admin_api.app import DEFAULT_PORT, add_api_command, create_admin_app, healthz, run_api
 from hsm.office.admin_api.auth import (
+    AUDIENCE,
+    IAT_LEEWAY_S,
+    ISSUER,
     MIN_SECRET_BYTES,
     ROLES,
+    SUBJECT_MAX_CHARS,
     Caller,
     ConfigurationError,
     auth_middleware,
     authenticate,
+    check_not_revoked,
+    issue_token,
     jwt_secret,
     requires,
+    revoked_before,
 )
 from hsm.office.admin_api.broadcasts import (
     BROADCAST_FIELDS,
@@ -32,7 +40,7 @@ from hsm.office.admin_api.errors import (
     errors_middleware,
     mask_path,
 )
-from hsm.office.admin_api.inputs import read_json
+from hsm.office.admin_api.inputs import MAX_ID, MAX_OFFSET, read_json
 from hsm.office.admin_api.send import post_send
 from hsm.office.admin_api.sessions import (
     MESSAGES_LIMIT_DEFAULT,
@@ -41,16 +49,27 @@ from hsm.office.admin_api.sessions import (
     get_session,
     post_sessions_clear,
 )
-from hsm.office.admin_api.state import CALLER, CLIENT, ENQUEUE, OWN_CLIENT, PREFIX, SECRET
+from hsm.office.admin_api.state import ADMIN_PREFIX, CALLER, CLIENT, ENQUEUE, OWN_CLIENT, PREFIX, SECRET
+from hsm.office.admin_api.tokens import Revocation, post_tokens_revoke, revoke_tokens
 
 __all__ = [
+    "ADMIN_PREFIX",
+    "AUDIENCE",
+    "ApiError",
     "BROADCAST_FIELDS",
     "CALLER",
     "CLIENT",
+    "Caller",
+    "ConfigurationError",
     "DEFAULT_PORT",
     "ENQUEUE",
     "ERROR_FIELDS",
+    "Handler",
+    "IAT_LEEWAY_S",
+    "ISSUER",
     "MAX_BODY_BYTES",
+    "MAX_ID",
+    "MAX_OFFSET",
     "MESSAGES_LIMIT_DEFAULT",
     "MESSAGES_LIMIT_MAX",
     "MIN_SECRET_BYTES",
@@ -58,28 +77,31 @@ __all__ = [
     "PHONE_IN_TEXT",
     "PREFIX",
     "ROLES",
+    "Revocation",
     "SECRET",
+    "SUBJECT_MAX_CHARS",
     "UNPROCESSABLE",
-    "ApiError",
-    "Caller",
-    "ConfigurationError",
-    "Handler",
     "add_api_command",
     "auth_middleware",
     "authenticate",
     "bad_request",
+    "check_not_revoked",
     "create_admin_app",
     "errors_middleware",
     "get_broadcast",
     "get_messages",
     "get_session",
     "healthz",
+    "issue_token",
     "jwt_secret",
     "mask_path",
     "post_broadcast",
     "post_send",
     "post_sessions_clear",
+    "post_tokens_revoke",
     "read_json",
     "requires",
+    "revoke_tokens",
+    "revoked_before",
     "run_api",
 ]

@@ -5,7 +5,8 @@ POST /api/whatsapp/broadcast            queue a broadcast (admin only) -> 202
 GET  /api/whatsapp/broadcasts/{id}      a broadcast's progress (admin only)
 GET  /api/whatsapp/sessions/{phone}     a number's WhatsApp session
 POST /api/whatsapp/sessions/clear       forget a session's context and expire it
-GET  /api/whatsapp/messages/{phone}     a number's messages, newest first (limit 1-200, offset)
+GET  /api/whatsapp/messages/{phone}     a number's messages, newest first (limit 1-200, offset 0-1,000,000)
+POST /api/admin/tokens/revoke           refuse every token of a subject issued before now (admin only)
 GET  /healthz                           liveness, no token
 """
 
@@ -25,7 +26,8 @@ from hsm.office.admin_api.broadcasts import get_broadcast, post_broadcast
 from hsm.office.admin_api.errors import MAX_BODY_BYTES, errors_middleware
 from hsm.office.admin_api.send import post_send
 from hsm.office.admin_api.sessions import get_messages, get_session, post_sessions_clear
-from hsm.office.admin_api.state import CLIENT, ENQUEUE, OWN_CLIENT, PREFIX, SECRET
+from hsm.office.admin_api.state import ADMIN_PREFIX, CLIENT, ENQUEUE, OWN_CLIENT, PREFIX, SECRET
+from hsm.office.admin_api.tokens import post_tokens_revoke
 from hsm.outreach import broadcast as bc
 from hsm.whatsapp.client import WhatsAppClient
 
@@ -58,10 +60,11 @@ def create_admin_app(
     app[OWN_CLIENT] = client is None
     app.router.add_post(f"{PREFIX}/send", post_send)
     app.router.add_post(f"{PREFIX}/broadcast", post_broadcast)
-    app.router.add_get(PREFIX + r"/broadcasts/{broadcast_id:\d+}", get_broadcast, allow_head=False)
+    app.router.add_get(f"{PREFIX}/broadcasts/{{broadcast_id}}", get_broadcast, allow_head=False)
     app.router.add_get(f"{PREFIX}/sessions/{{phone}}", get_session, allow_head=False)
     app.router.add_post(f"{PREFIX}/sessions/clear", post_sessions_clear)
     app.router.add_get(f"{PREFIX}/messages/{{phone}}", get_messages, allow_head=False)
+    app.router.add_post(f"{ADMIN_PREFIX}/tokens/revoke", post_tokens_revoke)
     app.router.add_get("/healthz", healthz, allow_head=False)
 
     async def close_client(app: web.Application) -> None:

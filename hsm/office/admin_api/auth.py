@@ -1,20 +1,32 @@
-"""Who may call the admin API: the JWT check (HS256, ADMIN_JWT_SECRET) and the roles admin and staff.
+"""Who may call the admin API: the JWT check (HS256, ADMIN_JWT_SECRET), revoked tokens, the roles admin and staff,
+and minting a token that passes (`hsm tokens issue`).
 
-Every /api call needs `Authorization: Bearer <JWT>`: HS256 only, signed with ADMIN_JWT_SECRET, with `exp` (checked
-against the real clock, not HSM_NOW) and `sub`; `role` "admin" may do everything, "staff" all but broadcasts.
+Every /api call needs `Authorization: Bearer <JWT>`: HS256 only, signed with ADMIN_JWT_SECRET, with the claims `sub`,
+`iss` "hsm", `aud` "hsm-admin-api" (or a list holding it), `iat` and `exp`. Times are checked against the real clock,
+not HSM_NOW: `exp` not past, `iat` at most IAT_LEEWAY_S ahead, and `exp - iat` at most HSM_ADMIN_TOKEN_MAX_HOURS
+(default 12). A token issued before its subject's latest revocation (`admin_token_revocations`) is refused. `role`
+"admin" may do everything, "staff" all but broadcasts and revocations.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import jwt
 from aiohttp import web
 from aiohttp.web_urldispatcher import MatchInfoError
+from sqlalchemy import select
 
+from hsm.infra import models as m
 from hsm.infra.config import get_settings
+from hsm.infra.db import session_scope
 from hsm.office.admin_api.errors import ApiError, Handler
 from hsm.office.admin_api.state import CALLER, SECRET
 
@@ -22,12 +34,18 @@ log = logging.getLogger("hsm.office.admin_api")
 
 ROLES = ("admin", "staff")
 MIN_SECRET_BYTES = 32
+ISSUER = "hsm"  # the `iss` every token must carry
+AUDIENCE = "hsm-admin-api"  # the `aud` every token must carry (or hold, as a list)
+IAT_LEEWAY_S = 60  # how far ahead of this server's clock a token's `iat` may be (the issuer's clock may run fast)
+SUBJECT_MAX_CHARS = 255  # admin_token_revocations.subject
+_UNSAFE_IN_HEADER = re.compile(r'["\\\x00-\x1f\x7f]')
 
 
 @dataclass(frozen=True)
 class Caller:
     subject: str
     role: str
+    issued_at: float = 0.0  # the token's `iat`, seconds since 1970
 
     @property
     def actor(self) -> str:
@@ -68,35 +86,150 @@ def _token(request: web.Request) -> str:
     return token.strip()
 
 
-def authenticate(token: str, secret: str) -> Caller:
-    """The caller a token names; ApiError 401 for a bad token, 403 for an unknown role."""
+def _refuse(code: str, message: str) -> ApiError:
+    description = _UNSAFE_IN_HEADER.sub("", message)
+    return ApiError(
+        401,
+        code,
+        message,
+        headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'},
+    )
 
-    def refuse(code: str, message: str) -> ApiError:
-        return ApiError(
-            401,
-            code,
-            message,
-            headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{message}"'},
-        )
 
+def _hours(hours: float) -> str:
+    return f"{hours:g} hour{'' if hours == 1 else 's'}"
+
+
+def _seconds(value: object) -> float | None:
+    """A NumericDate claim as seconds since 1970; None unless a finite JSON number (a bool is not one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+        number = float(value)
+    except OverflowError:  # an int past a float's range
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _check_times(claims: dict, max_hours: float, now: float) -> float:
+    """The token's `iat`, after checking that `iat` and `exp` are numbers, `iat` is not in the future and the
+    lifetime is within the cap."""
+    issued_at, expires_at = _seconds(claims["iat"]), _seconds(claims["exp"])
+    if issued_at is None:
+        raise _refuse("invalid_token", "the token's 'iat' must be a number (seconds since 1970)")
+    if expires_at is None:
+        raise _refuse("invalid_token", "the token's 'exp' must be a number (seconds since 1970)")
+    if issued_at > now + IAT_LEEWAY_S:
+        raise _refuse(
+            "invalid_token",
+            f"the token was issued in the future ('iat' is more than {IAT_LEEWAY_S} s ahead of the server's clock)",
+        )
+    lifetime = expires_at - issued_at
+    if lifetime <= 0:
+        raise _refuse("invalid_token", "the token's 'exp' is not after its 'iat'")
+    if lifetime > max_hours * 3600:
+        lives = f"{lifetime:.0f} s" if lifetime < 1e12 else "for ever"
+        raise _refuse(
+            "invalid_token",
+            f"a token may live at most {_hours(max_hours)} from 'iat' to 'exp' (HSM_ADMIN_TOKEN_MAX_HOURS); this "
+            f"one would live {lives}: get a new one (hsm tokens issue)",
+        )
+    return issued_at
+
+
+def authenticate(token: str, secret: str, *, max_hours: float | None = None, now: float | None = None) -> Caller:
+    """The caller a token names; ApiError 401 for a bad token, 403 for an unknown role. `max_hours` (default:
+    HSM_ADMIN_TOKEN_MAX_HOURS) caps `exp - iat`; `now` (default: the real clock) is for tests. Revocations are
+    checked apart (`check_not_revoked`): they need the database."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            # iat is checked below, with a leeway that exp does not get.
+            options={"require": ["exp", "iat", "sub", "iss", "aud"], "verify_iat": False},
+        )
     except jwt.ExpiredSignatureError as error:
-        raise refuse("token_expired", "the token has expired") from error
+        raise _refuse("token_expired", "the token has expired") from error
     except jwt.InvalidSignatureError as error:
-        raise refuse("invalid_signature", "the token's signature does not verify") from error
+        raise _refuse("invalid_signature", "the token's signature does not verify") from error
     except jwt.InvalidAlgorithmError as error:
-        raise refuse("invalid_token", "only HS256 tokens are accepted") from error
+        raise _refuse("invalid_token", "only HS256 tokens are accepted") from error
     except jwt.MissingRequiredClaimError as error:
-        raise refuse("invalid_token", f"the token has no '{error.claim}' claim") from error
+        raise _refuse("invalid_token", f"the token has no '{error.claim}' claim") from error
+    except jwt.InvalidIssuerError as error:
+        raise _refuse("invalid_token", f"the token's 'iss' must be '{ISSUER}'") from error
+    except jwt.InvalidAudienceError as error:
+        raise _refuse("invalid_token", f"the token's 'aud' must be '{AUDIENCE}'") from error
     except jwt.InvalidTokenError as error:
-        raise refuse("invalid_token", f"the token is not valid: {error}") from error
+        raise _refuse("invalid_token", f"the token is not valid: {error}") from error
+    if max_hours is None:
+        max_hours = get_settings().admin_api.token_max_hours
+    issued_at = _check_times(claims, max_hours, time.time() if now is None else now)
     role, subject = claims.get("role"), claims.get("sub")
     if not isinstance(subject, str) or not subject.strip():
-        raise refuse("invalid_token", "the token's 'sub' must be a non-empty string")
+        raise _refuse("invalid_token", "the token's 'sub' must be a non-empty string")
+    if len(subject.strip()) > SUBJECT_MAX_CHARS:
+        raise _refuse("invalid_token", f"the token's 'sub' is longer than {SUBJECT_MAX_CHARS} characters")
     if role not in ROLES:
         raise ApiError(403, "forbidden", f"role {role!r} may not use this API (admin or staff)")
-    return Caller(subject.strip(), role)
+    return Caller(subject.strip(), role, issued_at)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # SQLite gives naive UTC
+
+
+def revoked_before(subject: str) -> datetime | None:
+    """When `subject`'s tokens were last revoked (those issued before it are refused); None: never."""
+    with session_scope() as session:
+        latest = session.execute(
+            select(m.AdminTokenRevocation.revoked_before)
+            .where(m.AdminTokenRevocation.subject == subject)
+            .order_by(m.AdminTokenRevocation.revoked_before.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    return None if latest is None else _as_utc(latest)
+
+
+def check_not_revoked(caller: Caller) -> None:
+    """ApiError 401 `token_revoked` when the caller's token was issued before its subject's latest revocation."""
+    revoked = revoked_before(caller.subject)
+    if revoked is not None and caller.issued_at < revoked.timestamp():
+        raise _refuse(
+            "token_revoked",
+            f"the tokens of {caller.subject!r} issued before {revoked.isoformat(timespec='seconds')} were revoked: "
+            "get a new one (hsm tokens issue)",
+        )
+
+
+def issue_token(secret: str, subject: str, role: str, hours: float | None = None, now: float | None = None) -> str:
+    """A token the API accepts: HS256 over sub, role, iss, aud, iat (now) and exp (`hours` later; default and
+    maximum: HSM_ADMIN_TOKEN_MAX_HOURS). ValueError for a subject, role or lifetime the API would refuse."""
+    max_hours = get_settings().admin_api.token_max_hours
+    hours = max_hours if hours is None else hours
+    subject = subject.strip()
+    if not subject or len(subject) > SUBJECT_MAX_CHARS:
+        raise ValueError(f"the subject must be 1 to {SUBJECT_MAX_CHARS} characters")
+    if role not in ROLES:
+        raise ValueError(f"the role must be one of {', '.join(ROLES)}")
+    seconds = int(hours * 3600) if math.isfinite(hours) else 0  # rounded down: never past the cap
+    if not (seconds >= 1 and hours <= max_hours):
+        raise ValueError(
+            f"the lifetime must be at least 1 second and at most {_hours(max_hours)} (HSM_ADMIN_TOKEN_MAX_HOURS)"
+        )
+    issued_at = int(time.time() if now is None else now)
+    claims = {
+        "sub": subject,
+        "role": role,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": issued_at,
+        "exp": issued_at + seconds,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 @web.middleware
@@ -107,6 +240,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if required is None:
         return await handler(request)
     caller = authenticate(_token(request), request.app[SECRET])
+    await asyncio.to_thread(check_not_revoked, caller)
     if required == "admin" and caller.role != "admin":
         raise ApiError(403, "forbidden", "this needs role admin")
     request[CALLER] = caller

@@ -12,7 +12,7 @@ from hsm.infra import models as m
 from hsm.infra.db import session_scope
 from hsm.office.admin_api.auth import Caller, requires
 from hsm.office.admin_api.errors import ApiError, bad_request
-from hsm.office.admin_api.inputs import _string, _string_list, read_json
+from hsm.office.admin_api.inputs import _id_path, _string, _string_list, read_json
 from hsm.office.admin_api.state import CALLER, ENQUEUE, PREFIX
 from hsm.outreach import broadcast as bc
 
@@ -132,7 +132,7 @@ def _progress(broadcast_id: int) -> dict | None:
 
 @requires("admin")
 async def get_broadcast(request: web.Request) -> web.Response:
-    broadcast_id = int(request.match_info["broadcast_id"])
+    broadcast_id = _id_path(request, "broadcast_id")
     progress = await asyncio.to_thread(_progress, broadcast_id)
     if progress is None:
         raise ApiError(404, "not_found", f"no broadcast {broadcast_id}")

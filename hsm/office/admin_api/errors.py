@@ -1,9 +1,9 @@
 """The admin API's error shape, `{"error": {"code", "message", "field"?}}`, and the middleware answering with it.
 
 Errors are `{"error": {"code", "message", "field"?}}`: 400 malformed input (naming the field), 401 token missing,
-expired or badly signed, 403 role, 404, 413 body over 64 kB, 422 well-formed but impossible (unknown template,
-opted-out number, outside the 24-hour window), 502 Meta refused. Responses carry full phone numbers (admins need
-them); logs mask them.
+expired, badly signed, lacking a claim, living too long or revoked, 403 role, 404, 413 body over 64 kB, 422
+well-formed but impossible (unknown template, opted-out number, outside the 24-hour window), 502 Meta refused.
+Responses carry full phone numbers (admins need them); logs mask them.
 """
 
 from __future__ import annotations

@@ -1,14 +1,20 @@
-"""Reading the admin API's requests: JSON bodies (64 kB at most, known fields only), strings, phones, queries."""
+"""Reading the admin API's requests: JSON bodies (64 kB at most, known fields only), strings, phones, and whole
+numbers in paths and queries (ASCII digits, within bounds: a database never sees an integer it cannot hold)."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal, overload
 
 from aiohttp import web
 
 from hsm.infra.phone import InvalidPhoneNumber, normalise_phone
 from hsm.office.admin_api.errors import MAX_BODY_BYTES, ApiError, bad_request
+
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds (PostgreSQL's int4)
+MAX_OFFSET = 1_000_000
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII only: int() would also read "٣" and "1_000"
 
 
 async def read_json(request: web.Request, allowed: set[str]) -> dict:
@@ -17,7 +23,7 @@ async def read_json(request: web.Request, allowed: set[str]) -> dict:
     raw = await request.read()
     try:
         body = json.loads(raw) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except ValueError as error:  # UnicodeDecodeError, JSONDecodeError, or a number too long for int()
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {error}") from error
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
@@ -54,7 +60,8 @@ def _phone(value: Any, field: str) -> str:
     try:
         return normalise_phone(value)
     except InvalidPhoneNumber as error:
-        raise bad_request(field, f"{value!r} is not a valid phone number", "invalid_phone") from error
+        shown = str(value) if len(str(value)) <= 32 else str(value)[:28] + "..."
+        raise bad_request(field, f"{shown!r} is not a valid phone number", "invalid_phone") from error
 
 
 def _string_list(body: dict, key: str) -> list[str] | None:
@@ -66,15 +73,25 @@ def _string_list(body: dict, key: str) -> list[str] | None:
     return value
 
 
-def _int_query(request: web.Request, key: str, default: int, low: int, high: int | None) -> int:
+def _whole_number(raw: str, field: str, low: int, high: int) -> int:
+    """`raw` as a whole number between `low` and `high` (inclusive); else a 400 naming `field`."""
+    text = raw.strip()
+    shown = text if len(text) <= 24 else text[:20] + "..."
+    if not _WHOLE_NUMBER.fullmatch(text):
+        raise bad_request(field, f"must be a whole number between {low} and {high}, got {shown!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise bad_request(field, f"must be between {low} and {high}, got {shown}")
+    return value
+
+
+def _int_query(request: web.Request, key: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(key)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError as error:
-        raise bad_request(key, f"must be an integer, got {raw!r}") from error
-    if value < low or (high is not None and value > high):
-        limits = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise bad_request(key, f"must be {limits}, got {value}")
-    return value
+    return _whole_number(raw, key, low, high)
+
+
+def _id_path(request: web.Request, key: str) -> int:
+    """A row id from the path: 1 to MAX_ID."""
+    return _whole_number(request.match_info[key], key, 1, MAX_ID)

@@ -16,7 +16,7 @@ from hsm.infra.phone import mask_phone
 from hsm.office.admin_api.audit import _audit
 from hsm.office.admin_api.auth import Caller, requires
 from hsm.office.admin_api.errors import ApiError
-from hsm.office.admin_api.inputs import _int_query, _phone, read_json
+from hsm.office.admin_api.inputs import MAX_OFFSET, _int_query, _phone, read_json
 from hsm.office.admin_api.state import CALLER
 from hsm.people.identity import identify
 from hsm.whatsapp import store
@@ -149,5 +149,5 @@ def _messages(phone: str, limit: int, offset: int) -> dict:
 async def get_messages(request: web.Request) -> web.Response:
     phone = _phone(request.match_info["phone"], "phone")
     limit = _int_query(request, "limit", MESSAGES_LIMIT_DEFAULT, 1, MESSAGES_LIMIT_MAX)
-    offset = _int_query(request, "offset", 0, 0, None)
+    offset = _int_query(request, "offset", 0, 0, MAX_OFFSET)
     return web.json_response(await asyncio.to_thread(_messages, phone, limit, offset))
