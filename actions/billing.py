@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from actions.common import GuardedAction, caller, entity, in_session, payload
 from hsm.classes import family
 from hsm.classes.family import Answer
-from hsm.money import payments
+from hsm.money import payments, providers
+
+NO_ONLINE_PAYMENTS = "Online payment isn't available right now. Please pay at the school office. 🙏"
 
 
 def _child_buttons(answer: Answer, intent: str) -> list[dict] | None:
@@ -44,7 +46,8 @@ class ActionPaymentStatus(GuardedAction):
 
 
 class ActionPaymentLink(GuardedAction):
-    """A payment link for each fee that is due (or overdue) for the caller's family."""
+    """A payment link for each fee that is due (or overdue) for the caller's family, remembered before it is sent
+    (only a link we made can be paid)."""
 
     capabilities = ("request_payment_link",)
 
@@ -55,9 +58,9 @@ class ActionPaymentLink(GuardedAction):
         def due(session: Session):
             who = caller(session, tracker)
             if who.role not in ("student", "guardian"):
-                return who, [], family.refusal_text(who), payments.payment_provider_from_env(session)
+                return who, [], family.refusal_text(who), providers.payment_provider_from_env(session)
             items = payments.due_for_link(session, who, entity(tracker, "person"))
-            return who, items, None, payments.payment_provider_from_env(session)
+            return who, items, None, providers.payment_provider_from_env(session)
 
         who, items, refusal, provider = await in_session(due)
         if refusal:
@@ -66,9 +69,13 @@ class ActionPaymentLink(GuardedAction):
         if not items:
             dispatcher.utter_message(text="Nothing is due right now 🎉 I'll remind you before the next fee.")
             return []
+        if provider is None:
+            dispatcher.utter_message(text=NO_ONLINE_PAYMENTS)
+            return []
         try:
             links = await payments.create_payment_links(provider, who, items)
-        except payments.PaymentError:
+            await in_session(lambda session: payments.remember_links(session, provider.name, links))
+        except providers.PaymentError:
             dispatcher.utter_message(
                 text="Sorry, I couldn't create a payment link just now. Please try again in a "
                 "few minutes, or pay at the office."

@@ -30,6 +30,10 @@ APP_SECRET = "e2e-app-secret"
 VERIFY_TOKEN = "e2e-verify-token"
 ACCESS_TOKEN = "e2e-access-token"
 PHONE_NUMBER_ID = "100000000000042"
+# The stand-in payment provider and its webhook secret: development settings, given to the stack explicitly (the
+# application has no default for either).
+PAYMENT_PROVIDER = "local"
+PAYMENT_WEBHOOK_SECRET = "e2e-payment-webhook-secret-development-only"
 
 
 def free_port() -> int:
@@ -102,6 +106,10 @@ class Stack:
             WHATSAPP_API_URL=f"http://127.0.0.1:{ports['sandbox_port']}/v21.0",
             ACTION_SERVER_URL=f"http://127.0.0.1:{ports['action_port']}/webhook",
             HSM_SANDBOX_WEBHOOK_URL=f"http://127.0.0.1:{ports['rasa_port']}/webhooks/whatsapp/webhook",
+            HSM_ENV="development",
+            HSM_PAYMENT_PROVIDER=PAYMENT_PROVIDER,
+            HSM_PAYMENT_WEBHOOK_SECRET=PAYMENT_WEBHOOK_SECRET,
+            RAZORPAY_KEY_ID=None,
             PYTHONUNBUFFERED="1",
             HSM_NOW=hsm_now or None,
         )

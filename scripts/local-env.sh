@@ -19,3 +19,9 @@ export ADMIN_JWT_SECRET=${ADMIN_JWT_SECRET:-local-development-only-not-a-secret-
 # The demo school's data describes the week of Mon 30 Nov 2026: freeze "now" in it unless told otherwise
 # (HSM_NOW= make run uses the real clock).
 export HSM_NOW=${HSM_NOW-2026-12-01T16:30:00+05:30}
+# Payments: the development stand-in provider (links on the sandbox's host, no money moves) and a development-only
+# secret for its webhooks; the application has no default for either. With RAZORPAY_KEY_ID set, Razorpay instead.
+if [ -z "${RAZORPAY_KEY_ID:-}" ]; then
+  export HSM_PAYMENT_PROVIDER=${HSM_PAYMENT_PROVIDER:-local}
+  export HSM_PAYMENT_WEBHOOK_SECRET=${HSM_PAYMENT_WEBHOOK_SECRET:-local-development-only-payment-webhook-not-a-secret}
+fi

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from hsm.infra.config import PROJECT_ROOT
+from hsm.infra.config import PROJECT_ROOT, set_environment
 
 SHARED_DIR = Path(os.environ.get("HSM_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
 SCHOOL_FILE = SHARED_DIR / "fixtures" / "school.yaml"
@@ -20,6 +20,12 @@ SCHOOL_FILE = SHARED_DIR / "fixtures" / "school.yaml"
 DEMO_NOW = "2026-12-01T16:30:00+05:30"
 POSTGRES_SERVER_URL = os.environ.get("HSM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("HSM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Development settings the tests run with, given explicitly (the application has no default for either): the
+# stand-in payment provider and a fixed development secret for its webhooks. Tests of other settings set their own.
+TEST_PAYMENT_WEBHOOK_SECRET = "tests-payment-webhook-secret-development-only"
+set_environment(
+    HSM_ENV="development", HSM_PAYMENT_PROVIDER="local", HSM_PAYMENT_WEBHOOK_SECRET=TEST_PAYMENT_WEBHOOK_SECRET
+)
 
 
 def _postgres_reachable() -> str | None:

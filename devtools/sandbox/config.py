@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from hsm.infra.config import get_settings, parse_number
+from hsm.infra.config import get_settings
+from hsm.infra.settings_values import parse_number
 
 DEFAULT_ACCESS_TOKEN = "sandbox-token"
 DEFAULT_PHONE_NUMBER_ID = "100000000000001"

@@ -16,8 +16,9 @@ from hsm.infra.settings_values import (
     Section,
     SettingsError,
     Variables,
+    parse_day_list,
+    parse_hour_range,
     parse_instant,
-    parse_number,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +39,6 @@ DEFAULT_CLASS_REMINDER_MINUTES = 30
 DEFAULT_TEACHER_CORRECTION_DAYS = 7
 DEFAULT_BROADCAST_RATE_PER_S = 80.0  # Meta's default throughput
 DEFAULT_RAZORPAY_BASE_URL = "https://api.razorpay.com"
-DEFAULT_LOCAL_PAYMENT_WEBHOOK_SECRET = "local-payment-webhook-secret"
 DEFAULT_SMTP_PORT = 587
 DEFAULT_SMTP_SENDER = "Hyderabad School of Music <no-reply@localhost>"
 DEFAULT_ADMIN_TOKEN_MAX_HOURS = 12.0
@@ -208,8 +208,12 @@ class Reminders(Section):
     @classmethod
     def read(cls, env: Variables) -> Reminders:
         return cls(
-            fee_days=_fee_days(env.raw("HSM_FEE_REMINDER_DAYS")),
-            fee_hours=_fee_hours(env.raw("HSM_FEE_REMINDER_HOURS")),
+            fee_days=parse_day_list(
+                env.raw("HSM_FEE_REMINDER_DAYS"), "HSM_FEE_REMINDER_DAYS", DEFAULT_FEE_REMINDER_DAYS
+            ),
+            fee_hours=parse_hour_range(
+                env.raw("HSM_FEE_REMINDER_HOURS"), "HSM_FEE_REMINDER_HOURS", DEFAULT_FEE_REMINDER_HOURS
+            ),
             class_minutes=env.number(
                 "HSM_CLASS_REMINDER_MINUTES",
                 DEFAULT_CLASS_REMINDER_MINUTES,
@@ -217,33 +221,6 @@ class Reminders(Section):
                 minimum=1,
             ),
         )
-
-
-def _fee_days(raw: str | None) -> tuple[int, ...]:
-    """'3' or '7,3' (spaces ignored): whole days, none negative."""
-    if raw is None or not raw.strip():
-        return DEFAULT_FEE_REMINDER_DAYS
-    wrong = SettingsError(f"HSM_FEE_REMINDER_DAYS={raw!r}: expected days such as '3' or '7,3'")
-    try:
-        days = {
-            parse_number(part, "HSM_FEE_REMINDER_DAYS", minimum=0) for part in raw.replace(" ", "").split(",") if part
-        }
-    except SettingsError:
-        raise wrong from None
-    if not days:
-        raise wrong
-    return tuple(sorted(days, reverse=True))
-
-
-def _fee_hours(raw: str | None) -> tuple[time, time]:
-    """'09:00-20:00'."""
-    if raw is None or not raw.strip():
-        return DEFAULT_FEE_REMINDER_HOURS
-    try:
-        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
-    except ValueError:
-        raise SettingsError(f"HSM_FEE_REMINDER_HOURS={raw!r}: expected a range such as '09:00-20:00'") from None
-    return start, end
 
 
 @dataclass(frozen=True)
@@ -272,11 +249,13 @@ class Broadcast(Section):
 
 @dataclass(frozen=True)
 class Payments(Section):
-    """Razorpay Payment Links when `razorpay_key_id` is set, else the local stand-in: its pages at `local_base_url`
-    (None: the school's payment_link_base, else hsm.money.payments' local default), its webhook signed with
-    `local_webhook_secret`."""
+    """Who makes payment links (`provider`): "razorpay" (Razorpay Payment Links; the default when RAZORPAY_KEY_ID is
+    set), "local" (the development stand-in, only when HSM_PAYMENT_PROVIDER=local says so: its pages at
+    `local_base_url`, None: the school's payment_link_base; its webhook signed with `local_webhook_secret`) or None
+    (no online payments). No webhook secret has a default: without one, that provider's webhooks are refused."""
 
     VARIABLES = (
+        "HSM_PAYMENT_PROVIDER",
         "RAZORPAY_KEY_ID",
         "RAZORPAY_KEY_SECRET",
         "RAZORPAY_WEBHOOK_SECRET",
@@ -284,22 +263,34 @@ class Payments(Section):
         "HSM_PAYMENT_BASE_URL",
         "HSM_PAYMENT_WEBHOOK_SECRET",
     )
+    provider: str | None = None
     razorpay_key_id: str | None = None
     razorpay_key_secret: str | None = field(default=None, repr=False)
     razorpay_webhook_secret: str | None = field(default=None, repr=False)
     razorpay_base_url: str = DEFAULT_RAZORPAY_BASE_URL
     local_base_url: str | None = None
-    local_webhook_secret: str = field(default=DEFAULT_LOCAL_PAYMENT_WEBHOOK_SECRET, repr=False)
+    local_webhook_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def read(cls, env: Variables) -> Payments:
+        key_id, key_secret = env.text("RAZORPAY_KEY_ID"), env.text("RAZORPAY_KEY_SECRET")
+        raw = env.text("HSM_PAYMENT_PROVIDER")
+        provider = raw.strip().lower() if raw else ("razorpay" if key_id else None)
+        if provider not in (None, "razorpay", "local"):
+            raise SettingsError(
+                f"HSM_PAYMENT_PROVIDER={raw!r} must be 'razorpay' or 'local' (empty: Razorpay when RAZORPAY_KEY_ID is"
+                " set)"
+            )
+        if provider == "razorpay" and not (key_id and key_secret) and raw:
+            raise SettingsError("HSM_PAYMENT_PROVIDER=razorpay needs RAZORPAY_KEY_ID and RAZORPAY_KEY_SECRET")
         return cls(
-            razorpay_key_id=env.text("RAZORPAY_KEY_ID"),
-            razorpay_key_secret=env.text("RAZORPAY_KEY_SECRET"),
+            provider=provider,
+            razorpay_key_id=key_id,
+            razorpay_key_secret=key_secret,
             razorpay_webhook_secret=env.text("RAZORPAY_WEBHOOK_SECRET"),
             razorpay_base_url=env.text_or("RAZORPAY_BASE_URL", DEFAULT_RAZORPAY_BASE_URL),
             local_base_url=env.text("HSM_PAYMENT_BASE_URL"),
-            local_webhook_secret=env.text_or("HSM_PAYMENT_WEBHOOK_SECRET", DEFAULT_LOCAL_PAYMENT_WEBHOOK_SECRET),
+            local_webhook_secret=env.text("HSM_PAYMENT_WEBHOOK_SECRET"),
         )
 
 
@@ -419,6 +410,44 @@ class TestServers(Section):
         return cls(postgres_url=env.raw("HSM_TEST_POSTGRES_URL"), redis_url=env.raw("HSM_TEST_REDIS_URL"))
 
 
+@dataclass(frozen=True)
+class Deployment(Section):
+    """HSM_ENV: "production" makes check_settings() refuse development settings (production_refusal); unset or
+    "development": development behaviour."""
+
+    VARIABLES = ("HSM_ENV",)
+    production: bool = False
+
+    @classmethod
+    def read(cls, env: Variables) -> Deployment:
+        raw = env.text("HSM_ENV")
+        word = raw.strip().lower() if raw else "development"
+        if word not in ("production", "development"):
+            raise SettingsError(f"HSM_ENV={raw!r} must be 'production' or 'development' (empty: development)")
+        return cls(production=word == "production")
+
+
+MIN_PRODUCTION_SECRET_LENGTH = 16
+
+
+def production_refusal(settings: Settings) -> str | None:
+    """Why HSM_ENV=production refuses these settings (one line), or None."""
+    payments = settings.payments
+    if not settings.deployment.production:
+        return None
+    if payments.provider == "local":
+        return (
+            "HSM_PAYMENT_PROVIDER=local is the development stand-in payment provider: HSM_ENV=production takes "
+            "Razorpay (RAZORPAY_KEY_ID) or no online payments"
+        )
+    if payments.provider == "razorpay" and len(payments.razorpay_webhook_secret or "") < MIN_PRODUCTION_SECRET_LENGTH:
+        return (
+            f"HSM_ENV=production needs RAZORPAY_WEBHOOK_SECRET ({MIN_PRODUCTION_SECRET_LENGTH} characters or more): "
+            "without it every payment webhook is refused"
+        )
+    return None
+
+
 # ------------------------------------------------------------------------------------------------ the settings
 
 _environ_get = os.environ.get
@@ -453,6 +482,7 @@ class Settings:
     (`monkeypatch.setenv`) and the CLI change the environment at run time. Keep the section object where values
     must agree with each other."""
 
+    deployment = _Current(Deployment)
     database = _Current(Database)
     redis = _Current(Redis)
     rasa = _Current(Rasa)
@@ -498,9 +528,13 @@ def database_url() -> str:
 
 
 def check_settings() -> Settings:
-    """Read every section now: raises SettingsError on the first bad value (DESIGN.md: refuse to start on one)."""
+    """Read every section now: raises SettingsError on the first bad value, or on a development setting with
+    HSM_ENV=production (DESIGN.md: refuse to start on one)."""
     for name in SECTIONS:
         getattr(_SETTINGS, name)
+    refusal = production_refusal(_SETTINGS)
+    if refusal:
+        raise SettingsError(refusal)
     return _SETTINGS
 
 

@@ -3,7 +3,7 @@ the settings' sections (`hsm.infra.config`). Errors are one line naming the vari
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import ClassVar, TypeVar
 
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -130,3 +130,28 @@ class Section:
     @classmethod
     def read(cls: type[S], env: Variables) -> S:
         raise NotImplementedError
+
+
+def parse_day_list(raw: str | None, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """'3' or '7,3' (spaces ignored): whole days, none negative, largest first; `default` when unset or blank."""
+    if raw is None or not raw.strip():
+        return default
+    wrong = SettingsError(f"{name}={raw!r}: expected days such as '3' or '7,3'")
+    try:
+        days = {parse_number(part, name, minimum=0) for part in raw.replace(" ", "").split(",") if part}
+    except SettingsError:
+        raise wrong from None
+    if not days:
+        raise wrong
+    return tuple(sorted(days, reverse=True))
+
+
+def parse_hour_range(raw: str | None, name: str, default: tuple[time, time]) -> tuple[time, time]:
+    """'09:00-20:00'; `default` when unset or blank."""
+    if raw is None or not raw.strip():
+        return default
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected a range such as '09:00-20:00'") from None
+    return start, end

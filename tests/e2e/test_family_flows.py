@@ -13,7 +13,7 @@ from sqlalchemy import select
 from devtools.chat import describe
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
-from hsm.money.payments import LocalPaymentProvider, PaymentLink, webhook_signature
+from hsm.money.providers import LocalPaymentProvider, PaymentLink, webhook_signature
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +21,7 @@ JOHN = "+919876543210"
 KAVITHA = "+919845000007"  # Aarav (Guitar Beginner) and Anika (Keyboard Kids)
 SRINIVAS = "+919845000010"  # Ananya (Keyboard Intermediate, Guitar Intermediate) and Nikhil (Keyboard Intermediate)
 STRANGER = "+919700000901"
+ADMIN = "+919800000001"  # Meera Krishnan
 
 
 def ask(stack, phone: str, text: str, expect: int = 1) -> str:
@@ -76,10 +77,19 @@ def test_payment_link_then_paid_webhook_records_and_thanks(stack):
     reference = "HSM-24-001:KEY-BEG-MWF18:2026-12-20"
     body = LocalPaymentProvider.paid_event_body(PaymentLink(link_id, url, 2000, reference), payment_id="pay_E2E1")
     raw = json.dumps(body).encode()
-    secret = stack.env.get("HSM_PAYMENT_WEBHOOK_SECRET") or LocalPaymentProvider().webhook_secret
+    secret = stack.env["HSM_PAYMENT_WEBHOOK_SECRET"]  # the local stack's development secret
     webhook = f"http://127.0.0.1:{stack.rasa_port}/webhooks/payments/webhook"
     bad = requests.post(webhook, data=raw, headers={"X-Razorpay-Signature": "0" * 64}, timeout=10)
-    assert bad.status_code == 401
+    assert bad.status_code == 403
+    unsigned = requests.post(webhook, data=raw, timeout=10)
+    assert unsigned.status_code == 401
+    old_constant = requests.post(
+        webhook,
+        data=raw,
+        headers={"X-Razorpay-Signature": webhook_signature("local-payment-webhook-secret", raw)},
+        timeout=10,
+    )
+    assert old_constant.status_code == 403
     after = stack.last_seq()
     for _ in range(2):  # the provider retries: recorded once
         ok = requests.post(
@@ -98,6 +108,28 @@ def test_payment_link_then_paid_webhook_records_and_thanks(stack):
             .where(m.Student.enrollment_id == "HSM-24-001", m.Batch.code == "KEY-BEG-MWF18")
         ).scalar_one()
         assert keyboard.classes_remaining == 23 and keyboard.next_due.isoformat() == "2027-01-20"
+
+
+def test_a_signed_event_for_a_link_we_never_made_changes_nothing_and_tells_the_office(stack):
+    link = PaymentLink("plink_NeverMade", "https://x", 99_999, "HSM-24-023:KEY-INT-TS18:x", "Nikhil", SRINIVAS)
+    raw = json.dumps(LocalPaymentProvider.paid_event_body(link, payment_id="pay_E2E_Unknown")).encode()
+    signature = webhook_signature(stack.env["HSM_PAYMENT_WEBHOOK_SECRET"], raw)
+    webhook = f"http://127.0.0.1:{stack.rasa_port}/webhooks/payments/webhook"
+    after = stack.last_seq()
+    answer = requests.post(webhook, data=raw, headers={"X-Razorpay-Signature": signature}, timeout=10)
+    assert (answer.status_code, answer.json()) == (200, {"status": "refused"})
+    office = stack.replies(ADMIN, after, settle_s=1.5)
+    assert len(office) == 1 and "pay_E2E_Unknown" in describe(office[0]["payload"])
+    assert stack.sent(SRINIVAS, after) == []  # nobody thanked
+    with session_scope(stack.database_url) as s:
+        assert not s.execute(select(m.Payment).where(m.Payment.reference == "pay_E2E_Unknown")).first()
+        nikhil = s.execute(
+            select(m.Enrollment)
+            .join(m.Student)
+            .join(m.Batch)
+            .where(m.Student.enrollment_id == "HSM-24-023", m.Batch.code == "KEY-INT-TS18")
+        ).scalar_one()
+        assert (nikhil.classes_remaining, nikhil.next_due.isoformat()) == (2, "2026-12-15")
 
 
 def test_prospect_enrollment_inquiry_ends_in_a_lead_and_admins_are_told(stack):

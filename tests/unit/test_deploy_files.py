@@ -145,8 +145,22 @@ def test_env_example_holds_no_real_secrets_and_no_empty_numbers():
     for name in NEVER_EMPTY:
         assert names.get(name, "").isdigit(), f"{name} must have a number in .env.example"
     assert names["HSM_NOW"] == ""  # production runs on the real clock
-    for name in ("WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN", "ADMIN_JWT_SECRET", "RAZORPAY_KEY_SECRET"):
+    for name in (
+        "WHATSAPP_APP_SECRET",
+        "WHATSAPP_ACCESS_TOKEN",
+        "ADMIN_JWT_SECRET",
+        "RAZORPAY_KEY_SECRET",
+        "RAZORPAY_WEBHOOK_SECRET",
+        "HSM_PAYMENT_WEBHOOK_SECRET",
+        "HSM_PAYMENT_PROVIDER",  # never the development stand-in
+    ):
         assert names[name] == "", f"{name} must be empty in the example"
+
+
+def test_production_mode_is_on_in_the_example_and_the_compose_file(services):
+    assert documented()["HSM_ENV"] == "production"
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["HSM_ENV"] == "${HSM_ENV:-production}", name
 
 
 def test_dockerfile_builds_the_pinned_environment():

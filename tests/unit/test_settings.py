@@ -68,8 +68,9 @@ def test_every_section_has_its_defaults(clean_env):
     assert (payments.razorpay_base_url, payments.local_base_url, payments.local_webhook_secret) == (
         "https://api.razorpay.com",
         None,
-        "local-payment-webhook-secret",
+        None,  # no webhook secret is written in the code
     )
+    assert (payments.provider, settings.deployment.production) == (None, False)
     assert settings.linking.secret is None
     smtp = settings.smtp
     assert (smtp.host, smtp.port, smtp.user, smtp.password, smtp.sender, smtp.starttls) == (
