@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from hsm.infra.config import Settings, get_settings
+from hsm.infra.logmask import wamid_ref
 from hsm.infra.phone import mask_phone
 
 log = logging.getLogger("hsm.whatsapp.client")
@@ -236,5 +237,5 @@ class WhatsAppClient:
             await self._post({"messaging_product": "whatsapp", "status": "read", "message_id": wamid})
             return True
         except CloudApiError as error:
-            log.warning("could not mark %s read: %s", wamid, error)
+            log.warning("could not mark %s read: %s", wamid_ref(wamid), error)
             return False

@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
+from hsm.infra.logmask import wamid_ref
 from hsm.infra.phone import mask_phone
 from hsm.infra.ratelimit import NOTICE_TEXT, RateLimiter, rate_limiter_from_env
 from hsm.whatsapp import render, store
@@ -185,7 +186,10 @@ class MessageProcessing:
         decision = await self._rate_limiter.acheck(message.phone)
         if not decision.allowed:  # over the limit: one polite notice per window, and the message is not replayed
             log.warning(
-                "rate limit (%s) for %s: message %s skipped", decision.reason, mask_phone(message.phone), message.wamid
+                "rate limit (%s) for %s: message %s skipped",
+                decision.reason,
+                mask_phone(message.phone),
+                wamid_ref(message.wamid),
             )
             if decision.notify:
                 await replies.send_text(message.phone, NOTICE_TEXT)
@@ -209,7 +213,7 @@ class MessageProcessing:
             self._complete(message, store.PROCESSED, last_intent, [o.payload for o in replies.offered or []])
             await self._rate_limiter.arecord_success(message.phone)
         except Exception as error:  # noqa: BLE001 - one bad message must not stop the channel
-            log.exception("processing %s from %s failed", message.wamid, mask_phone(message.phone))
+            log.exception("processing %s from %s failed", wamid_ref(message.wamid), mask_phone(message.phone))
             replies.permit = None
             await self._rate_limiter.arecord_failure(message.phone)
             self._complete(message, store.FAILED, error=f"{type(error).__name__}: {error}")

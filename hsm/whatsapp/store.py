@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import TextClause
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.db import get_engine, priority_writer_engine, session_scope
+from hsm.infra.logmask import wamid_ref
 from hsm.whatsapp import client
 from hsm.whatsapp.payloads import STATUS_RANK, InboundMessage, StatusUpdate, WebhookBatch, status_may_replace
 
@@ -156,7 +157,7 @@ def store_inbound_many(batches: list[WebhookBatch]) -> list[list[InboundMessage]
             fresh: list[InboundMessage] = []
             for message in batch.messages:
                 if message.wamid in seen:  # stored before, or earlier in this group
-                    log.info("duplicate delivery of %s ignored", message.wamid)
+                    log.info("duplicate delivery of %s ignored", wamid_ref(message.wamid))
                     continue
                 seen.add(message.wamid)
                 fresh.append(message)

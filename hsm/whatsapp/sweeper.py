@@ -42,6 +42,7 @@ from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.config import DEFAULT_SWEEP_INTERVAL_S, DEFAULT_SWEEP_RECEIVED_AFTER_S, get_settings
 from hsm.infra.db import session_scope
+from hsm.infra.logmask import wamid_ref
 from hsm.infra.phone import mask_phone
 from hsm.whatsapp import store
 from hsm.whatsapp.payloads import InboundMessage, parse_webhook
@@ -160,7 +161,7 @@ def inbound_message(row: Pending) -> InboundMessage | None:
     try:
         messages = parse_webhook(body).messages
     except Exception:  # noqa: BLE001 - one unreadable row must not stop the sweep
-        log.exception("stored message %s cannot be parsed again", row.wamid)
+        log.exception("stored message %s cannot be parsed again", wamid_ref(row.wamid))
         return None
     return messages[0] if messages else None
 
@@ -180,7 +181,7 @@ async def _mark_processed_if_rasa_has_it(tracker_store: Any, row: Pending, role_
     await asyncio.to_thread(functools.partial(store.complete, row.wamid, row.phone, store.PROCESSED, role_of=role_of))
     log.warning(
         "message %s from %s was answered by a run or replica that died before recording it",
-        row.wamid,
+        wamid_ref(row.wamid),
         mask_phone(row.phone),
     )
     return True
@@ -273,7 +274,7 @@ async def sweep_unprocessed(
         log.warning(
             "taking over %s message %s from %s (left by another replica or an earlier run)",
             row.status,
-            row.wamid,
+            wamid_ref(row.wamid),
             mask_phone(row.phone),
         )
         state.handed.add(row.wamid)
@@ -291,7 +292,7 @@ async def _run_in_order(handle: Handle, messages: list[InboundMessage], state: S
         try:
             await handle(message)
         except Exception:  # noqa: BLE001 - the channel logs and records its own failures; keep sweeping
-            log.exception("handling swept message %s failed", message.wamid)
+            log.exception("handling swept message %s failed", wamid_ref(message.wamid))
         finally:
             state.handed.discard(message.wamid)
 

@@ -1,11 +1,15 @@
-"""Phone numbers and e-mail addresses are masked in every log record: our own, Rasa's (structlog JSON included),
-and through `logging.yml` as `rasa run` / `rasa run actions` load it."""
+"""Phone numbers, WhatsApp message ids and e-mail addresses are masked in every log record: our own, Rasa's
+(structlog JSON included), and through `logging.yml` as `rasa run` / `rasa run actions` load it."""
 
 from __future__ import annotations
 
+import ast
+import base64
 import io
 import json
 import logging
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -16,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hsm.infra.config import PROJECT_ROOT
-from hsm.infra.logmask import MaskPersonalData, mask_text, mask_value
+from hsm.infra.logmask import MaskPersonalData, mask_text, mask_value, wamid_ref
 
 
 @pytest.mark.parametrize(
@@ -34,6 +38,14 @@ from hsm.infra.logmask import MaskPersonalData, mask_text, mask_value
         ("x <susan.thomas+hsm@mail.example.co.in>", "x <s***@mail.example.co.in>"),
         ("US +1 415 555 0100", "US +1******0100"),
         ('{"sender_id": "919845000007", "text": "hi"}', '{"sender_id": "91******0007", "text": "hi"}'),
+        # Any run of 8 or more digits: a number of any country without its plus, ids, epochs.
+        ("wa_id=14155550100", "wa_id=*******0100"),
+        ("call 4155550100", "call ******0100"),
+        ("to=447700900123&x", "to=********0123&x"),
+        ("epoch 1733050200.123 and 1733050200123", "epoch ******0200.123 and *********0123"),
+        ("phone_number_id 106540352242922", "phone_number_id ***********2922"),
+        ("id 12345678", "id ****5678"),
+        ("ref abc14155550100xyz", "ref abc*******0100xyz"),
     ],
 )
 def test_masks_numbers_and_addresses(raw, masked):
@@ -45,15 +57,90 @@ def test_masks_numbers_and_addresses(raw, masked):
     [
         "at 2026-12-01T16:30:00+05:30",
         "enrollment HSM-24-002, fee ₹2000 for 12 classes",
-        "epoch 1733050200.123 and 1733050200123",
-        "wamid.HBgMOTE5ODc2NTQzMjEwFQIAEhgUM0EwRTA3",
-        "phone_number_id 106540352242922",
+        "seven digits 1234567, 123-4567, 12 3456 7890",
+        "confidence 0.9999998807907104, 3.14159265358979",  # decimals: not a number anyone dials
+        "wamid#12345678 and wamid#3fa2c1d0",  # references to message ids, as `wamid_ref` writes them
         "batch GTR-BEG-TT17 at 17:00, room 3",
         "",
     ],
 )
 def test_leaves_other_text_alone(text):
     assert mask_text(text) == text
+
+
+def meta_like_wamid(digits: str, tail: bytes = b"3EB0C4F1A2B3C4D5E6F7") -> str:
+    """Meta's message ids are base64 of a record that starts with the sender's number."""
+    record = b"\x1c\x18" + bytes([len(digits)]) + digits.encode() + b"\x15\x02\x00\x12\x18\x14" + tail + b"\x00"
+    return "wamid." + base64.b64encode(record).decode()
+
+
+def test_wamid_ref_is_short_stable_and_keeps_nothing_of_the_id():
+    wamid = meta_like_wamid("14155550100")
+    assert wamid.startswith("wamid.HBgLMTQxNTU1NTAxMDAV")
+    ref = wamid_ref(wamid)
+    assert re.fullmatch(r"wamid#[0-9a-f]{8}", ref) and ref == wamid_ref(wamid)
+    assert wamid_ref(meta_like_wamid("14155550100", b"another message")) != ref
+    assert wamid_ref(None) == wamid_ref("") == "wamid#none"
+    # The same reference in every process, whatever PYTHONHASHSEED: log lines of two processes can be matched.
+    other = subprocess.run(
+        [sys.executable, "-c", f"from hsm.infra.logmask import wamid_ref; print(wamid_ref({wamid!r}))"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    )
+    assert other.stdout.strip() == ref, other.stderr
+
+
+@pytest.mark.parametrize(
+    "wamid",
+    [
+        meta_like_wamid("14155550100"),
+        meta_like_wamid("919876543210") + "==",
+        "wamid.HBgMOTE5ODc2NTQzMjEwFQIAEhgUM0EwRTA3",
+        "wamid.ID",
+        "wamid.HSMSBX000042A1B2C3D4E5F6A7B8C9D0E1F2",
+        "wamid.abc+def/ghi_jkl-mno=",
+    ],
+)
+def test_message_ids_become_their_reference(wamid):
+    assert mask_text(f"duplicate delivery of {wamid} ignored") == f"duplicate delivery of {wamid_ref(wamid)} ignored"
+    assert mask_text(f"{{'message_id': '{wamid}'}}") == f"{{'message_id': '{wamid_ref(wamid)}'}}"
+    assert wamid_ref(wamid) in mask_text(f"id={wamid}, from +14155550100")
+
+
+def test_filter_masks_message_ids_in_args_and_exceptions():
+    wamid = meta_like_wamid("14155550100")
+    try:
+        raise RuntimeError(f"UNIQUE constraint failed: ('{wamid}', '14155550100')")
+    except RuntimeError:
+        record = _record("processing %s failed", wamid, exc_info=sys.exc_info())
+    MaskPersonalData().filter(record)
+    formatted = logging.Formatter("%(message)s").format(record)
+    assert "wamid." not in formatted and "14155550100" not in formatted and "4155550100" not in formatted
+    assert f"processing {wamid_ref(wamid)} failed" in formatted and "*******0100" in formatted
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    prefix=st.text(max_size=40),
+    digits=st.from_regex(r"[0-9]{8,15}", fullmatch=True),
+    suffix=st.text(max_size=40),
+    plus=st.booleans(),
+)
+def test_no_run_of_eight_digits_survives(prefix, digits, suffix, plus):
+    masked = mask_text(f"{prefix} {'+' if plus else ''}{digits} {suffix}")
+    assert digits not in masked or digits in prefix + suffix
+    assert masked.count("*") >= len(digits) - 6  # at most a country code (two digits) and the last four stay
+
+
+@settings(max_examples=200, deadline=None)
+@given(prefix=st.text(max_size=40), tail=st.binary(max_size=40), suffix=st.text(max_size=40))
+def test_no_message_id_survives(prefix, tail, suffix):
+    wamid = meta_like_wamid("14155550100", tail)
+    masked = mask_text(f"{prefix} {wamid} {suffix}")
+    assert wamid not in masked and wamid.removeprefix("wamid.") not in masked
 
 
 def _record(msg, *args, exc_info=None, name="rasa.core.processor") -> logging.LogRecord:
@@ -220,3 +307,40 @@ def test_logging_yml_masks_as_rasa_loads_it(runner):
     assert "Received message from '91******3210'" in err
     assert '"sender_id": "+91******0002"' in err and "x***@z.com" in err
     assert "9876543210" not in err and "9845000002" not in err
+
+
+# ------------------------------------------------------------------------------------------------ call sites
+
+LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
+WAMID_NAMES = re.compile(r"wamid|message_id", re.IGNORECASE)
+
+
+def _raw_message_ids(expression: ast.AST) -> list[str]:
+    """Names and attributes in `expression` that hold a message id and are not passed through `wamid_ref` (or
+    `len`)."""
+    if isinstance(expression, ast.Call) and getattr(expression.func, "id", None) in ("wamid_ref", "len"):
+        return []
+    if isinstance(expression, ast.Name) and WAMID_NAMES.search(expression.id):
+        return [expression.id]
+    if isinstance(expression, ast.Attribute) and WAMID_NAMES.search(expression.attr):
+        return [ast.unparse(expression)]
+    return [found for child in ast.iter_child_nodes(expression) for found in _raw_message_ids(child)]
+
+
+def test_log_calls_give_message_ids_as_references():
+    """Every log call in the application that prints a WhatsApp message id prints `wamid_ref(...)` of it."""
+    offenders = []
+    for path in sorted(PROJECT_ROOT.glob("*/**/*.py")):
+        relative = path.relative_to(PROJECT_ROOT)
+        if relative.parts[0] not in ("hsm", "connectors", "actions", "devtools"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            if node.func.attr not in LOG_METHODS or not isinstance(node.func.value, ast.Name):
+                continue
+            if node.func.value.id not in ("log", "logger", "logging"):
+                continue
+            for argument in [*node.args[1:], *(keyword.value for keyword in node.keywords)]:
+                offenders += [f"{relative}:{node.lineno}: {name}" for name in _raw_message_ids(argument)]
+    assert not offenders, "log calls printing a raw message id:\n" + "\n".join(offenders)
