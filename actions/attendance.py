@@ -18,6 +18,7 @@ from hsm.classes.attendance_text import parse_attendance
 from hsm.classes.dates import parse_time
 from hsm.infra import clock
 from hsm.infra import models as m
+from hsm.people import access
 
 
 def _reply(text: str, buttons: list[dict] | None = None, **slots: Any) -> dict:
@@ -163,12 +164,15 @@ def handle_attendance(session: Session, tracker: Tracker) -> dict:
 
 def confirm_attendance(session: Session, tracker: Tracker) -> dict:
     who = caller(session, tracker)
-    assert who.person_id is not None  # only prospects have no person (and the capability check keeps them out)
+    if who.role != "teacher" or who.person_id is None:  # person ids are per table: an admin's may be a teacher's
+        return _reply(access.refusal_text(who, "mark_attendance"), attendance_step=None)
     draft_id = tracker.get_slot("attendance_draft")
     draft = attendance.open_draft(session, who.person_id)
-    target = draft.id if draft is not None else (int(draft_id) if draft_id else None)
-    if target is None:
+    if draft is None and draft_id:  # the slot's draft counts only if it is this teacher's own
+        draft = session.get(m.AttendanceDraft, int(draft_id))
+    if draft is None or draft.teacher_id != who.person_id:
         return _reply("There is no attendance waiting to be saved.", attendance_step=None)
+    target = draft.id
     try:
         result = attendance.confirm(session, target, f"teacher:{_employee_id(session, who.person_id)}")
     except attendance.AttendanceError as error:
@@ -222,7 +226,9 @@ class ActionAttendance(GuardedAction):
 
 
 class ActionAttendanceConfirm(GuardedAction):
-    """The yes to whatever waits for one: an attendance draft, an attendance correction, or a broadcast."""
+    """The yes to whatever waits for one: an attendance draft, an attendance correction, or a broadcast. Each is
+    checked again against the caller here (pending.py, confirm_attendance): any of the three capabilities lets the
+    action run, but only the matching one confirms."""
 
     capabilities = ("mark_attendance", "attendance_override", "broadcast")
 

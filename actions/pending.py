@@ -17,6 +17,7 @@ from hsm.classes.dates import parse_date
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.outreach import broadcast
+from hsm.people import access
 
 CONFIRM_BUTTONS = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 _PRESENT = re.compile(r"\b(present|came|attended|was there)\b", re.IGNORECASE)
@@ -64,6 +65,8 @@ def plan_override(session: Session, tracker: Tracker) -> tuple[str, list[dict], 
 
 def apply_override(session: Session, tracker: Tracker) -> str:
     who = caller(session, tracker)
+    if not access.allowed(who, "attendance_override"):
+        return access.refusal_text(who, "attendance_override")
     data = json.loads(tracker.get_slot("pending_override"))
     student = session.get(m.Student, data["student_id"])
     change = override.plan_override(session, who, student, data["status"], date.fromisoformat(data["class_date"]))
@@ -80,8 +83,10 @@ def actor_code(session: Session, who) -> str:
 async def send_pending_broadcast(tracker: Tracker) -> str:
     data = json.loads(tracker.get_slot("pending_broadcast"))
 
-    def create(session: Session):
+    def create(session: Session) -> int | str:
         who = caller(session, tracker)
+        if not access.allowed(who, "broadcast"):  # checked again at the yes: the slot alone proves nothing
+            return access.refusal_text(who, "broadcast")
         # Outside the 24-hour window the text goes out in the approved "announcement" template (Meta forbids
         # newlines and tabs in template parameters).
         row = broadcast.create_broadcast(
@@ -98,5 +103,7 @@ async def send_pending_broadcast(tracker: Tracker) -> str:
         broadcast_id = await in_session(create)
     except broadcast.BroadcastError as error:
         return f"Not sent: {error}"
+    if isinstance(broadcast_id, str):
+        return broadcast_id
     broadcast.enqueue_broadcast(broadcast_id)
     return f"✅ Broadcast #{broadcast_id} queued. Ask me 'broadcast {broadcast_id} status' for progress."
