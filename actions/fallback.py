@@ -1,5 +1,6 @@
 """Not understood or out of scope: say what the bot can do (buttons for the caller's role); the second miss in a
-row offers a human and tells the office."""
+row offers a human and tells the office (once per number per HSM_OFFICE_NOTICE_HOURS, the words quoted and
+cleaned: hsm.outreach.notices)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from actions.common import GuardedAction, caller, in_session, payload
 from hsm.infra import models as m
-from hsm.outreach.notices import Notice
+from hsm.outreach.notices import Notice, claim_office_notice, staff_quote
 from hsm.outreach.notify import deliver
 
 MISSES = {"nlu_fallback", "out_of_scope"}
@@ -49,8 +50,11 @@ def _missed_twice(tracker: Tracker) -> bool:
 
 
 def _office_notices(session: Session, phone: str, text: str) -> list[Notice]:
+    """The admins' "needs help" notices, at most once per number per HSM_OFFICE_NOTICE_HOURS (none otherwise)."""
+    if not claim_office_notice(session, phone):
+        return []
     admins = session.execute(select(m.Admin).where(m.Admin.active.is_(True), m.Admin.phone.is_not(None))).scalars()
-    summary = f'{phone} needs help on WhatsApp; last message: "{text[:200]}"'
+    summary = f"{phone} needs help on WhatsApp; last message: {staff_quote(text, 200)}"
     return [Notice(admin.phone, "admin", f"🙋 {summary}", "new_lead_admin", (summary,)) for admin in admins]
 
 

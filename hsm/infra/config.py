@@ -32,6 +32,7 @@ DEFAULT_SWEEP_RECEIVED_AFTER_S = 30.0
 DEFAULT_SWEEP_STALE_AFTER_S = 120.0  # hsm.whatsapp.store.STALE_PROCESSING (tests/unit/test_settings.py checks)
 DEFAULT_RATE_USER_PER_MIN = 10
 DEFAULT_RATE_GLOBAL_PER_MIN = 100
+DEFAULT_OFFICE_NOTICE_HOURS = 6.0
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_FEE_REMINDER_DAYS = (3,)
 DEFAULT_FEE_REMINDER_HOURS = (time(9, 0), time(20, 0))
@@ -167,17 +168,27 @@ class Clock(Section):
 
 @dataclass(frozen=True)
 class RateLimits(Section):
-    """Messages a minute the channel takes from one user and from everyone (hsm.infra.ratelimit)."""
+    """Messages a minute the channel takes from one user and from everyone (hsm.infra.ratelimit); hours between two
+    "needs help" notices to the office about one number (hsm.outreach.notices)."""
 
-    VARIABLES = ("HSM_RATE_USER_PER_MIN", "HSM_RATE_GLOBAL_PER_MIN")
+    VARIABLES = ("HSM_RATE_USER_PER_MIN", "HSM_RATE_GLOBAL_PER_MIN", "HSM_OFFICE_NOTICE_HOURS")
     user_per_min: int = DEFAULT_RATE_USER_PER_MIN
     global_per_min: int = DEFAULT_RATE_GLOBAL_PER_MIN
+    office_notice_hours: float = DEFAULT_OFFICE_NOTICE_HOURS
 
     @classmethod
     def read(cls, env: Variables) -> RateLimits:
         return cls(
             user_per_min=env.number("HSM_RATE_USER_PER_MIN", DEFAULT_RATE_USER_PER_MIN, minimum=1),
             global_per_min=env.number("HSM_RATE_GLOBAL_PER_MIN", DEFAULT_RATE_GLOBAL_PER_MIN, minimum=1),
+            office_notice_hours=env.number(
+                "HSM_OFFICE_NOTICE_HOURS",
+                DEFAULT_OFFICE_NOTICE_HOURS,
+                float,
+                what="a number of hours",
+                minimum=0.0,
+                maximum=8760.0,
+            ),
         )
 
 

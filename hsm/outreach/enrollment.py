@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from hsm.infra import models as m
 from hsm.infra.phone import InvalidPhoneNumber, normalise_phone
-from hsm.outreach.notices import Notice
+from hsm.outreach.notices import Notice, staff_quote
 
 COURSE_MATCH_MIN = 85  # rapidfuzz ratio for a word or phrase to name a course ("guitaar" → Guitar)
 LEVELS = ("Beginner", "Intermediate", "Advanced")
@@ -513,7 +513,8 @@ def create_lead(
 
 
 def _lead_notices(session: Session, lead: m.Lead, updated: bool) -> list[Notice]:
-    who = lead.name or "Someone"
+    name = staff_quote(lead.name, 60)  # a WhatsApp profile name: the sender chose it
+    who = name if name != staff_quote("") else "Someone"
     phone = _phone_display(lead.phone)
     summary = lead_summary(lead)
     icon, label = ("✏️", "Lead updated") if updated else ("🆕", "Lead")

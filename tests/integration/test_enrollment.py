@@ -197,8 +197,8 @@ def test_lead_and_admin_notices(session):
         lead.source,
         lead.status,
     ) == ("Anita", PROSPECT, "PIANO", 8, "Beginner", "weekends", "whatsapp", "new")
-    text = "🆕 Lead: Anita (+91 98450 99999) wants Piano for an 8-year-old beginner, prefers weekends."
-    params = ("Anita (+91 98450 99999) wants Piano for an 8-year-old beginner, prefers weekends",)
+    text = "🆕 Lead: “Anita” (+91 98450 99999) wants Piano for an 8-year-old beginner, prefers weekends."
+    params = ("“Anita” (+91 98450 99999) wants Piano for an 8-year-old beginner, prefers weekends",)
     assert notices == [
         Notice("+919800000001", "admin", text, "new_lead_admin", params),
         Notice("+919800000002", "admin", text, "new_lead_admin", params),
@@ -219,7 +219,7 @@ def test_lead_is_idempotent_per_phone_and_course(session):
     assert updated.id == first.id and len(leads(session)) == 1
     assert (updated.name, updated.student_age, updated.preferred_slot) == ("Anita", 8, "saturday morning")
     assert notices[0].text == (
-        "✏️ Lead updated: Anita (+91 98450 99999) wants Piano for an 8-year-old beginner, prefers saturday morning."
+        "✏️ Lead updated: “Anita” (+91 98450 99999) wants Piano for an 8-year-old beginner, prefers saturday morning."
     )
     assert (
         session.execute(select(func.count()).select_from(m.AuditLog).where(m.AuditLog.entity == "leads")).scalar_one()
@@ -242,4 +242,4 @@ def test_lead_notices_skip_inactive_admins_and_read_well_without_details(session
     assert [n.phone for n in notices] == ["+919800000001"]
     assert notices[0].text == "🆕 Lead: Someone (+91 98450 99999) wants Guitar for an 11-year-old."
     _, notices = enrollment.create_lead(session, PROSPECT, "Ravi", None, None, None, None)
-    assert notices[0].text == "🆕 Lead: Ravi (+91 98450 99999) asked about classes."
+    assert notices[0].text == "🆕 Lead: “Ravi” (+91 98450 99999) asked about classes."
