@@ -81,12 +81,13 @@ class Redis(Section):
 
 @dataclass(frozen=True)
 class Rasa(Section):
-    """The Rasa servers: their conversations' database (None: DATABASE_URL), where the action server is, and
-    whether hsm.rasa_glue.speedups is installed."""
+    """The Rasa servers: their conversations' database (None: DATABASE_URL), where the action server is and the
+    secret it takes (None: none, development only), and whether hsm.rasa_glue.speedups is installed."""
 
-    VARIABLES = ("HSM_TRACKER_DB_URL", "ACTION_SERVER_URL", "HSM_RASA_SPEEDUPS")
+    VARIABLES = ("HSM_TRACKER_DB_URL", "ACTION_SERVER_URL", "HSM_ACTION_SERVER_TOKEN", "HSM_RASA_SPEEDUPS")
     tracker_db_url: str | None = None
     action_server_url: str = DEFAULT_ACTION_SERVER_URL
+    action_server_token: str | None = field(default=None, repr=False)
     speedups: bool = True
 
     @classmethod
@@ -94,6 +95,7 @@ class Rasa(Section):
         return cls(
             tracker_db_url=env.text("HSM_TRACKER_DB_URL"),
             action_server_url=env.text_or("ACTION_SERVER_URL", DEFAULT_ACTION_SERVER_URL),
+            action_server_token=env.text("HSM_ACTION_SERVER_TOKEN"),
             speedups=env.flag("HSM_RASA_SPEEDUPS", True),
         )
 
@@ -443,6 +445,7 @@ def production_refusal(settings: Settings) -> str | None:
         razorpay_webhook_secret=payments.razorpay_webhook_secret,
         link_secret=settings.linking.secret,
         jwt_secret=settings.admin_api.jwt_secret,
+        action_server_token=settings.rasa.action_server_token,
         frozen_now=settings.clock.now is not None,
         postgres_passwords=(database.postgres_password, database_password(database.url)),
     )

@@ -181,6 +181,7 @@ def weak_production_setting(
     razorpay_webhook_secret: str | None,
     link_secret: str | None,
     jwt_secret: str | None,
+    action_server_token: str | None,
     frozen_now: bool,
     postgres_passwords: tuple[str | None, ...],
 ) -> str | None:
@@ -204,6 +205,11 @@ def weak_production_setting(
         return (
             f"HSM_ENV=production needs ADMIN_JWT_SECRET of {MIN_PRODUCTION_JWT_BYTES} bytes or more: admin tokens"
             " signed with a short secret can be guessed"
+        )
+    if len(action_server_token or "") < MIN_PRODUCTION_LINK_SECRET:
+        return (
+            f"HSM_ENV=production needs HSM_ACTION_SERVER_TOKEN ({MIN_PRODUCTION_LINK_SECRET} characters or more):"
+            " without it anyone who reaches the action server can run any action as anyone"
         )
     if frozen_now:
         return "HSM_NOW freezes the clock (demos and tests): leave it empty with HSM_ENV=production"

@@ -110,3 +110,14 @@ def test_the_images_default_command_masks_its_logs():
     words = re.findall(r'"([^"]*)"', command.group(1))
     assert words[:2] == ["rasa", "run"]
     assert "--logging-config-file" in words and words[words.index("--logging-config-file") + 1] == "logging.yml"
+
+
+@pytest.mark.parametrize("token", [None, "short"])
+def test_production_needs_the_action_server_token(clean_env, token):
+    start_with(clean_env, {**GOOD, "HSM_ACTION_SERVER_TOKEN": token})
+    with pytest.raises(SettingsError) as refused:
+        check_settings()
+    assert str(refused.value) == (
+        "HSM_ENV=production needs HSM_ACTION_SERVER_TOKEN (32 characters or more): without it anyone who reaches"
+        " the action server can run any action as anyone"
+    )
