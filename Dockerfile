@@ -37,4 +37,4 @@ USER hsm
 EXPOSE 5005 5055 8095
 # docker-compose.yml gives each service its command; alone, the image runs Rasa.
 CMD ["rasa", "run", "--model", "models/hsm.tar.gz", "--port", "5005", "--credentials", "credentials.yml", \
-     "--endpoints", "endpoints.yml"]
+     "--endpoints", "endpoints.yml", "--logging-config-file", "logging.yml"]

@@ -9,6 +9,8 @@ SCHOOL_FILE ?= $(SHARED)/fixtures/school.yaml
 MODEL := models/hsm.tar.gz
 MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 export ACTION_SERVER_URL ?= http://localhost:5055/webhook
+# endpoints.yml names it (Rasa refuses an unset ${VAR}); empty: no token (development only, a warning)
+export HSM_ACTION_SERVER_TOKEN ?=
 
 .PHONY: help venv run test unit lint validate train test-stories db constraints bench bench-postgres clean
 

@@ -34,6 +34,9 @@ PHONE_NUMBER_ID = "100000000000042"
 # application has no default for either).
 PAYMENT_PROVIDER = "local"
 PAYMENT_WEBHOOK_SECRET = "e2e-payment-webhook-secret-development-only"
+# Rasa's secret for the action server (endpoints.yml's token), and the development channels (REST, for the
+# benchmarks' baseline) next to the production ones.
+ACTION_SERVER_TOKEN = "e2e-action-server-token-development-only"
 
 
 def free_port() -> int:
@@ -69,7 +72,7 @@ class Stack:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     rasa_ports: list[int] = field(default_factory=list)  # one per Rasa replica; rasa_ports[0] == rasa_port
     action_ports: list[int] = field(default_factory=list)
-    credentials: str = "credentials.yml"
+    credentials: str = "credentials.dev.yml"
 
     def __post_init__(self) -> None:
         self.rasa_ports = self.rasa_ports or [self.rasa_port]
@@ -109,6 +112,7 @@ class Stack:
             HSM_ENV="development",
             HSM_PAYMENT_PROVIDER=PAYMENT_PROVIDER,
             HSM_PAYMENT_WEBHOOK_SECRET=PAYMENT_WEBHOOK_SECRET,
+            HSM_ACTION_SERVER_TOKEN=ACTION_SERVER_TOKEN,
             RAZORPAY_KEY_ID=None,
             PYTHONUNBUFFERED="1",
             HSM_NOW=hsm_now or None,
@@ -124,7 +128,7 @@ class Stack:
         rasa_replicas: int = 1,
         action_servers: int = 1,
         env: dict[str, str] | None = None,
-        credentials: str = "credentials.yml",
+        credentials: str = "credentials.dev.yml",
     ) -> Stack:
         if not MODEL.exists():
             raise RuntimeError(f"{MODEL} is missing: run `make train` first")

@@ -16,6 +16,9 @@ export HSM_SANDBOX_URL=${HSM_SANDBOX_URL:-http://127.0.0.1:$SANDBOX_PORT}
 export API_PORT=${API_PORT:-8095}
 # A development-only signing key for the local admin API; production sets its own (docs/deploy.md).
 export ADMIN_JWT_SECRET=${ADMIN_JWT_SECRET:-local-development-only-not-a-secret-0123456789}
+# A development-only secret between Rasa and the action server (endpoints.yml's token; HSM_ACTION_SERVER_TOKEN=
+# make run runs both without one, with a warning); production sets its own.
+export HSM_ACTION_SERVER_TOKEN=${HSM_ACTION_SERVER_TOKEN-local-development-only-action-server-token}
 # The demo school's data describes the week of Mon 30 Nov 2026: freeze "now" in it unless told otherwise
 # (HSM_NOW= make run uses the real clock).
 export HSM_NOW=${HSM_NOW-2026-12-01T16:30:00+05:30}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole local stack: Meta sandbox, action server, Rasa with the WhatsApp channel, admin API; then the chat.
-# Logs go to var/log/. Everything started here stops when the chat ends.
+# Rasa opens the development channels too (credentials.dev.yml: REST for `rasa shell`). Logs go to var/log/. Everything started here stops when the chat ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/local-env.sh
@@ -22,7 +22,7 @@ echo "starting the local stack (HSM_NOW=${HSM_NOW:-real clock}):"
 .venv/bin/hsm sandbox --port "$SANDBOX_PORT" > var/log/sandbox.log 2>&1 & pids+=($!)
 .venv/bin/rasa run actions --port "$ACTION_PORT" --logging-config-file logging.yml > var/log/actions.log 2>&1 &
 pids+=($!)
-.venv/bin/rasa run --model models/hsm.tar.gz -i 127.0.0.1 --port "$RASA_PORT" --credentials credentials.yml \
+.venv/bin/rasa run --model models/hsm.tar.gz -i 127.0.0.1 --port "$RASA_PORT" --credentials credentials.dev.yml \
   --endpoints endpoints.yml --logging-config-file logging.yml > var/log/rasa.log 2>&1 & pids+=($!)
 .venv/bin/hsm api --port "$API_PORT" > var/log/api.log 2>&1 & pids+=($!)
 wait_for "$HSM_SANDBOX_URL/healthz" "Meta sandbox (:$SANDBOX_PORT)" var/log/sandbox.log

@@ -16,9 +16,11 @@ from hsm.infra.settings_values import (
     Section,
     SettingsError,
     Variables,
+    database_password,
     parse_day_list,
     parse_hour_range,
     parse_instant,
+    weak_production_setting,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -52,14 +54,18 @@ def default_database_url() -> str:
 
 @dataclass(frozen=True)
 class Database(Section):
-    """The school's database (and Rasa's conversations, unless `rasa.tracker_db_url` says otherwise)."""
+    """The school's database (and Rasa's conversations, unless `rasa.tracker_db_url` says otherwise); the compose
+    stack's PostgreSQL password (only checked: production refuses the sample one)."""
 
-    VARIABLES = ("DATABASE_URL",)
+    VARIABLES = ("DATABASE_URL", "POSTGRES_PASSWORD")
     url: str = field(default_factory=default_database_url)
+    postgres_password: str | None = field(default=None, repr=False)
 
     @classmethod
     def read(cls, env: Variables) -> Database:
-        return cls(url=env.text("DATABASE_URL") or default_database_url())
+        return cls(
+            url=env.text("DATABASE_URL") or default_database_url(), postgres_password=env.text("POSTGRES_PASSWORD")
+        )
 
 
 @dataclass(frozen=True)
@@ -76,12 +82,13 @@ class Redis(Section):
 
 @dataclass(frozen=True)
 class Rasa(Section):
-    """The Rasa servers: their conversations' database (None: DATABASE_URL), where the action server is, and
-    whether hsm.rasa_glue.speedups is installed."""
+    """The Rasa servers: their conversations' database (None: DATABASE_URL), where the action server is and the
+    secret it takes (None: none, development only), and whether hsm.rasa_glue.speedups is installed."""
 
-    VARIABLES = ("HSM_TRACKER_DB_URL", "ACTION_SERVER_URL", "HSM_RASA_SPEEDUPS")
+    VARIABLES = ("HSM_TRACKER_DB_URL", "ACTION_SERVER_URL", "HSM_ACTION_SERVER_TOKEN", "HSM_RASA_SPEEDUPS")
     tracker_db_url: str | None = None
     action_server_url: str = DEFAULT_ACTION_SERVER_URL
+    action_server_token: str | None = field(default=None, repr=False)
     speedups: bool = True
 
     @classmethod
@@ -89,6 +96,7 @@ class Rasa(Section):
         return cls(
             tracker_db_url=env.text("HSM_TRACKER_DB_URL"),
             action_server_url=env.text_or("ACTION_SERVER_URL", DEFAULT_ACTION_SERVER_URL),
+            action_server_token=env.text("HSM_ACTION_SERVER_TOKEN"),
             speedups=env.flag("HSM_RASA_SPEEDUPS", True),
         )
 
@@ -438,25 +446,20 @@ class Deployment(Section):
         return cls(production=word == "production")
 
 
-MIN_PRODUCTION_SECRET_LENGTH = 16
-
-
 def production_refusal(settings: Settings) -> str | None:
-    """Why HSM_ENV=production refuses these settings (one line), or None."""
-    payments = settings.payments
+    """Why HSM_ENV=production refuses these settings (one line, settings_values.weak_production_setting), or None."""
     if not settings.deployment.production:
         return None
-    if payments.provider == "local":
-        return (
-            "HSM_PAYMENT_PROVIDER=local is the development stand-in payment provider: HSM_ENV=production takes "
-            "Razorpay (RAZORPAY_KEY_ID) or no online payments"
-        )
-    if payments.provider == "razorpay" and len(payments.razorpay_webhook_secret or "") < MIN_PRODUCTION_SECRET_LENGTH:
-        return (
-            f"HSM_ENV=production needs RAZORPAY_WEBHOOK_SECRET ({MIN_PRODUCTION_SECRET_LENGTH} characters or more): "
-            "without it every payment webhook is refused"
-        )
-    return None
+    payments, database = settings.payments, settings.database
+    return weak_production_setting(
+        payment_provider=payments.provider,
+        razorpay_webhook_secret=payments.razorpay_webhook_secret,
+        link_secret=settings.linking.secret,
+        jwt_secret=settings.admin_api.jwt_secret,
+        action_server_token=settings.rasa.action_server_token,
+        frozen_now=settings.clock.now is not None,
+        postgres_passwords=(database.postgres_password, database_password(database.url)),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the settings

@@ -155,3 +155,64 @@ def parse_hour_range(raw: str | None, name: str, default: tuple[time, time]) -> 
     except ValueError:
         raise SettingsError(f"{name}={raw!r}: expected a range such as '09:00-20:00'") from None
     return start, end
+
+
+# ------------------------------------------------------------------------------------------------ production
+SAMPLE_POSTGRES_PASSWORD = "change-me-to-a-long-random-hex-string"  # .env.example's (tests/unit checks)
+MIN_PRODUCTION_SECRET_LENGTH = 16  # RAZORPAY_WEBHOOK_SECRET
+MIN_PRODUCTION_LINK_SECRET = 32
+MIN_PRODUCTION_JWT_BYTES = 32  # hsm.office.admin_api.auth.MIN_SECRET_BYTES
+
+
+def database_password(url: str) -> str | None:
+    """The password in a database URL, or None."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
+
+
+def weak_production_setting(
+    *,
+    payment_provider: str | None,
+    razorpay_webhook_secret: str | None,
+    link_secret: str | None,
+    jwt_secret: str | None,
+    action_server_token: str | None,
+    frozen_now: bool,
+    postgres_passwords: tuple[str | None, ...],
+) -> str | None:
+    """Why these values are development or too weak ones for HSM_ENV=production (one line), or None."""
+    if payment_provider == "local":
+        return (
+            "HSM_PAYMENT_PROVIDER=local is the development stand-in payment provider: HSM_ENV=production takes "
+            "Razorpay (RAZORPAY_KEY_ID) or no online payments"
+        )
+    if payment_provider == "razorpay" and len(razorpay_webhook_secret or "") < MIN_PRODUCTION_SECRET_LENGTH:
+        return (
+            f"HSM_ENV=production needs RAZORPAY_WEBHOOK_SECRET ({MIN_PRODUCTION_SECRET_LENGTH} characters or more): "
+            "without it every payment webhook is refused"
+        )
+    if len(link_secret or "") < MIN_PRODUCTION_LINK_SECRET:
+        return (
+            f"HSM_ENV=production needs HSM_LINK_SECRET ({MIN_PRODUCTION_LINK_SECRET} characters or more): without it"
+            " each process makes its own and a link code made by one replica fails on another"
+        )
+    if len((jwt_secret or "").encode()) < MIN_PRODUCTION_JWT_BYTES:
+        return (
+            f"HSM_ENV=production needs ADMIN_JWT_SECRET of {MIN_PRODUCTION_JWT_BYTES} bytes or more: admin tokens"
+            " signed with a short secret can be guessed"
+        )
+    if len(action_server_token or "") < MIN_PRODUCTION_LINK_SECRET:
+        return (
+            f"HSM_ENV=production needs HSM_ACTION_SERVER_TOKEN ({MIN_PRODUCTION_LINK_SECRET} characters or more):"
+            " without it anyone who reaches the action server can run any action as anyone"
+        )
+    if frozen_now:
+        return "HSM_NOW freezes the clock (demos and tests): leave it empty with HSM_ENV=production"
+    if SAMPLE_POSTGRES_PASSWORD in postgres_passwords:
+        return "POSTGRES_PASSWORD is the sample value of .env.example: set a long random one (openssl rand -hex 24)"
+    return None

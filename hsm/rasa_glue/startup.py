@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 
 
 def prepare_rasa_process() -> None:
+    if not get_settings().rasa.action_server_token:  # production refuses to start without it
+        log.warning(
+            "HSM_ACTION_SERVER_TOKEN is not set: Rasa calls the action server without a token (development only)"
+        )
     if get_settings().rasa.speedups:
         speedups.install()
     else:

@@ -233,6 +233,7 @@ def test_school_lock_store_follows_redis_url(monkeypatch, redis_client):
 
 def test_endpoints_yml_names_the_school_lock_store(monkeypatch):
     monkeypatch.setenv("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook")
+    monkeypatch.setenv("HSM_ACTION_SERVER_TOKEN", "")  # endpoints.yml names it; empty: no token
     monkeypatch.delenv("REDIS_URL", raising=False)
     config = read_endpoint_config(str(PROJECT_ROOT / "endpoints.yml"), "lock_store")
     assert config.type == "hsm.rasa_glue.stores.SchoolLockStore"

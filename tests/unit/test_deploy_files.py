@@ -170,3 +170,32 @@ def test_dockerfile_builds_the_pinned_environment():
     assert "pip check" in dockerfile and "USER hsm" in dockerfile
     ignored = (PROJECT_ROOT / ".dockerignore").read_text().split()
     assert {".venv", "models", "var", ".env"} <= set(ignored)
+
+
+def test_production_credentials_open_no_development_channel():
+    """credentials.yml is production's: WhatsApp and payment webhooks only. Rasa's REST channel trusts any `sender`
+    (anyone reaching it could write as the admin), so it lives in credentials.dev.yml, which only the local stack,
+    the benchmarks and the tests use."""
+    production = yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text())
+    assert set(production) == {"connectors.whatsapp.WhatsAppInput", "connectors.payments.PaymentWebhookInput"}
+    development = yaml.safe_load((PROJECT_ROOT / "credentials.dev.yml").read_text())
+    assert set(development) == set(production) | {"rest"}
+    assert all(development[name] == production[name] for name in production)
+    assert "--credentials credentials.dev.yml" in (PROJECT_ROOT / "scripts" / "run-local.sh").read_text()
+    from devtools.localstack import Stack
+
+    assert Stack.credentials == "credentials.dev.yml"
+    assert "credentials.dev.yml" not in COMPOSE.read_text() + (PROJECT_ROOT / "Dockerfile").read_text()
+
+
+def test_rasa_calls_the_action_server_with_its_token():
+    endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text())
+    assert endpoints["action_endpoint"] == {"url": "${ACTION_SERVER_URL}", "token": "${HSM_ACTION_SERVER_TOKEN}"}
+
+
+def test_the_deployment_guide_never_publishes_rasa_or_the_action_server():
+    guide = (PROJECT_ROOT / "docs" / "deploy.md").read_text()
+    assert "publish it" not in guide
+    for line in guide.splitlines():
+        if "5005" in line or "5055" in line:
+            assert "publish" not in line.lower() or "never" in line.lower(), line

@@ -13,6 +13,12 @@ from hsm.infra.config import PROJECT_ROOT, SettingsError, check_settings, check_
 
 HSM = PROJECT_ROOT / ".venv" / "bin" / "hsm"
 OLD_CONSTANT = "local-payment-webhook-secret"
+PRODUCTION_SECRETS = {  # the other settings production needs (tests/unit/test_production_settings.py)
+    "HSM_ENV": "production",
+    "HSM_LINK_SECRET": "l" * 64,
+    "ADMIN_JWT_SECRET": "j" * 64,
+    "HSM_ACTION_SERVER_TOKEN": "t" * 48,
+}
 RAZORPAY = {"RAZORPAY_KEY_ID": "rzp_live_x", "RAZORPAY_KEY_SECRET": "key-secret-0123456789"}
 
 
@@ -101,7 +107,7 @@ def test_development_keeps_the_stand_in_when_asked_for(clean_env):
 
 
 def test_production_starts_with_razorpay_and_its_webhook_secret_or_without_online_payments(clean_env):
-    clean_env.setenv("HSM_ENV", "production")
+    set_all(clean_env, **PRODUCTION_SECRETS)
     assert check_settings().payments.provider is None  # no online payments: nothing to refuse
     set_all(clean_env, RAZORPAY_WEBHOOK_SECRET="w" * 32, **RAZORPAY)
     settings = check_settings()
