@@ -202,7 +202,7 @@ class RateLimits(Section):
 
 @dataclass(frozen=True)
 class Retention(Section):
-    """Days WhatsApp messages are kept (hsm.records.retention)."""
+    """Days personal data is kept: messages, conversations, leads ... (hsm.records.retention)."""
 
     VARIABLES = ("HSM_RETENTION_DAYS",)
     days: int = DEFAULT_RETENTION_DAYS

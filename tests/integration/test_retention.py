@@ -1,5 +1,6 @@
-"""Retention purge: old WhatsApp messages, spent link codes and long-expired sessions go; attendance, payments and
-the audit log stay. Also `hsm retention run` and the nightly job in `hsm scheduler` (SQLite and PostgreSQL)."""
+"""Retention purge: old WhatsApp messages, Rasa events, leads, spent link codes and long-expired sessions go; old
+attendance draft texts are blanked, finished broadcasts' recipients and audit rows masked; attendance and payments
+stay. Also `hsm retention run` and the nightly job in `hsm scheduler` (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import logging
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from hsm.infra import clock
 from hsm.infra import models as m
-from hsm.infra.db import session_scope
+from hsm.infra.db import get_engine, session_scope
 from hsm.records.retention import add_security_commands, purge, retention_job
 
 PHONE = "+919876543210"
@@ -170,3 +172,182 @@ def test_the_nightly_job_purges_and_a_failure_waits_for_the_next_night(school_db
     with session_scope(school_db) as db_session:
         assert count(db_session, m.WhatsAppMessage) == 3
         assert db_session.execute(select(m.AuditLog).filter_by(actor="system:retention")).scalar_one()
+
+
+# ------------------------------------------------------------------- the same limit for every kind of personal data
+
+OLD_PHONE = "+919845011111"
+NEW_PHONE = "+919845022222"
+
+
+def seed_every_kind(session, url: str) -> None:
+    """Rows of every other kind, one older and one newer than 90 days; Rasa's `events` table with old and new events."""
+    from hsm.rasa_glue.stores import create_tracker_tables
+
+    now = clock.utcnow()
+    old, new = now - timedelta(days=100), now - timedelta(days=10)
+    batch = session.execute(select(m.Batch).limit(1)).scalar_one()
+    for age, tag in ((old, "old"), (new, "new")):
+        session.add(
+            m.AttendanceDraft(
+                batch_id=batch.id,
+                teacher_id=batch.teacher_id,
+                attendance_date=age.date(),
+                parsed_data={"present": [], "absent": []},
+                original_message=f"{tag}: all present except Mary Thomas",
+                status="confirmed",
+                created_at=age,
+            )
+        )
+        broadcast = m.Broadcast(
+            created_by="admin:ADM-1", audience={"kind": "all"}, text=f"{tag} notice", status="done",
+            started_at=age, finished_at=age, created_at=age, updated_at=age,
+        )  # fmt: skip
+        session.add(broadcast)
+        session.flush()
+        for phone in (OLD_PHONE, NEW_PHONE):
+            session.add(
+                m.BroadcastRecipient(
+                    broadcast_id=broadcast.id, phone_number=phone, name=f"{tag} parent", status="delivered",
+                    updated_at=age,
+                )
+            )  # fmt: skip
+        session.add(
+            m.Lead(name=f"{tag} lead", phone=OLD_PHONE if tag == "old" else NEW_PHONE, status="new",
+                   notes="call after 6", created_at=age, updated_at=age)
+        )  # fmt: skip
+        session.add(
+            m.AuditLog(
+                actor=f"whatsapp:{OLD_PHONE if tag == 'old' else NEW_PHONE}",
+                action="lead.create",
+                entity="leads",
+                entity_id="1",
+                after={"phone": OLD_PHONE if tag == "old" else NEW_PHONE, "email": "mary@example.com", "n": 3},
+                created_at=age,
+            )
+        )
+    # A broadcast still running long after it started keeps its numbers (it is not finished).
+    running = m.Broadcast(
+        created_by="admin:ADM-1", audience={"kind": "all"}, text="running", status="running",
+        started_at=old, created_at=old, updated_at=old,
+    )  # fmt: skip
+    session.add(running)
+    session.flush()
+    session.add(m.BroadcastRecipient(broadcast_id=running.id, phone_number=OLD_PHONE, status="pending", updated_at=old))
+    session.flush()
+    session.commit()
+    create_tracker_tables(url)
+    events = sa.table(
+        "events", sa.column("sender_id"), sa.column("type_name"), sa.column("timestamp"), sa.column("data")
+    )
+    rows = [
+        {"sender_id": OLD_PHONE, "type_name": "user", "timestamp": old.timestamp(), "data": '{"text": "hi"}'},
+        {"sender_id": OLD_PHONE, "type_name": "bot", "timestamp": old.timestamp() + 1, "data": '{"text": "card"}'},
+        {"sender_id": OLD_PHONE, "type_name": "user", "timestamp": new.timestamp(), "data": '{"text": "again"}'},
+        {"sender_id": NEW_PHONE, "type_name": "user", "timestamp": new.timestamp(), "data": '{"text": "hello"}'},
+    ]
+    with get_engine(url).begin() as connection:
+        connection.execute(sa.insert(events), rows)
+
+
+def event_times(url: str) -> list[float]:
+    with get_engine(url).connect() as connection:
+        return sorted(connection.execute(sa.text("SELECT timestamp FROM events")).scalars())
+
+
+def test_one_retention_limit_for_every_kind_of_personal_data(school_db, capsys):
+    with session_scope(school_db) as db_session:
+        seed_every_kind(db_session, school_db)
+    cutoff = (clock.utcnow() - timedelta(days=90)).timestamp()
+    parser = _parser()
+
+    args = parser.parse_args(["retention", "run", "--dry-run"])
+    assert args.handler(args) == 0
+    out = capsys.readouterr().out
+    for expected in (
+        "would delete 2 Rasa conversation event(s), 1 lead(s)",
+        "would blank 1 attendance draft text(s)",
+        "would mask 2 broadcast recipient(s), 1 audit log row(s)",
+    ):
+        assert expected in out
+    assert len(event_times(school_db)) == 4
+
+    with session_scope(school_db) as db_session:
+        report = purge(db_session)
+        assert (report.events, report.drafts, report.broadcast_recipients, report.leads, report.audit_rows) == (
+            2, 1, 2, 1, 1,
+        )  # fmt: skip
+        assert "deleted 2 Rasa conversation event(s)" in report.summary()
+    assert all(t >= cutoff for t in event_times(school_db)) and len(event_times(school_db)) == 2
+
+    with session_scope(school_db) as db_session:
+        drafts = {d.created_at.date() < clock.utcnow().date() - timedelta(days=90): d for d in
+                  db_session.execute(select(m.AttendanceDraft)).scalars()}  # fmt: skip
+        assert drafts[True].original_message is None and drafts[True].parsed_data == {"present": [], "absent": []}
+        assert drafts[False].original_message == "new: all present except Mary Thomas"
+
+        recipients = db_session.execute(select(m.BroadcastRecipient, m.Broadcast.text).join(m.Broadcast)).all()
+        by_notice: dict[str, list[m.BroadcastRecipient]] = {}
+        for recipient, notice in recipients:
+            by_notice.setdefault(notice, []).append(recipient)
+        assert len(by_notice["old notice"]) == 2  # kept for the broadcast's counts, numbers masked
+        for recipient in by_notice["old notice"]:
+            assert OLD_PHONE not in recipient.phone_number and NEW_PHONE not in recipient.phone_number
+            assert recipient.phone_number.startswith("+91******") and recipient.name is None
+            assert recipient.status == "delivered"
+        assert {r.phone_number for r in by_notice["new notice"]} == {OLD_PHONE, NEW_PHONE}
+        assert {r.name for r in by_notice["new notice"]} == {"new parent"}
+        assert [r.phone_number for r in by_notice["running"]] == [OLD_PHONE]
+
+        assert [lead.name for lead in db_session.execute(select(m.Lead)).scalars() if lead.name in
+                ("old lead", "new lead")] == ["new lead"]  # fmt: skip
+
+        audits = {a.after["n"] if a.after else None: a for a in
+                  db_session.execute(select(m.AuditLog).filter_by(action="lead.create")).scalars()}  # fmt: skip
+        old_audit = db_session.execute(
+            select(m.AuditLog).filter_by(action="lead.create").where(m.AuditLog.actor.not_like(f"%{NEW_PHONE}"))
+        ).scalar_one()
+        assert old_audit.actor == "whatsapp:+91******1111"
+        assert old_audit.after == {"phone": "+91******1111", "email": "m***@example.com", "n": 3}
+        assert old_audit.entity == "leads" and old_audit.entity_id == "1"
+        new_audit = db_session.execute(
+            select(m.AuditLog).filter_by(action="lead.create", actor=f"whatsapp:{NEW_PHONE}")
+        ).scalar_one()
+        assert new_audit.after["phone"] == NEW_PHONE and len(audits) == 1
+        run = db_session.execute(select(m.AuditLog).filter_by(actor="system:retention")).scalar_one()
+        assert run.after["events"] == 2 and run.after["leads"] == 1
+
+    with session_scope(school_db) as db_session:  # nothing left to do: a second run changes nothing
+        again = purge(db_session)
+        assert (again.events, again.drafts, again.broadcast_recipients, again.leads, again.audit_rows) == (
+            0, 0, 0, 0, 0,
+        )  # fmt: skip
+
+
+def test_purge_without_rasa_events_table(session):
+    """Before Rasa has created its `events` table (a fresh install) the purge does the rest and counts no events."""
+    assert not sa.inspect(session.get_bind()).has_table("events")
+    report = purge(session)
+    assert report.events == 0 and "0 Rasa conversation event(s)" in report.summary()
+
+
+def test_rasa_events_in_their_own_database_are_purged_too(school_db, tmp_path, monkeypatch):
+    """HSM_TRACKER_DB_URL: Rasa's conversations elsewhere than the school's data; the same limit applies there."""
+    from hsm.rasa_glue.stores import create_tracker_tables
+
+    tracker_url = f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
+    monkeypatch.setenv("HSM_TRACKER_DB_URL", tracker_url)
+    create_tracker_tables(tracker_url)
+    old = (clock.utcnow() - timedelta(days=91)).timestamp()
+    new = (clock.utcnow() - timedelta(days=89)).timestamp()
+    with get_engine(tracker_url).begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO events (sender_id, type_name, timestamp) VALUES (:s, 'user', :t)"),
+            [{"s": OLD_PHONE, "t": old}, {"s": NEW_PHONE, "t": new}],
+        )
+    with session_scope(school_db) as db_session:
+        assert purge(db_session, dry_run=True).events == 1
+    assert len(event_times(tracker_url)) == 2
+    with session_scope(school_db) as db_session:
+        assert purge(db_session).events == 1
+    assert event_times(tracker_url) == [new]
