@@ -1,8 +1,10 @@
 """Rate limits for inbound messages: per user and global sliding windows, plus backoff after repeated failures.
 
-`check(phone)` says whether to process a message now. A refused message is dropped, not queued: the caller marks
-it handled (e.g. status "skipped") so that nothing replays it later, and sends the user one polite notice when
-`Decision.notify` is True, which happens at most once per user per window however many messages they send.
+`check(phone)` says whether to process a message now. Over the sender's own limit (or in backoff) the message is
+refused, not queued: the caller marks it handled (e.g. status "skipped") so that nothing replays it later, and sends
+that sender one polite notice when `Decision.notify` is True, at most once per user per window. At the global limit
+(reason "global", never a notice) nobody is at fault: `GlobalLimitQueue.admit` makes the message wait until the
+window has room, senders served in the order they started waiting, so a sender's backlog cannot starve others.
 
 Two implementations behind one interface, chosen by `rate_limiter_from_env()`:
 - `InMemoryRateLimiter`: one process (thread-safe, monotonic clock, forgets idle users);
@@ -23,7 +25,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -181,9 +183,9 @@ class InMemoryRateLimiter(RateLimiter):
                 freed_at = state.hits[len(state.hits) - self.limits.user_per_window] + self.limits.window_s
                 return self._refuse(state, now, freed_at - now, "user")
             self._expire(self._global, now)
-            if len(self._global) >= self.limits.global_per_window:
+            if len(self._global) >= self.limits.global_per_window:  # wait for room: no notice, nothing counted
                 freed_at = self._global[len(self._global) - self.limits.global_per_window] + self.limits.window_s
-                return self._refuse(state, now, freed_at - now, "global")
+                return Decision(False, False, max(freed_at - now, 0.0), "global")
             state.hits.append(now)
             self._global.append(now)
             return ALLOW
@@ -212,11 +214,58 @@ class InMemoryRateLimiter(RateLimiter):
             return len(self._users)
 
 
+# ------------------------------------------------------------------------------------------------ waiting
+
+
+class GlobalLimitQueue:
+    """Holds messages at the global limit until the window has room, first come first served, for one process.
+
+    Only the head of the queue polls the limiter (sleeping until the window's oldest entry leaves, at most
+    `poll_s`); a newcomer joins behind anyone already waiting. Processing runs one sender's messages one after the
+    other, so each sender has at most one message here: senders take turns, and a sender's backlog waits behind
+    everyone who was already waiting. A sender over their own limit (or in backoff) is refused, not held."""
+
+    def __init__(
+        self, limiter: RateLimiter, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, poll_s: float = 1.0
+    ) -> None:
+        self.limiter = limiter
+        self._sleep = sleep
+        self._poll_s = poll_s
+        self._waiting: deque[asyncio.Event] = deque()  # one per held message, the head first
+
+    def waiting(self) -> int:
+        """How many messages are held (for tests and metrics)."""
+        return len(self._waiting)
+
+    async def admit(self, phone: str) -> Decision:
+        """Allowed (counted against the windows) once there is room; refused only for this sender's own limits."""
+        if not self._waiting:
+            decision = await self.limiter.acheck(phone)
+            if decision.reason != "global":
+                return decision
+        turn = asyncio.Event()
+        self._waiting.append(turn)
+        if self._waiting[0] is turn:
+            turn.set()
+        try:
+            await turn.wait()
+            while True:
+                decision = await self.limiter.acheck(phone)
+                if decision.reason != "global":
+                    return decision
+                await self._sleep(min(max(decision.retry_after_s, 0.01), self._poll_s))
+        finally:
+            self._waiting.remove(turn)
+            if self._waiting:
+                self._waiting[0].set()
+
+
 # ------------------------------------------------------------------------------------------------ Redis
 
 # KEYS: user hits (zset), global hits (zset), user notice marker, user backoff (hash: failures, until)
 # ARGV: now (s, "" = Redis server time), window s, user limit, global limit, unique member
-# Returns {allowed 0/1, notify 0/1, retry_after (string: Lua numbers would be truncated), reason}
+# Returns {allowed 0/1, notify 0/1, retry_after (string: Lua numbers would be truncated), reason}; "global" never
+# sets the notice marker (the message waits, see GlobalLimitQueue)
 _CHECK_LUA = """
 if redis.replicate_commands then redis.replicate_commands() end  -- Redis < 5: allow TIME before writes
 local now = tonumber(ARGV[1])
@@ -248,7 +297,8 @@ else
       local oldest = redis.call('ZRANGE', KEYS[2], global_count - global_limit, global_count - global_limit,
                                 'WITHSCORES')
       retry = tonumber(oldest[2]) + window - now
-      reason = 'global'
+      if retry < 0 then retry = 0 end
+      return {0, 0, tostring(retry), 'global'}  -- wait for room: no notice, nothing counted
     else
       redis.call('ZADD', KEYS[1], now, ARGV[5])
       redis.call('PEXPIRE', KEYS[1], window_ms)

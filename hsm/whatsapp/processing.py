@@ -1,5 +1,6 @@
-"""Everything after Meta's 200 for one stored inbound message: claim it, check the rate limit, run the dialogue's
-turn, send the replies, complete it; one sender's messages one after the other, in the order they arrived.
+"""Everything after Meta's 200 for one stored inbound message: wait for room under the global rate limit (refused
+only over the sender's own limit), claim it, mark it read, run the dialogue's turn, send the replies, complete it;
+one sender's messages one after the other, in the order they arrived.
 
 The dialogue engine (Rasa) is not named here: the connector gives a `Dialogue`, which runs one turn and sends its
 replies through the `ReplySender` it is handed. The same processing runs on the in-process runtime's loop thread
@@ -20,7 +21,7 @@ from typing import Protocol
 
 from hsm.infra.logmask import wamid_ref
 from hsm.infra.phone import mask_phone
-from hsm.infra.ratelimit import NOTICE_TEXT, RateLimiter, rate_limiter_from_env
+from hsm.infra.ratelimit import NOTICE_TEXT, GlobalLimitQueue, RateLimiter, rate_limiter_from_env
 from hsm.whatsapp import render, store
 from hsm.whatsapp.client import CloudApiError, WhatsAppClient
 from hsm.whatsapp.payloads import InboundMessage
@@ -148,6 +149,7 @@ class MessageProcessing:
         role_of: store.RoleLookup,
         turns_at_once: int,
         rate_limiter: RateLimiter | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.client = client
         self.dialogue = dialogue
@@ -157,6 +159,8 @@ class MessageProcessing:
         self._tasks: set[asyncio.Task[object]] = set()
         self._turn_permits: asyncio.Semaphore | None = None  # created on the processing loop
         self._rate_limiter = rate_limiter or rate_limiter_from_env()
+        self._global_queue = GlobalLimitQueue(self._rate_limiter, sleep=sleep)
+        self._in_hand: set[str] = set()  # wamids handled here now (a sweep may hand over one still waiting its turn)
 
     def _spawn(self, work: Awaitable[object]) -> None:
         """A background task on the processing loop (the caller's)."""
@@ -166,7 +170,13 @@ class MessageProcessing:
 
     async def handle(self, message: InboundMessage) -> None:
         """Claim, answer and complete one stored inbound message (after any earlier one from the same sender)."""
-        await self._in_order.run(message.phone, lambda: self._process(message))
+        if message.wamid in self._in_hand:  # already here, perhaps still waiting for room: one answer, one place
+            return
+        self._in_hand.add(message.wamid)
+        try:
+            await self._in_order.run(message.phone, lambda: self._process(message))
+        finally:
+            self._in_hand.discard(message.wamid)
 
     def _complete(
         self,
@@ -179,12 +189,12 @@ class MessageProcessing:
         store.complete(message.wamid, message.phone, status, last_intent, options, error, role_of=self.role_of)
 
     async def _process(self, message: InboundMessage) -> None:
+        # At the global limit this waits for room (senders take turns); only the sender's own limit refuses.
+        decision = await self._global_queue.admit(message.phone)
         if not store.claim(message.wamid):
             return  # another replica or an earlier run has it
-        self._spawn(self.client.mark_read(message.wamid))
         replies = ReplySender(self.client)
-        decision = await self._rate_limiter.acheck(message.phone)
-        if not decision.allowed:  # over the limit: one polite notice per window, and the message is not replayed
+        if not decision.allowed:  # over their own limit: one polite notice per window, and the message is not replayed
             log.warning(
                 "rate limit (%s) for %s: message %s skipped",
                 decision.reason,
@@ -195,6 +205,7 @@ class MessageProcessing:
                 await replies.send_text(message.phone, NOTICE_TEXT)
             self._complete(message, store.SKIPPED, error=f"rate limited ({decision.reason})")
             return
+        self._spawn(self.client.mark_read(message.wamid))  # blue ticks only for a message about to be answered
         try:
             text = self._text_for_dialogue(message)
             if text is None:

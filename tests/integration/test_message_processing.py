@@ -16,6 +16,7 @@ from devtools.chat import text_message, webhook_body
 from devtools.sandbox import SandboxConfig, create_app
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
+from hsm.infra.ratelimit import NOTICE_TEXT
 from hsm.people.identity import role_of
 from hsm.whatsapp import store
 from hsm.whatsapp.client import RetryPolicy, WhatsAppClient
@@ -128,3 +129,101 @@ async def test_a_slot_is_never_given_back_twice_or_kept_after_the_turn():
     assert not places.locked()
     async with RasaTurnPermit(places):
         assert places.locked()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class StandInMeta:
+    """Stands in for the Graph API client: notes the read receipts and the sends."""
+
+    def __init__(self) -> None:
+        self.read: list[str] = []
+        self.sent: list[tuple[str, str]] = []
+
+    async def mark_read(self, wamid: str) -> bool:
+        self.read.append(wamid)
+        return True
+
+    async def send(self, to: str, message: dict, *, replying: bool = False) -> None:
+        self.sent.append((to, message["text"]["body"]))
+
+
+class EchoRasa:
+    """Answers every message with its own text; each turn takes a second of the fake clock."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+
+    async def run_turn(self, message, text, replies) -> None:
+        self.clock.now += 1.0
+        await replies.send_text(message.phone, f"re: {text}")
+
+    async def last_intent(self, sender) -> None:
+        return None
+
+
+def processing_on_a_fake_clock(meta: StandInMeta, user_per_min: int = 10, global_per_min: int = 100):
+    from hsm.infra.ratelimit import InMemoryRateLimiter, RateLimits
+
+    clock = FakeClock()
+
+    async def sleep(seconds: float) -> None:  # waiting moves the fake clock on
+        clock.now += seconds
+        await asyncio.sleep(0)
+
+    limiter = InMemoryRateLimiter(RateLimits(user_per_window=user_per_min, global_per_window=global_per_min), clock)
+    processing = MessageProcessing(
+        meta, EchoRasa(clock), role_of=role_of, turns_at_once=4, rate_limiter=limiter, sleep=sleep
+    )
+    return processing, clock
+
+
+@pytest.mark.asyncio
+async def test_more_senders_than_the_global_limit_are_all_answered_in_order(school_db):
+    meta = StandInMeta()
+    processing, clock = processing_on_a_fake_clock(meta)
+    start = clock()
+    senders = [f"+9171000{n:05d}" for n in range(120)]
+    messages = [receive(phone, f"hello from {n}") for n, phone in enumerate(senders)]
+    messages += [receive(senders[n], f"again from {n}") for n in range(3)]  # a few write twice
+    await asyncio.gather(*(processing.handle(message) for message in messages))
+    assert {status_of(message.wamid) for message in messages} == {store.PROCESSED}  # none skipped
+    assert len(meta.sent) == 123 and not any("faster than I can answer" in text for _, text in meta.sent)
+    for n in range(3):
+        assert [text for to, text in meta.sent if to == senders[n]] == [f"re: hello from {n}", f"re: again from {n}"]
+    assert sorted(meta.read) == sorted(message.wamid for message in messages)
+    assert clock() - start >= 60.0  # the last ones waited for the minute's window to make room
+
+
+@pytest.mark.asyncio
+async def test_only_the_flooding_sender_is_refused_and_told(school_db):
+    meta = StandInMeta()
+    processing, _ = processing_on_a_fake_clock(meta, global_per_min=12)
+    flood = [receive(ANITA, f"spam {n}") for n in range(13)]
+    others = [receive(f"+9172000{n:05d}", "hi") for n in range(8)]
+    await asyncio.gather(*(processing.handle(message) for message in flood + others))
+    assert [status_of(message.wamid) for message in flood] == [store.PROCESSED] * 10 + [store.SKIPPED] * 3
+    assert {status_of(message.wamid) for message in others} == {store.PROCESSED}
+    to_anita = [text for to, text in meta.sent if to == ANITA]
+    assert to_anita == [f"re: spam {n}" for n in range(10)] + [NOTICE_TEXT]
+    assert [to for to, text in meta.sent if text == NOTICE_TEXT] == [ANITA]
+    assert set(meta.read) == {message.wamid for message in flood[:10] + others}  # refused ones not marked read
+
+
+@pytest.mark.asyncio
+async def test_a_message_handed_over_again_while_it_waits_is_answered_once(school_db):
+    meta = StandInMeta()
+    processing, clock = processing_on_a_fake_clock(meta, global_per_min=1)
+    start = clock()
+    first, waiting = receive(ANITA, "one"), receive(RAVI, "two")
+    # the sweep hands over the message still waiting for room (it looks orphaned: `received` for 30 s)
+    await asyncio.gather(processing.handle(first), processing.handle(waiting), processing.handle(waiting))
+    assert [text for _, text in meta.sent] == ["re: one", "re: two"]
+    assert status_of(waiting.wamid) == store.PROCESSED
+    assert clock() - start < 120  # the copy took no place in the window (it would have waited another minute)

@@ -9,7 +9,14 @@ import uuid
 import pytest
 
 from hsm.infra import ratelimit
-from hsm.infra.ratelimit import Decision, InMemoryRateLimiter, RateLimits, RedisRateLimiter, rate_limiter_from_env
+from hsm.infra.ratelimit import (
+    Decision,
+    GlobalLimitQueue,
+    InMemoryRateLimiter,
+    RateLimits,
+    RedisRateLimiter,
+    rate_limiter_from_env,
+)
 from tests.conftest import REDIS_TEST_URL
 
 REDIS_URL = REDIS_TEST_URL
@@ -113,9 +120,9 @@ def test_global_limit_of_one_hundred_a_minute(make_limiter):
     users = [f"+9198450{n:05d}" for n in range(25)]
     allowed = sum(limiter.check(user).allowed for user in users for _ in range(4))
     assert allowed == 100
-    refused = limiter.check("+919800000001")
-    assert (refused.allowed, refused.notify, refused.reason) == (False, True, "global")
-    assert 0 < refused.retry_after_s <= 60
+    held = limiter.check("+919800000001")  # not this sender's doing: it waits (no notice), nothing is counted
+    assert (held.allowed, held.notify, held.reason) == (False, False, "global")
+    assert 0 < held.retry_after_s <= 60
     assert limiter.check("+919800000001").notify is False
     clock.advance(60.5)
     assert limiter.check("+919800000001").allowed
@@ -188,6 +195,78 @@ def test_concurrent_checks_never_let_more_than_the_limit_through(make_limiter):
     for thread in threads:
         thread.join()
     assert len(results) == 200 and sum(results) == 10
+
+
+def test_a_user_over_their_own_limit_still_gets_the_notice_when_the_global_window_is_full(make_limiter):
+    clock = FakeClock()
+    limiter = make_limiter(RateLimits(user_per_window=2, global_per_window=3), clock)
+    assert limiter.check(JOHN).allowed and limiter.check(JOHN).allowed and limiter.check(SUSAN).allowed
+    assert (limiter.check(SUSAN).reason, limiter.check(SUSAN).notify) == ("global", False)
+    refused = limiter.check(JOHN)
+    assert (refused.allowed, refused.notify, refused.reason) == (False, True, "user")
+
+
+class FakeSleep:
+    """asyncio.sleep on the fake clock: moves it on, then lets the other tasks run."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+
+    async def __call__(self, seconds: float) -> None:
+        import asyncio
+
+        self.clock.advance(seconds)
+        await asyncio.sleep(0.01)  # real time too, for the Redis limiter's threads
+
+
+def test_at_the_global_limit_messages_wait_and_senders_take_turns(make_limiter):
+    import asyncio
+
+    clock = FakeClock()
+    limiter = make_limiter(RateLimits(user_per_window=10, global_per_window=5), clock)
+    queue = GlobalLimitQueue(limiter, sleep=FakeSleep(clock))
+    for n in range(5):  # the window is full when they write
+        assert limiter.check(f"+9198000000{n:02d}").allowed
+    flooder, others = "+919845000099", [f"+9198450{n:05d}" for n in range(6)]
+    admitted: list[tuple[str, float]] = [("filler", clock())] * 5
+
+    async def one_sender(phone: str, messages: int) -> list[Decision]:
+        decisions = []
+        for _ in range(messages):  # one after the other, as processing runs a sender's messages
+            decision = await queue.admit(phone)
+            decisions.append(decision)
+            if decision.allowed:
+                admitted.append((phone, clock()))
+        return decisions
+
+    async def main() -> list[list[Decision]]:
+        flood = asyncio.ensure_future(one_sender(flooder, 8))  # eight messages queued before anyone else's
+        await asyncio.sleep(0)
+        return await asyncio.gather(flood, *(one_sender(phone, 1) for phone in others))
+
+    results = asyncio.run(main())
+    assert all(decision.allowed for decisions in results for decision in decisions)  # nobody refused
+    order = [phone for phone, _ in admitted[5:]]
+    assert len(order) == 14
+    assert sorted(order[:7]) == sorted([flooder, *others])  # the flooder's backlog does not keep the others waiting
+    assert order[7:] == [flooder] * 7
+    for n in range(5, len(admitted)):  # never more than the global limit in any window
+        assert admitted[n][1] - admitted[n - 5][1] >= 60.0
+
+
+def test_the_queue_refuses_only_a_sender_over_their_own_limit(make_limiter):
+    import asyncio
+
+    clock = FakeClock()
+    limiter = make_limiter(RateLimits(user_per_window=2, global_per_window=100), clock)
+    queue = GlobalLimitQueue(limiter, sleep=FakeSleep(clock))
+
+    async def main() -> list[Decision]:
+        return [await queue.admit(JOHN) for _ in range(3)] + [await queue.admit(SUSAN)]
+
+    decisions = asyncio.run(main())
+    assert [d.allowed for d in decisions] == [True, True, False, True]
+    assert (decisions[2].reason, decisions[2].notify) == ("user", True)
 
 
 # ------------------------------------------------------------------------------------------------ in-process
