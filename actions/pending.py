@@ -20,6 +20,7 @@ from hsm.outreach import broadcast
 from hsm.people import access
 
 CONFIRM_BUTTONS = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+NOT_IN_YOUR_CLASSES = "I couldn't find that student in your classes."
 _PRESENT = re.compile(r"\b(present|came|attended|was there)\b", re.IGNORECASE)
 _ABSENT = re.compile(r"\b(absent|didn'?t come|did not come|not there|missed|no show)\b", re.IGNORECASE)
 
@@ -39,7 +40,10 @@ def plan_override(session: Session, tracker: Tracker) -> tuple[str, list[dict], 
     status = "absent" if _ABSENT.search(text) else "present" if _PRESENT.search(text) else None
     if status is None:
         return "Was the student present or absent? e.g. 'Mark John Doe as present in yesterday's Guitar class'.", [], []
-    students = override.find_students(session, text)
+    teacher_id = who.person_id if who.role == "teacher" else None
+    students = override.find_students(session, text, teacher_id=teacher_id)
+    if teacher_id is not None and not students:  # names nobody, confirms nothing about other teachers' students
+        return NOT_IN_YOUR_CLASSES, [], []
     if len(students) != 1:
         what = "more than one student" if students else "no student"
         return f"That matches {what}; please give the full name or the enrollment ID.", [], []

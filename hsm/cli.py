@@ -25,7 +25,7 @@ def _cmd_import_school(args: argparse.Namespace) -> int:
     from hsm.records.school_import import import_school_file
 
     try:
-        report = import_school_file(args.file)
+        report = import_school_file(args.file, allow_shared_phones=args.allow_shared_phones)
     except SchoolFileError as error:
         print(f"refused {args.file}: nothing was imported.", file=sys.stderr)
         for problem in error.problems:
@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     importer = commands.add_parser("import-school", help="load a school file (idempotent, all or nothing)")
     importer.add_argument("file")
+    importer.add_argument(
+        "--allow-shared-phones",
+        action="store_true",
+        help="import even when two families' guardians, or two students, share a phone (they are merged)",
+    )
     importer.set_defaults(handler=_cmd_import_school)
 
     templates = commands.add_parser("import-templates", help="load WhatsApp templates into whatsapp_templates")

@@ -269,8 +269,9 @@ _NOT_NAMES = re.compile(
 
 
 def makeup_student(session: Session, meeting: ClassMeeting, text: str) -> m.Student | None:
-    """The student a makeup request names ("mark makeup attendance for Daniel in guitar"): looked up among the
-    course's students first, then the whole school; None when the name fits nobody or several."""
+    """The student a makeup request names ("mark makeup attendance for Daniel in guitar"): looked up only among
+    the active students of the class's course (a batch the teacher teaches); None when the name fits nobody or
+    several, so nobody outside that course is found or named."""
     course = meeting.batch.course
     words = {course.name.lower(), course.code.lower(), *(a.lower() for a in course.aliases)}
     name = _NOT_NAMES.sub(" ", text)
@@ -286,12 +287,8 @@ def makeup_student(session: Session, meeting: ClassMeeting, text: str) -> m.Stud
         .unique()
         .all()
     )
-    everyone = session.execute(select(m.Student)).scalars().all()
-    for pool in (course_students, everyone):
-        found = match_name(name, roster_entries(list(pool)))
-        if found.resolved:
-            return session.get(m.Student, found.resolved.student_id)
-    return None
+    found = match_name(name, roster_entries(list(course_students)))
+    return session.get(m.Student, found.resolved.student_id) if found.resolved else None
 
 
 def draft_for_makeup(
@@ -329,10 +326,38 @@ class SaveResult:
 def _enrollment_for(session: Session, student_id: int, batch: m.Batch, makeup: bool) -> m.Enrollment | None:
     query = select(m.Enrollment).where(m.Enrollment.student_id == student_id)
     if makeup:  # a makeup class is taken from the student's enrollment in the same course
-        query = query.join(m.Batch, m.Batch.id == m.Enrollment.batch_id).where(m.Batch.course_id == batch.course_id)
+        query = query.join(m.Batch, m.Batch.id == m.Enrollment.batch_id).where(
+            m.Batch.course_id == batch.course_id, m.Enrollment.status == "active"
+        )
     else:
         query = query.where(m.Enrollment.batch_id == batch.id)
     return session.execute(query.order_by(m.Enrollment.id).limit(1).with_for_update()).scalar_one_or_none()
+
+
+def _flag_makeup(
+    session: Session,
+    actor: str,
+    batch: m.Batch,
+    day: date,
+    student: m.Student,
+    enrollment: m.Enrollment | None,
+    status: str,
+) -> None:
+    """Every makeup class is written to `audit_log` marked for the office's review (a class taken from an
+    enrollment in another batch)."""
+    session.add(
+        m.AuditLog(
+            actor=actor,
+            action="attendance.makeup",
+            entity="attendance_records",
+            entity_id=f"{batch.code}:{day}:{student.enrollment_id}",
+            after={
+                "status": status,
+                "from_batch": enrollment.batch.code if enrollment is not None else None,
+                "review": True,
+            },
+        )
+    )
 
 
 def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
@@ -381,6 +406,8 @@ def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
         if previous == status:
             continue
         enrollment = _enrollment_for(session, student.id, batch, makeup)
+        if makeup:
+            _flag_makeup(session, actor, batch, draft.attendance_date, student, enrollment, status)
         if enrollment is not None:
             if status == PRESENT:
                 if enrollment.classes_remaining > 0:

@@ -45,14 +45,24 @@ def name_in(text: str) -> str:
     return " ".join(_NOT_A_NAME.sub(" ", text.replace("'s ", " ")).split())
 
 
-def find_students(session: Session, text: str) -> list[m.Student]:
-    """Students an admin means: an enrollment ID anywhere in the text, else a (fuzzy) name among all students."""
+def find_students(session: Session, text: str, teacher_id: int | None = None) -> list[m.Student]:
+    """Students someone means: an enrollment ID anywhere in the text, else a (fuzzy) name; an admin searches every
+    student, a teacher (`teacher_id`) only the students enrolled in batches they teach."""
+    query = select(m.Student).order_by(m.Student.enrollment_id)
+    if teacher_id is not None:
+        query = query.where(
+            m.Student.id.in_(
+                select(m.Enrollment.student_id)
+                .join(m.Batch, m.Batch.id == m.Enrollment.batch_id)
+                .where(m.Batch.teacher_id == teacher_id, m.Enrollment.status != "ended")
+            )
+        )
     code = _ENROLLMENT_ID.search(text)
     if code:
         enrollment_id = f"HSM-{code.group(1)}-{code.group(2)}"
-        student = session.execute(select(m.Student).filter_by(enrollment_id=enrollment_id)).scalar_one_or_none()
+        student = session.execute(query.filter_by(enrollment_id=enrollment_id)).scalar_one_or_none()
         return [student] if student else []
-    students = session.execute(select(m.Student).order_by(m.Student.enrollment_id)).scalars().all()
+    students = session.execute(query).scalars().all()
     course_words = {
         word.lower()
         for course in session.execute(select(m.Course)).scalars()

@@ -314,7 +314,49 @@ def _cross_reference_problems(school: SchoolFile) -> list[str]:
     return problems
 
 
-def parse_school(raw: Any) -> SchoolFile:
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(a.lower().split()) == " ".join(b.lower().split())
+
+
+def shared_phone_problems(school: SchoolFile) -> list[str]:
+    """Phones that would join two families: the importer finds a guardian by phone (two guardians' entries with one
+    phone and different names become one person, who then sees both families), and a number has one student."""
+    problems: list[str] = []
+    hint = "shared phones are refused unless imported with --allow-shared-phones"
+    # phone -> (the first entry with that guardian phone, the guardian's name)
+    guardians: dict[str, tuple[str, str]] = {}
+    students: dict[str, str] = {}
+    family_of: dict[str, set[str]] = {}  # guardian phone -> enrollment ids
+    for index, student in enumerate(school.students):
+        label = f"students[{index}] {student.enrollment_id}"
+        guardian = student.guardian
+        if guardian is not None:
+            first = guardians.get(guardian.phone)
+            if first is not None and not _same_name(first[1], guardian.name):
+                problems.append(
+                    f"{label}: guardian.phone: {guardian.phone} is also the phone of {first[0]}'s guardian, "
+                    f"another family ({hint})"
+                )
+            guardians.setdefault(guardian.phone, (label, guardian.name))
+            family_of.setdefault(guardian.phone, set()).add(student.enrollment_id)
+        if student.phone:
+            if student.phone in students:
+                problems.append(f"{label}: phone: {student.phone} is also {students[student.phone]}'s phone ({hint})")
+            students.setdefault(student.phone, label)
+    for index, student in enumerate(school.students):
+        label = f"students[{index}] {student.enrollment_id}"
+        own = student.guardian.phone if student.guardian else None
+        if student.phone and student.phone in guardians and student.phone != own:
+            first = guardians[student.phone]
+            if student.enrollment_id not in family_of[student.phone]:
+                problems.append(
+                    f"{label}: phone: {student.phone} is also the phone of {first[0]}'s guardian, "
+                    f"another family ({hint})"
+                )
+    return problems
+
+
+def parse_school(raw: Any, allow_shared_phones: bool = False) -> SchoolFile:
     if not isinstance(raw, dict):
         raise SchoolFileError(["the file must be a mapping with a 'school' section"])
     try:
@@ -322,12 +364,14 @@ def parse_school(raw: Any) -> SchoolFile:
     except ValidationError as error:
         raise SchoolFileError([f"{_describe_location(raw, e['loc'])}: {e['msg']}" for e in error.errors()]) from None
     problems = _cross_reference_problems(school)
+    if not allow_shared_phones:
+        problems += shared_phone_problems(school)
     if problems:
         raise SchoolFileError(problems)
     return school
 
 
-def load_school_file(path: str | Path) -> SchoolFile:
+def load_school_file(path: str | Path, allow_shared_phones: bool = False) -> SchoolFile:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
@@ -336,4 +380,4 @@ def load_school_file(path: str | Path) -> SchoolFile:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise SchoolFileError([f"{path} is not valid YAML: {error}"]) from None
-    return parse_school(raw)
+    return parse_school(raw, allow_shared_phones)

@@ -250,8 +250,11 @@ def import_school(school: SchoolFile, session: Session) -> ImportReport:
     return report
 
 
-def import_school_file(path: str | Path, database_url: str | None = None) -> ImportReport:
-    """Validate the whole file first, then write it in a single transaction."""
-    school = load_school_file(path)
+def import_school_file(
+    path: str | Path, database_url: str | None = None, allow_shared_phones: bool = False
+) -> ImportReport:
+    """Validate the whole file first (phones shared across families refused unless `allow_shared_phones`), then
+    write it in a single transaction."""
+    school = load_school_file(path, allow_shared_phones)
     with session_scope(database_url) as session:
         return import_school(school, session)

@@ -130,7 +130,10 @@ def test_database_error_midway_rolls_back_everything(school_db, tmp_path, monkey
 
     raw = yaml.safe_load(SCHOOL_FILE.read_text())
     raw["students"][0]["name"] = "Johnny Doe"
-    raw["students"].append(copy.deepcopy(raw["students"][-1]) | {"enrollment_id": "HSM-24-041", "name": "New Kid"})
+    raw["students"].append(
+        copy.deepcopy(raw["students"][-1])
+        | {"enrollment_id": "HSM-24-041", "name": "New Kid", "phone": "+919845000041"}
+    )
     changed = tmp_path / "school.yaml"
     changed.write_text(yaml.safe_dump(raw))
     before = snapshot(school_db)
