@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hsm.infra import models as m
 from hsm.money.providers import PaidEvent, PaymentLink
-from hsm.outreach.notices import Notice
+from hsm.outreach.notices import Notice, staff_text
 
 log = logging.getLogger("hsm.money.payments")
 
@@ -32,9 +32,9 @@ class PaymentRefused:
 
 
 def clean(value: object, limit: int = 60) -> str:
-    """A provider's (or a forger's) text made safe for a log line, an audit row and a WhatsApp template parameter:
-    one line, spaces collapsed, at most `limit` characters."""
-    return " ".join(str(value).split())[:limit] or "-"
+    """A provider's (or a forger's) text for a log line, an audit row and the admins' notice (`staff_text`), "-" when
+    nothing is left."""
+    return staff_text(value, limit) or "-"
 
 
 def remember(

@@ -25,12 +25,18 @@ class Notice:
     template_params: tuple[str, ...] = ()
 
 
-def staff_quote(text: str | None, limit: int = 200) -> str:
-    """Someone else's words as staff see them: Unicode format characters (bidi overrides, zero-width) and control
-    characters dropped, whitespace collapsed, cut to `limit`, inner double quotes made single, in “curly quotes”."""
+def staff_text(text: object, limit: int = 200) -> str:
+    """Text from outside (a user, a provider, a forger) made safe for staff, a log line or a template parameter:
+    Unicode format characters (bidi overrides, zero-width) and control characters dropped, whitespace collapsed to
+    one line, cut to `limit`."""
     kept = "".join(ch for ch in str(text or "") if unicodedata.category(ch) not in ("Cf", "Cc"))
-    words = " ".join(kept.replace('"', "'").replace("“", "'").replace("”", "'").split())
-    return f"“{words[:limit]}”"
+    return " ".join(kept.split())[:limit]
+
+
+def staff_quote(text: str | None, limit: int = 200) -> str:
+    """Someone else's words as staff see them: `staff_text`, inner double quotes made single, in “curly quotes”."""
+    unquoted = str(text or "").replace('"', "'").replace("“", "'").replace("”", "'")
+    return f"“{staff_text(unquoted, limit)}”"
 
 
 def claim_office_notice(session: Session, phone: str) -> bool:

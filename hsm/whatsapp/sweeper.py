@@ -40,7 +40,7 @@ from sqlalchemy import select, update
 
 from hsm.infra import clock
 from hsm.infra import models as m
-from hsm.infra.config import DEFAULT_SWEEP_INTERVAL_S, DEFAULT_SWEEP_RECEIVED_AFTER_S, get_settings
+from hsm.infra.config import Sweep, get_settings
 from hsm.infra.db import session_scope
 from hsm.infra.logmask import wamid_ref
 from hsm.infra.phone import mask_phone
@@ -49,27 +49,19 @@ from hsm.whatsapp.payloads import InboundMessage, parse_webhook
 
 log = logging.getLogger("hsm.whatsapp.sweeper")
 
-DEFAULT_INTERVAL_S = DEFAULT_SWEEP_INTERVAL_S
-DEFAULT_RECEIVED_AFTER_S = DEFAULT_SWEEP_RECEIVED_AFTER_S
-DEFAULT_STALE_AFTER_S = store.STALE_PROCESSING.total_seconds()
 LOOKBACK = timedelta(days=1)  # older unfinished messages are left to the start-up replay (replay_after_restart)
 
 Handle = Callable[[InboundMessage], Awaitable[Any]]
 
 
-@dataclass(frozen=True)
-class SweepSettings:
-    interval_s: float = DEFAULT_INTERVAL_S
-    received_after_s: float = DEFAULT_RECEIVED_AFTER_S
-    stale_after_s: float = DEFAULT_STALE_AFTER_S
+# The sweep's timings: the settings section itself (HSM_SWEEP_INTERVAL_S, HSM_SWEEP_RECEIVED_AFTER_S,
+# HSM_SWEEP_STALE_AFTER_S); tests build their own.
+SweepSettings = Sweep
 
-    @classmethod
-    def from_env(cls) -> SweepSettings:
-        """HSM_SWEEP_INTERVAL_S, HSM_SWEEP_RECEIVED_AFTER_S, HSM_SWEEP_STALE_AFTER_S (hsm.infra.config)."""
-        sweep = get_settings().sweep
-        return cls(
-            interval_s=sweep.interval_s, received_after_s=sweep.received_after_s, stale_after_s=sweep.stale_after_s
-        )
+
+def sweep_settings() -> SweepSettings:
+    """The sweep's timings as configured now (hsm.infra.config)."""
+    return get_settings().sweep
 
 
 @dataclass(frozen=True)
@@ -240,7 +232,7 @@ async def sweep_unprocessed(
     """One sweep: hand orphaned messages to `handle` (one task per sender, in order). Returns the
     wamids handed over. `tracker_store` (or a callable returning it) lets an interrupted message that Rasa did
     finish be marked processed instead of being processed twice."""
-    settings = settings or SweepSettings.from_env()
+    settings = settings or sweep_settings()
     tracker_store = _resolve(tracker_store)
     rows = await asyncio.to_thread(unfinished_inbound)
     now = time.monotonic()
@@ -306,7 +298,7 @@ async def run_sweeper(
     state: SweepState | None = None,
 ) -> None:
     """Sweep every `settings.interval_s` until cancelled. A failed sweep (database down) is logged and retried."""
-    settings = settings or SweepSettings.from_env()
+    settings = settings or sweep_settings()
     state = state or SweepState()
     while True:
         await asyncio.sleep(settings.interval_s)
@@ -322,7 +314,7 @@ def start_sweeper(
     handle: Handle, settings: SweepSettings | None = None, *, role_of: store.RoleLookup, tracker_store: Any = None
 ) -> asyncio.Task[None] | None:
     """Start the periodic sweep on the running loop; None when HSM_SWEEP_INTERVAL_S=0 turns it off."""
-    settings = settings or SweepSettings.from_env()
+    settings = settings or sweep_settings()
     if settings.interval_s <= 0:
         return None
     log.info("sweeping for orphaned inbound messages every %.0f s", settings.interval_s)

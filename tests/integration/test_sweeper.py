@@ -193,4 +193,4 @@ def test_the_sweep_is_off_with_a_zero_interval(monkeypatch):
     assert asyncio.run(start()) is None
     monkeypatch.setenv("HSM_SWEEP_STALE_AFTER_S", "soon")
     with pytest.raises(ValueError, match="HSM_SWEEP_STALE_AFTER_S"):
-        sweeper.SweepSettings.from_env()
+        sweeper.sweep_settings()

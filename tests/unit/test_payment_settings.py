@@ -10,6 +10,7 @@ import pytest
 
 from hsm.infra import config
 from hsm.infra.config import PROJECT_ROOT, SettingsError, check_settings, check_settings_or_exit, get_settings
+from tests.unit.conftest import set_environment
 
 HSM = PROJECT_ROOT / ".venv" / "bin" / "hsm"
 OLD_CONSTANT = "local-payment-webhook-secret"
@@ -22,17 +23,8 @@ PRODUCTION_SECRETS = {  # the other settings production needs (tests/unit/test_p
 RAZORPAY = {"RAZORPAY_KEY_ID": "rzp_live_x", "RAZORPAY_KEY_SECRET": "key-secret-0123456789"}
 
 
-@pytest.fixture
-def clean_env(monkeypatch):
-    """No variable the settings read is set."""
-    for name in config.VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
 def set_all(env, **values: str) -> None:
-    for name, value in values.items():
-        env.setenv(name, value)
+    set_environment(env, values)
 
 
 def test_no_payment_webhook_secret_is_written_in_the_code():

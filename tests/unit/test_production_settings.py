@@ -8,8 +8,9 @@ import re
 
 import pytest
 
-from hsm.infra import config, settings_values
+from hsm.infra import settings_values
 from hsm.infra.config import PROJECT_ROOT, SettingsError, check_settings, check_settings_or_exit
+from tests.unit.conftest import set_environment
 
 SAMPLE_PASSWORD = "change-me-to-a-long-random-hex-string"
 GOOD = {
@@ -22,20 +23,8 @@ GOOD = {
 }
 
 
-@pytest.fixture
-def clean_env(monkeypatch):
-    """No variable the settings read is set."""
-    for name in config.VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
 def start_with(env, values: dict[str, str | None]) -> None:
-    for name, value in values.items():
-        if value is None:
-            env.delenv(name, raising=False)
-        else:
-            env.setenv(name, value)
+    set_environment(env, values)
 
 
 def test_a_production_setting_that_is_fine_starts(clean_env):

@@ -17,14 +17,6 @@ from hsm.infra.config import PROJECT_ROOT, SettingsError, check_settings, check_
 HSM = PROJECT_ROOT / ".venv" / "bin" / "hsm"
 
 
-@pytest.fixture
-def clean_env(monkeypatch):
-    """No variable the settings read is set."""
-    for name in config.VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
 def test_every_section_has_its_defaults(clean_env):
     settings = check_settings()
     for name, section in config.SECTIONS.items():

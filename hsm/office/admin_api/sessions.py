@@ -27,9 +27,7 @@ MESSAGES_LIMIT_DEFAULT, MESSAGES_LIMIT_MAX = 50, 200
 
 
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+    return None if value is None else clock.as_utc(value).isoformat()
 
 
 def _session_view(phone: str) -> dict | None:
