@@ -137,6 +137,7 @@ class Admin(TimestampMixin, Base):
     phone = Column(PHONE, unique=True)
     email = Column(String(200))
     active = Column(Boolean, nullable=False, default=True)
+    deactivated_at = Column(DateTime(timezone=True))  # when they left (hsm.people.lifecycle); nothing is deleted
 
 
 class Teacher(TimestampMixin, Base):
@@ -148,6 +149,7 @@ class Teacher(TimestampMixin, Base):
     phone = Column(PHONE, unique=True)
     email = Column(String(200))
     active = Column(Boolean, nullable=False, default=True)
+    deactivated_at = Column(DateTime(timezone=True))  # when they left (hsm.people.lifecycle); nothing is deleted
     courses = relationship("Course", secondary="teacher_courses", order_by="Course.code")
 
     @property
@@ -171,6 +173,8 @@ class Student(TimestampMixin, Base):
     dob = Column(Date)
     phone = Column(PHONE, index=True)
     email = Column(String(200))
+    active = Column(Boolean, nullable=False, default=True)
+    deactivated_at = Column(DateTime(timezone=True))
     enrollments = relationship("Enrollment", back_populates="student", order_by="Enrollment.id")
     guardian_links = relationship("StudentGuardian", back_populates="student")
 
@@ -181,6 +185,8 @@ class Guardian(TimestampMixin, Base):
     name = Column(String(200), nullable=False)
     phone = Column(PHONE, nullable=False, unique=True)
     email = Column(String(200))
+    active = Column(Boolean, nullable=False, default=True)
+    deactivated_at = Column(DateTime(timezone=True))
     student_links = relationship("StudentGuardian", back_populates="guardian")
 
 

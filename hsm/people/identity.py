@@ -49,8 +49,8 @@ def _links_by_phone():
     tables = {
         "admin": (m.Admin, (m.Admin.active.is_(True),)),
         "teacher": (m.Teacher, (m.Teacher.active.is_(True),)),
-        "student": (m.Student, ()),
-        "guardian": (m.Guardian, ()),
+        "student": (m.Student, (m.Student.active.is_(True),)),
+        "guardian": (m.Guardian, (m.Guardian.active.is_(True),)),
     }
     parts = []
     for rank, role in enumerate(ROLE_PRIORITY):

@@ -1,7 +1,8 @@
 """The admin API's error shape, `{"error": {"code", "message", "field"?}}`, and the middleware answering with it.
 
 Errors are `{"error": {"code", "message", "field"?}}`: 400 malformed input (naming the field), 401 token missing,
-expired, badly signed, lacking a claim, living too long or revoked, 403 role, 404, 413 body over 64 kB, 422
+expired, badly signed, lacking a claim, living too long or revoked, 403 role, 404, 409 the records' state forbids it
+(a domain service's `Conflict`), 413 body over 64 kB, 422
 well-formed but impossible (unknown template, opted-out number, outside the 24-hour window), 502 Meta refused.
 Responses carry full phone numbers (admins need them); logs mask them.
 """
@@ -16,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from hsm.infra.phone import mask_phone
+from hsm.records.changes import RecordError
 
 log = logging.getLogger("hsm.office.admin_api")
 
@@ -66,6 +68,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         response = await handler(request)
     except ApiError as error:
         response = error.response()
+    except RecordError as error:  # a domain service refused the change
+        status = {"invalid": 400, "not_found": 404, "conflict": 409}[error.kind]
+        response = ApiError(status, error.code, error.message, error.field).response()
     except web.HTTPRequestEntityTooLarge:
         response = ApiError(413, "payload_too_large", f"the body is over {MAX_BODY_BYTES} bytes").response()
     except web.HTTPException as error:

@@ -14,6 +14,8 @@ from hsm.office.admin_api.errors import MAX_BODY_BYTES, ApiError, bad_request
 
 MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds (PostgreSQL's int4)
 MAX_OFFSET = 1_000_000
+PAGE_LIMIT_DEFAULT = 50
+PAGE_LIMIT_MAX = 200
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII only: int() would also read "٣" and "1_000"
 
 
@@ -95,3 +97,13 @@ def _int_query(request: web.Request, key: str, default: int, low: int, high: int
 def _id_path(request: web.Request, key: str) -> int:
     """A row id from the path: 1 to MAX_ID."""
     return _whole_number(request.match_info[key], key, 1, MAX_ID)
+
+
+def page_query(request: web.Request, default: int = PAGE_LIMIT_DEFAULT) -> tuple[int, int]:
+    """`?limit=` (1-200) and `?offset=` (0-1,000,000) of a list endpoint."""
+    return _int_query(request, "limit", default, 1, PAGE_LIMIT_MAX), _int_query(request, "offset", 0, 0, MAX_OFFSET)
+
+
+def page(key: str, items: list, total: int, limit: int, offset: int) -> dict:
+    """Every list endpoint's shape: `{"total", "limit", "offset", <key>: [...]}`."""
+    return {"total": total, "limit": limit, "offset": offset, key: items}
