@@ -51,7 +51,7 @@ def jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, (list, tuple)):
         return [jsonable(item) for item in value]
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(key): jsonable(item) for key, item in value.items()}
     return value
 
@@ -81,17 +81,17 @@ def record_change(
     action: str,
     entity: str,
     entity_id: object,
-    before: Mapping[str, Any] | None,
-    after: Mapping[str, Any] | None,
+    before: Any,
+    after: Any,
 ) -> m.AuditLog:
-    """Append one audit_log row (who, what, before -> after) in the caller's transaction."""
+    """Append one audit_log row (who, what, before -> after: usually dicts of fields) in the caller's transaction."""
     row = m.AuditLog(
         actor=actor[:ACTOR_MAX_CHARS],
         action=action,
         entity=entity,
         entity_id=None if entity_id is None else str(entity_id),
-        before=jsonable(dict(before)) if before is not None else None,
-        after=jsonable(dict(after)) if after is not None else None,
+        before=jsonable(before),
+        after=jsonable(after),
     )
     session.add(row)
     return row

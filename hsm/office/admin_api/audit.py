@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from hsm.infra import models as m
 from hsm.infra.db import session_scope
 from hsm.office.admin_api.auth import Caller
+from hsm.records.changes import record_change
 
 
 def _audit(session, caller: Caller, action: str, entity: str, entity_id: str | None, before: Any, after: Any) -> None:
-    session.add(
-        m.AuditLog(actor=caller.actor, action=action, entity=entity, entity_id=entity_id, before=before, after=after)
-    )
+    record_change(session, caller.actor, action, entity, entity_id, before, after)
 
 
 def _audit_now(caller: Caller, action: str, entity: str, entity_id: str | None, before: Any, after: Any) -> None:
