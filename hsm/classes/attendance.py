@@ -16,6 +16,7 @@ from hsm.classes.roster_match import NameMatch, RosterEntry, match_name
 from hsm.classes.schedule import ClassMeeting, batch_roster, teacher_classes_on
 from hsm.infra import clock
 from hsm.infra import models as m
+from hsm.records.changes import record_change
 
 PRESENT, ABSENT = "present", "absent"
 # A class counts as "the one just taught" from 15 minutes before it starts to 90 minutes after it ends.
@@ -345,18 +346,14 @@ def _flag_makeup(
 ) -> None:
     """Every makeup class is written to `audit_log` marked for the office's review (a class taken from an
     enrollment in another batch)."""
-    session.add(
-        m.AuditLog(
-            actor=actor,
-            action="attendance.makeup",
-            entity="attendance_records",
-            entity_id=f"{batch.code}:{day}:{student.enrollment_id}",
-            after={
-                "status": status,
-                "from_batch": enrollment.batch.code if enrollment is not None else None,
-                "review": True,
-            },
-        )
+    record_change(
+        session,
+        actor,
+        "attendance.makeup",
+        "attendance_records",
+        f"{batch.code}:{day}:{student.enrollment_id}",
+        None,
+        {"status": status, "from_batch": enrollment.batch.code if enrollment is not None else None, "review": True},
     )
 
 
@@ -431,15 +428,14 @@ def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
         else:
             record.status, record.marked_by, record.source = status, actor.split(":")[-1], "whatsapp"
     after = {s.enrollment_id: current.marks[s.id] for s in current.roster}
-    session.add(
-        m.AuditLog(
-            actor=actor,
-            action="attendance.replaced" if before else "attendance.saved",
-            entity="attendance_records",
-            entity_id=f"{batch.code}:{draft.attendance_date}",
-            before=before or None,
-            after=after,
-        )
+    record_change(
+        session,
+        actor,
+        "attendance.replaced" if before else "attendance.saved",
+        "attendance_records",
+        f"{batch.code}:{draft.attendance_date}",
+        before or None,
+        after,
     )
     session.flush()
     return SaveResult(

@@ -19,6 +19,7 @@ from hsm.infra import models as m
 from hsm.infra.config import get_settings
 from hsm.money import billing
 from hsm.people.identity import Identity
+from hsm.records.changes import record_change
 
 
 def teacher_window_days() -> int:
@@ -221,15 +222,14 @@ def apply_override(session: Session, override: Override, actor: str) -> str:
         record.status, record.marked_by, record.source = override.status, marker, "override"
     student = session.get(m.Student, override.student_id)
     batch = session.get(m.Batch, override.batch_id)
-    session.add(
-        m.AuditLog(
-            actor=actor,
-            action="attendance.override",
-            entity="attendance_records",
-            entity_id=f"{batch.code}:{override.class_date}:{student.enrollment_id}",
-            before={"status": before},
-            after={"status": override.status},
-        )
+    record_change(
+        session,
+        actor,
+        "attendance.override",
+        "attendance_records",
+        f"{batch.code}:{override.class_date}:{student.enrollment_id}",
+        {"status": before},
+        {"status": override.status},
     )
     session.flush()
     left = f" ({enrollment.classes_remaining} classes left)" if enrollment is not None else ""

@@ -38,6 +38,7 @@ from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.config import DEFAULT_SMTP_PORT, DEFAULT_SMTP_SENDER, SettingsError, get_settings
 from hsm.infra.phone import InvalidPhoneNumber, mask_phone, normalise_phone
+from hsm.records.changes import record_change
 
 log = logging.getLogger("hsm.people.linking")
 
@@ -216,15 +217,9 @@ def _audit(
     entity: str = _AUDIT_ENTITY,
     entity_id: str | None = None,
 ) -> m.AuditLog:
-    row = m.AuditLog(
-        actor=f"whatsapp:{mask_phone(address)}",
-        action=action,
-        entity=entity,
-        entity_id=entity_id or phone_ref(address),
-        after=after,
-        created_at=now,
+    row = record_change(
+        session, f"whatsapp:{mask_phone(address)}", action, entity, entity_id or phone_ref(address), None, after, at=now
     )
-    session.add(row)
     session.flush()
     return row
 
@@ -410,16 +405,8 @@ def _link(session: Session, link: m.LinkCode, address: str, now: datetime) -> st
             f"✅ Done: this number is now linked to {first_name} (you as {relation}). "
             f"Ask me about {first_name}'s next class, classes left or fees any time."
         )
-    session.add(
-        m.AuditLog(
-            actor=f"whatsapp:{mask_phone(address)}",
-            action=_LINKED,
-            entity="student",
-            entity_id=student.enrollment_id,
-            before=before,
-            after=after,
-            created_at=now,
-        )
+    record_change(
+        session, f"whatsapp:{mask_phone(address)}", _LINKED, "student", student.enrollment_id, before, after, at=now
     )
     session.flush()
     log.info("linked %s to %s as %s", mask_phone(address), student.enrollment_id, relation)

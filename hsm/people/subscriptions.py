@@ -19,6 +19,7 @@ from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.phone import InvalidPhoneNumber, mask_phone, normalise_phone
 from hsm.people.identity import identify
+from hsm.records.changes import record_change
 
 KINDS = ("reminders", "announcements")
 OPT_OUT, OPT_IN = "opt_out", "opt_in"
@@ -100,16 +101,15 @@ def _set(session: Session, phone: str, kinds: Kinds, value: bool) -> Subscriptio
         row.opted_in_at = now
     else:
         row.opted_out_at = now
-    session.add(
-        m.AuditLog(
-            actor=f"whatsapp:{mask_phone(address)}",
-            action=OPT_IN if value else OPT_OUT,
-            entity="whatsapp_subscriptions",
-            entity_id=mask_phone(address),
-            before=before,
-            after=after,
-            created_at=now,
-        )
+    record_change(
+        session,
+        f"whatsapp:{mask_phone(address)}",
+        OPT_IN if value else OPT_OUT,
+        "whatsapp_subscriptions",
+        mask_phone(address),
+        before,
+        after,
+        at=now,
     )
     session.flush()
     return SubscriptionState(address, after, changed=True)

@@ -83,8 +83,10 @@ def record_change(
     entity_id: object,
     before: Any,
     after: Any,
+    at: datetime | None = None,
 ) -> m.AuditLog:
-    """Append one audit_log row (who, what, before -> after: usually dicts of fields) in the caller's transaction."""
+    """Append one audit_log row (who, what, before -> after: usually dicts of fields) in the caller's transaction;
+    `at` defaults to the school's clock."""
     row = m.AuditLog(
         actor=actor[:ACTOR_MAX_CHARS],
         action=action,
@@ -93,5 +95,7 @@ def record_change(
         before=jsonable(before),
         after=jsonable(after),
     )
+    if at is not None:
+        row.created_at = at
     session.add(row)
     return row

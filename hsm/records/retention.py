@@ -33,6 +33,7 @@ from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.config import DEFAULT_RETENTION_DAYS, get_settings
 from hsm.infra.logmask import mask_phone_text, mask_text, mask_value, wamid_ref
+from hsm.records.changes import record_change
 
 log = logging.getLogger("hsm.records.retention")
 
@@ -206,15 +207,15 @@ def purge(session: Session, now: datetime | None = None, days: int | None = None
         .execution_options(synchronize_session=False)
     )
     session.execute(delete(m.WhatsAppSession).where(expired_session).execution_options(synchronize_session=False))
-    session.add(
-        m.AuditLog(
-            actor="system:retention",
-            action="purge",
-            entity="retention",
-            entity_id=None,
-            after={"days": days, "messages_before": messages_before.isoformat(), **counts},
-            created_at=now,
-        )
+    record_change(
+        session,
+        "system:retention",
+        "purge",
+        "retention",
+        None,
+        None,
+        {"days": days, "messages_before": messages_before.isoformat(), **counts},
+        at=now,
     )
     session.flush()
     return report
