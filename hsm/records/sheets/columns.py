@@ -58,7 +58,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         ),
         Column("next_due", "Next Due", ("Due Date", "Next Due Date", "Fee Due", "Next Fee Due", "Due On")),
         Column("status", "Status", ("Enrollment Status",)),
-        Column("opted_out", "WhatsApp Opted Out", ("Opted Out", "Opt Out", "No WhatsApp")),
+        Column("opted_out", "WhatsApp Opted Out", ("Opted Out", "Opt Out", "WhatsApp Opt Out")),
     ),
     "teachers": (
         Column("employee_id", "Employee ID", ("Emp ID", "Teacher ID", "Staff ID", "Employee Code", "ID", "Code")),

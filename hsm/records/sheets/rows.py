@@ -77,9 +77,19 @@ def _required(record: dict[str, Any], name: str, what: str) -> str:
     return value
 
 
+_DATE_FIELDS = {"dob": "date of birth", "next_due": "due date"}
+
+
 def _given(record: dict[str, Any], readers: dict[str, Any]) -> dict[str, Any]:
     """{field: read value} for the columns the sheet has."""
-    return {name: reader(record[name]) for name, reader in readers.items() if name in record}
+    values = {}
+    for name, reader in readers.items():
+        if name in record:
+            try:
+                values[name] = reader(record[name])
+            except CellError as error:
+                raise RowError(f"{_DATE_FIELDS[name]}: {error}" if name in _DATE_FIELDS else str(error)) from None
+    return values
 
 
 @dataclass
