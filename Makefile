@@ -26,6 +26,7 @@ help:
 	@echo "make bench-parse NLU parse latency (p50/p95) against rasa run --enable-api"
 	@echo "make bench-postgres  the same on PostgreSQL + Redis with 1 and 2 Rasa replicas"
 	@echo "make bench-store CPU per call of the channel's database work (store, claim, statuses, complete)"
+	@echo "make bench-import  import a generated 400-student spreadsheet (all-or-nothing and --skip-bad)"
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/constraints.txt pyproject.toml
 	@test -x $(BIN)/python || { py=$$(scripts/find-python310.sh) && echo "creating $(VENV) with $$py" && $$py -m venv $(VENV); }
@@ -89,6 +90,11 @@ bench-postgres: $(STAMP) $(MODEL)
 .PHONY: bench-store
 bench-store: $(STAMP)
 	$(BIN)/python bench/store_bench.py
+
+# Spreadsheet import: 400 generated students (12 bad rows), all-or-nothing and --skip-bad, SQLite and PostgreSQL.
+.PHONY: bench-import
+bench-import: $(STAMP)
+	$(BIN)/python bench/import_bench.py
 
 constraints: $(STAMP)
 	{ head -2 requirements/constraints.txt; $(BIN)/pip freeze --exclude-editable; } > requirements/constraints.txt.new

@@ -20,21 +20,6 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_import_school(args: argparse.Namespace) -> int:
-    from hsm.records.school_file import SchoolFileError
-    from hsm.records.school_import import import_school_file
-
-    try:
-        report = import_school_file(args.file, allow_shared_phones=args.allow_shared_phones)
-    except SchoolFileError as error:
-        print(f"refused {args.file}: nothing was imported.", file=sys.stderr)
-        for problem in error.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return 2
-    print(f"imported {args.file}: {report.summary()}")
-    return 0
-
-
 def _cmd_import_templates(args: argparse.Namespace) -> int:
     from hsm.whatsapp.templates import TemplateFileError, import_templates
 
@@ -82,15 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
         handler=_cmd_db_upgrade
     )
 
-    importer = commands.add_parser("import-school", help="load a school file (idempotent, all or nothing)")
-    importer.add_argument("file")
-    importer.add_argument(
-        "--allow-shared-phones",
-        action="store_true",
-        help="import even when two families' guardians, or two students, share a phone (they are merged)",
-    )
-    importer.set_defaults(handler=_cmd_import_school)
-
     templates = commands.add_parser("import-templates", help="load WhatsApp templates into whatsapp_templates")
     templates.add_argument("file", nargs="?", default="templates/whatsapp_templates.yaml")
     templates.set_defaults(handler=_cmd_import_templates)
@@ -100,11 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     whois.set_defaults(handler=_cmd_whois)
 
     from hsm.office.admin_cli import add_admin_commands
+    from hsm.records.import_cli import add_import_commands
     from hsm.records.retention import add_security_commands
 
     _add_development_commands(commands)
     add_security_commands(commands)
     add_admin_commands(commands)
+    add_import_commands(commands)
     return parser
 
 

@@ -90,24 +90,27 @@ def test_demo_school_loads_completely(school_db):
 def test_second_import_changes_nothing(school_db):
     before = snapshot(school_db)
     report = import_school_file(SCHOOL_FILE, school_db)
-    assert report.created == {} and report.updated == {}
+    assert report.nothing_to_change
     assert snapshot(school_db) == before
 
 
 def test_reimport_updates_in_place(school_db, tmp_path):
     raw = yaml.safe_load(SCHOOL_FILE.read_text())
-    raw["students"][0]["enrollments"][0]["classes_remaining"] = 9
+    raw["students"][0]["enrollments"][0]["classes_remaining"] = 9  # live state: a conflict, not applied
+    raw["students"][0]["enrollments"][0]["fee"] = 2100
     raw["batches"][0]["days"] = ["Tue"]
     raw["students"][0]["phone"] = "098765 43210"  # same number, another format
     changed = tmp_path / "school.yaml"
     changed.write_text(yaml.safe_dump(raw))
     report = import_school_file(changed, school_db)
-    assert report.created == {}
-    assert report.updated == {"enrollments": 1, "batch_slots": 1}
+    assert report.created == []
+    assert report.counts(report.updated) == {"enrollments": 1, "batches": 1}
+    assert [(c.field, c.database, c.file) for c in report.conflicts] == [("classes_remaining", 15, 9)]
     with session_scope(school_db) as s:
         assert count(s, m.Student) == 40 and count(s, m.Enrollment) == 44
         john = s.execute(select(m.Student).filter_by(enrollment_id="HSM-24-001")).scalar_one()
-        assert john.enrollments[0].classes_remaining == 9 and john.phone == "+919876543210"
+        assert john.enrollments[0].classes_remaining == 15 and john.enrollments[0].fee == 2100
+        assert john.phone == "+919876543210"
         guitar = s.execute(select(m.Batch).filter_by(code="GTR-BEG-TT17")).scalar_one()
         assert [slot.weekday for slot in guitar.slots] == [1]
 
@@ -126,7 +129,7 @@ def test_broken_file_writes_nothing_on_an_empty_database(db_url, tmp_path):
 
 def test_database_error_midway_rolls_back_everything(school_db, tmp_path, monkeypatch):
     """A failure after rows were written (here: a forced error on the last student) leaves the old data."""
-    from hsm.records import school_import
+    from hsm.records import merge
 
     raw = yaml.safe_load(SCHOOL_FILE.read_text())
     raw["students"][0]["name"] = "Johnny Doe"
@@ -137,14 +140,14 @@ def test_database_error_midway_rolls_back_everything(school_db, tmp_path, monkey
     changed = tmp_path / "school.yaml"
     changed.write_text(yaml.safe_dump(raw))
     before = snapshot(school_db)
-    original_upsert = school_import._Upserter.upsert
+    original_put = merge._Merge.put
 
-    def failing_upsert(self, model, key, values, kind):
-        if model is m.Student and key == {"enrollment_id": "HSM-24-041"}:
+    def failing_put(self, kind, model, row, values, label, entity_id, **fixed):
+        if model is m.Student and fixed == {"enrollment_id": "HSM-24-041"}:
             raise RuntimeError("disk full")
-        return original_upsert(self, model, key, values, kind)
+        return original_put(self, kind, model, row, values, label, entity_id, **fixed)
 
-    monkeypatch.setattr(school_import._Upserter, "upsert", failing_upsert)
+    monkeypatch.setattr(merge._Merge, "put", failing_put)
     with pytest.raises(RuntimeError):
         import_school_file(changed, school_db)
     assert snapshot(school_db) == before
