@@ -20,7 +20,7 @@ help:
 	@echo "make train       train the Rasa model (prints the training time)"
 	@echo "make validate    rasa data validate --fail-on-warning"
 	@echo "make lint        ruff check, ruff format --check, mypy"
-	@echo "make db          migrate DATABASE_URL and import the demo school"
+	@echo "make db          migrate DATABASE_URL, import the demo school, staff accounts for its admins and teachers"
 	@echo "make eval        NLU evaluation: 5-fold CV, held-out messages, regression phrases, test stories, validate"
 	@echo "make bench       webhook benchmark: WhatsApp channel vs Rasa's REST channel"
 	@echo "make bench-parse NLU parse latency (p50/p95) against rasa run --enable-api"
@@ -48,6 +48,7 @@ db: $(STAMP)
 	$(BIN)/hsm db upgrade
 	$(BIN)/hsm import-school $(SCHOOL_FILE)
 	$(BIN)/hsm import-templates templates/whatsapp_templates.yaml
+	$(BIN)/hsm staff add --from-school --by make-db
 
 run: $(STAMP) $(MODEL) db
 	scripts/run-local.sh

@@ -43,7 +43,8 @@ def token(
     algorithm: str = "HS256",
     **claims,
 ) -> str:
-    """A token as `hsm tokens issue` makes it (iat now, iss, aud); `claims` add or replace some, None leaves one out."""
+    """A token as an outside tool signs it (iat now, iss, aud; no jti we recorded); `claims` add or replace some,
+    None leaves one out."""
     now = int(time.time())
     payload = {"sub": sub, "role": role, "iss": ISSUER, "aud": AUDIENCE, "iat": now}
     if expires_in is not None:
@@ -216,35 +217,38 @@ async def test_an_admin_revokes_every_earlier_token_of_a_subject(api):
 
 
 @pytest.mark.asyncio
-async def test_hsm_tokens_issue_and_revoke(api, capsys, monkeypatch):
+async def test_hsm_staff_tokens_issue_and_revoke(api, capsys, monkeypatch):
     client, _, _ = api
     url = f"{PREFIX}/sessions/{RINA}"
-    assert hsm_main(["tokens", "issue", "--subject", "ops", "--role", "staff", "--hours", "2"]) == 0
+    issue = ["staff", "tokens", "issue", "--subject", "ops", "--role", "staff"]
+    assert hsm_main([*issue, "--hours", "2"]) == 0
     issued = capsys.readouterr().out.strip()
     claims = jwt.decode(issued, SECRET, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER)
     assert (claims["sub"], claims["role"], claims["exp"] - claims["iat"]) == ("ops", "staff", 7200)
-    assert abs(claims["iat"] - time.time()) < 60
+    assert abs(claims["iat"] - time.time()) < 60 and len(claims["jti"]) == 32
     assert (await client.get(url, headers=bearer(issued))).status == 404  # accepted
-    assert hsm_main(["tokens", "issue", "--subject", "boss", "--role", "admin"]) == 0  # default: the maximum
+    assert hsm_main(["staff", "tokens", "issue", "--subject", "boss", "--role", "admin"]) == 0  # default: the maximum
     claims = jwt.decode(capsys.readouterr().out.strip(), SECRET, algorithms=["HS256"], audience=AUDIENCE)
     assert (claims["role"], claims["exp"] - claims["iat"]) == ("admin", 12 * 3600)
-    assert hsm_main(["tokens", "issue", "--subject", "ops", "--role", "staff", "--hours", "13"]) == 2
+    assert hsm_main([*issue, "--hours", "13"]) == 2
     assert "at most 12" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        hsm_main(["tokens", "issue", "--subject", "ops", "--role", "student"])
+        hsm_main(["staff", "tokens", "issue", "--subject", "ops", "--role", "student"])
+    with pytest.raises(SystemExit):
+        hsm_main(["tokens", "issue", "--subject", "ops", "--role", "staff"])  # folded into `hsm staff tokens`
     capsys.readouterr()
 
-    assert hsm_main(["tokens", "revoke", "ops", "--dry-run"]) == 0
+    assert hsm_main(["staff", "tokens", "revoke", "--subject", "ops", "--dry-run"]) == 0
     assert "would revoke" in capsys.readouterr().out
     assert (await client.get(url, headers=bearer(issued))).status == 404  # nothing changed
-    assert hsm_main(["tokens", "revoke", "ops", "--by", "ravi"]) == 0
+    assert hsm_main(["staff", "tokens", "revoke", "--subject", "ops", "--by", "ravi"]) == 0
     assert "ops" in capsys.readouterr().out
     assert (await error_of(await client.get(url, headers=bearer(issued)), 401))["code"] == "token_revoked"
     (audit,) = audit_rows("admin_tokens.revoked")
-    assert audit.actor == "cli:ravi" and audit.after["subject"] == "ops"
+    assert audit.actor == "cli:ravi" and audit.after["subject"] == "ops" and audit.after["tokens_revoked"] == 1
 
     monkeypatch.delenv("ADMIN_JWT_SECRET")
-    assert hsm_main(["tokens", "issue", "--subject", "ops", "--role", "staff"]) == 2
+    assert hsm_main(issue) == 2
     assert "ADMIN_JWT_SECRET" in capsys.readouterr().err
 
 

@@ -2,8 +2,8 @@
 
 The parts: `app` (the routes, start and shutdown, `hsm api`), `auth` (the JWT check, revoked tokens, roles, minting
 a token), `errors` (the error shape and its middleware), `inputs` (reading requests, bounded numbers), `audit`,
-`state` (shared keys), and the handlers: `send`, `broadcasts`, `sessions` (sessions and messages), `tokens`
-(revoking a subject's tokens). This package re-exports their public names.
+`state` (shared keys), and the handlers: `send`, `broadcasts`, `sessions` (sessions and messages), `staff` (staff
+accounts), `tokens` (issuing, listing and revoking tokens). This package re-exports their public names.
 """
 
 from hsm.office.admin_api.app import DEFAULT_PORT, add_api_command, create_admin_app, healthz, run_api
@@ -50,7 +50,15 @@ from hsm.office.admin_api.sessions import (
     post_sessions_clear,
 )
 from hsm.office.admin_api.state import ADMIN_PREFIX, CALLER, CLIENT, ENQUEUE, OWN_CLIENT, PREFIX, SECRET
-from hsm.office.admin_api.tokens import Revocation, post_tokens_revoke, revoke_tokens
+from hsm.office.admin_api.tokens import (
+    Revocation,
+    TokenView,
+    issue_recorded_token,
+    list_tokens,
+    post_tokens_revoke,
+    revoke_token,
+    revoke_tokens,
+)
 
 __all__ = [
     "ADMIN_PREFIX",
@@ -78,6 +86,7 @@ __all__ = [
     "PREFIX",
     "ROLES",
     "Revocation",
+    "TokenView",
     "SECRET",
     "SUBJECT_MAX_CHARS",
     "UNPROCESSABLE",
@@ -92,8 +101,10 @@ __all__ = [
     "get_messages",
     "get_session",
     "healthz",
+    "issue_recorded_token",
     "issue_token",
     "jwt_secret",
+    "list_tokens",
     "mask_path",
     "post_broadcast",
     "post_send",
@@ -101,6 +112,7 @@ __all__ = [
     "post_tokens_revoke",
     "read_json",
     "requires",
+    "revoke_token",
     "revoke_tokens",
     "revoked_before",
     "run_api",

@@ -6,6 +6,11 @@ GET  /api/whatsapp/broadcasts/{id}      a broadcast's progress (admin only)
 GET  /api/whatsapp/sessions/{phone}     a number's WhatsApp session
 POST /api/whatsapp/sessions/clear       forget a session's context and expire it
 GET  /api/whatsapp/messages/{phone}     a number's messages, newest first (limit 1-200, offset 0-1,000,000)
+GET  /api/admin/staff                   staff accounts, paginated; POST adds one (admin only)
+GET  /api/admin/staff/{login}           one account; PATCH changes it (staff: only their own name and e-mail)
+POST /api/admin/staff/{login}/deactivate, .../reactivate   (admin only)
+GET  /api/admin/tokens                  the tokens we issued, paginated (admin only); POST issues one (admin only)
+POST /api/admin/tokens/{jti}/revoke     refuse one token from now on (admin only)
 POST /api/admin/tokens/revoke           refuse every token of a subject issued before now (admin only)
 GET  /healthz                           liveness, no token
 """
@@ -26,8 +31,16 @@ from hsm.office.admin_api.broadcasts import get_broadcast, post_broadcast
 from hsm.office.admin_api.errors import MAX_BODY_BYTES, errors_middleware
 from hsm.office.admin_api.send import post_send
 from hsm.office.admin_api.sessions import get_messages, get_session, post_sessions_clear
+from hsm.office.admin_api.staff import (
+    get_staff,
+    get_staff_account,
+    patch_staff,
+    post_staff,
+    post_staff_deactivate,
+    post_staff_reactivate,
+)
 from hsm.office.admin_api.state import ADMIN_PREFIX, CLIENT, ENQUEUE, OWN_CLIENT, PREFIX, SECRET
-from hsm.office.admin_api.tokens import post_tokens_revoke
+from hsm.office.admin_api.tokens import get_tokens, post_token_revoke, post_tokens, post_tokens_revoke
 from hsm.outreach import broadcast as bc
 from hsm.whatsapp.client import WhatsAppClient
 
@@ -64,7 +77,16 @@ def create_admin_app(
     app.router.add_get(f"{PREFIX}/sessions/{{phone}}", get_session, allow_head=False)
     app.router.add_post(f"{PREFIX}/sessions/clear", post_sessions_clear)
     app.router.add_get(f"{PREFIX}/messages/{{phone}}", get_messages, allow_head=False)
+    app.router.add_get(f"{ADMIN_PREFIX}/staff", get_staff, allow_head=False)
+    app.router.add_post(f"{ADMIN_PREFIX}/staff", post_staff)
+    app.router.add_get(f"{ADMIN_PREFIX}/staff/{{login}}", get_staff_account, allow_head=False)
+    app.router.add_patch(f"{ADMIN_PREFIX}/staff/{{login}}", patch_staff)
+    app.router.add_post(f"{ADMIN_PREFIX}/staff/{{login}}/deactivate", post_staff_deactivate)
+    app.router.add_post(f"{ADMIN_PREFIX}/staff/{{login}}/reactivate", post_staff_reactivate)
+    app.router.add_get(f"{ADMIN_PREFIX}/tokens", get_tokens, allow_head=False)
+    app.router.add_post(f"{ADMIN_PREFIX}/tokens", post_tokens)
     app.router.add_post(f"{ADMIN_PREFIX}/tokens/revoke", post_tokens_revoke)
+    app.router.add_post(f"{ADMIN_PREFIX}/tokens/{{jti}}/revoke", post_token_revoke)
     app.router.add_get("/healthz", healthz, allow_head=False)
 
     async def close_client(app: web.Application) -> None:

@@ -1,11 +1,14 @@
 """Who may call the admin API: the JWT check (HS256, ADMIN_JWT_SECRET), revoked tokens, the roles admin and staff,
-and minting a token that passes (`hsm tokens issue`).
+and minting a token that passes (`hsm staff tokens issue`, POST /api/admin/tokens: hsm.office.admin_api.tokens).
 
 Every /api call needs `Authorization: Bearer <JWT>`: HS256 only, signed with ADMIN_JWT_SECRET, with the claims `sub`,
 `iss` "hsm", `aud` "hsm-admin-api" (or a list holding it), `iat` and `exp`. Times are checked against the real clock,
 not HSM_NOW: `exp` not past, `iat` at most IAT_LEEWAY_S ahead, and `exp - iat` at most HSM_ADMIN_TOKEN_MAX_HOURS
-(default 12). A token issued before its subject's latest revocation (`admin_token_revocations`) is refused. `role`
-"admin" may do everything, "staff" all but broadcasts and revocations.
+(default 12). A token issued before its subject's latest revocation (`admin_token_revocations`) is refused. A
+token with a `jti` we recorded when issuing it (`admin_tokens`) is refused when that row is revoked, or when its
+staff account is deactivated or no longer has a role allowing the token's; a well-signed token whose `jti` we did
+not record (or that has none: an outside tool signing with ADMIN_JWT_SECRET) is checked by its subject only. `role`
+"admin" may do everything, "staff" all but broadcasts, staff accounts' changes and tokens.
 """
 
 from __future__ import annotations
@@ -16,19 +19,22 @@ import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 
 import jwt
 from aiohttp import web
 from aiohttp.web_urldispatcher import MatchInfoError
-from sqlalchemy import select
+from jwt.exceptions import InvalidJTIError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from hsm.infra import models as m
 from hsm.infra.config import get_settings
 from hsm.infra.db import session_scope
 from hsm.office.admin_api.errors import ApiError, Handler
 from hsm.office.admin_api.state import CALLER, SECRET
+from hsm.office.staff import TOKEN_ROLES
 
 log = logging.getLogger("hsm.office.admin_api")
 
@@ -38,6 +44,8 @@ ISSUER = "hsm"  # the `iss` every token must carry
 AUDIENCE = "hsm-admin-api"  # the `aud` every token must carry (or hold, as a list)
 IAT_LEEWAY_S = 60  # how far ahead of this server's clock a token's `iat` may be (the issuer's clock may run fast)
 SUBJECT_MAX_CHARS = 255  # admin_token_revocations.subject
+JTI_MAX_CHARS = 64  # admin_tokens.jti
+LAST_USED_EVERY = timedelta(minutes=5)  # how stale admin_tokens.last_used_at may get (a write at most that often)
 _UNSAFE_IN_HEADER = re.compile(r'["\\\x00-\x1f\x7f]')
 
 
@@ -46,6 +54,8 @@ class Caller:
     subject: str
     role: str
     issued_at: float = 0.0  # the token's `iat`, seconds since 1970
+    jti: str | None = None  # the token's `jti`, if it has one
+    staff_login: str | None = None  # the staff account the token was issued to (we recorded its jti)
 
     @property
     def actor(self) -> str:
@@ -132,7 +142,7 @@ def _check_times(claims: dict, max_hours: float, now: float) -> float:
         raise _refuse(
             "invalid_token",
             f"a token may live at most {_hours(max_hours)} from 'iat' to 'exp' (HSM_ADMIN_TOKEN_MAX_HOURS); this "
-            f"one would live {lives}: get a new one (hsm tokens issue)",
+            f"one would live {lives}: get a new one (hsm staff tokens issue)",
         )
     return issued_at
 
@@ -163,6 +173,10 @@ def authenticate(token: str, secret: str, *, max_hours: float | None = None, now
         raise _refuse("invalid_token", f"the token's 'iss' must be '{ISSUER}'") from error
     except jwt.InvalidAudienceError as error:
         raise _refuse("invalid_token", f"the token's 'aud' must be '{AUDIENCE}'") from error
+    except InvalidJTIError as error:
+        raise _refuse(
+            "invalid_token", f"the token's 'jti' must be a string of 1 to {JTI_MAX_CHARS} characters"
+        ) from error
     except jwt.InvalidTokenError as error:
         raise _refuse("invalid_token", f"the token is not valid: {error}") from error
     if max_hours is None:
@@ -173,53 +187,114 @@ def authenticate(token: str, secret: str, *, max_hours: float | None = None, now
         raise _refuse("invalid_token", "the token's 'sub' must be a non-empty string")
     if len(subject.strip()) > SUBJECT_MAX_CHARS:
         raise _refuse("invalid_token", f"the token's 'sub' is longer than {SUBJECT_MAX_CHARS} characters")
+    jti = claims.get("jti")
+    if jti is not None and (not isinstance(jti, str) or not jti or len(jti) > JTI_MAX_CHARS):
+        raise _refuse("invalid_token", f"the token's 'jti' must be a string of 1 to {JTI_MAX_CHARS} characters")
     if role not in ROLES:
         raise ApiError(403, "forbidden", f"role {role!r} may not use this API (admin or staff)")
-    return Caller(subject.strip(), role, issued_at)
+    return Caller(subject.strip(), role, issued_at, jti)
 
 
 def _as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # SQLite gives naive UTC
 
 
-def revoked_before(subject: str) -> datetime | None:
-    """When `subject`'s tokens were last revoked (those issued before it are refused); None: never."""
-    with session_scope() as session:
-        latest = session.execute(
-            select(m.AdminTokenRevocation.revoked_before)
-            .where(m.AdminTokenRevocation.subject == subject)
-            .order_by(m.AdminTokenRevocation.revoked_before.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+def _latest_revocation(session: Session, subject: str) -> datetime | None:
+    latest = session.execute(
+        select(m.AdminTokenRevocation.revoked_before)
+        .where(m.AdminTokenRevocation.subject == subject)
+        .order_by(m.AdminTokenRevocation.revoked_before.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     return None if latest is None else _as_utc(latest)
 
 
-def check_not_revoked(caller: Caller) -> None:
-    """ApiError 401 `token_revoked` when the caller's token was issued before its subject's latest revocation."""
-    revoked = revoked_before(caller.subject)
-    if revoked is not None and caller.issued_at < revoked.timestamp():
+def revoked_before(subject: str) -> datetime | None:
+    """When `subject`'s tokens were last revoked (those issued before it are refused); None: never."""
+    with session_scope() as session:
+        return _latest_revocation(session, subject)
+
+
+def _check_recorded(session: Session, caller: Caller, now: datetime) -> Caller:
+    """The caller, with its staff account, when we recorded the token's jti; 401 when that record refuses it.
+    One lookup by the unique jti (the account by its primary key, joined); `last_used_at` is written at most
+    every LAST_USED_EVERY."""
+    row = session.execute(
+        select(
+            m.AdminToken.id,
+            m.AdminToken.revoked_at,
+            m.AdminToken.last_used_at,
+            m.StaffAccount.login,
+            m.StaffAccount.active,
+            m.StaffAccount.role,
+        )
+        .outerjoin(m.StaffAccount, m.StaffAccount.id == m.AdminToken.staff_account_id)
+        .where(m.AdminToken.jti == caller.jti)
+    ).one_or_none()
+    if row is None:
+        return caller  # not one of ours: an outside tool's token, checked by its subject only
+    token_id, revoked_at, last_used_at, login, active, account_role = row
+    if revoked_at is not None:
         raise _refuse(
             "token_revoked",
-            f"the tokens of {caller.subject!r} issued before {revoked.isoformat(timespec='seconds')} were revoked: "
-            "get a new one (hsm tokens issue)",
+            f"this token was revoked at {_as_utc(revoked_at).isoformat(timespec='seconds')}: get a new one "
+            "(hsm staff tokens issue)",
         )
+    if login is not None and not active:
+        raise _refuse("account_deactivated", f"the staff account {login!r} is deactivated")
+    if login is not None and caller.role not in TOKEN_ROLES.get(account_role, ()):
+        raise _refuse("token_revoked", f"the staff account {login!r} may no longer hold a {caller.role} token")
+    if last_used_at is None or _as_utc(last_used_at) < now - LAST_USED_EVERY:
+        session.execute(update(m.AdminToken).where(m.AdminToken.id == token_id).values(last_used_at=now))
+    return replace(caller, staff_login=login)
 
 
-def issue_token(secret: str, subject: str, role: str, hours: float | None = None, now: float | None = None) -> str:
-    """A token the API accepts: HS256 over sub, role, iss, aud, iat (now) and exp (`hours` later; default and
-    maximum: HSM_ADMIN_TOKEN_MAX_HOURS). ValueError for a subject, role or lifetime the API would refuse."""
+def check_not_revoked(caller: Caller) -> Caller:
+    """The caller (with the staff account its token was issued to, if any); ApiError 401 `token_revoked` when the
+    token was issued before its subject's latest revocation or its recorded jti was revoked, 401
+    `account_deactivated` when its staff account is deactivated."""
+    now = datetime.now(timezone.utc)
+    with session_scope() as session:
+        revoked = _latest_revocation(session, caller.subject)
+        if revoked is not None and caller.issued_at < revoked.timestamp():
+            raise _refuse(
+                "token_revoked",
+                f"the tokens of {caller.subject!r} issued before {revoked.isoformat(timespec='seconds')} were "
+                "revoked: get a new one (hsm staff tokens issue)",
+            )
+        return caller if caller.jti is None else _check_recorded(session, caller, now)
+
+
+def lifetime_seconds(hours: float | None) -> int:
+    """A token's lifetime in whole seconds (rounded down: never past the cap); default and maximum:
+    HSM_ADMIN_TOKEN_MAX_HOURS. ValueError for less than a second or more than the maximum."""
     max_hours = get_settings().admin_api.token_max_hours
     hours = max_hours if hours is None else hours
+    seconds = int(hours * 3600) if math.isfinite(hours) else 0
+    if not (seconds >= 1 and hours <= max_hours):
+        raise ValueError(
+            f"the lifetime must be at least 1 second and at most {_hours(max_hours)} (HSM_ADMIN_TOKEN_MAX_HOURS)"
+        )
+    return seconds
+
+
+def issue_token(
+    secret: str,
+    subject: str,
+    role: str,
+    hours: float | None = None,
+    now: float | None = None,
+    jti: str | None = None,
+) -> str:
+    """A token the API accepts: HS256 over sub, role, iss, aud, iat (now), exp (`hours` later; default and
+    maximum: HSM_ADMIN_TOKEN_MAX_HOURS) and `jti` when given. ValueError for a subject, role or lifetime the API
+    would refuse. Only signs: hsm.office.admin_api.tokens.issue_recorded_token also records the jti."""
     subject = subject.strip()
     if not subject or len(subject) > SUBJECT_MAX_CHARS:
         raise ValueError(f"the subject must be 1 to {SUBJECT_MAX_CHARS} characters")
     if role not in ROLES:
         raise ValueError(f"the role must be one of {', '.join(ROLES)}")
-    seconds = int(hours * 3600) if math.isfinite(hours) else 0  # rounded down: never past the cap
-    if not (seconds >= 1 and hours <= max_hours):
-        raise ValueError(
-            f"the lifetime must be at least 1 second and at most {_hours(max_hours)} (HSM_ADMIN_TOKEN_MAX_HOURS)"
-        )
+    seconds = lifetime_seconds(hours)
     issued_at = int(time.time() if now is None else now)
     claims = {
         "sub": subject,
@@ -229,6 +304,8 @@ def issue_token(secret: str, subject: str, role: str, hours: float | None = None
         "iat": issued_at,
         "exp": issued_at + seconds,
     }
+    if jti is not None:
+        claims["jti"] = jti
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -240,7 +317,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if required is None:
         return await handler(request)
     caller = authenticate(_token(request), request.app[SECRET])
-    await asyncio.to_thread(check_not_revoked, caller)
+    caller = await asyncio.to_thread(check_not_revoked, caller)
     if required == "admin" and caller.role != "admin":
         raise ApiError(403, "forbidden", "this needs role admin")
     request[CALLER] = caller

@@ -104,6 +104,16 @@ def page_query(request: web.Request, default: int = PAGE_LIMIT_DEFAULT) -> tuple
     return _int_query(request, "limit", default, 1, PAGE_LIMIT_MAX), _int_query(request, "offset", 0, 0, MAX_OFFSET)
 
 
+def flag_query(request: web.Request, key: str) -> bool:
+    """A yes/no query parameter (`?all=true`): true/1/yes or false/0/no, absent: false; else a 400."""
+    raw = request.query.get(key, "").strip().lower()
+    if raw in ("", "false", "0", "no"):
+        return False
+    if raw in ("true", "1", "yes"):
+        return True
+    raise bad_request(key, "must be true or false")
+
+
 def page(key: str, items: list, total: int, limit: int, offset: int) -> dict:
     """Every list endpoint's shape: `{"total", "limit", "offset", <key>: [...]}`."""
     return {"total": total, "limit": limit, "offset": offset, key: items}
