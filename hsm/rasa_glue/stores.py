@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -15,7 +16,9 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.engine import Engine
@@ -38,6 +41,19 @@ def create_tracker_tables(url: str | None = None) -> None:
     that start together would otherwise race to create it, and the losers log errors."""
     url = url or tracker_database_url()
     SQLTrackerStore(host=url).engine.dispose()
+
+
+# Whether a conversation's number still holds the role its session took it in: (sender id, the session's `role`
+# slot) -> None while it does, else (its role now, its first name). Installed at start-up by whoever knows the
+# school's people (`hsm.rasa_glue.startup.prepare_rasa_process(role_check=...)`, from the WhatsApp channel).
+RoleCheck = Callable[[str, "str | None"], "tuple[str, str | None] | None"]
+_ROLE_CHECK: list[RoleCheck] = []
+
+
+def check_roles_with(check: RoleCheck | None) -> None:
+    """Make every SchoolTrackerStore of this process restart a conversation whose number lost its role (None: no
+    check)."""
+    _ROLE_CHECK[:] = [check] if check is not None else []
 
 
 # The intent of the last user message each conversation saved in this process, most recent last: the WhatsApp
@@ -86,6 +102,32 @@ class SchoolTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         await super().save(tracker)
         _remember_latest_intent(tracker)
+
+    async def get_or_create_tracker(
+        self, sender_id: str, max_event_history: int | None = None, append_action_listen: bool = True
+    ) -> DialogueStateTracker:
+        """The conversation as Rasa reads it for each message, in a new session when the number lost the role the
+        session holds (an admin or teacher deactivated mid-session is a prospect from their very next message)."""
+        tracker = await super().get_or_create_tracker(sender_id, max_event_history, append_action_listen)
+        if tracker.events and _ROLE_CHECK:
+            role = tracker.get_slot("role")
+            now = await asyncio.to_thread(_ROLE_CHECK[0], tracker.sender_id, role)
+            if now is not None:
+                logger.info("new session: the number's role changed (%s -> %s)", role, now[0])
+                for event in _session_restart(*now):
+                    tracker.update(event)
+        return tracker
+
+
+def _session_restart(role: str, person_name: str | None) -> list:
+    """A new session in `role`: the events Rasa stores when `action_session_start` sets the caller's slots."""
+    return [
+        ActionExecuted(ACTION_SESSION_START_NAME),
+        SessionStarted(),
+        SlotSet("role", role),
+        SlotSet("person_name", person_name),
+        ActionExecuted(ACTION_LISTEN_NAME),
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ lock stores
