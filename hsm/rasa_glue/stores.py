@@ -103,13 +103,13 @@ class SchoolTrackerStore(SQLTrackerStore):
         await super().save(tracker)
         _remember_latest_intent(tracker)
 
-    async def get_or_create_tracker(
-        self, sender_id: str, max_event_history: int | None = None, append_action_listen: bool = True
-    ) -> DialogueStateTracker:
-        """The conversation as Rasa reads it for each message, in a new session when the number lost the role the
-        session holds (an admin or teacher deactivated mid-session is a prospect from their very next message)."""
-        tracker = await super().get_or_create_tracker(sender_id, max_event_history, append_action_listen)
-        if tracker.events and _ROLE_CHECK:
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        """The conversation's current session as Rasa reads it before each message; a new session in the current
+        role when the number lost the role this one holds (an admin or teacher deactivated mid-session is a
+        prospect from their very next message). Rasa wraps this store in its FailSafeTrackerStore, which reaches
+        it through `retrieve`."""
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None and tracker.events and _ROLE_CHECK:
             role = tracker.get_slot("role")
             now = await asyncio.to_thread(_ROLE_CHECK[0], tracker.sender_id, role)
             if now is not None:
