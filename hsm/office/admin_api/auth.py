@@ -5,7 +5,8 @@ Every /api call needs `Authorization: Bearer <JWT>`: HS256 only, signed with ADM
 `iss` "hsm", `aud` "hsm-admin-api" (or a list holding it), `iat` and `exp`. Times are checked against the real clock,
 not HSM_NOW: `exp` not past, `iat` at most IAT_LEEWAY_S ahead, and `exp - iat` at most HSM_ADMIN_TOKEN_MAX_HOURS
 (default 12). A token issued before its subject's latest revocation (`admin_token_revocations`) is refused. `role`
-"admin" may do everything, "staff" all but broadcasts and revocations.
+"admin" may do everything, "staff" all but broadcasts, revocations, changes to teachers and admins, and corrections
+of an enrollment's live balance.
 """
 
 from __future__ import annotations
