@@ -269,3 +269,44 @@ async def test_enrollments_are_listed_and_changed_with_the_live_balance_kept_for
         assert (await error_of(await client.patch(url, json=payload, headers=ADMIN), 400))["field"] == field
     assert await error_of(await client.patch(f"{BASE}/enrollments/99999", json={"fee": 1}, headers=ADMIN), 404)
     assert await error_of(await client.patch(f"{BASE}/enrollments/abc", json={"fee": 1}, headers=ADMIN), 400)
+
+
+@pytest.mark.parametrize(
+    ("collection", "key", "edit", "missing", "total"),
+    [
+        ("students", "HSM-24-040", {"email": "varun@example.com"}, "HSM-24-999", 40),
+        ("guardians", "+919845000002", {"name": "Susan M. Thomas"}, "+919845009999", 22),
+        ("teachers", "T-106", {"email": "imran@example.com"}, "T-999", 6),
+        ("admins", "ADM-2", {"phone": "+919800000022"}, "ADM-9", 2),
+    ],
+)
+async def test_every_kind_is_paged_edited_deactivated_and_reactivated(client, collection, key, edit, missing, total):
+    first = await ok(await client.get(f"{BASE}/{collection}?limit=1", headers=STAFF))
+    rest = await ok(await client.get(f"{BASE}/{collection}?limit=200&offset=1", headers=STAFF))
+    assert first["total"] == rest["total"] == total and len(first[collection]) == 1
+    assert len(rest[collection]) == total - 1 and first[collection][0] not in rest[collection]
+    url = f"{BASE}/{collection}/{key.replace('+', '%2B')}"
+    kind = collection[:-1]
+    edited = await ok(await client.patch(url, json=edit, headers=ADMIN))
+    assert edited["after"] == edit and all(edited[kind][field] == value for field, value in edit.items())
+
+    assert (await error_of(await client.post(f"{url}/reactivate", json={}, headers=ADMIN), 409))["code"] == (
+        "already_active"
+    )
+    left = await ok(await client.post(f"{url}/deactivate", json={"reason": "left"}, headers=ADMIN))
+    assert left[kind]["active"] is False
+    gone = await ok(await client.get(f"{BASE}/{collection}?active=true", headers=STAFF))
+    assert gone["total"] == total - 1
+    back = await ok(await client.post(f"{url}/reactivate", json={"reason": "came back"}, headers=ADMIN))
+    assert back[kind]["active"] is True
+    assert [r.after["reason"] for r in audit_rows(f"{kind}.reactivated")] == ["came back"]
+
+    missing_url = f"{BASE}/{collection}/{missing.replace('+', '%2B')}"
+    for call in (
+        client.get(missing_url, headers=STAFF),
+        client.patch(missing_url, json=edit, headers=ADMIN),
+        client.post(f"{missing_url}/deactivate", json={"reason": "x"}, headers=ADMIN),
+    ):
+        assert (await error_of(await call, 404))["code"] == "not_found"
+    too_long = await error_of(await client.post(f"{url}/deactivate", json={"reason": "x" * 501}, headers=ADMIN), 400)
+    assert too_long["field"] == "reason"
