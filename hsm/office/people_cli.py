@@ -56,14 +56,11 @@ def _cmd_set_active(args: argparse.Namespace, active: bool) -> int:
         return _fail(error.message)
     finally:
         session.close()
-    verb = (
-        ("would reactivate" if active else "would deactivate")
-        if args.dry_run
-        else ("reactivated" if active else "deactivated")
-    )
-    print(f"{verb} {args.kind}: {_line(view).strip()}")
-    if not active:
-        print("  from their next WhatsApp message this number is a prospect (unless it holds another role)")
+    verb = "reactivate" if active else "deactivate"
+    print(f"{'would ' + verb if args.dry_run else verb + 'd'} {args.kind}: {_line(view).strip()}")
+    if not active and view.get("phone"):
+        print("  from its next WhatsApp message their number has no role from this record (a prospect, unless it")
+        print("  holds another role)")
     if orphaned:
         print(f'  batches now showing "no teacher": {", ".join(orphaned)}')
     if args.dry_run:
@@ -80,7 +77,10 @@ def _cmd_edit(args: argparse.Namespace) -> int:
     session = session_factory()()
     try:
         _, before, after = lifecycle.update_person(session, _actor(args), args.kind, args.key, values)
-        session.rollback() if args.dry_run else session.commit()
+        if args.dry_run:
+            session.rollback()
+        else:
+            session.commit()
     except RecordError as error:
         session.rollback()
         return _fail(error.message)
@@ -105,7 +105,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     with session_scope() as session:
         for kind in kinds:
             total, people = directory.list_people(
-                session, kind, search=args.search, active=False if args.inactive else True, limit=LIST_LIMIT
+                session, kind, search=args.search, active=not args.inactive, limit=LIST_LIMIT
             )
             state = "who left" if args.inactive else "active"
             print(f"{kind}s {state}: {total}" + (f" (first {LIST_LIMIT} shown)" if total > LIST_LIMIT else ""))

@@ -2,11 +2,10 @@
 
 Audience. `all_students` (every student with an active or paused enrollment), `all_teachers` (active teachers),
 `batch` / `course` (students actively enrolled), `custom` (a list of numbers); students and guardians who left are
-never in an audience. A student is reached through
-`student_contacts`: a minor (under 18 today) through their guardians, an adult (or a minor with no guardian) on
-their own phone. Phones are deduplicated; opted-out numbers (`whatsapp_subscriptions.is_active` false, or
-`preferences["announcements"]` false) are never messaged: they are stored as `skipped` recipients, so the record
-shows they were left out on purpose.
+never in an audience. A student is reached through `student_contacts`: a minor (under 18 today) through their
+guardians, an adult (or a minor with no guardian) on their own phone. Phones are deduplicated; opted-out numbers
+(`whatsapp_subscriptions.is_active` false, or `preferences["announcements"]` false) are never messaged: they are
+stored as `skipped` recipients, so the record shows they were left out on purpose.
 """
 
 from __future__ import annotations
