@@ -63,7 +63,10 @@ def list_enrollments(
     if student:
         query = query.where(func.upper(m.Student.enrollment_id) == student.strip().upper())
     if batch:
-        query = query.where(m.Enrollment.batch_id == find_batch(session, batch).id)
+        try:
+            query = query.where(m.Enrollment.batch_id == find_batch(session, batch).id)
+        except NotFound as error:  # a filter naming no batch is a bad request, as for students
+            raise RecordError(error.message, "batch", "unknown_batch") from error
     if status:
         if status not in m.ENROLLMENT_STATUSES:
             raise RecordError(f"status must be one of {', '.join(m.ENROLLMENT_STATUSES)}", "status")

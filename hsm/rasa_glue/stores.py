@@ -1,6 +1,7 @@
 """Rasa's stores on the school's own infrastructure: conversations (Rasa's `events` table) live in the same
 database as the school's data, so a dialogue in progress survives a restart of the Rasa server; conversation locks
-live in Redis when `REDIS_URL` is set, so several Rasa replicas can share the conversations."""
+live in Redis when `REDIS_URL` is set, so several Rasa replicas can share the conversations. A conversation whose
+number lost the role its session holds (someone who left) is read back as a new session in its current role."""
 
 from __future__ import annotations
 
@@ -109,9 +110,13 @@ class SchoolTrackerStore(SQLTrackerStore):
         prospect from their very next message). Rasa wraps this store in its FailSafeTrackerStore, which reaches
         it through `retrieve`."""
         tracker = await super().retrieve(sender_id)
-        if tracker is not None and tracker.events and _ROLE_CHECK:
+        if tracker is not None and tracker.events and _ROLE_CHECK and "role" in tracker.slots:
             role = tracker.get_slot("role")
-            now = await asyncio.to_thread(_ROLE_CHECK[0], tracker.sender_id, role)
+            try:
+                now = await asyncio.to_thread(_ROLE_CHECK[0], tracker.sender_id, role)
+            except Exception:  # noqa: BLE001 - never lose a conversation over the check; the actions re-check anyway
+                logger.warning("the role check failed; the session goes on as it was", exc_info=True)
+                return tracker
             if now is not None:
                 logger.info("new session: the number's role changed (%s -> %s)", role, now[0])
                 for event in _session_restart(*now):

@@ -83,3 +83,14 @@ def test_without_a_check_nothing_changes(store):
         lifecycle.set_active(session, "cli:test", "teacher", "T-101", False, "moved away")
     asyncio.run(store.save(teachers_session(store.domain)))
     assert asyncio.run(store.retrieve(RAHUL)).get_slot("role") == "teacher"
+
+
+def test_a_failing_check_keeps_the_conversation(store, caplog):
+    def broken(sender_id: str, role: str | None) -> None:
+        raise RuntimeError("database unreachable")
+
+    asyncio.run(store.save(teachers_session(store.domain)))
+    stores.check_roles_with(broken)
+    kept = asyncio.run(store.retrieve(RAHUL))
+    assert kept is not None and kept.get_slot("role") == "teacher" and len(kept.events) == 7
+    assert "the role check failed" in caplog.text
