@@ -231,9 +231,10 @@ async def test_enrollments_are_listed_and_changed_with_the_live_balance_kept_for
     assert [e["student"]["enrollment_id"] for e in paused["enrollments"]] == ["HSM-24-040"]
     in_batch = await ok(await client.get(f"{BASE}/enrollments?batch=GTR-BEG-TT17&limit=3", headers=STAFF))
     assert (in_batch["total"], len(in_batch["enrollments"])) == (8, 3)
-    assert (await error_of(await client.get(f"{BASE}/enrollments?status=gone", headers=STAFF), 400))[
-        "field"
-    ] == "status"
+    bad_status = await error_of(await client.get(f"{BASE}/enrollments?status=gone", headers=STAFF), 400)
+    assert bad_status["field"] == "status"
+    unknown = await error_of(await client.get(f"{BASE}/enrollments?batch=NOPE", headers=STAFF), 400)
+    assert (unknown["code"], unknown["field"]) == ("unknown_batch", "batch")
 
     guitar = next(e for e in johns["enrollments"] if e["batch"]["code"] == "GTR-BEG-TT17")
     url = f"{BASE}/enrollments/{guitar['id']}"
