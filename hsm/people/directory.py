@@ -25,6 +25,12 @@ ATTENDANCE_DAYS = 30  # the card's attendance summary looks this far back
 RECENT_CLASSES = 5
 SEARCH_MAX_CHARS = 100
 _ORDER = {"student": "enrollment_id", "guardian": "name", "teacher": "employee_id", "admin": "admin_code"}
+# What `person_summary` reads of each kind, loaded with the page (one query per relation, not one per person).
+_SUMMARY_LOADS = {
+    "student": (selectinload(m.Student.enrollments).selectinload(m.Enrollment.batch),),
+    "guardian": (selectinload(m.Guardian.student_links).selectinload(m.StudentGuardian.student),),
+    "teacher": (selectinload(m.Teacher.courses),),
+}
 
 
 def _iso(value: Any) -> str | None:
@@ -95,9 +101,8 @@ def list_people(
         enrolled = select(m.Enrollment.student_id).where(m.Enrollment.batch_id == found, m.Enrollment.status != "ended")
         query = query.where(model.id.in_(enrolled))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = session.execute(
-        query.order_by(getattr(model, _ORDER[found_kind.name]), model.id).limit(limit).offset(offset)
-    )
+    ordered = query.order_by(getattr(model, _ORDER[found_kind.name]), model.id).limit(limit).offset(offset)
+    rows = session.execute(ordered.options(*_SUMMARY_LOADS.get(found_kind.name, ())))
     return total, list(rows.scalars())
 
 
