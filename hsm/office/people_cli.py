@@ -7,8 +7,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from datetime import datetime
 from typing import Any
 
+from hsm.infra import clock
 from hsm.people.lifecycle import KINDS
 from hsm.records.changes import RecordError
 
@@ -31,11 +33,19 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _left_on(view: dict[str, Any]) -> str:
+    """'  [left 2026-12-01]' (the school's date) for someone who left; '' otherwise."""
+    if view["active"]:
+        return ""
+    when = view.get("deactivated_at")
+    day = datetime.fromisoformat(when).astimezone(clock.school_timezone()).date().isoformat() if when else "?"
+    return f"  [left {day}]"
+
+
 def _line(view: dict[str, Any]) -> str:
-    """One person as a list line: key, name, phone, and "left" for people who left."""
+    """One person as a list line: key, name, phone, and the day they left for people who left."""
     key = view.get("enrollment_id") or view.get("employee_id") or view.get("admin_code") or ""
-    left = "" if view["active"] else f"  [left {str(view.get('deactivated_at') or '')[:10]}]".rstrip()
-    return f"{key:<12} {view['name']:<28} {view.get('phone') or '-':<15}{left}"
+    return f"{key:<12} {view['name']:<28} {view.get('phone') or '-':<15}{_left_on(view)}"
 
 
 def _cmd_set_active(args: argparse.Namespace, active: bool) -> int:

@@ -200,6 +200,8 @@ def test_an_admin_who_left_gets_no_office_notices(session):
     plan = leave.plan_leave(session, priya.id, date(2026, 12, 2), "fever")
     admin_notices = [n.phone for n in leave.leave_notices(session, priya, plan) if n.audience == "admin"]
     assert admin_notices == ["+919800000002"]
+    lifecycle.set_active(session, ACTOR, "admin", "ADM-1", True)
+    assert [a.admin_code for a in office_admins(session)] == ["ADM-1", "ADM-2"]
 
 
 # ------------------------------------------------------------------------------------------------ descriptive edits

@@ -12,8 +12,7 @@ from hsm.classes import batches, enrollments
 from hsm.infra.db import session_scope
 from hsm.office.admin_api.auth import Caller, requires
 from hsm.office.admin_api.errors import ApiError
-from hsm.office.admin_api.inputs import _id_path, page, page_query, read_json
-from hsm.office.admin_api.people import query_flag, query_text
+from hsm.office.admin_api.inputs import _id_path, page, page_query, query_flag, query_text, read_json
 from hsm.office.admin_api.state import ADMIN_PREFIX, CALLER
 
 log = logging.getLogger("hsm.office.admin_api")

@@ -16,8 +16,8 @@ from aiohttp import web
 from hsm.infra.db import session_scope
 from hsm.infra.phone import mask_phone
 from hsm.office.admin_api.auth import Caller, requires
-from hsm.office.admin_api.errors import Handler, bad_request
-from hsm.office.admin_api.inputs import _string, page, page_query, read_json
+from hsm.office.admin_api.errors import Handler
+from hsm.office.admin_api.inputs import _string, page, page_query, query_flag, query_text, read_json
 from hsm.office.admin_api.state import ADMIN_PREFIX, CALLER
 from hsm.people import directory, lifecycle
 
@@ -30,30 +30,6 @@ COLLECTIONS: dict[str, tuple[str, str, str]] = {
     "teacher": ("teachers", "employee_id", "admin"),
     "admin": ("admins", "admin_code", "admin"),
 }
-SEARCH_MAX_CHARS = directory.SEARCH_MAX_CHARS
-
-
-def query_flag(request: web.Request, key: str) -> bool | None:
-    """A yes/no query filter (`true`/`false`, `1`/`0`, `yes`/`no`); None when absent; else 400."""
-    raw = request.query.get(key)
-    if raw is None or raw == "":
-        return None
-    text = raw.strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise bad_request(key, f"must be true or false, got {raw[:20]!r}")
-
-
-def query_text(request: web.Request, key: str, limit: int = SEARCH_MAX_CHARS) -> str | None:
-    """A text query parameter, at most `limit` characters; None when absent or blank."""
-    raw = request.query.get(key)
-    if raw is None or not raw.strip():
-        return None
-    if len(raw) > limit:
-        raise bad_request(key, f"is {len(raw)} characters long; at most {limit} allowed")
-    return raw.strip()
 
 
 def _key(request: web.Request, kind: str) -> str:
@@ -71,7 +47,7 @@ def _lister(kind: str) -> Handler:
     @requires("staff")
     async def list_people(request: web.Request) -> web.Response:
         limit, offset = page_query(request)
-        search, active = query_text(request, "q"), query_flag(request, "active")
+        search, active = query_text(request, "q", directory.SEARCH_MAX_CHARS), query_flag(request, "active")
         batch = query_text(request, "batch", 40) if kind == "student" else None
 
         def work() -> dict:
