@@ -36,7 +36,8 @@ class ActionStudentInfo(GuardedAction):
             if not students:
                 return f"I couldn't find a student matching '{override.name_in(wanted)[:40]}'.", []
             return "Which student?", [
-                {"title": s.name, "payload": payload("student_info", student_id=s.enrollment_id)} for s in students[:10]
+                {"title": override.student_label(s), "payload": payload("student_info", student_id=s.enrollment_id)}
+                for s in students[:10]
             ]
 
         text, buttons = await in_session(look_up)

@@ -9,12 +9,10 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.common import GuardedAction, caller, in_session, payload
-from hsm.infra import models as m
-from hsm.outreach.notices import Notice, claim_office_notice, staff_quote
+from hsm.outreach.notices import Notice, claim_office_notice, office_admins, staff_quote
 from hsm.outreach.notify import deliver
 
 MISSES = {"nlu_fallback", "out_of_scope"}
@@ -53,9 +51,10 @@ def _office_notices(session: Session, phone: str, text: str) -> list[Notice]:
     """The admins' "needs help" notices, at most once per number per HSM_OFFICE_NOTICE_HOURS (none otherwise)."""
     if not claim_office_notice(session, phone):
         return []
-    admins = session.execute(select(m.Admin).where(m.Admin.active.is_(True), m.Admin.phone.is_not(None))).scalars()
     summary = f"{phone} needs help on WhatsApp; last message: {staff_quote(text, 200)}"
-    return [Notice(admin.phone, "admin", f"🙋 {summary}", "new_lead_admin", (summary,)) for admin in admins]
+    return [
+        Notice(admin.phone, "admin", f"🙋 {summary}", "new_lead_admin", (summary,)) for admin in office_admins(session)
+    ]
 
 
 class ActionFallback(GuardedAction):

@@ -24,7 +24,8 @@ from sanic_cors.core import SANIC_CORS_EVALUATED
 
 from hsm.infra import clock
 from hsm.infra.config import check_settings_or_exit, get_settings
-from hsm.people.identity import role_of
+from hsm.infra.db import session_scope
+from hsm.people.identity import identity_if_role_lost, role_of
 from hsm.rasa_glue import startup, stores, worker_agent
 from hsm.whatsapp import render
 from hsm.whatsapp.intake import IntakeWriter
@@ -129,10 +130,18 @@ class RasaDialogue:
         return (tracker.latest_message.intent or {}).get("name") if tracker.latest_message else None
 
 
+def role_now(sender_id: str, role: str | None) -> tuple[str, str | None] | None:
+    """The tracker store's check before each turn (`stores.RoleCheck`): None while the number still holds the
+    session's `role`, else its role and first name now (a teacher who left: ("prospect", None))."""
+    with session_scope() as session:
+        who = identity_if_role_lost(session, sender_id, role)
+    return None if who is None else (who.role, who.name.split()[0] if who.name else None)
+
+
 async def load_rasa_dialogue_in_worker(source: worker_agent.AgentSource) -> RasaDialogue:
     """A worker process's dialogue: Rasa set up and the agent loaded as in the server (runs in the worker)."""
     worker_agent.set_up_like_rasa_run(source)
-    startup.prepare_rasa_process()
+    startup.prepare_rasa_process(role_check=role_now)
     agent = await worker_agent.load_agent(source)
     startup.after_model_loaded()
     return RasaDialogue(agent.handle_message, lambda: agent.tracker_store)
@@ -157,7 +166,7 @@ class WhatsAppInput(InputChannel):
         api_url = credentials.get("api_url") or settings.api_url
         if not all((verify_token, app_secret, access_token, phone_number_id)):
             cls.raise_missing_credentials_exception()
-        startup.prepare_rasa_process()  # this is the Rasa server's process, starting
+        startup.prepare_rasa_process(role_check=role_now)  # this is the Rasa server's process, starting
         return cls(
             str(verify_token), str(app_secret), ClientSettings(str(api_url), str(phone_number_id), str(access_token))
         )

@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     whois.set_defaults(handler=_cmd_whois)
 
     from hsm.office.admin_cli import add_admin_commands
+    from hsm.office.people_cli import add_people_commands
     from hsm.records.import_cli import add_import_commands
     from hsm.records.retention import add_security_commands
 
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_security_commands(commands)
     add_admin_commands(commands)
     add_import_commands(commands)
+    add_people_commands(commands)
     return parser
 
 

@@ -282,7 +282,7 @@ def makeup_student(session: Session, meeting: ClassMeeting, text: str) -> m.Stud
             select(m.Student)
             .join(m.Enrollment)
             .join(m.Batch, m.Batch.id == m.Enrollment.batch_id)
-            .where(m.Batch.course_id == course.id, m.Enrollment.status == "active")
+            .where(m.Batch.course_id == course.id, m.Enrollment.status == "active", m.Student.active.is_(True))
         )
         .scalars()
         .unique()

@@ -213,8 +213,8 @@ def _enrollments(session: Session, student_id: int, statuses: tuple[str, ...]) -
 
 
 def _class_label(batch: m.Batch) -> str:
-    """'Keyboard (Ms. Priya)'."""
-    return f"{batch.course.name} ({batch.teacher.display_name})"
+    """'Keyboard (Ms. Priya)', or 'Keyboard (no teacher)' while its teacher has left."""
+    return f"{batch.course.name} ({schedule.teacher_label(batch)})"
 
 
 def _skip_note(meeting: schedule.ClassMeeting, today: date) -> str:

@@ -21,7 +21,7 @@ from hsm.classes.schedule import ClassMeeting
 from hsm.classes.teacher_day import roster_sizes, students_label
 from hsm.infra import clock
 from hsm.infra import models as m
-from hsm.outreach.notices import Notice
+from hsm.outreach.notices import Notice, office_admins
 
 MAX_DAYS_AHEAD = 90
 MAX_REASON_CHARS = 500
@@ -287,12 +287,9 @@ def _admin_notices(session: Session, teacher: m.Teacher, plan: LeavePlan, skip: 
         f"Affected: {affected}." if classes else "No classes are affected."
     )
     params = (teacher.display_name, teacher.employee_id, day, plan.reason or "not given", affected)
-    admins = session.execute(
-        select(m.Admin).where(m.Admin.active.is_(True), m.Admin.phone.is_not(None)).order_by(m.Admin.admin_code)
-    ).scalars()
     return [
         Notice(admin.phone, "admin", text, TEACHER_LEAVE_TEMPLATE, params)
-        for admin in admins
+        for admin in office_admins(session)
         if admin.phone not in skip
     ]
 
@@ -315,7 +312,8 @@ def _families(session: Session, plan: LeavePlan, skip: set[str]) -> dict[str, _F
             else:
                 links = session.execute(
                     select(m.StudentGuardian)
-                    .where(m.StudentGuardian.student_id == student.id)
+                    .join(m.Guardian, m.Guardian.id == m.StudentGuardian.guardian_id)
+                    .where(m.StudentGuardian.student_id == student.id, m.Guardian.active.is_(True))
                     .options(selectinload(m.StudentGuardian.guardian))
                 ).scalars()
                 targets = sorted((link.guardian.phone, "guardian", link.guardian.name) for link in links)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from hsm.classes.attendance import ABSENT, PRESENT
 from hsm.classes.dates import short_day_label, time_label
 from hsm.classes.roster_match import RosterEntry, match_name
-from hsm.classes.schedule import meetings_between
+from hsm.classes.schedule import NO_TEACHER, meetings_between, teacher_on_duty
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.config import get_settings
@@ -48,15 +48,17 @@ def name_in(text: str) -> str:
 
 def find_students(session: Session, text: str, teacher_id: int | None = None) -> list[m.Student]:
     """Students someone means: an enrollment ID anywhere in the text, else a (fuzzy) name; an admin searches every
-    student, a teacher (`teacher_id`) only the students enrolled in batches they teach."""
+    student (those who left too: `student_label` and the card say so), a teacher (`teacher_id`) only the current
+    students enrolled in batches they teach."""
     query = select(m.Student).order_by(m.Student.enrollment_id)
     if teacher_id is not None:
         query = query.where(
+            m.Student.active.is_(True),
             m.Student.id.in_(
                 select(m.Enrollment.student_id)
                 .join(m.Batch, m.Batch.id == m.Enrollment.batch_id)
                 .where(m.Batch.teacher_id == teacher_id, m.Enrollment.status != "ended")
-            )
+            ),
         )
     code = _ENROLLMENT_ID.search(text)
     if code:
@@ -76,10 +78,25 @@ def find_students(session: Session, text: str, teacher_id: int | None = None) ->
     return [s for s in students if s.id in ids]
 
 
+def student_label(student: m.Student) -> str:
+    """How the office sees a student in a list: 'John Doe', or 'John Doe (left)' once they left the school."""
+    return student.name if student.active else f"{student.name} (left)"
+
+
+def _left_note(student: m.Student) -> str:
+    if student.active:
+        return ""
+    when = student.deactivated_at
+    return " — left" + (
+        f" on {short_day_label(clock.as_utc(when).astimezone(clock.school_timezone()).date())}" if when else ""
+    )
+
+
 def student_card(session: Session, student: m.Student) -> str:
-    """The seed's card: name, contact, each enrollment with plan and classes left, payment status, last payment."""
+    """The seed's card: name, contact, each enrollment with plan and classes left (and "no teacher" where its
+    teacher has left), payment status, last payment; a student who left is shown as such."""
     today = clock.today()
-    lines = [f"👤 {student.name} ({student.enrollment_id})"]
+    lines = [f"👤 {student.name} ({student.enrollment_id}){_left_note(student)}"]
     contact = [c for c in (student.email, student.phone) if c]
     guardians = [
         f"{link.guardian.name} ({link.relation or 'guardian'}) {link.guardian.phone}" for link in student.guardian_links
@@ -98,7 +115,11 @@ def student_card(session: Session, student: m.Student) -> str:
                 else f"₹{balance.fee} due {short_day_label(balance.next_due)}"
             )
         paused = " (paused)" if balance.status == "paused" else ""
-        lines.append(f"🎵 {balance.batch}{paused}: {balance.plan}, {balance.classes_remaining} classes left, {due}")
+        enrollment = session.get(m.Enrollment, balance.enrollment_id)
+        teacher = "" if enrollment is None or teacher_on_duty(enrollment.batch) else f" · {NO_TEACHER}"
+        lines.append(
+            f"🎵 {balance.batch}{paused}: {balance.plan}, {balance.classes_remaining} classes left, {due}{teacher}"
+        )
     last = billing.last_payment(session, student.id)
     if last:
         course = f" for {last.course.name}" if last.course else ""

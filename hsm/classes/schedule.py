@@ -14,6 +14,7 @@ from hsm.infra import models as m
 HOLIDAY = "holiday"
 TEACHER_ON_LEAVE = "cancelled"
 SCHEDULED = "scheduled"
+NO_TEACHER = "no teacher"  # what a batch shows while its teacher has left and no other is assigned
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,18 @@ class ClassMeeting:
     @property
     def held(self) -> bool:
         return self.status == SCHEDULED
+
+
+def teacher_on_duty(batch: m.Batch) -> m.Teacher | None:
+    """The batch's teacher, or None once they have left (deactivated) and the office has not assigned another."""
+    teacher = batch.teacher
+    return teacher if teacher is not None and teacher.active else None
+
+
+def teacher_label(batch: m.Batch) -> str:
+    """'Mr. Rahul', or 'no teacher' while the batch has none."""
+    teacher = teacher_on_duty(batch)
+    return teacher.display_name if teacher is not None else NO_TEACHER
 
 
 def _holidays(session: Session, first: date, last: date) -> dict[date, str]:
@@ -121,12 +134,12 @@ def next_classes(
 
 
 def batch_roster(session: Session, batch_id: int) -> list[m.Student]:
-    """Students actively enrolled in the batch, by name."""
+    """Students actively enrolled in the batch, by name (students who left are not on it)."""
     return list(
         session.execute(
             select(m.Student)
             .join(m.Enrollment, m.Enrollment.student_id == m.Student.id)
-            .where(m.Enrollment.batch_id == batch_id, m.Enrollment.status == "active")
+            .where(m.Enrollment.batch_id == batch_id, m.Enrollment.status == "active", m.Student.active.is_(True))
             .order_by(m.Student.name)
         ).scalars()
     )

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hsm.infra import models as m
 from hsm.money.providers import PaidEvent, PaymentLink
-from hsm.outreach.notices import Notice, staff_text
+from hsm.outreach.notices import Notice, office_admins, staff_text
 
 log = logging.getLogger("hsm.money.payments")
 
@@ -141,10 +141,7 @@ def refuse(session: Session, provider: str, event: PaidEvent, reason: str) -> Pa
         f"({clean(event.reference, 40)}): {reason}"
     )
     text = f"⚠️ Payment not applied: {details}. Nothing was changed; please check it with the payment provider."
-    admins = session.execute(
-        select(m.Admin).where(m.Admin.active.is_(True), m.Admin.phone.is_not(None)).order_by(m.Admin.id)
-    ).scalars()
-    notices = tuple(Notice(admin.phone, "admin", text, REVIEW_TEMPLATE, (details,)) for admin in admins)
+    notices = tuple(Notice(admin.phone, "admin", text, REVIEW_TEMPLATE, (details,)) for admin in office_admins(session))
     return PaymentRefused(payment_id=event.payment_id, reason=reason, notices=notices)
 
 

@@ -16,9 +16,10 @@ from rapidfuzz import fuzz
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from hsm.classes.schedule import teacher_label
 from hsm.infra import models as m
 from hsm.infra.phone import InvalidPhoneNumber, normalise_phone
-from hsm.outreach.notices import Notice, staff_quote
+from hsm.outreach.notices import Notice, office_admins, staff_quote
 
 COURSE_MATCH_MIN = 85  # rapidfuzz ratio for a word or phrase to name a course ("guitaar" → Guitar)
 LEVELS = ("Beginner", "Intermediate", "Advanced")
@@ -332,7 +333,8 @@ def _is_kids_batch(batch: m.Batch) -> bool:
 def _taken_seats(session: Session, batch_ids: list[int]) -> dict[int, int]:
     rows = session.execute(
         select(m.Enrollment.batch_id, func.count(m.Enrollment.id))
-        .where(m.Enrollment.batch_id.in_(batch_ids), m.Enrollment.status == "active")
+        .join(m.Student, m.Student.id == m.Enrollment.student_id)
+        .where(m.Enrollment.batch_id.in_(batch_ids), m.Enrollment.status == "active", m.Student.active.is_(True))
         .group_by(m.Enrollment.batch_id)
     ).all()
     return {batch_id: count for batch_id, count in rows}
@@ -377,7 +379,7 @@ def fitting_batches(
             name=b.name,
             course=course.name,
             level=b.level or DEFAULT_LEVEL,
-            teacher=b.teacher.display_name,
+            teacher=teacher_label(b),
             schedule=schedule_text(b),
             free_seats=b.capacity - taken.get(b.id, 0),
             fits_preference=fits,
@@ -520,12 +522,9 @@ def _lead_notices(session: Session, lead: m.Lead, updated: bool) -> list[Notice]
     icon, label = ("✏️", "Lead updated") if updated else ("🆕", "Lead")
     details = f"{who} ({phone}) {summary}"
     text = f"{icon} {label}: {details}."
-    admins = session.execute(
-        select(m.Admin).where(m.Admin.active.is_(True), m.Admin.phone.is_not(None)).order_by(m.Admin.id)
-    ).scalars()
     return [
         Notice(phone=admin.phone, audience="admin", text=text, template=LEAD_TEMPLATE, template_params=(details,))
-        for admin in admins
+        for admin in office_admins(session)
     ]
 
 

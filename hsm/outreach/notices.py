@@ -39,6 +39,15 @@ def staff_quote(text: str | None, limit: int = 200) -> str:
     return f"“{staff_text(unquoted, limit)}”"
 
 
+def office_admins(session: Session) -> list[m.Admin]:
+    """The admins the office's notices go to: active ones with a phone, by admin code (one who left gets none)."""
+    return list(
+        session.execute(
+            select(m.Admin).where(m.Admin.active.is_(True), m.Admin.phone.is_not(None)).order_by(m.Admin.admin_code)
+        ).scalars()
+    )
+
+
 def claim_office_notice(session: Session, phone: str) -> bool:
     """May the office be told about this number now? At most once per HSM_OFFICE_NOTICE_HOURS per number, however
     many processes run: the last notice is remembered in `audit_log` (action `office.notice`)."""

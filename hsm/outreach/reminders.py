@@ -11,7 +11,8 @@ Rules (the school's clock, `HSM_NOW` aware):
   midnight when a due date passes; a day on which the scheduler never ran in those hours is not caught up.
 - class: a meeting that will be held (holidays and teacher leave skipped, see `schedule.meetings_between`) and
   starts within the next `HSM_CLASS_REMINDER_MINUTES` (30) minutes.
-- Recipients as for broadcasts (`broadcast.student_contacts`): a minor's guardians, else the student's phone.
+- Recipients as for broadcasts (`broadcast.student_contacts`): a minor's guardians, else the student's phone;
+  students and guardians who left get none.
   Numbers that opted out (`is_active` false, or `preferences["reminders"]` false) are skipped.
 - Once: `reminders_sent` is unique on (kind, subject, phone). The row is inserted with status "sending" before the
   send and updated after ("sent" free-form, "template", or "failed"); a crash in between leaves "sending", which
@@ -51,6 +52,7 @@ PAYMENT_BUTTONS = (
     ("I'll pay today", '/request_payment_link{"date": "today"}'),
 )
 SENDING = "sending"
+SCHOOL_AS_TEACHER = "HSM"  # the class_reminder template's teacher while a batch has none
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,8 @@ def _fee_drafts(session: Session, today: date) -> list[PlannedReminder]:
     offsets = set(fee_reminder_days())
     enrollments = session.execute(
         select(m.Enrollment)
-        .where(m.Enrollment.status == "active", m.Enrollment.next_due.is_not(None))
+        .join(m.Student, m.Student.id == m.Enrollment.student_id)
+        .where(m.Enrollment.status == "active", m.Enrollment.next_due.is_not(None), m.Student.active.is_(True))
         .options(
             selectinload(m.Enrollment.batch).selectinload(m.Batch.course),
             selectinload(m.Enrollment.student)
@@ -211,7 +214,7 @@ def _class_drafts(session: Session, now: datetime) -> list[PlannedReminder]:
         students = session.execute(
             select(m.Student)
             .join(m.Enrollment, m.Enrollment.student_id == m.Student.id)
-            .where(m.Enrollment.batch_id == batch.id, m.Enrollment.status == "active")
+            .where(m.Enrollment.batch_id == batch.id, m.Enrollment.status == "active", m.Student.active.is_(True))
             .options(selectinload(m.Student.guardian_links).selectinload(m.StudentGuardian.guardian))
             .order_by(m.Student.enrollment_id)
         ).scalars()
@@ -224,11 +227,13 @@ def _class_drafts(session: Session, now: datetime) -> list[PlannedReminder]:
         when = time_label(meeting.starts_at)
         day = "today" if meeting.class_date == today else "tomorrow"
         room = f" ({batch.room})" if batch.room else ""
-        teacher = batch.teacher.display_name
+        on_duty = schedule.teacher_on_duty(batch)  # none while the batch's teacher has left
+        teacher = on_duty.display_name if on_duty is not None else SCHOOL_AS_TEACHER
+        with_whom = f" with {teacher}" if on_duty is not None else ""
         for phone, (name, own, children) in by_phone.items():
             greeting = first_name(name)
             text = (
-                f"🎵 Hi {greeting}, reminder: {_whose(own, children)} {batch.name} class with {teacher} "
+                f"🎵 Hi {greeting}, reminder: {_whose(own, children)} {batch.name} class{with_whom} "
                 f"starts at {when} {day}{room}."
             )
             course_param = batch.name if own else f"{batch.name} ({_join(children)})"

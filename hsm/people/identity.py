@@ -81,6 +81,13 @@ def identify(session: Session, raw_phone: str) -> Identity:
     return Identity(phone, first.role, first.person_id, first.name, tuple(links))
 
 
+def identity_if_role_lost(session: Session, raw_phone: str, role: str | None) -> Identity | None:
+    """Who the number is now, when `role` (what a conversation took it for) is no longer one of its roles: an admin
+    or teacher who left is a prospect now, a newly linked parent a guardian. None while `role` still holds."""
+    who = identify(session, raw_phone)
+    return None if role in who.roles else who
+
+
 def role_of(session: Session, raw_phone: str) -> tuple[str, int | None]:
     """The role and person id of a number, for its WhatsApp session row (`hsm.whatsapp.store.RoleLookup`)."""
     who = identify(session, raw_phone)
@@ -88,12 +95,12 @@ def role_of(session: Session, raw_phone: str) -> tuple[str, int | None]:
 
 
 def guardian_children(session: Session, guardian_id: int) -> list[m.Student]:
-    """The students this guardian is responsible for, in enrollment-id order."""
+    """The students this guardian is responsible for, in enrollment-id order (children who left are not)."""
     return list(
         session.execute(
             select(m.Student)
             .join(m.StudentGuardian, m.StudentGuardian.student_id == m.Student.id)
-            .where(m.StudentGuardian.guardian_id == guardian_id)
+            .where(m.StudentGuardian.guardian_id == guardian_id, m.Student.active.is_(True))
             .order_by(m.Student.enrollment_id)
         ).scalars()
     )
@@ -103,7 +110,7 @@ def students_for(session: Session, identity: Identity) -> list[m.Student]:
     """The students whose data this caller may see: themselves as a student, their children as a guardian."""
     if identity.role == "student" and identity.person_id is not None:
         student = session.get(m.Student, identity.person_id)
-        return [student] if student else []
+        return [student] if student is not None and student.active else []
     if identity.role == "guardian" and identity.person_id is not None:
         return guardian_children(session, identity.person_id)
     return []

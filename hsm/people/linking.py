@@ -271,7 +271,9 @@ def begin_link(session: Session, phone: str, request: LinkRequest) -> tuple[str,
         log.info("link request from %s refused: %d codes asked for today", mask_phone(address), requests_today)
         return TOO_MANY_REQUESTS_REPLY, None
     enrollment_id = str(request.enrollment_id).strip().upper()[:20]
-    student = session.execute(select(m.Student).where(m.Student.enrollment_id == enrollment_id)).scalar_one_or_none()
+    student = session.execute(
+        select(m.Student).where(m.Student.enrollment_id == enrollment_id, m.Student.active.is_(True))
+    ).scalar_one_or_none()  # a student who left is nobody to link to
     mail = None
     mailable = student is not None and bool(student.email) and "@" in student.email
     if mailable and _mails_today(session, student, now) < MAX_MAILS_PER_STUDENT_PER_DAY:

@@ -1,6 +1,7 @@
 """Rasa's stores on the school's own infrastructure: conversations (Rasa's `events` table) live in the same
 database as the school's data, so a dialogue in progress survives a restart of the Rasa server; conversation locks
-live in Redis when `REDIS_URL` is set, so several Rasa replicas can share the conversations."""
+live in Redis when `REDIS_URL` is set, so several Rasa replicas can share the conversations. A conversation whose
+number lost the role its session holds (someone who left) is read back as a new session in its current role."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -15,7 +17,9 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.engine import Engine
@@ -38,6 +42,19 @@ def create_tracker_tables(url: str | None = None) -> None:
     that start together would otherwise race to create it, and the losers log errors."""
     url = url or tracker_database_url()
     SQLTrackerStore(host=url).engine.dispose()
+
+
+# Whether a conversation's number still holds the role its session took it in: (sender id, the session's `role`
+# slot) -> None while it does, else (its role now, its first name). Installed at start-up by whoever knows the
+# school's people (`hsm.rasa_glue.startup.prepare_rasa_process(role_check=...)`, from the WhatsApp channel).
+RoleCheck = Callable[[str, "str | None"], "tuple[str, str | None] | None"]
+_ROLE_CHECK: list[RoleCheck] = []
+
+
+def check_roles_with(check: RoleCheck | None) -> None:
+    """Make every SchoolTrackerStore of this process restart a conversation whose number lost its role (None: no
+    check)."""
+    _ROLE_CHECK[:] = [check] if check is not None else []
 
 
 # The intent of the last user message each conversation saved in this process, most recent last: the WhatsApp
@@ -86,6 +103,36 @@ class SchoolTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         await super().save(tracker)
         _remember_latest_intent(tracker)
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        """The conversation's current session as Rasa reads it before each message; a new session in the current
+        role when the number lost the role this one holds (an admin or teacher deactivated mid-session is a
+        prospect from their very next message). Rasa wraps this store in its FailSafeTrackerStore, which reaches
+        it through `retrieve`."""
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None and tracker.events and _ROLE_CHECK and "role" in tracker.slots:
+            role = tracker.get_slot("role")
+            try:
+                now = await asyncio.to_thread(_ROLE_CHECK[0], tracker.sender_id, role)
+            except Exception:  # noqa: BLE001 - never lose a conversation over the check; the actions re-check anyway
+                logger.warning("the role check failed; the session goes on as it was", exc_info=True)
+                return tracker
+            if now is not None:
+                logger.info("new session: the number's role changed (%s -> %s)", role, now[0])
+                for event in _session_restart(*now):
+                    tracker.update(event)
+        return tracker
+
+
+def _session_restart(role: str, person_name: str | None) -> list:
+    """A new session in `role`: the events Rasa stores when `action_session_start` sets the caller's slots."""
+    return [
+        ActionExecuted(ACTION_SESSION_START_NAME),
+        SessionStarted(),
+        SlotSet("role", role),
+        SlotSet("person_name", person_name),
+        ActionExecuted(ACTION_LISTEN_NAME),
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ lock stores

@@ -8,7 +8,6 @@ roll back for a dry run) and returns the MergeReport.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from hsm.infra import clock
 from hsm.infra import models as m
+from hsm.people.lifecycle import set_active
 from hsm.records.changes import RecordError, apply_changes, jsonable, record_change
 from hsm.records.merge_input import EnrollmentRow, MergeInput, PaymentRow, StudentRow
 from hsm.records.merge_report import Change, Disagreement, MergeReport
@@ -54,26 +54,6 @@ class MergeOptions:
     dry_run: bool = False
 
 
-def lifecycle_set_active() -> Callable[..., Any]:
-    """`hsm.people.lifecycle.set_active(session, actor, kind, key, active=False, reason=...)`, which deactivates a
-    student, guardian, teacher or admin. Refused with a clear error while this build does not have it.
-
-    INTEGRATION: once hsm.people.lifecycle is merged, replace the body with `from hsm.people.lifecycle import
-    set_active; return set_active`.
-    """
-    try:
-        module = importlib.import_module("hsm.people.lifecycle")
-    except ModuleNotFoundError:
-        module = None
-    if module is None or not hasattr(module, "set_active"):
-        raise RecordError(
-            "--deactivate-missing is not available yet in this version (people cannot be deactivated yet); "
-            "run without it: the report lists who would be deactivated",
-            field="deactivate_missing",
-        )
-    return module.set_active
-
-
 def merge(session: Session, data: MergeInput, options: MergeOptions) -> MergeReport:
     """Merge `data` through `session` (the caller's transaction); see the module docstring."""
     report = MergeReport(source=data.source, dry_run=options.dry_run)
@@ -90,7 +70,6 @@ _LIFECYCLE_KINDS = {"admins": "admin", "teachers": "teacher", "students": "stude
 def deactivate_missing(session: Session, actor: str, report: MergeReport) -> None:
     """The separate step of --deactivate-missing: each row reported as "would deactivate" is deactivated through
     the people lifecycle (batches: marked inactive here), in the import's transaction."""
-    set_active = lifecycle_set_active()
     reason = f"not in {report.source} (import --deactivate-missing)"
     for change in report.would_deactivate:
         key = change.key

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from hsm.infra.db import session_factory
-from hsm.records.merge import MergeOptions, lifecycle_set_active, merge
+from hsm.records.merge import MergeOptions, merge
 from hsm.records.merge_input import MergeInput, from_school_file
 from hsm.records.merge_report import MergeReport
 from hsm.records.school_file import SchoolFile, load_school_file
@@ -27,8 +27,6 @@ def import_school(
 
 def run_merge(data: MergeInput, database_url: str | None, options: MergeOptions) -> MergeReport:
     """Merge `data` in one transaction: committed, or rolled back on any error and for a dry run."""
-    if options.deactivate_missing:
-        lifecycle_set_active()  # refused before anything is read or written when this build cannot deactivate
     session = session_factory(database_url)()
     try:
         report = merge(session, data, options)

@@ -16,6 +16,7 @@ from hsm.classes.schedule import meetings_between
 from hsm.cli import main as hsm_main
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
+from hsm.people.identity import identify
 from hsm.records.changes import RecordError
 from hsm.records.merge import MergeOptions, merge, parse_overwrite
 from hsm.records.merge_input import EnrollmentRow, MergeInput, StudentRow
@@ -190,14 +191,29 @@ def test_already_inactive_people_are_not_reported(school_db, tmp_path):
     assert [c.label for c in report.would_deactivate] == ["Imran Qureshi (T-106)"]
 
 
-def test_deactivate_missing_is_refused_until_the_lifecycle_exists(school_db, tmp_path, capsys):
+def test_a_removed_admin_is_reported_then_deactivated_and_becomes_a_prospect(school_db, tmp_path, capsys):
     path = without_an_admin_and_a_teacher(tmp_path)
-    before = snapshot(school_db)
-    with pytest.raises(RecordError, match="not available yet"):
-        import_school_file(path, school_db, options=MergeOptions(deactivate_missing=True))
-    assert hsm_main(["import-school", str(path), "--deactivate-missing"]) == 2
-    assert "not available yet" in capsys.readouterr().err
-    assert snapshot(school_db) == before
+    with session_scope(school_db) as s:
+        farhan = s.execute(select(m.Admin).filter_by(admin_code="ADM-2")).scalar_one().phone
+        assert identify(s, farhan).role == "admin"
+    assert hsm_main(["import-school", str(path), "--dry-run"]) == 0
+    assert "Farhan Siddiqui (ADM-2)" in capsys.readouterr().out
+    assert hsm_main(["import-school", str(path), "--deactivate-missing"]) == 0
+    out = capsys.readouterr().out
+    assert "Deactivated" in out and "Farhan Siddiqui (ADM-2)" in out and "Imran Qureshi (T-106)" in out
+    with session_scope(school_db) as s:
+        admin = s.execute(select(m.Admin).filter_by(admin_code="ADM-2")).scalar_one()
+        teacher = s.execute(select(m.Teacher).filter_by(employee_id="T-106")).scalar_one()
+        assert (admin.active, teacher.active) == (False, False)
+        assert admin.deactivated_at is not None and teacher.deactivated_at is not None
+        assert identify(s, farhan).role == "prospect"  # over WhatsApp: tests/e2e/test_people_who_leave.py
+        audit = s.execute(select(m.AuditLog).where(m.AuditLog.action == "admin.deactivated")).scalars().all()
+        assert [(row.actor, row.entity_id) for row in audit] == [("import:school.yaml", "ADM-2")]
+    # Nothing is deleted, and a re-import neither reports them again nor reactivates them.
+    report = import_school_file(path, school_db)
+    assert report.would_deactivate == [] and report.deactivated == []
+    with session_scope(school_db) as s:
+        assert s.execute(select(m.Admin).filter_by(admin_code="ADM-2")).scalar_one().active is False
 
 
 def test_dry_run_changes_nothing_and_prints_the_diff(school_db, tmp_path, capsys):

@@ -3,7 +3,8 @@
 The parts: `app` (the routes, start and shutdown, `hsm api`), `auth` (the JWT check, revoked tokens, roles, minting
 a token), `errors` (the error shape and its middleware), `inputs` (reading requests, bounded numbers), `audit`,
 `state` (shared keys), and the handlers: `send`, `broadcasts`, `sessions` (sessions and messages), `staff` (staff
-accounts), `tokens` (issuing, listing and revoking tokens). This package re-exports their public names.
+accounts), `tokens` (issuing, listing and revoking tokens), `people` (students, guardians, teachers, admins),
+`classes` (batches, enrollments). This package re-exports their public names.
 """
 
 from hsm.office.admin_api.app import DEFAULT_PORT, add_api_command, create_admin_app, healthz, run_api

@@ -12,6 +12,11 @@ POST /api/admin/staff/{login}/deactivate, .../reactivate   (admin only)
 GET  /api/admin/tokens                  the tokens we issued, paginated (admin only); POST issues one (admin only)
 POST /api/admin/tokens/{jti}/revoke     refuse one token from now on (admin only)
 POST /api/admin/tokens/revoke           refuse every token of a subject issued before now (admin only)
+GET  /api/admin/{students|guardians|teachers|admins}           the office's people: ?q=&active= (students: &batch=)
+GET|PATCH /api/admin/{kind}/{key}       one person's card; edit names, phones, e-mails (teachers, admins: admin)
+POST /api/admin/{kind}/{key}/deactivate|reactivate             they left / came back (teachers, admins: admin)
+GET  /api/admin/batches, /api/admin/batches/{code}             batches: teacher or "no teacher", slots, roster
+GET  /api/admin/enrollments, PATCH /api/admin/enrollments/{id} status, plan, fee; the live balance (admin, reason)
 GET  /healthz                           liveness, no token
 """
 
@@ -28,7 +33,9 @@ from aiohttp import web
 from hsm.infra.config import get_settings
 from hsm.office.admin_api.auth import ConfigurationError, auth_middleware, jwt_secret
 from hsm.office.admin_api.broadcasts import get_broadcast, post_broadcast
+from hsm.office.admin_api.classes import add_class_routes
 from hsm.office.admin_api.errors import MAX_BODY_BYTES, errors_middleware
+from hsm.office.admin_api.people import add_people_routes
 from hsm.office.admin_api.send import post_send
 from hsm.office.admin_api.sessions import get_messages, get_session, post_sessions_clear
 from hsm.office.admin_api.staff import (
@@ -87,6 +94,8 @@ def create_admin_app(
     app.router.add_post(f"{ADMIN_PREFIX}/tokens", post_tokens)
     app.router.add_post(f"{ADMIN_PREFIX}/tokens/revoke", post_tokens_revoke)
     app.router.add_post(f"{ADMIN_PREFIX}/tokens/{{jti}}/revoke", post_token_revoke)
+    add_people_routes(app.router)  # the office's records: people who leave, batches, enrollments
+    add_class_routes(app.router)
     app.router.add_get("/healthz", healthz, allow_head=False)
 
     async def close_client(app: web.Application) -> None:

@@ -8,7 +8,8 @@ not HSM_NOW: `exp` not past, `iat` at most IAT_LEEWAY_S ahead, and `exp - iat` a
 token with a `jti` we recorded when issuing it (`admin_tokens`) is refused when that row is revoked, or when its
 staff account is deactivated or no longer has a role allowing the token's; a well-signed token whose `jti` we did
 not record (or that has none: an outside tool signing with ADMIN_JWT_SECRET) is checked by its subject only. `role`
-"admin" may do everything, "staff" all but broadcasts, staff accounts' changes and tokens.
+"admin" may do everything, "staff" all but broadcasts, staff accounts' changes, tokens, changes to teachers and
+admins, and corrections of an enrollment's live balance.
 """
 
 from __future__ import annotations

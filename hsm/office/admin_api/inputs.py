@@ -16,6 +16,7 @@ MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds (PostgreSQL's int4)
 MAX_OFFSET = 1_000_000
 PAGE_LIMIT_DEFAULT = 50
 PAGE_LIMIT_MAX = 200
+QUERY_TEXT_MAX_CHARS = 100
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII only: int() would also read "٣" and "1_000"
 
 
@@ -117,3 +118,26 @@ def flag_query(request: web.Request, key: str) -> bool:
 def page(key: str, items: list, total: int, limit: int, offset: int) -> dict:
     """Every list endpoint's shape: `{"total", "limit", "offset", <key>: [...]}`."""
     return {"total": total, "limit": limit, "offset": offset, key: items}
+
+
+def query_flag(request: web.Request, key: str) -> bool | None:
+    """A yes/no query filter (`true`/`false`, `1`/`0`, `yes`/`no`); None when absent; else 400."""
+    raw = request.query.get(key)
+    if raw is None or raw == "":
+        return None
+    text = raw.strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise bad_request(key, f"must be true or false, got {raw[:20]!r}")
+
+
+def query_text(request: web.Request, key: str, limit: int = QUERY_TEXT_MAX_CHARS) -> str | None:
+    """A text query parameter, at most `limit` characters; None when absent or blank."""
+    raw = request.query.get(key)
+    if raw is None or not raw.strip():
+        return None
+    if len(raw) > limit:
+        raise bad_request(key, f"is {len(raw)} characters long; at most {limit} allowed")
+    return raw.strip()

@@ -1,11 +1,11 @@
 """Who an announcement reaches: the audience kinds, each student's contacts, and opted-out numbers left out.
 
 Audience. `all_students` (every student with an active or paused enrollment), `all_teachers` (active teachers),
-`batch` / `course` (students actively enrolled), `custom` (a list of numbers). A student is reached through
-`student_contacts`: a minor (under 18 today) through their guardians, an adult (or a minor with no guardian) on
-their own phone. Phones are deduplicated; opted-out numbers (`whatsapp_subscriptions.is_active` false, or
-`preferences["announcements"]` false) are never messaged: they are stored as `skipped` recipients, so the record
-shows they were left out on purpose.
+`batch` / `course` (students actively enrolled), `custom` (a list of numbers); students and guardians who left are
+never in an audience. A student is reached through `student_contacts`: a minor (under 18 today) through their
+guardians, an adult (or a minor with no guardian) on their own phone. Phones are deduplicated; opted-out numbers
+(`whatsapp_subscriptions.is_active` false, or `preferences["announcements"]` false) are never messaged: they are
+stored as `skipped` recipients, so the record shows they were left out on purpose.
 """
 
 from __future__ import annotations
@@ -61,9 +61,14 @@ def is_minor(student: m.Student, day: date) -> bool:
 
 
 def student_contacts(student: m.Student, today: date) -> list[Recipient]:
-    """Whom to message about a student: a minor's guardians, else the student's own phone (or guardians if none)."""
+    """Whom to message about a student: a minor's guardians, else the student's own phone (or guardians if none).
+    Guardians who left (deactivated) are nobody's contact."""
     guardians = sorted(
-        (link.guardian for link in student.guardian_links if link.guardian and link.guardian.phone),
+        (
+            link.guardian
+            for link in student.guardian_links
+            if link.guardian and link.guardian.phone and link.guardian.active
+        ),
         key=lambda guardian: guardian.id,
     )
     if student.phone and not (is_minor(student, today) and guardians):
@@ -126,7 +131,8 @@ def _student_recipients(session: Session, audience: dict) -> list[Recipient]:
         ids = _enrolled(m.Batch.course_id == course.id, m.Enrollment.status == "active")
     today = clock.today()
     recipients: list[Recipient] = []
-    for student in session.execute(_students_query().where(m.Student.id.in_(ids))).scalars():
+    students = _students_query().where(m.Student.id.in_(ids), m.Student.active.is_(True))
+    for student in session.execute(students).scalars():
         recipients.extend(student_contacts(student, today))
     return recipients
 
