@@ -249,3 +249,19 @@ async def test_an_admin_who_leaves_keeps_no_token_made_on_the_way_out(accounts):
     with session_scope() as session:
         (row,) = session.execute(select(m.AuditLog).where(m.AuditLog.action == "staff.deactivated")).scalars()
     assert row.after["tokens_revoked"] == 3
+
+
+@pytest.mark.asyncio
+async def test_the_tokens_of_an_admin_or_teacher_who_left_are_refused(accounts):
+    from hsm.people.lifecycle import set_active
+
+    client = accounts
+    farhan = (await issue(client, staff="farhan", role="admin"))["token"]
+    assert await accepted(client, farhan)
+    with session_scope() as session:  # hsm people deactivate admin ADM-2: Farhan left the school
+        set_active(session, "cli:tests", "admin", "ADM-2", active=False, reason="moved away")
+    error = await error_of(await client.get(PROBE, headers=bearer(farhan)), 401)
+    assert error["code"] == "account_deactivated" and "farhan" in error["message"]
+    with session_scope() as session:
+        set_active(session, "cli:tests", "admin", "ADM-2", active=True)
+    assert await accepted(client, farhan)  # the account itself was never deactivated: back with the person

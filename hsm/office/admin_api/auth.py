@@ -217,8 +217,9 @@ def revoked_before(subject: str) -> datetime | None:
 
 
 def _check_recorded(session: Session, caller: Caller, now: datetime) -> Caller:
-    """The caller, with its staff account, when we recorded the token's jti; 401 when that record refuses it.
-    One lookup by the unique jti (the account by its primary key, joined); `last_used_at` is written at most
+    """The caller, with its staff account, when we recorded the token's jti; 401 when that record refuses it (also
+    when the admin or teacher the account is has left). One lookup by the unique jti (the account, its admin and
+    teacher by primary key, joined); `last_used_at` is written at most
     every LAST_USED_EVERY."""
     row = session.execute(
         select(
@@ -228,13 +229,19 @@ def _check_recorded(session: Session, caller: Caller, now: datetime) -> Caller:
             m.StaffAccount.login,
             m.StaffAccount.active,
             m.StaffAccount.role,
+            m.Admin.active,
+            m.Teacher.active,
         )
         .outerjoin(m.StaffAccount, m.StaffAccount.id == m.AdminToken.staff_account_id)
+        .outerjoin(m.Admin, m.Admin.id == m.StaffAccount.admin_id)
+        .outerjoin(m.Teacher, m.Teacher.id == m.StaffAccount.teacher_id)
         .where(m.AdminToken.jti == caller.jti)
     ).one_or_none()
     if row is None:
         return caller  # not one of ours: an outside tool's token, checked by its subject only
-    token_id, revoked_at, last_used_at, login, active, account_role = row
+    token_id, revoked_at, last_used_at, login, account_active, account_role, admin_active, teacher_active = row
+    # The account, or the admin or teacher it is (hsm people deactivate: they left), is inactive.
+    active = account_active and admin_active is not False and teacher_active is not False
     if revoked_at is not None:
         raise _refuse(
             "token_revoked",
@@ -242,7 +249,8 @@ def _check_recorded(session: Session, caller: Caller, now: datetime) -> Caller:
             "(hsm staff tokens issue)",
         )
     if login is not None and not active:
-        raise _refuse("account_deactivated", f"the staff account {login!r} is deactivated")
+        who = "is deactivated" if not account_active else "belongs to someone who has left the school"
+        raise _refuse("account_deactivated", f"the staff account {login!r} {who}")
     if login is not None and caller.role not in TOKEN_ROLES.get(account_role, ()):
         raise _refuse("token_revoked", f"the staff account {login!r} may no longer hold a {caller.role} token")
     if last_used_at is None or _as_utc(last_used_at) < now - LAST_USED_EVERY:
