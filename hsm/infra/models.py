@@ -324,7 +324,8 @@ class IssuedPaymentLink(Base):
     created_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow)
 
 
-LEAD_STATUSES = ("new", "contacted", "enrolled", "closed")
+# new -> contacted -> trial_booked -> enrolled | lost; the allowed moves are hsm.outreach.leads.MOVES.
+LEAD_STATUSES = ("new", "contacted", "trial_booked", "enrolled", "lost")
 
 
 class Lead(TimestampMixin, Base):
@@ -340,7 +341,30 @@ class Lead(TimestampMixin, Base):
     source = Column(String(20), nullable=False, default="whatsapp")
     status = Column(String(20), nullable=False, default="new")
     notes = Column(Text)
+    trial_at = Column(DateTime(timezone=True))  # the trial class booked (status trial_booked, kept afterwards)
+    trial_batch_id = Column(ForeignKey("batches.id", ondelete="SET NULL"))
+    student_id = Column(ForeignKey("students.id", ondelete="SET NULL"), index=True)  # once enrolled
+    lost_reason = Column(Text)
     course = relationship("Course")
+    trial_batch = relationship("Batch")
+    student = relationship("Student")
+    events = relationship("LeadEvent", back_populates="lead", order_by="LeadEvent.id", passive_deletes=True)
+
+
+class LeadEvent(Base):
+    """One step of a lead's history: the status it moved from (None: created) and to, who moved it and why."""
+
+    __tablename__ = "lead_events"
+    __table_args__ = (CheckConstraint(_in("to_status", LEAD_STATUSES), name="to_status_known"),)
+    id = Column(Integer, primary_key=True)
+    lead_id = Column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False, index=True)
+    from_status = Column(String(20))
+    to_status = Column(String(20), nullable=False)
+    note = Column(Text)
+    details = Column(JSON)  # what the move set: {"trial_at", "trial_batch", "lost_reason", "student"}
+    actor = Column(String(60), nullable=False)  # as the audit trail spells it (hsm.records.changes)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow)
+    lead = relationship("Lead", back_populates="events")
 
 
 class TeacherLeave(TimestampMixin, Base):
