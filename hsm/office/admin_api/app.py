@@ -7,6 +7,11 @@ GET  /api/whatsapp/sessions/{phone}     a number's WhatsApp session
 POST /api/whatsapp/sessions/clear       forget a session's context and expire it
 GET  /api/whatsapp/messages/{phone}     a number's messages, newest first (limit 1-200, offset 0-1,000,000)
 POST /api/admin/tokens/revoke           refuse every token of a subject issued before now (admin only)
+GET  /api/admin/leads                   leads, filtered and paginated (hsm.office.admin_api.leads)
+GET  /api/admin/leads/{id}              one lead and its history
+POST /api/admin/leads/{id}/move         move a lead along the pipeline (reopening: admin only)
+POST /api/admin/leads/{id}/convert      admit the student a lead asked for; the lead becomes enrolled
+POST /api/admin/students                admit a student: student, guardian and enrollment (admissions)
 GET  /healthz                           liveness, no token
 """
 
@@ -21,9 +26,11 @@ from typing import Any
 from aiohttp import web
 
 from hsm.infra.config import get_settings
+from hsm.office.admin_api.admissions import post_student
 from hsm.office.admin_api.auth import ConfigurationError, auth_middleware, jwt_secret
 from hsm.office.admin_api.broadcasts import get_broadcast, post_broadcast
 from hsm.office.admin_api.errors import MAX_BODY_BYTES, errors_middleware
+from hsm.office.admin_api.leads import get_lead, get_leads, post_convert, post_move
 from hsm.office.admin_api.send import post_send
 from hsm.office.admin_api.sessions import get_messages, get_session, post_sessions_clear
 from hsm.office.admin_api.state import ADMIN_PREFIX, CLIENT, ENQUEUE, OWN_CLIENT, PREFIX, SECRET
@@ -65,6 +72,11 @@ def create_admin_app(
     app.router.add_post(f"{PREFIX}/sessions/clear", post_sessions_clear)
     app.router.add_get(f"{PREFIX}/messages/{{phone}}", get_messages, allow_head=False)
     app.router.add_post(f"{ADMIN_PREFIX}/tokens/revoke", post_tokens_revoke)
+    app.router.add_get(f"{ADMIN_PREFIX}/leads", get_leads, allow_head=False)
+    app.router.add_get(f"{ADMIN_PREFIX}/leads/{{lead_id}}", get_lead, allow_head=False)
+    app.router.add_post(f"{ADMIN_PREFIX}/leads/{{lead_id}}/move", post_move)
+    app.router.add_post(f"{ADMIN_PREFIX}/leads/{{lead_id}}/convert", post_convert)
+    app.router.add_post(f"{ADMIN_PREFIX}/students", post_student)
     app.router.add_get("/healthz", healthz, allow_head=False)
 
     async def close_client(app: web.Application) -> None:

@@ -9,7 +9,7 @@ from aiohttp import web
 from hsm.whatsapp.client import WhatsAppClient
 
 PREFIX = "/api/whatsapp"
-ADMIN_PREFIX = "/api/admin"  # the API's own administration (tokens)
+ADMIN_PREFIX = "/api/admin"  # the office's records (leads, students) and the API's own administration (tokens)
 
 SECRET = web.AppKey("jwt_secret", str)
 ENQUEUE = web.AppKey[Callable[[int], object]]("enqueue")
