@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,10 +25,12 @@ from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.phone import InvalidPhoneNumber, normalise_phone
 from hsm.money.payments import PLAN_MONTHS, add_months
+from hsm.outreach.broadcast.audience import ADULT_AGE, age_on  # a minor: under 18, by date of birth
+from hsm.outreach.enrollment import _taken_seats as taken_seats  # active enrollments per batch, as prospects see
 from hsm.outreach.leads import OPEN, find_batch, get_lead, move_lead
 from hsm.records.changes import Conflict, RecordError, record_change, snapshot
+from hsm.records.school_file import _same_name as same_name  # one family: the same name, as the importer reads it
 
-ADULT_AGE = 18  # younger students need a guardian
 ENROLLMENT_ID_DIGITS = 3  # HSM-26-001
 DEFAULT_RELATION = "guardian"
 NAME_MAX_CHARS = 200
@@ -82,10 +84,6 @@ def _email(value: str | None, field: str) -> str | None:
     return email or None
 
 
-def age_on(dob: date, day: date) -> int:
-    return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
-
-
 def _check_age(dob: date | None, course: m.Course, guardian: GuardianDetails | None, today: date) -> None:
     if dob is None:
         return
@@ -101,11 +99,7 @@ def _check_age(dob: date | None, course: m.Course, guardian: GuardianDetails | N
 def _check_seat(session: Session, batch: m.Batch, over_capacity: bool) -> None:
     if not batch.active:
         raise Conflict(f"batch {batch.code} is not active", "batch", "batch_inactive")
-    taken = session.execute(
-        select(func.count())
-        .select_from(m.Enrollment)
-        .where(m.Enrollment.batch_id == batch.id, m.Enrollment.status == "active")
-    ).scalar_one()
+    taken = taken_seats(session, [batch.id]).get(batch.id, 0)
     if taken >= batch.capacity and not over_capacity:
         raise Conflict(
             f"batch {batch.code} is full ({taken} of {batch.capacity} seats taken); admit over capacity to add anyway",
@@ -147,17 +141,13 @@ def _shared(phone: str, field: str, holder: str) -> Conflict:
     )
 
 
-def _same_name(a: str, b: str) -> bool:
-    return " ".join(a.lower().split()) == " ".join(b.lower().split())
-
-
 def _existing_guardian(session: Session, guardian: GuardianDetails, allow_shared_phone: bool) -> m.Guardian | None:
     """The guardian already holding the phone (a sibling's: linked), after refusing other holders unless allowed."""
     existing = None
     for role, row, holder in _holders(session, guardian.phone):
         if role == "guardian":
             existing = row
-            if _same_name(row.name, guardian.name) or allow_shared_phone:
+            if same_name(row.name, guardian.name) or allow_shared_phone:
                 continue
             raise Conflict(
                 f"{guardian.phone} is already the phone of guardian {row.name}, another family's (a sibling's "

@@ -22,6 +22,7 @@ from hsm.office.admin_api.admissions import ENROLLMENT_FIELDS, admission_json, e
 from hsm.office.admin_api.auth import Caller, requires
 from hsm.office.admin_api.errors import ApiError, bad_request
 from hsm.office.admin_api.inputs import _id_path, _string, page, page_query, read_json
+from hsm.office.admin_api.sessions import _iso
 from hsm.office.admin_api.state import CALLER
 from hsm.outreach import leads
 from hsm.people.admissions import convert_lead
@@ -30,10 +31,6 @@ log = logging.getLogger("hsm.office.admin_api")
 
 MOVE_FIELDS = {"status", "note", "trial_at", "batch", "course", "reason", "student"}
 CONVERT_FIELDS = ENROLLMENT_FIELDS | {"student_name", "guardian_name", "guardian_relation", "note"}
-
-
-def _iso(value) -> str | None:  # noqa: ANN001 - a datetime from the database, or None
-    return None if value is None else clock.as_utc(value).isoformat()
 
 
 def lead_json(lead: m.Lead, events: list[m.LeadEvent] | None = None) -> dict[str, Any]:
