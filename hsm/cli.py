@@ -76,15 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     whois.set_defaults(handler=_cmd_whois)
 
     from hsm.office.admin_cli import add_admin_commands
+    from hsm.office.admissions_cli import add_admission_command, add_leads_commands
     from hsm.office.people_cli import add_people_commands
     from hsm.records.import_cli import add_import_commands
     from hsm.records.retention import add_security_commands
+
+    students = commands.add_parser("students", help="the school's students")
+    student_commands = students.add_subparsers(dest="students_command", required=True)
+    add_admission_command(student_commands)
 
     _add_development_commands(commands)
     add_security_commands(commands)
     add_admin_commands(commands)
     add_import_commands(commands)
     add_people_commands(commands)
+    add_leads_commands(commands)
     return parser
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from hsm.classes.schedule import teacher_label
 from hsm.infra import models as m
 from hsm.infra.phone import InvalidPhoneNumber, normalise_phone
+from hsm.outreach.leads import lead_created
 from hsm.outreach.notices import Notice, office_admins, staff_quote
 
 COURSE_MATCH_MIN = 85  # rapidfuzz ratio for a word or phrase to name a course ("guitaar" → Guitar)
@@ -502,6 +503,8 @@ def create_lead(
             if value is not None:
                 setattr(lead, key, value)
     session.flush()
+    if before is None:
+        lead_created(session, lead)  # the first step of its history
     after = _lead_state(lead)
     if before == after:
         return lead, []  # asked again with nothing new: the admins already know

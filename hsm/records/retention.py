@@ -5,7 +5,8 @@ count). What goes, older than the limit unless said otherwise:
 - `whatsapp_messages`, deleted;
 - Rasa's conversations (its `events` table, on `HSM_TRACKER_DB_URL` or `DATABASE_URL`, once Rasa has created it):
   events deleted;
-- `leads` not updated within the limit, deleted (an enquiry that led to an enrollment lives on as the student);
+- `leads` not updated within the limit (every move updates a lead), deleted with their history (`lead_events`; an
+  enquiry that led to an enrollment lives on as the student);
 - `attendance_drafts`: the teacher's message text blanked; the row (ids, date, status) stays;
 - `broadcast_recipients` of broadcasts finished before the limit: number masked (`+91******3210 #id`), name
   removed, message id hashed; the rows stay for the broadcast's counts;
@@ -188,6 +189,10 @@ def purge(session: Session, now: datetime | None = None, days: int | None = None
     report = PurgeReport(days, messages_before, dry_run=dry_run, **counts)
     if dry_run:
         return report
+    old_leads = select(m.Lead.id).where(old_lead).scalar_subquery()
+    session.execute(
+        delete(m.LeadEvent).where(m.LeadEvent.lead_id.in_(old_leads)).execution_options(synchronize_session=False)
+    )
     session.execute(delete(m.Lead).where(old_lead).execution_options(synchronize_session=False))
     session.execute(
         update(m.AttendanceDraft)

@@ -17,6 +17,11 @@ GET|PATCH /api/admin/{kind}/{key}       one person's card; edit names, phones, e
 POST /api/admin/{kind}/{key}/deactivate|reactivate             they left / came back (teachers, admins: admin)
 GET  /api/admin/batches, /api/admin/batches/{code}             batches: teacher or "no teacher", slots, roster
 GET  /api/admin/enrollments, PATCH /api/admin/enrollments/{id} status, plan, fee; the live balance (admin, reason)
+GET  /api/admin/leads                   leads, filtered and paginated (hsm.office.admin_api.leads)
+GET  /api/admin/leads/{id}              one lead and its history
+POST /api/admin/leads/{id}/move         move a lead along the pipeline (reopening: admin only)
+POST /api/admin/leads/{id}/convert      admit the student a lead asked for; the lead becomes enrolled
+POST /api/admin/students                admit a student: student, guardian and enrollment (admissions)
 GET  /healthz                           liveness, no token
 """
 
@@ -31,10 +36,12 @@ from typing import Any
 from aiohttp import web
 
 from hsm.infra.config import get_settings
+from hsm.office.admin_api.admissions import post_student
 from hsm.office.admin_api.auth import ConfigurationError, auth_middleware, jwt_secret
 from hsm.office.admin_api.broadcasts import get_broadcast, post_broadcast
 from hsm.office.admin_api.classes import add_class_routes
 from hsm.office.admin_api.errors import MAX_BODY_BYTES, errors_middleware
+from hsm.office.admin_api.leads import get_lead, get_leads, post_convert, post_move
 from hsm.office.admin_api.people import add_people_routes
 from hsm.office.admin_api.send import post_send
 from hsm.office.admin_api.sessions import get_messages, get_session, post_sessions_clear
@@ -96,6 +103,11 @@ def create_admin_app(
     app.router.add_post(f"{ADMIN_PREFIX}/tokens/{{jti}}/revoke", post_token_revoke)
     add_people_routes(app.router)  # the office's records: people who leave, batches, enrollments
     add_class_routes(app.router)
+    app.router.add_get(f"{ADMIN_PREFIX}/leads", get_leads, allow_head=False)
+    app.router.add_get(f"{ADMIN_PREFIX}/leads/{{lead_id}}", get_lead, allow_head=False)
+    app.router.add_post(f"{ADMIN_PREFIX}/leads/{{lead_id}}/move", post_move)
+    app.router.add_post(f"{ADMIN_PREFIX}/leads/{{lead_id}}/convert", post_convert)
+    app.router.add_post(f"{ADMIN_PREFIX}/students", post_student)
     app.router.add_get("/healthz", healthz, allow_head=False)
 
     async def close_client(app: web.Application) -> None:

@@ -9,7 +9,7 @@ from aiohttp import web
 from hsm.whatsapp.client import WhatsAppClient
 
 PREFIX = "/api/whatsapp"
-ADMIN_PREFIX = "/api/admin"  # the office's own administration (staff accounts, tokens)
+ADMIN_PREFIX = "/api/admin"  # the office's records (people, leads, ...), staff accounts and tokens
 
 SECRET = web.AppKey("jwt_secret", str)
 ENQUEUE = web.AppKey[Callable[[int], object]]("enqueue")

@@ -1,0 +1,155 @@
+"""Admitting a student over the admin API: POST /api/admin/students (staff), and the admission fields that converting
+a lead (hsm.office.admin_api.leads) reads the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+
+from hsm.infra.db import session_scope
+from hsm.office.admin_api.auth import Caller, requires
+from hsm.office.admin_api.errors import bad_request
+from hsm.office.admin_api.inputs import _string, read_json
+from hsm.office.admin_api.state import CALLER
+from hsm.people.admissions import Admission, admit_student
+
+log = logging.getLogger("hsm.office.admin_api")
+
+# What both an admission and a lead's conversion may say about the enrollment, as admit_student names it.
+ENROLLMENT_FIELDS = {
+    "batch",
+    "plan",
+    "fee",
+    "classes_remaining",
+    "next_due",
+    "enrollment_id",
+    "over_capacity",
+    "allow_shared_phone",
+    "dob",
+    "email",
+}
+STUDENT_FIELDS = ENROLLMENT_FIELDS | {"name", "phone", "guardian"}
+GUARDIAN_FIELDS = {"name", "phone", "relation", "email"}
+MAX_MONEY = 10_000_000  # whole rupees
+MAX_CLASSES = 1000
+
+
+def date_field(body: dict, key: str) -> date | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise bad_request(key, "must be a date, YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise bad_request(key, f"{value[:24]!r} is not a date (YYYY-MM-DD)") from None
+
+
+def int_field(body: dict, key: str, high: int) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise bad_request(key, f"must be a whole number from 0 to {high}")
+    return value
+
+
+def bool_field(body: dict, key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise bad_request(key, "must be true or false")
+    return value
+
+
+def enrollment_values(body: dict) -> dict[str, Any]:
+    """The admission's enrollment fields of a request body, as admit_student's keyword arguments."""
+    return {
+        "batch_code": _string(body, "batch", required=False, limit=40),
+        "plan": _string(body, "plan", limit=20),
+        "fee": int_field(body, "fee", MAX_MONEY),
+        "classes_remaining": int_field(body, "classes_remaining", MAX_CLASSES),
+        "next_due": date_field(body, "next_due"),
+        "enrollment_id": _string(body, "enrollment_id", required=False, limit=20),
+        "over_capacity": bool_field(body, "over_capacity"),
+        "allow_shared_phone": bool_field(body, "allow_shared_phone"),
+        "dob": date_field(body, "dob"),
+        "email": _string(body, "email", required=False, limit=200),
+    }
+
+
+def _guardian(body: dict) -> dict[str, Any] | None:
+    value = body.get("guardian")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise bad_request("guardian", "must be an object with name, phone, relation, email")
+    unknown = sorted(set(value) - GUARDIAN_FIELDS)
+    if unknown:
+        raise bad_request(f"guardian.{unknown[0]}", f"unknown field (allowed: {', '.join(sorted(GUARDIAN_FIELDS))})")
+    return {
+        "name": _string(value, "name", limit=200, parent="guardian"),
+        "phone": _string(value, "phone", limit=32, parent="guardian"),
+        "relation": _string(value, "relation", required=False, limit=40, parent="guardian"),
+        "email": _string(value, "email", required=False, limit=200, parent="guardian"),
+    }
+
+
+def admission_json(admission: Admission) -> dict[str, Any]:
+    student, enrollment, guardian = admission.student, admission.enrollment, admission.guardian
+    return {
+        "student": {
+            "id": student.id,
+            "enrollment_id": student.enrollment_id,
+            "name": student.name,
+            "phone": student.phone,
+            "dob": student.dob.isoformat() if student.dob else None,
+            "email": student.email,
+        },
+        "guardian": None
+        if guardian is None
+        else {
+            "id": guardian.id,
+            "name": guardian.name,
+            "phone": guardian.phone,
+            "relation": admission.relation,
+            "created": admission.guardian_created,
+        },
+        "enrollment": {
+            "id": enrollment.id,
+            "batch": enrollment.batch.code,
+            "course": enrollment.batch.course.code,
+            "plan": enrollment.plan,
+            "fee": enrollment.fee,
+            "classes_remaining": enrollment.classes_remaining,
+            "next_due": enrollment.next_due.isoformat() if enrollment.next_due else None,
+            "status": enrollment.status,
+        },
+    }
+
+
+def _admit(caller: Caller, values: dict[str, Any]) -> dict[str, Any]:
+    with session_scope() as session:
+        admission = admit_student(session, caller.actor, **values)
+        return admission_json(admission)
+
+
+@requires("staff")
+async def post_student(request: web.Request) -> web.Response:
+    caller: Caller = request[CALLER]
+    body = await read_json(request, STUDENT_FIELDS)
+    values = enrollment_values(body)
+    if values["batch_code"] is None:
+        raise bad_request("batch", "is required", "missing_field")
+    values.update(
+        name=_string(body, "name", limit=200),
+        phone=_string(body, "phone", required=False, limit=32),
+        guardian=_guardian(body),
+    )
+    admitted = await asyncio.to_thread(_admit, caller, values)
+    log.info("%s admitted %s into %s", caller.actor, admitted["student"]["enrollment_id"], values["batch_code"])
+    return web.json_response(admitted, status=201)
