@@ -100,11 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     whois.set_defaults(handler=_cmd_whois)
 
     from hsm.office.admin_cli import add_admin_commands
+    from hsm.office.closures_cli import add_closure_commands
     from hsm.records.retention import add_security_commands
 
     _add_development_commands(commands)
     add_security_commands(commands)
     add_admin_commands(commands)
+    add_closure_commands(commands)
     return parser
 
 

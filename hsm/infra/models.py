@@ -354,6 +354,39 @@ class TeacherLeave(TimestampMixin, Base):
     teacher = relationship("Teacher")
 
 
+class Closure(Base):
+    """Days the office closes (hsm.classes.closures): the whole school, or the batches in `closure_batches`.
+    Cancelled (reopened) closures are kept; `scope_key` is set only while active, so the same dates and scope
+    cannot be closed twice at once."""
+
+    __tablename__ = "closures"
+    __table_args__ = (
+        CheckConstraint("end_date >= start_date", name="dates_in_order"),
+        CheckConstraint("(cancelled_at IS NULL) = (cancelled_by IS NULL)", name="cancelled_with_who"),
+        UniqueConstraint("start_date", "end_date", "scope_key", name="uq_closures_start_end_scope"),
+        Index("ix_closures_end_start", "end_date", "start_date"),
+    )
+    id = Column(Integer, primary_key=True)
+    reason = Column(String(200), nullable=False)
+    start_date = Column(Date, nullable=False)
+    end_date = Column(Date, nullable=False)
+    whole_school = Column(Boolean, nullable=False, default=False)
+    scope_key = Column(String(64))  # "school" or a digest of the batch ids while active; NULL once cancelled
+    created_by = Column(String(60), nullable=False)  # "cli:<who>", "api:<sub>", "admin:ADM-1"
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow)
+    cancelled_at = Column(DateTime(timezone=True))
+    cancelled_by = Column(String(60))
+    notified = Column(Boolean, nullable=False, default=False)  # families were told (by us, or the admin's broadcast)
+    broadcast_id = Column(ForeignKey("broadcasts.id", ondelete="SET NULL"))  # the broadcast that told them
+    batches = relationship("Batch", secondary="closure_batches", order_by="Batch.code")
+
+
+class ClosureBatch(Base):
+    __tablename__ = "closure_batches"
+    closure_id = Column(ForeignKey("closures.id", ondelete="CASCADE"), primary_key=True)
+    batch_id = Column(ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
 class AuditLog(Base):
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)

@@ -3,7 +3,7 @@
 The parts: `app` (the routes, start and shutdown, `hsm api`), `auth` (the JWT check, revoked tokens, roles, minting
 a token), `errors` (the error shape and its middleware), `inputs` (reading requests, bounded numbers), `audit`,
 `state` (shared keys), and the handlers: `send`, `broadcasts`, `sessions` (sessions and messages), `tokens`
-(revoking a subject's tokens). This package re-exports their public names.
+(revoking a subject's tokens), `closures` (the office's closures). This package re-exports their public names.
 """
 
 from hsm.office.admin_api.app import DEFAULT_PORT, add_api_command, create_admin_app, healthz, run_api

@@ -7,6 +7,9 @@ GET  /api/whatsapp/sessions/{phone}     a number's WhatsApp session
 POST /api/whatsapp/sessions/clear       forget a session's context and expire it
 GET  /api/whatsapp/messages/{phone}     a number's messages, newest first (limit 1-200, offset 0-1,000,000)
 POST /api/admin/tokens/revoke           refuse every token of a subject issued before now (admin only)
+GET  /api/admin/closures                the office's closures (paginated; ?from=&to=&include_cancelled=)
+POST /api/admin/closures                close days, whole school or batches; families told once (admin only)
+POST /api/admin/closures/{id}/cancel    reopen them; families who were told are told (admin only)
 GET  /healthz                           liveness, no token
 """
 
@@ -23,6 +26,7 @@ from aiohttp import web
 from hsm.infra.config import get_settings
 from hsm.office.admin_api.auth import ConfigurationError, auth_middleware, jwt_secret
 from hsm.office.admin_api.broadcasts import get_broadcast, post_broadcast
+from hsm.office.admin_api.closures import get_closures, post_closure, post_closure_cancel
 from hsm.office.admin_api.errors import MAX_BODY_BYTES, errors_middleware
 from hsm.office.admin_api.send import post_send
 from hsm.office.admin_api.sessions import get_messages, get_session, post_sessions_clear
@@ -65,6 +69,9 @@ def create_admin_app(
     app.router.add_post(f"{PREFIX}/sessions/clear", post_sessions_clear)
     app.router.add_get(f"{PREFIX}/messages/{{phone}}", get_messages, allow_head=False)
     app.router.add_post(f"{ADMIN_PREFIX}/tokens/revoke", post_tokens_revoke)
+    app.router.add_get(f"{ADMIN_PREFIX}/closures", get_closures, allow_head=False)
+    app.router.add_post(f"{ADMIN_PREFIX}/closures", post_closure)
+    app.router.add_post(f"{ADMIN_PREFIX}/closures/{{closure_id}}/cancel", post_closure_cancel)
     app.router.add_get("/healthz", healthz, allow_head=False)
 
     async def close_client(app: web.Application) -> None:

@@ -1,11 +1,12 @@
 """Who an announcement reaches: the audience kinds, each student's contacts, and opted-out numbers left out.
 
 Audience. `all_students` (every student with an active or paused enrollment), `all_teachers` (active teachers),
-`batch` / `course` (students actively enrolled), `custom` (a list of numbers). A student is reached through
-`student_contacts`: a minor (under 18 today) through their guardians, an adult (or a minor with no guardian) on
-their own phone. Phones are deduplicated; opted-out numbers (`whatsapp_subscriptions.is_active` false, or
-`preferences["announcements"]` false) are never messaged: they are stored as `skipped` recipients, so the record
-shows they were left out on purpose.
+`batch` / `course` (students actively enrolled), `custom` (a list of numbers); and, for the school's own notices
+(closures), `batches` (`codes`: active students actively enrolled in any of them, their active guardians). A
+student is reached through `student_contacts`: a minor (under 18 today) through their guardians, an adult (or a
+minor with no guardian) on their own phone. Phones are deduplicated; opted-out numbers
+(`whatsapp_subscriptions.is_active` false, or `preferences["announcements"]` false) are never messaged: they are
+stored as `skipped` recipients, so the record shows they were left out on purpose.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hsm.outreach.broadcast.errors import AudienceError
 
 ADULT_AGE = 18
 AUDIENCE_KINDS = ("all_students", "all_teachers", "batch", "course", "custom")
+BATCHES = "batches"  # the school's own notices only (hsm.outreach.closure_notices), not offered by the admin API
 CURRENT_ENROLLMENTS = ("active", "paused")
 OPTED_OUT = "opted out"
 
@@ -60,10 +62,15 @@ def is_minor(student: m.Student, day: date) -> bool:
     return student.dob is not None and age_on(student.dob, day) < ADULT_AGE
 
 
-def student_contacts(student: m.Student, today: date) -> list[Recipient]:
-    """Whom to message about a student: a minor's guardians, else the student's own phone (or guardians if none)."""
+def student_contacts(student: m.Student, today: date, *, active_only: bool = False) -> list[Recipient]:
+    """Whom to message about a student: a minor's guardians, else the student's own phone (or guardians if none).
+    `active_only`: guardians who left (inactive) are not counted."""
     guardians = sorted(
-        (link.guardian for link in student.guardian_links if link.guardian and link.guardian.phone),
+        (
+            link.guardian
+            for link in student.guardian_links
+            if link.guardian and link.guardian.phone and (link.guardian.active or not active_only)
+        ),
         key=lambda guardian: guardian.id,
     )
     if student.phone and not (is_minor(student, today) and guardians):
@@ -108,8 +115,23 @@ def _code(audience: dict) -> str:
     return code.strip()
 
 
+def _batches_recipients(session: Session, audience: dict) -> list[Recipient]:
+    codes = audience.get("codes")
+    if not isinstance(codes, list) or not codes or not all(isinstance(code, str) for code in codes):
+        raise AudienceError("audience.codes", "a batches audience needs a list of batch codes", "missing_field")
+    batch_ids = list(session.execute(select(m.Batch.id).where(m.Batch.code.in_(codes))).scalars())
+    if len(batch_ids) != len(set(codes)):
+        raise AudienceError("audience.codes", "an unknown batch code", "unknown_batch")
+    ids = _enrolled(m.Enrollment.batch_id.in_(batch_ids), m.Enrollment.status == "active")
+    today = clock.today()
+    students = session.execute(_students_query().where(m.Student.id.in_(ids), m.Student.active.is_(True))).scalars()
+    return [contact for student in students for contact in student_contacts(student, today, active_only=True)]
+
+
 def _student_recipients(session: Session, audience: dict) -> list[Recipient]:
     kind = audience["kind"]
+    if kind == BATCHES:
+        return _batches_recipients(session, audience)
     if kind == "all_students":
         ids = _enrolled(m.Enrollment.status.in_(CURRENT_ENROLLMENTS))
     elif kind == "batch":
@@ -170,7 +192,7 @@ def _custom_recipients(session: Session, audience: dict, plan: AudiencePlan) -> 
 
 def plan_audience(session: Session, audience: dict) -> AudiencePlan:
     """Everyone the audience names: to message, opted out, and (custom lists) invalid numbers."""
-    if not isinstance(audience, dict) or audience.get("kind") not in AUDIENCE_KINDS:
+    if not isinstance(audience, dict) or audience.get("kind") not in (*AUDIENCE_KINDS, BATCHES):
         raise AudienceError("audience.kind", f"kind must be one of {', '.join(AUDIENCE_KINDS)}", "invalid_kind")
     plan = AudiencePlan()
     kind = audience["kind"]
