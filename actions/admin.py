@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.common import GuardedAction, entity, in_session, payload, user_text
-from actions.pending import CONFIRM_BUTTONS
+from actions.pending import CONFIRM_BUTTONS, NO_CLOSURE_OFFER
 from hsm.classes import override
 from hsm.infra import models as m
 from hsm.outreach import broadcast
@@ -47,8 +47,11 @@ class ActionStudentInfo(GuardedAction):
 
 # ------------------------------------------------------------------------------------------------ broadcasts
 
+# "broadcast to all guitar students: ...", "send to everyone: ...", "announcement for everyone: ...",
+# "send a message to all tabla students: ...", "inform all parents: ...".
 _BROADCAST = re.compile(
-    r"^\s*(?:please\s+)?(?:send\s+a\s+)?broadcast\s+(?:to\s+)?(?P<who>[^:]+?)\s*:\s*(?P<text>.+)$",
+    r"^\s*(?:please\s+)?(?:(?:send\s+(?:a\s+)?)?(?:broadcast|bcast|message|announcement)|send|announce|notify|inform"
+    r"|tell)\s+(?:to\s+|for\s+)?(?P<who>[^:]+?)\s*:\s*(?P<text>.+)$",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -105,4 +108,5 @@ class ActionBroadcastPrepare(GuardedAction):
         return [
             SlotSet("pending_broadcast", json.dumps({"audience": audience, "text": text})),
             SlotSet("attendance_step", "confirm"),
+            *NO_CLOSURE_OFFER,
         ]

@@ -207,6 +207,8 @@ def cancel_everything(session: Session, tracker: Tracker) -> dict:
         enroll_age=None,
         enroll_level=None,
         enroll_preference=None,
+        pending_closure=None,
+        closure_step=None,
     )
 
 
@@ -238,8 +240,12 @@ class ActionAttendanceConfirm(GuardedAction):
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         done = [SlotSet("pending_override", None), SlotSet("pending_broadcast", None), SlotSet("attendance_step", None)]
         if tracker.get_slot("pending_broadcast"):
-            dispatcher.utter_message(text=await pending.send_pending_broadcast(tracker))
-            return done
+            text, offer = await pending.send_pending_broadcast(tracker)
+            dispatcher.utter_message(text=text)
+            if offer is None:
+                return done
+            dispatcher.utter_message(text=offer.question(), buttons=pending.CLOSURE_BUTTONS)
+            return done + pending.closure_offer_events(offer)
         if tracker.get_slot("pending_override"):
             try:
                 text = await in_session(lambda s: pending.apply_override(s, tracker))

@@ -88,12 +88,19 @@ def _review(session: Session, tracker: Tracker) -> tuple[str, list[dict], list[E
             [],
             [SlotSet("leave_step", None), SlotSet("leave_date", None), SlotSet("leave_reason", None)],
         )
+    closed = "".join(
+        f"\n• {mt.batch.name} {time_label(mt.starts_at.time())} is already cancelled ({mt.closed.labelled})"
+        for mt in plan.closed
+        if mt.closed is not None
+    )
     if plan.affected:
         classes = "\n".join(f"• {mt.batch.name} {time_label(mt.starts_at.time())}" for mt in plan.affected)
         text = (
-            f"Leave on {day_label(day)} ({reason}). These classes will be cancelled:\n{classes}\n\n"
+            f"Leave on {day_label(day)} ({reason}). These classes will be cancelled:\n{classes}{closed}\n\n"
             "I'll tell the office and the students' families. Confirm?"
         )
+    elif closed:
+        text = f"You have no classes to cancel on {day_label(day)}:{closed}\n\nRecord the leave ({reason}) anyway?"
     else:
         text = f"You have no classes on {day_label(day)}. Record the leave ({reason}) anyway?"
     buttons = [{"title": "Yes, confirm", "payload": "/affirm"}, {"title": "No, cancel", "payload": "/deny"}]

@@ -1,5 +1,6 @@
 """What an admin's or teacher's "yes" confirms besides an attendance draft: a correction of a past class (UC-10)
-or a broadcast (UC-8), planned by one action and applied by the confirmation (`action_attendance_confirm`)."""
+or a broadcast (UC-8), planned by one action and applied by the confirmation (`action_attendance_confirm`); and,
+after a broadcast that announces closed days, the offer to mark them closed (answered in actions/closures.py)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from hsm.classes import override
 from hsm.classes.dates import parse_date
 from hsm.infra import clock
 from hsm.infra import models as m
-from hsm.outreach import broadcast
+from hsm.outreach import broadcast, closure_notices
 from hsm.people import access
 
 CONFIRM_BUTTONS = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+CLOSURE_BUTTONS = [{"title": "Yes, mark closed", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+# A closure offer waiting for its yes is dropped when something else is planned that waits for one.
+NO_CLOSURE_OFFER: list[EventType] = [SlotSet("pending_closure", None), SlotSet("closure_step", None)]
 NOT_IN_YOUR_CLASSES = "I couldn't find that student in your classes."
 _PRESENT = re.compile(r"\b(present|came|attended|was there)\b", re.IGNORECASE)
 _ABSENT = re.compile(r"\b(absent|didn'?t come|did not come|not there|missed|no show)\b", re.IGNORECASE)
@@ -63,7 +67,7 @@ def plan_override(session: Session, tracker: Tracker) -> tuple[str, list[dict], 
     return (
         f"Change {change.describe(session)}?",
         CONFIRM_BUTTONS,
-        [SlotSet("pending_override", pending), SlotSet("attendance_step", "confirm")],
+        [SlotSet("pending_override", pending), SlotSet("attendance_step", "confirm"), *NO_CLOSURE_OFFER],
     )
 
 
@@ -84,10 +88,12 @@ def actor_code(session: Session, who) -> str:
     return session.get(m.Teacher, who.person_id).employee_id
 
 
-async def send_pending_broadcast(tracker: Tracker) -> str:
+async def send_pending_broadcast(tracker: Tracker) -> tuple[str, closure_notices.Offer | None]:
+    """Queue the broadcast waiting for its yes; and, when it announces closed days to students' families, the
+    offer to mark them closed too."""
     data = json.loads(tracker.get_slot("pending_broadcast"))
 
-    def create(session: Session) -> int | str:
+    def create(session: Session) -> tuple[int, closure_notices.Offer | None] | str:
         who = caller(session, tracker)
         if not access.allowed(who, "broadcast"):  # checked again at the yes: the slot alone proves nothing
             return access.refusal_text(who, "broadcast")
@@ -101,13 +107,22 @@ async def send_pending_broadcast(tracker: Tracker) -> str:
             template_name="announcement",
             template_params=[" ".join(data["text"].split())[:1000]],
         )
-        return row.id
+        offer = None
+        if access.allowed(who, "closures"):
+            offer = closure_notices.offer_for(session, row.id, data["audience"], data["text"])
+        return row.id, offer
 
     try:
-        broadcast_id = await in_session(create)
+        created = await in_session(create)
     except broadcast.BroadcastError as error:
-        return f"Not sent: {error}"
-    if isinstance(broadcast_id, str):
-        return broadcast_id
+        return f"Not sent: {error}", None
+    if isinstance(created, str):
+        return created, None
+    broadcast_id, offer = created
     broadcast.enqueue_broadcast(broadcast_id)
-    return f"✅ Broadcast #{broadcast_id} queued. Ask me 'broadcast {broadcast_id} status' for progress."
+    return f"✅ Broadcast #{broadcast_id} queued. Ask me 'broadcast {broadcast_id} status' for progress.", offer
+
+
+def closure_offer_events(offer: closure_notices.Offer) -> list[EventType]:
+    """The slots that keep the offer until its yes or no (actions/closures.py)."""
+    return [SlotSet("pending_closure", json.dumps(offer.as_json())), SlotSet("closure_step", "offer")]

@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from hsm.office.admin_cli import add_admin_commands
     from hsm.office.admissions_cli import add_admission_command, add_leads_commands
+    from hsm.office.closures_cli import add_closure_commands
     from hsm.office.people_cli import add_people_commands
     from hsm.records.import_cli import add_import_commands
     from hsm.records.retention import add_security_commands
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_import_commands(commands)
     add_people_commands(commands)
     add_leads_commands(commands)
+    add_closure_commands(commands)
     return parser
 
 

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hsm.classes import closures
 from hsm.classes.attendance_text import AttendanceStatement
 from hsm.classes.roster_match import NameMatch, RosterEntry, match_name
 from hsm.classes.schedule import ClassMeeting, batch_roster, teacher_classes_on
@@ -66,6 +67,23 @@ def _list_classes(meetings: list[ClassMeeting]) -> str:
     return ", ".join(class_label(mt) for mt in meetings)
 
 
+def _why_not_held(meeting: ClassMeeting) -> str:
+    """'school closed: heavy rain', 'holiday: Christmas', 'teacher on leave'."""
+    return meeting.closed.labelled if meeting.closed is not None else (meeting.note or "cancelled")
+
+
+def _not_held_problem(meetings: list[ClassMeeting], day_text: str) -> ClassChoice:
+    """The clear reply for a class that is not held (closed, a holiday, leave): nothing to mark."""
+    if len(meetings) == 1:
+        meeting = meetings[0]
+        return ClassChoice(
+            problem=f"{class_label(meeting)} today ({day_text}) is cancelled ({_why_not_held(meeting)}), "
+            "so there is no attendance to mark."
+        )
+    reasons = list(dict.fromkeys(_why_not_held(mt) for mt in meetings))
+    return ClassChoice(problem=f"Your classes today ({day_text}) are not held: {'; '.join(reasons)}. Nothing to mark.")
+
+
 def choose_class(
     session: Session,
     teacher_id: int,
@@ -76,19 +94,22 @@ def choose_class(
     batch_code: str | None = None,
 ) -> ClassChoice:
     """The teacher's class today that they mean: named by batch code (a button), instrument and/or time, or
-    implied (their only class, or the one in progress / just finished). Others' batches are never offered."""
+    implied (their only class, or the one in progress / just finished). Others' batches are never offered; a
+    class that is not held today (closed by the office, a holiday, the teacher's leave) gets a clear reply."""
     now = now or clock.now()
     today = teacher_classes_on(session, teacher_id, now.date())
     held = [mt for mt in today if mt.held]
     day_text = now.strftime("%A, %b %-d")
     if not held:
         if today:
-            why = today[0].note or "cancelled"
-            return ClassChoice(problem=f"Your classes today ({day_text}) are not held: {why}. Nothing to mark.")
+            return _not_held_problem(today, day_text)
         return ClassChoice(problem=f"You have no classes today ({day_text}), so there is no attendance to mark.")
     if batch_code:
         chosen = [mt for mt in held if mt.batch.code == batch_code]
         if not chosen:
+            cancelled = [mt for mt in today if mt.batch.code == batch_code]
+            if cancelled:
+                return _not_held_problem(cancelled[:1], day_text)
             return ClassChoice(
                 problem=f"That batch isn't one of your classes today. Your classes today: {_list_classes(held)}."
             )
@@ -99,6 +120,15 @@ def choose_class(
     if at:
         candidates = [mt for mt in candidates if _matches_time(mt, at)]
     if (instrument or at) and not candidates:
+        cancelled = [
+            mt
+            for mt in today
+            if not mt.held
+            and (not instrument or _matches_instrument(mt, instrument))
+            and (not at or _matches_time(mt, at))
+        ]
+        if cancelled:
+            return _not_held_problem(cancelled, day_text)
         asked = " ".join(
             part
             for part in (instrument.title() if instrument else None, "batch", f"at {time_text(at)}" if at else None)
@@ -363,6 +393,14 @@ def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
     draft = session.get(m.AttendanceDraft, draft_id)
     if draft is None:
         raise AttendanceError("I couldn't find that attendance draft any more. Please start again.")
+    if draft.status == "draft":  # closed by the office after the draft was started: the class is not held
+        day = draft.attendance_date
+        why = closures.closed_days(session, day, day, {draft.batch_id}).why(draft.batch_id, day)
+        if why is not None:
+            raise AttendanceError(
+                f"{view(session, draft).meeting_label} is cancelled ({why.labelled}), so there is no attendance "
+                "to save. Say 'cancel' to drop it."
+            )
     flipped = (
         session.execute(
             update(m.AttendanceDraft)

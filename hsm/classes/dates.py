@@ -42,7 +42,7 @@ import re
 from collections.abc import Iterator
 from datetime import date, time, timedelta
 
-__all__ = ["parse_date", "parse_time", "day_label", "short_day_label", "time_label"]
+__all__ = ["parse_date", "dates_in", "parse_time", "day_label", "short_day_label", "time_label"]
 
 MAX_TEXT = 10_000  # longer messages are cut: WhatsApp text is at most 4096 characters anyway
 _FLAGS = re.IGNORECASE | re.ASCII | re.VERBOSE
@@ -309,6 +309,81 @@ def parse_date(text: str, today: date, *, past: bool = False) -> date | None:
         return None
     except Exception:  # noqa: BLE001 - a parser of people's messages must never take the conversation down
         return None
+
+
+# Between two dates, words that make them a range ("24 Dec to 1 Jan", "Mon - Fri", "from 24th till 31st Dec").
+_RANGE_JOIN_RE = re.compile(r"\s* (?: - | – | to | till | until | upto | up \s+ to | through | thru ) \s*", _FLAGS)
+# "24-31 Dec", "24th to 31st December": the first day takes the month of the second.
+_DAY_SPAN_RE = re.compile(
+    rf"(?<![\d.:/]) ((\d{{1,2}}) (?:st|nd|rd|th)?) {_RANGE_JOIN_RE.pattern} (?= \d{{1,2}} (?:st|nd|rd|th)? \s*"
+    rf"(?:of\s+)? (?:{_MONTH}) (?![a-z]) )",
+    _FLAGS,
+)
+MAX_RANGE_DAYS = 366
+
+
+def _spans(text: str, today: date, past: bool) -> list[tuple[int, int, date, bool]]:
+    """(start, end, date, said as a weekday or word) of every date in `text`, left to right; of overlapping ones
+    the longest is kept."""
+    found = [
+        (position, position - negative_length, value, candidates is _spoken_candidates)
+        for candidates in (_calendar_candidates, _spoken_candidates)
+        for position, negative_length, value in candidates(text, today, past)
+    ]
+    kept: list[tuple[int, int, date, bool]] = []
+    for span in sorted(found, key=lambda span: (span[0], span[0] - span[1])):
+        if kept and span[0] < kept[-1][1]:
+            continue
+        if kept and kept[-1][3] and not span[3] and re.fullmatch(r"[\s,]*", text[kept[-1][1] : span[0]]):
+            kept.pop()  # "Thursday, Dec 10" is Dec 10, as in parse_date
+        kept.append(span)
+    for match in _DAY_SPAN_RE.finditer(text):  # "24-31 Dec": 24 in the month of the date that follows
+        following = next((span for span in kept if span[0] == match.end()), None)
+        if following is not None:
+            day, then = int(match.group(2)), following[2]
+            value = _safe_date(then.year, then.month, day)
+            if value is not None and value > then:  # "30-2 Jan": 30 Dec
+                back = then.replace(day=1) - timedelta(days=1)
+                value = _safe_date(back.year, back.month, day)
+            if value is not None:
+                kept.append((match.start(1), match.end(1), value, False))
+    return sorted(kept)
+
+
+def dates_in(text: str, today: date, *, past: bool = False) -> list[tuple[date, date]]:
+    """Every date and range of dates mentioned in `text`, in order, as (first, last) (one day: first == last):
+    "closed on 26 Jan" -> [(Jan 26, Jan 26)]; "from 24 Dec to 1 Jan", "24-31 Dec", "Monday to Friday" -> one
+    range each. Two dates joined by "to", "till", "-" ... make a range when the second is not before the first (a
+    weekday after another is the one on or after it) and it spans at most MAX_RANGE_DAYS; days that follow each
+    other ("Friday and Saturday") are one range. Each date is read as `parse_date` reads it. Never raises."""
+    try:
+        if not isinstance(text, str) or not isinstance(today, date):
+            return []
+        text = text[:MAX_TEXT]
+        spans = _spans(text, today, past)
+        found: list[tuple[date, date]] = []
+        index = 0
+        while index < len(spans):
+            _, end, first, _ = spans[index]
+            if index + 1 < len(spans) and _RANGE_JOIN_RE.fullmatch(text, end, spans[index + 1][0]):
+                _, _, last, spoken = spans[index + 1]
+                if spoken and last < first and (first - last).days < 7:  # "Monday to Friday"
+                    last += timedelta(days=7)
+                if first <= last and (last - first).days < MAX_RANGE_DAYS:
+                    found.append((first, last))
+                    index += 2
+                    continue
+            found.append((first, first))
+            index += 1
+        merged: list[tuple[date, date]] = []
+        for first, last in found:
+            if merged and merged[-1][0] <= first <= merged[-1][1] + timedelta(days=1):
+                merged[-1] = (merged[-1][0], max(last, merged[-1][1]))
+            elif (first, last) not in merged:
+                merged.append((first, last))
+        return merged
+    except Exception:  # noqa: BLE001 - a parser of people's messages must never take the conversation down
+        return []
 
 
 # ----------------------------------------------------------------------------------------------- times

@@ -217,32 +217,58 @@ def _class_label(batch: m.Batch) -> str:
     return f"{batch.course.name} ({schedule.teacher_label(batch)})"
 
 
-def _skip_note(meeting: schedule.ClassMeeting, today: date) -> str:
-    why = f"{meeting.note} holiday" if meeting.status == schedule.HOLIDAY else (meeting.note or "cancelled")
-    label = day_text(meeting.class_date, today)
-    return f"no class {label.lower() if label in ('Today', 'Tomorrow') else 'on ' + label}: {why}"
+def _why_skipped(meeting: schedule.ClassMeeting) -> str:
+    """'Christmas holiday', 'school closed (heavy rain)', 'teacher on leave'."""
+    return meeting.closed.phrase if meeting.closed is not None else (meeting.note or "cancelled")
+
+
+def _day_word(day: date, today: date) -> str:
+    label = day_text(day, today)
+    return label.lower() if label in ("Today", "Tomorrow") else label
+
+
+def _skip_notes(skipped: list[schedule.ClassMeeting], today: date) -> list[str]:
+    """Why each skipped class is skipped; a run of them for the same reason (a closure of a week) is one note."""
+    runs: list[list[schedule.ClassMeeting]] = []
+    for meeting in skipped:
+        same = bool(runs) and (runs[-1][-1].closed or runs[-1][-1].note) == (meeting.closed or meeting.note)
+        if same and meeting.closed is not None:
+            runs[-1].append(meeting)
+        else:
+            runs.append([meeting])
+    notes = []
+    for run in runs:
+        first, last = run[0].class_date, run[-1].class_date
+        if first == last:
+            when = _day_word(first, today)
+            notes.append(f"no class {when if when in ('today', 'tomorrow') else 'on ' + when}: {_why_skipped(run[0])}")
+        else:
+            notes.append(
+                f"no classes from {_day_word(first, today)} to {day_text(last, today)}: {_why_skipped(run[0])}"
+            )
+    return notes
 
 
 def _next_class_lines(session: Session, student: m.Student, now: datetime) -> list[str]:
     today = now.date()
-    upcoming = {e.id: meeting for e, meeting in schedule.next_classes(session, student.id, now, HORIZON_DAYS)}
     timed: list[tuple[datetime, str]] = []
     undated: list[str] = []
     for enrollment in _enrollments(session, student.id, ("active",)):
-        meeting = upcoming.get(enrollment.id)
+        upcoming = [
+            meeting
+            for meeting in schedule.meetings_between(
+                session, [enrollment.batch], today, today + timedelta(days=HORIZON_DAYS)
+            )
+            if meeting.starts_at > now
+        ]
+        meeting = next((mt for mt in upcoming if mt.held), None)
+        skipped = [mt for mt in upcoming if not mt.held and (meeting is None or mt.starts_at < meeting.starts_at)]
+        why = f" ({'; '.join(_skip_notes(skipped, today))})" if skipped else ""
         if meeting is None:
-            undated.append(f"{_class_label(enrollment.batch)} - no class in the next {HORIZON_DAYS // 7} weeks")
+            undated.append(f"{_class_label(enrollment.batch)} - no class in the next {HORIZON_DAYS // 7} weeks{why}")
             continue
         when = f"{day_text(meeting.class_date, today)} {time_text(meeting.starts_at)}"
-        line = f"{_class_label(enrollment.batch)} - {when}"
-        skipped = [
-            mt
-            for mt in schedule.meetings_between(session, [enrollment.batch], today, meeting.class_date)
-            if not mt.held and mt.starts_at > now
-        ]
-        if skipped:
-            line += f" ({'; '.join(_skip_note(mt, today) for mt in skipped)})"
-        timed.append((meeting.starts_at, line))
+        timed.append((meeting.starts_at, f"{_class_label(enrollment.batch)} - {when}{why}"))
     paused = [f"⏸️ {e.batch.name} is paused" for e in _enrollments(session, student.id, ("paused",))]
     return [line for _, line in sorted(timed, key=lambda pair: pair[0])] + undated + paused
 
@@ -254,14 +280,14 @@ class _DayEntry:
 
 
 def _day_entries(session: Session, student: m.Student, day: date, now: datetime) -> list[_DayEntry]:
-    """The student's classes on `day`: held ones, and ones that will not happen (holiday, leave, paused)."""
+    """The student's classes on `day`: held ones, and ones that will not happen (holiday, closure, leave, paused)."""
     entries = []
     for meeting in schedule.meetings_between(
         session, [e.batch for e in _enrollments(session, student.id, ("active",))], day, day
     ):
         label = f"{_class_label(meeting.batch)} - {time_text(meeting.starts_at)}"
-        if meeting.status == schedule.HOLIDAY:
-            entries.append(_DayEntry(f"{label} (holiday: {meeting.note})", False))
+        if meeting.closed is not None:  # "(holiday: Christmas)", "(school closed: heavy rain)"
+            entries.append(_DayEntry(f"{label} ({meeting.closed.labelled})", False))
         elif not meeting.held:
             entries.append(_DayEntry(f"{label} (cancelled: {meeting.note or 'no class'})", False))
         else:

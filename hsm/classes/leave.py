@@ -9,7 +9,7 @@ even when it covers several children or classes). Sending is the caller's job; n
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -42,6 +42,7 @@ class LeavePlan:
     reason: str | None
     affected: list[ClassMeeting]  # the teacher's classes that day that would have been held (not holidays)
     already_on_leave: bool
+    closed: list[ClassMeeting] = field(default_factory=list)  # classes already cancelled: a holiday, a closure
 
 
 # ----------------------------------------------------------------------------------------------- planning
@@ -139,17 +140,19 @@ def _leave_row(session: Session, teacher_id: int, leave_date: date) -> m.Teacher
 def plan_leave(session: Session, teacher_id: int, leave_date: date, reason: str | None) -> LeavePlan:
     """What leave on `leave_date` would cancel. Raises LeaveError for an unknown teacher or a refused date.
 
-    Affected classes are the ones that would have been held: not holidays, and (for leave today) not already
-    started, since nobody can be told in time about a class that is under way.
+    Affected classes are the ones that would have been held: not holidays or closed by the office (those are
+    in `closed`), and (for leave today) not already started, since nobody can be told in time about a class
+    that is under way.
     """
     leave_date = _as_date(leave_date)
     _teacher(session, teacher_id)
     now = clock.now()
     check_leave_date(leave_date, now.date())
     row = _leave_row(session, teacher_id, leave_date)
+    meetings = schedule.teacher_classes_on(session, teacher_id, leave_date)
     affected = [
         meeting
-        for meeting in schedule.teacher_classes_on(session, teacher_id, leave_date)
+        for meeting in meetings
         if meeting.status in (schedule.SCHEDULED, schedule.TEACHER_ON_LEAVE) and meeting.starts_at > now
     ]
     return LeavePlan(
@@ -158,6 +161,7 @@ def plan_leave(session: Session, teacher_id: int, leave_date: date, reason: str 
         _clean_reason(reason),
         affected,
         already_on_leave=row is not None and row.status != WITHDRAWN,
+        closed=[meeting for meeting in meetings if meeting.closed is not None],
     )
 
 

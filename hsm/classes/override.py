@@ -174,14 +174,22 @@ def plan_override(
             or wanted in b.name.lower()
             or any(wanted == a.lower() for a in b.course.aliases)
         ]
-    held = [mt for mt in meetings_between(session, batches, day, day) if mt.held]
+    meetings = meetings_between(session, batches, day, day)
     if who.role == "teacher":
-        held = [mt for mt in held if mt.batch.teacher_id == who.person_id]
+        meetings = [mt for mt in meetings if mt.batch.teacher_id == who.person_id]
+    held = [mt for mt in meetings if mt.held]
+    if who.role == "teacher":
         if day < today - timedelta(days=teacher_window_days()):
             raise OverrideError(
                 f"Teachers can correct classes of the last {teacher_window_days()} days; "
                 "please ask the office for older ones."
             )
+    closed = next(((mt.batch, mt.closed) for mt in meetings if mt.closed is not None), None)
+    if not held and closed is not None:  # a holiday or the office's closure: the class did not take place
+        raise OverrideError(
+            f"{student.name.split()[0]}'s {closed[0].name} class on {short_day_label(day)} was cancelled "
+            f"({closed[1].labelled}), so there is no attendance to correct."
+        )
     if not held:
         raise OverrideError(
             f"I couldn't find a class of {student.name.split()[0]}'s on {short_day_label(day)}"

@@ -1,4 +1,5 @@
-"""When classes happen: a teacher's classes on a date, a student's next classes; holidays and leave applied."""
+"""When classes happen: a teacher's classes on a date, a student's next classes; days without classes (holidays and
+the office's closures, from `hsm.classes.closures`) and teachers' leave applied."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from hsm.classes import closures
+from hsm.classes.closures import Closed
 from hsm.infra import clock
 from hsm.infra import models as m
 
-HOLIDAY = "holiday"
+HOLIDAY = closures.HOLIDAY
+CLOSED = closures.CLOSED  # an office closure (the whole school or the batch)
 TEACHER_ON_LEAVE = "cancelled"
 SCHEDULED = "scheduled"
 NO_TEACHER = "no teacher"  # what a batch shows while its teacher has left and no other is assigned
@@ -19,13 +23,14 @@ NO_TEACHER = "no teacher"  # what a batch shows while its teacher has left and n
 
 @dataclass(frozen=True)
 class ClassMeeting:
-    """One meeting of a batch on a date, with why it will not happen (holiday, teacher's leave) if so."""
+    """One meeting of a batch on a date, with why it will not happen (holiday, closure, teacher's leave) if so."""
 
     batch: m.Batch
     starts_at: datetime
     duration_min: int
     status: str
     note: str | None = None
+    closed: Closed | None = None  # the holiday or closure, when status is HOLIDAY or CLOSED
 
     @property
     def class_date(self) -> date:
@@ -52,11 +57,6 @@ def teacher_label(batch: m.Batch) -> str:
     return teacher.display_name if teacher is not None else NO_TEACHER
 
 
-def _holidays(session: Session, first: date, last: date) -> dict[date, str]:
-    rows = session.execute(select(m.Holiday).where(m.Holiday.holiday_date.between(first, last))).scalars()
-    return {row.holiday_date: row.name for row in rows}
-
-
 def _leaves(session: Session, teacher_ids: set[int], first: date, last: date) -> dict[tuple[int, date], str | None]:
     if not teacher_ids:
         return {}
@@ -72,8 +72,10 @@ def _leaves(session: Session, teacher_ids: set[int], first: date, last: date) ->
 
 def meetings_between(session: Session, batches: list[m.Batch], first: date, last: date) -> list[ClassMeeting]:
     """Every meeting of `batches` from `first` to `last` inclusive, in time order."""
+    if not batches:
+        return []
     tz = clock.school_timezone()
-    holidays = _holidays(session, first, last)
+    closed_days = closures.closed_days(session, first, last, {b.id for b in batches})
     leaves = _leaves(session, {b.teacher_id for b in batches}, first, last)
     meetings: list[ClassMeeting] = []
     day = first
@@ -83,13 +85,14 @@ def meetings_between(session: Session, batches: list[m.Batch], first: date, last
                 if slot.weekday != day.weekday():
                     continue
                 starts_at = datetime.combine(day, slot.start_time, tzinfo=tz)
-                if day in holidays:
-                    status, note = HOLIDAY, holidays[day]
+                closed = closed_days.why(batch.id, day)
+                if closed is not None:
+                    status, note = closed.kind, closed.reason
                 elif (batch.teacher_id, day) in leaves:
                     status, note = TEACHER_ON_LEAVE, "teacher on leave"
                 else:
                     status, note = SCHEDULED, None
-                meetings.append(ClassMeeting(batch, starts_at, slot.duration_min, status, note))
+                meetings.append(ClassMeeting(batch, starts_at, slot.duration_min, status, note, closed))
         day += timedelta(days=1)
     meetings.sort(key=lambda meeting: (meeting.starts_at, meeting.batch.code))
     return meetings
@@ -104,7 +107,7 @@ def _batches_query():
 
 
 def teacher_classes_on(session: Session, teacher_id: int, day: date) -> list[ClassMeeting]:
-    """The teacher's batches meeting on `day`, in time order (holidays and leave marked, not dropped)."""
+    """The teacher's batches meeting on `day`, in time order (holidays, closures and leave marked, not dropped)."""
     batches = list(session.execute(_batches_query().where(m.Batch.teacher_id == teacher_id)).scalars())
     return meetings_between(session, batches, day, day)
 

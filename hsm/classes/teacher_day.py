@@ -1,4 +1,4 @@
-"""A teacher's classes on a day as the bot shows them (UC-2): times, room, class size, holidays and leave."""
+"""A teacher's classes on a day as the bot shows them (UC-2): times, room, class size, holidays, closures, leave."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hsm.classes.schedule import ClassMeeting
 
 
 def schedule_for(session: Session, teacher_id: int, day: date) -> list[ClassMeeting]:
-    """The teacher's classes on `day` in time order; holidays and the teacher's leave are marked, not dropped."""
+    """The teacher's classes on `day` in time order; holidays, closures and the teacher's leave are marked."""
     return schedule.teacher_classes_on(session, teacher_id, day)
 
 
@@ -30,8 +30,8 @@ def roster_sizes(session: Session, meetings: list[ClassMeeting]) -> dict[int, in
 
 
 def _why_not_held(meeting: ClassMeeting) -> str:
-    if meeting.status == schedule.HOLIDAY:
-        return f" — holiday ({meeting.note}), no class" if meeting.note else " — holiday, no class"
+    if meeting.closed is not None:  # " — holiday (Christmas), no class", " — school closed (heavy rain), no class"
+        return f" — {meeting.closed.word} ({meeting.closed.reason}), no class"
     if meeting.status == schedule.TEACHER_ON_LEAVE:
         return " — cancelled (you're on leave)"
     return "" if meeting.held else " — cancelled"

@@ -9,8 +9,12 @@ Rules (the school's clock, `HSM_NOW` aware):
 - fee overdue: `next_due` before today; one reminder per enrollment and due date, however long it stays unpaid.
 - Fee reminders go out only between `HSM_FEE_REMINDER_HOURS` ("09:00-20:00" by default), so nobody is messaged at
   midnight when a due date passes; a day on which the scheduler never ran in those hours is not caught up.
-- class: a meeting that will be held (holidays and teacher leave skipped, see `schedule.meetings_between`) and
-  starts within the next `HSM_CLASS_REMINDER_MINUTES` (30) minutes.
+- Nor on a day the whole school is closed (a holiday, or an office closure of the whole school:
+  `hsm.classes.closures`): a "due in N days" reminder that falls on such a day goes out on the first open day
+  after it (still before the due date), an overdue one on the next open day. A closure of some batches only does
+  not hold fee reminders back: the office is open.
+- class: a meeting that will be held (holidays, the office's closures and teacher leave skipped, see
+  `schedule.meetings_between`) and starts within the next `HSM_CLASS_REMINDER_MINUTES` (30) minutes.
 - Recipients as for broadcasts (`broadcast.student_contacts`): a minor's guardians, else the student's phone;
   students and guardians who left get none.
   Numbers that opted out (`is_active` false, or `preferences["reminders"]` false) are skipped.
@@ -32,7 +36,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from hsm.classes import schedule
+from hsm.classes import closures, schedule
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.config import get_settings
@@ -134,8 +138,29 @@ def _whose(own: bool, students: list[str]) -> str:
 # ------------------------------------------------------------------------------------------------ planning
 
 
+def _fee_offset_due(next_due: date, today: date, offsets: set[int], closed: closures.ClosedDays) -> int | None:
+    """The "due in N days" offset whose reminder goes out today: N days before `next_due`, or, when that day and
+    every day since were school-closed days, today as the first open day after it. The smallest when several."""
+    days = (next_due - today).days
+    if days in offsets:
+        return days
+    for offset in sorted(offsets):
+        planned = next_due - timedelta(days=offset)
+        if planned < today and all(
+            closed.school_closed(planned + timedelta(days=n)) for n in range((today - planned).days)
+        ):
+            return offset
+    return None
+
+
 def _fee_drafts(session: Session, today: date) -> list[PlannedReminder]:
     offsets = set(fee_reminder_days())
+    # A whole-school closure lasts at most closures.MAX_DAYS: look that far back for reminders held back by one.
+    closed = closures.closed_days(
+        session, today - timedelta(days=closures.MAX_DAYS + max(offsets, default=0)), today, ()
+    )
+    if closed.school_closed(today):
+        return []
     enrollments = session.execute(
         select(m.Enrollment)
         .join(m.Student, m.Student.id == m.Enrollment.student_id)
@@ -151,10 +176,11 @@ def _fee_drafts(session: Session, today: date) -> list[PlannedReminder]:
     planned: list[PlannedReminder] = []
     for enrollment in enrollments:
         days = (enrollment.next_due - today).days
+        offset = None if days < 0 else _fee_offset_due(enrollment.next_due, today, offsets, closed)
         if days < 0:
             kind, subject = FEE_OVERDUE, f"enrollment:{enrollment.id}:{enrollment.next_due.isoformat()}"
-        elif days in offsets:
-            kind, subject = FEE_DUE, f"enrollment:{enrollment.id}:{enrollment.next_due.isoformat()}:{days}d"
+        elif offset is not None:
+            kind, subject = FEE_DUE, f"enrollment:{enrollment.id}:{enrollment.next_due.isoformat()}:{offset}d"
         else:
             continue
         student = enrollment.student

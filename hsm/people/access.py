@@ -49,6 +49,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the school office
     "student_info": _ADMIN,
     "broadcast": _ADMIN,
+    "closures": _ADMIN,  # closing the school or batches (hsm.classes.closures)
     "admin_api_send": _ADMIN,
     "admin_api_sessions": _ADMIN,
     "admin_api_messages": _ADMIN,
@@ -97,6 +98,7 @@ _REFUSALS: dict[str, str] = {
     "attendance_override": "Only teachers and the school office can correct attendance." + _HELP,
     "student_info": "Only the school office can look up students." + _HELP,
     "broadcast": "Only the school office can send announcements." + _HELP,
+    "closures": "Only the school office can close the school or a batch." + _HELP,
     "admin_api_send": "Only the school office can do that.",
     "admin_api_sessions": "Only the school office can do that.",
     "admin_api_messages": "Only the school office can do that.",

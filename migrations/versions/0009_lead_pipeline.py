@@ -1,7 +1,7 @@
 """lead pipeline: new -> contacted -> trial_booked -> enrolled | lost, each lead's history in lead_events
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-06 22:10:00
 
 'closed' leads become 'lost' (reason 'closed'); every existing lead gets its history's first event, at the
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0009'
-down_revision = '0005'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -43,6 +43,7 @@ EXPECTED: dict[str, set[str]] = {
     "attendance_override": {"admin", "teacher"},
     "student_info": {"admin"},
     "broadcast": {"admin"},
+    "closures": {"admin"},
     "admin_api_send": {"admin"},
     "admin_api_sessions": {"admin"},
     "admin_api_messages": {"admin"},

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hsm.classes.dates import day_label, parse_date, parse_time, short_day_label, time_label
+from hsm.classes.dates import dates_in, day_label, parse_date, parse_time, short_day_label, time_label
 
 TUESDAY = date(2026, 12, 1)  # the demo day
 
@@ -237,6 +237,7 @@ def test_parsers_never_raise(text, today, past):
     parsed = parse_date(text, today, past=past)
     assert parsed is None or isinstance(parsed, date)
     assert parse_time(text) is None or isinstance(parse_time(text), time)
+    assert all(first <= last for first, last in dates_in(text, today, past=past))
 
 
 _WORDS = st.sampled_from(
@@ -282,3 +283,40 @@ def test_parsers_never_raise_on_near_misses(words, today, past):
     text = " ".join(words)
     parse_date(text, today, past=past)
     parse_time(text)
+    for first, last in dates_in(text, today, past=past):
+        assert first <= last
+
+
+def d(month: int, day: int, year: int = 2026) -> date:
+    return date(year, month, day)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("school closed on 26 Jan for Republic Day", [(d(1, 26, 2027), d(1, 26, 2027))]),
+        ("holiday tomorrow", [(d(12, 2), d(12, 2))]),
+        ("kal chutti hai", [(d(12, 2), d(12, 2))]),
+        ("closed from 24 Dec to 1 Jan", [(d(12, 24), d(1, 1, 2027))]),
+        ("no classes 24-31 Dec", [(d(12, 24), d(12, 31))]),
+        ("24th to 31st December closed", [(d(12, 24), d(12, 31))]),
+        ("closed 30-2 Jan", [(d(12, 30), d(1, 2, 2027))]),  # the first day in the month before
+        ("school closed from 14/12 till 16/12", [(d(12, 14), d(12, 16))]),
+        ("closed Monday to Friday", [(d(12, 7), d(12, 11))]),  # the Friday after that Monday
+        ("no class on Friday and Saturday", [(d(12, 4), d(12, 5))]),  # days that follow each other: one range
+        ("no class on Friday and Monday", [(d(12, 4), d(12, 4)), (d(12, 7), d(12, 7))]),
+        ("no class today, tomorrow", [(d(12, 1), d(12, 2))]),
+        ("closed 1 Dec, 1 Dec", [(d(12, 1), d(12, 1))]),
+        ("closed Thursday, Dec 10", [(d(12, 10), d(12, 10))]),  # the written date wins, as in parse_date
+        ("closed on Friday; also on 14 Dec", [(d(12, 4), d(12, 4)), (d(12, 14), d(12, 14))]),  # every one, in order
+        ("class at 5-6pm", []),
+        ("no date here", []),
+        ("", []),
+    ],
+)
+def test_dates_in(text, expected):
+    assert dates_in(text, TUESDAY) == expected
+
+
+def test_dates_in_takes_only_text():
+    assert dates_in(None, TUESDAY) == [] and dates_in("tomorrow", "today") == []  # type: ignore[arg-type]

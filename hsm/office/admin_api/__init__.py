@@ -4,8 +4,8 @@ The parts: `app` (the routes, start and shutdown, `hsm api`), `auth` (the JWT ch
 a token), `errors` (the error shape and its middleware), `inputs` (reading requests, bounded numbers), `audit`,
 `state` (shared keys), and the handlers: `send`, `broadcasts`, `sessions` (sessions and messages), `staff` (staff
 accounts), `tokens` (issuing, listing and revoking tokens), `people` (students, guardians, teachers, admins),
-`classes` (batches, enrollments), `leads` (the leads pipeline), `admissions` (admitting a student). This package
-re-exports the public names of the first ones.
+`classes` (batches, enrollments), `leads` (the leads pipeline), `admissions` (admitting a student), `closures` (the
+office's closures). This package re-exports the public names of the first ones.
 """
 
 from hsm.office.admin_api.app import DEFAULT_PORT, add_api_command, create_admin_app, healthz, run_api

@@ -22,6 +22,9 @@ GET  /api/admin/leads/{id}              one lead and its history
 POST /api/admin/leads/{id}/move         move a lead along the pipeline (reopening: admin only)
 POST /api/admin/leads/{id}/convert      admit the student a lead asked for; the lead becomes enrolled
 POST /api/admin/students                admit a student: student, guardian and enrollment (admissions)
+GET  /api/admin/closures                the office's closures (paginated; ?from=&to=&include_cancelled=)
+POST /api/admin/closures                close days, whole school or batches; families told once (admin only)
+POST /api/admin/closures/{id}/cancel    reopen them; families who were told are told (admin only)
 GET  /healthz                           liveness, no token
 """
 
@@ -40,6 +43,7 @@ from hsm.office.admin_api.admissions import post_student
 from hsm.office.admin_api.auth import ConfigurationError, auth_middleware, jwt_secret
 from hsm.office.admin_api.broadcasts import get_broadcast, post_broadcast
 from hsm.office.admin_api.classes import add_class_routes
+from hsm.office.admin_api.closures import get_closures, post_closure, post_closure_cancel
 from hsm.office.admin_api.errors import MAX_BODY_BYTES, errors_middleware
 from hsm.office.admin_api.leads import get_lead, get_leads, post_convert, post_move
 from hsm.office.admin_api.people import add_people_routes
@@ -108,6 +112,9 @@ def create_admin_app(
     app.router.add_post(f"{ADMIN_PREFIX}/leads/{{lead_id}}/move", post_move)
     app.router.add_post(f"{ADMIN_PREFIX}/leads/{{lead_id}}/convert", post_convert)
     app.router.add_post(f"{ADMIN_PREFIX}/students", post_student)
+    app.router.add_get(f"{ADMIN_PREFIX}/closures", get_closures, allow_head=False)
+    app.router.add_post(f"{ADMIN_PREFIX}/closures", post_closure)
+    app.router.add_post(f"{ADMIN_PREFIX}/closures/{{closure_id}}/cancel", post_closure_cancel)
     app.router.add_get("/healthz", healthz, allow_head=False)
 
     async def close_client(app: web.Application) -> None:

@@ -10,6 +10,7 @@ twice. The parts: `audience` (who an announcement reaches), `creation` (the broa
 from hsm.outreach.broadcast.audience import (
     ADULT_AGE,
     AUDIENCE_KINDS,
+    BATCHES,
     CURRENT_ENROLLMENTS,
     OPTED_OUT,
     AudiencePlan,
@@ -57,6 +58,7 @@ from hsm.outreach.broadcast.sender import (
 __all__ = [
     "ADULT_AGE",
     "AUDIENCE_KINDS",
+    "BATCHES",
     "CHUNK_SIZE",
     "CURRENT_ENROLLMENTS",
     "DEFAULT_RATE_PER_S",

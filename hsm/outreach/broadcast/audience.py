@@ -1,7 +1,8 @@
 """Who an announcement reaches: the audience kinds, each student's contacts, and opted-out numbers left out.
 
 Audience. `all_students` (every student with an active or paused enrollment), `all_teachers` (active teachers),
-`batch` / `course` (students actively enrolled), `custom` (a list of numbers); students and guardians who left are
+`batch` / `course` (students actively enrolled), `custom` (a list of numbers); and, for the school's own notices
+(closures), `batches` (`codes`: students actively enrolled in any of them). Students and guardians who left are
 never in an audience. A student is reached through `student_contacts`: a minor (under 18 today) through their
 guardians, an adult (or a minor with no guardian) on their own phone. Phones are deduplicated; opted-out numbers
 (`whatsapp_subscriptions.is_active` false, or `preferences["announcements"]` false) are never messaged: they are
@@ -25,6 +26,7 @@ from hsm.outreach.broadcast.errors import AudienceError
 
 ADULT_AGE = 18
 AUDIENCE_KINDS = ("all_students", "all_teachers", "batch", "course", "custom")
+BATCHES = "batches"  # the school's own notices only (hsm.outreach.closure_notices), not offered by the admin API
 CURRENT_ENROLLMENTS = ("active", "paused")
 OPTED_OUT = "opted out"
 
@@ -113,8 +115,23 @@ def _code(audience: dict) -> str:
     return code.strip()
 
 
+def _batches_recipients(session: Session, audience: dict) -> list[Recipient]:
+    codes = audience.get("codes")
+    if not isinstance(codes, list) or not codes or not all(isinstance(code, str) for code in codes):
+        raise AudienceError("audience.codes", "a batches audience needs a list of batch codes", "missing_field")
+    batch_ids = list(session.execute(select(m.Batch.id).where(m.Batch.code.in_(codes))).scalars())
+    if len(batch_ids) != len(set(codes)):
+        raise AudienceError("audience.codes", "an unknown batch code", "unknown_batch")
+    ids = _enrolled(m.Enrollment.batch_id.in_(batch_ids), m.Enrollment.status == "active")
+    today = clock.today()
+    students = session.execute(_students_query().where(m.Student.id.in_(ids), m.Student.active.is_(True))).scalars()
+    return [contact for student in students for contact in student_contacts(student, today)]
+
+
 def _student_recipients(session: Session, audience: dict) -> list[Recipient]:
     kind = audience["kind"]
+    if kind == BATCHES:
+        return _batches_recipients(session, audience)
     if kind == "all_students":
         ids = _enrolled(m.Enrollment.status.in_(CURRENT_ENROLLMENTS))
     elif kind == "batch":
@@ -176,7 +193,7 @@ def _custom_recipients(session: Session, audience: dict, plan: AudiencePlan) -> 
 
 def plan_audience(session: Session, audience: dict) -> AudiencePlan:
     """Everyone the audience names: to message, opted out, and (custom lists) invalid numbers."""
-    if not isinstance(audience, dict) or audience.get("kind") not in AUDIENCE_KINDS:
+    if not isinstance(audience, dict) or audience.get("kind") not in (*AUDIENCE_KINDS, BATCHES):
         raise AudienceError("audience.kind", f"kind must be one of {', '.join(AUDIENCE_KINDS)}", "invalid_kind")
     plan = AudiencePlan()
     kind = audience["kind"]
