@@ -1,4 +1,4 @@
-"""The `hsm` command: database migrations, school import, and the local WhatsApp tools."""
+"""The `hsm` command: database migrations, school import, the office's commands, and the local WhatsApp tools."""
 
 from __future__ import annotations
 
@@ -100,11 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     whois.set_defaults(handler=_cmd_whois)
 
     from hsm.office.admin_cli import add_admin_commands
+    from hsm.office.payments_cli import add_payment_commands
     from hsm.records.retention import add_security_commands
 
     _add_development_commands(commands)
     add_security_commands(commands)
     add_admin_commands(commands)
+    add_payment_commands(commands)
     return parser
 
 

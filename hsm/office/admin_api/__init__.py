@@ -3,7 +3,8 @@
 The parts: `app` (the routes, start and shutdown, `hsm api`), `auth` (the JWT check, revoked tokens, roles, minting
 a token), `errors` (the error shape and its middleware), `inputs` (reading requests, bounded numbers), `audit`,
 `state` (shared keys), and the handlers: `send`, `broadcasts`, `sessions` (sessions and messages), `tokens`
-(revoking a subject's tokens). This package re-exports their public names.
+(revoking a subject's tokens), `payments` (payments taken at the office, receipts, reversals). This package
+re-exports their public names.
 """
 
 from hsm.office.admin_api.app import DEFAULT_PORT, add_api_command, create_admin_app, healthz, run_api
@@ -41,6 +42,13 @@ from hsm.office.admin_api.errors import (
     mask_path,
 )
 from hsm.office.admin_api.inputs import MAX_ID, MAX_OFFSET, read_json
+from hsm.office.admin_api.payments import (
+    add_payment_routes,
+    get_payments,
+    get_receipt_pdf,
+    post_payment,
+    post_reverse,
+)
 from hsm.office.admin_api.send import post_send
 from hsm.office.admin_api.sessions import (
     MESSAGES_LIMIT_DEFAULT,
@@ -82,6 +90,7 @@ __all__ = [
     "SUBJECT_MAX_CHARS",
     "UNPROCESSABLE",
     "add_api_command",
+    "add_payment_routes",
     "auth_middleware",
     "authenticate",
     "bad_request",
@@ -90,12 +99,16 @@ __all__ = [
     "errors_middleware",
     "get_broadcast",
     "get_messages",
+    "get_payments",
+    "get_receipt_pdf",
     "get_session",
     "healthz",
     "issue_token",
     "jwt_secret",
     "mask_path",
     "post_broadcast",
+    "post_payment",
+    "post_reverse",
     "post_send",
     "post_sessions_clear",
     "post_tokens_revoke",

@@ -7,6 +7,10 @@ GET  /api/whatsapp/sessions/{phone}     a number's WhatsApp session
 POST /api/whatsapp/sessions/clear       forget a session's context and expire it
 GET  /api/whatsapp/messages/{phone}     a number's messages, newest first (limit 1-200, offset 0-1,000,000)
 POST /api/admin/tokens/revoke           refuse every token of a subject issued before now (admin only)
+POST /api/admin/payments                record a payment taken at the office; the receipt goes on WhatsApp
+GET  /api/admin/payments                payments, newest first (student, method, from, to; limit, offset)
+GET  /api/admin/payments/{id}/receipt.pdf   a payment's receipt
+POST /api/admin/payments/{id}/reverse   reverse a payment, with a reason (admin only)
 GET  /healthz                           liveness, no token
 """
 
@@ -24,6 +28,7 @@ from hsm.infra.config import get_settings
 from hsm.office.admin_api.auth import ConfigurationError, auth_middleware, jwt_secret
 from hsm.office.admin_api.broadcasts import get_broadcast, post_broadcast
 from hsm.office.admin_api.errors import MAX_BODY_BYTES, errors_middleware
+from hsm.office.admin_api.payments import add_payment_routes
 from hsm.office.admin_api.send import post_send
 from hsm.office.admin_api.sessions import get_messages, get_session, post_sessions_clear
 from hsm.office.admin_api.state import ADMIN_PREFIX, CLIENT, ENQUEUE, OWN_CLIENT, PREFIX, SECRET
@@ -65,6 +70,7 @@ def create_admin_app(
     app.router.add_post(f"{PREFIX}/sessions/clear", post_sessions_clear)
     app.router.add_get(f"{PREFIX}/messages/{{phone}}", get_messages, allow_head=False)
     app.router.add_post(f"{ADMIN_PREFIX}/tokens/revoke", post_tokens_revoke)
+    add_payment_routes(app)
     app.router.add_get("/healthz", healthz, allow_head=False)
 
     async def close_client(app: web.Application) -> None:

@@ -9,7 +9,7 @@ from aiohttp import web
 from hsm.whatsapp.client import WhatsAppClient
 
 PREFIX = "/api/whatsapp"
-ADMIN_PREFIX = "/api/admin"  # the API's own administration (tokens)
+ADMIN_PREFIX = "/api/admin"  # the API's own administration (tokens) and the office's records (payments)
 
 SECRET = web.AppKey("jwt_secret", str)
 ENQUEUE = web.AppKey[Callable[[int], object]]("enqueue")
