@@ -110,7 +110,9 @@ class _ReceiptPage:
         self.pdf.cell(label_width, 7, self.text(label))
         self.pdf.set_font(self.family, "B" if bold else "", size)
         self.pdf.set_text_color(*INK)
-        self.pdf.multi_cell(self.width - label_width, 7, self.text(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.pdf.multi_cell(
+            self.width - label_width, 7, self.text(value), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
 
 
 def receipt_pdf(receipt: Receipt) -> bytes:
