@@ -292,7 +292,7 @@ class WhatsAppClient:
         expected = len(template.variables or [])
         if len(parameters) != expected or any(not str(p).strip() for p in parameters):
             raise CloudApiError(f"template {name!r} needs {expected} non-empty parameters, got {len(parameters)}")
-        wants_document = getattr(template, "header_format", None) == "DOCUMENT"
+        wants_document = template.header_format == "DOCUMENT"
         if wants_document != (header_document is not None):
             needs = "needs a document header" if wants_document else "has no document header"
             raise CloudApiError(f"template {name!r} {needs}; not sent")
