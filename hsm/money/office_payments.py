@@ -26,7 +26,7 @@ from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
 from hsm.infra.phone import mask_phone
-from hsm.money.payments import apply_payment, family_contacts
+from hsm.money.payments import apply_payment, family_contacts, locked_enrollment
 from hsm.money.receipts import Receipt, day_text, receipt_pdf
 from hsm.outreach.notices import Notice
 from hsm.outreach.notify import deliver
@@ -176,11 +176,12 @@ def _view(payment: m.Payment) -> PaymentView:
     )
 
 
-def _payment(session: Session, payment_id: int) -> m.Payment:
+def _payment(session: Session, payment_id: int, lock: bool = False) -> m.Payment:
+    query = select(m.Payment).where(m.Payment.id == payment_id)
+    if lock:  # a reversal: two at once must not both find it standing
+        query = query.with_for_update().execution_options(populate_existing=True)
     payment = session.execute(
-        select(m.Payment)
-        .where(m.Payment.id == payment_id)
-        .options(
+        query.options(
             selectinload(m.Payment.student).selectinload(m.Student.guardian_links),
             selectinload(m.Payment.enrollment).selectinload(m.Enrollment.batch),
             selectinload(m.Payment.course),
@@ -208,11 +209,11 @@ def _enrollment_of(session: Session, student_code: str, batch_code: str | None) 
         found = [e for e in open_enrollments if e.batch.code.upper() == wanted]
         if not found:
             raise NotFound(f"batch: {code} has no open enrollment in {wanted[:40]!r} (theirs: {batches})", "batch")
-        return found[0]
+        return locked_enrollment(session, found[0].id)
     if len(open_enrollments) != 1:
         problem = "has no open enrollment" if not open_enrollments else f"has several enrollments ({batches})"
         raise RecordError(f"batch: {code} {problem}; name the batch", "batch")
-    return open_enrollments[0]
+    return locked_enrollment(session, open_enrollments[0].id)
 
 
 # ---------------------------------------------------------------- recording
@@ -316,7 +317,7 @@ def reverse_payment(session: Session, payment_id: int, reason: str, actor: str, 
         raise RecordError("reason: say why the payment is reversed", "reason")
     if len(reason) > MAX_REASON:
         raise RecordError(f"reason: at most {MAX_REASON} characters", "reason")
-    payment = _payment(session, payment_id)
+    payment = _payment(session, payment_id, lock=True)
     if payment.reversed_at is not None:
         raise Conflict(
             f"payment #{payment.id} was already reversed on {day_text(clock.as_utc(payment.reversed_at).date())} "
@@ -324,14 +325,16 @@ def reverse_payment(session: Session, payment_id: int, reason: str, actor: str, 
             "id",
             "already_reversed",
         )
-    enrollment = payment.enrollment
-    takes_back = enrollment is not None and bool(payment.classes_added)
-    if takes_back:
+    # What it added is taken back (a payment that added nothing, or whose enrollment is gone, only is marked).
+    enrollment = (
+        locked_enrollment(session, payment.enrollment_id) if payment.enrollment_id and payment.classes_added else None
+    )
+    if enrollment is not None:
         _check_nothing_changed_since(session, payment, enrollment)
     savepoint = session.begin_nested()
     before = {"reversed_at": None, "reference": payment.reference}
     after: dict = {"reason": reason}
-    if takes_back:
+    if enrollment is not None:
         before.update(next_due=enrollment.next_due, classes_remaining=enrollment.classes_remaining)
         enrollment.next_due = payment.due_before
         enrollment.classes_remaining -= payment.classes_added

@@ -242,10 +242,15 @@ def _thank_whom(student: m.Student, contact: str | None) -> tuple[str | None, st
     return family[0] if family else (None, "student", student.name)
 
 
-def _enrollment(session: Session, enrollment_id: int) -> m.Enrollment:
+def locked_enrollment(session: Session, enrollment_id: int) -> m.Enrollment:
+    """The enrollment a payment is applied to, re-read and locked until the transaction ends (FOR UPDATE on
+    PostgreSQL; SQLite has one writer at a time anyway): a paid link and the office's desk, or two desks, at once
+    never both read the same balance and overwrite each other's."""
     return session.execute(
         select(m.Enrollment)
         .where(m.Enrollment.id == enrollment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
         .options(
             selectinload(m.Enrollment.student).selectinload(m.Student.guardian_links),
             selectinload(m.Enrollment.batch).selectinload(m.Batch.course),
@@ -273,7 +278,7 @@ def record_paid(session: Session, provider: str, event: PaidEvent) -> PaymentRes
     link, refusal = issued_links.match(session, provider, event)
     if link is None or refusal is not None or link.enrollment_id is None:
         return issued_links.refuse(session, provider, event, refusal or issued_links.NOT_OURS)
-    enrollment = _enrollment(session, link.enrollment_id)
+    enrollment = locked_enrollment(session, link.enrollment_id)
     today = clock.today()
     student = enrollment.student
     before = {"next_due": _iso(enrollment.next_due), "classes_remaining": enrollment.classes_remaining}

@@ -4,12 +4,14 @@ the enrollment only when nothing changed since), listed, and receipted (the PDF 
 
 from __future__ import annotations
 
+import threading
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from hsm.infra import models as m
+from hsm.infra.db import session_factory, session_scope
 from hsm.money import office_payments as op
 from hsm.money import payments, receipts
 from hsm.money.providers import PaidEvent
@@ -262,3 +264,27 @@ def test_the_receipt_goes_to_the_family_and_never_to_an_opted_out_number(session
     assert op.receipt_notice(session, mary.id) == (None, "opted_out")
     nandini = record(session, student="HSM-24-039", batch=None, method="cash", reference=None, amount=1800)
     assert op.receipt_notice(session, nandini.id) == (None, "opted_out")  # opted out in the school file
+
+
+def test_two_desks_at_once_lose_neither_payment(school_db, backend):
+    """The second desk waits for the first's lock on the enrollment, then builds on its result."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has one writer at a time; the row lock is PostgreSQL's")
+    first_desk = session_factory(school_db)()
+    record(first_desk, method="cash", reference=None)
+    second: dict[str, op.PaymentView] = {}
+
+    def second_desk() -> None:
+        with session_scope(school_db) as session:
+            second["view"] = record(session, method="cash", reference=None)
+
+    thread = threading.Thread(target=second_desk)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive()  # waiting for the first desk's transaction
+    first_desk.commit()
+    first_desk.close()
+    thread.join(30)
+    assert (second["view"].due_before, second["view"].due_after) == (date(2027, 1, 20), date(2027, 2, 20))
+    with session_scope(school_db) as session:
+        assert state(john_keyboard(session)) == (date(2027, 2, 20), 31)
