@@ -96,6 +96,11 @@ def choices_of(payload: dict) -> list[tuple[str, str, str]]:
     return []
 
 
+def _media_text(kind: str, media: dict) -> str:
+    """'(document HSM-R-000041.pdf)': a file by its name, else its link or media id."""
+    return f"({kind} {media.get('filename') or media.get('link') or media.get('id')})"
+
+
 def describe(payload: dict) -> str:
     """How a sent message looks on the phone, as text."""
     kind = payload.get("type")
@@ -109,11 +114,12 @@ def describe(payload: dict) -> str:
         return "\n".join(lines)
     if kind == "template":
         template = payload["template"]
-        params = [p.get("text") for c in template.get("components", []) for p in c.get("parameters", [])]
-        return f"(template {template['name']}: {', '.join(str(p) for p in params)})"
+        parameters = [p for c in template.get("components", []) for p in c.get("parameters", [])]
+        texts = [str(p.get("text")) for p in parameters if p.get("type", "text") == "text"]
+        attached = [_media_text(p["type"], p[p["type"]]) for p in parameters if isinstance(p.get(p.get("type")), dict)]
+        return " ".join([f"(template {template['name']}: {', '.join(texts)})", *attached])
     if kind in ("image", "document", "audio", "video", "sticker"):
-        media = payload.get(kind, {})
-        return f"({kind} {media.get('link') or media.get('id')}) {media.get('caption', '')}".strip()
+        return f"{_media_text(kind, payload.get(kind, {}))} {payload.get(kind, {}).get('caption', '')}".strip()
     return json.dumps(payload, ensure_ascii=False)
 
 

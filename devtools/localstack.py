@@ -269,6 +269,18 @@ class Stack:
         answer = requests.get(f"{self.sandbox_url}/_sandbox/messages", params=params, timeout=wait_s + 10)
         return answer.json()["messages"]
 
+    def sandbox_media(self, media_id: str) -> bytes:
+        """The bytes of a file uploaded to the sandbox (a document message's or a template header's media id)."""
+        answer = requests.get(f"{self.sandbox_url}/_sandbox/media/{media_id}", timeout=10)
+        answer.raise_for_status()
+        return answer.content
+
+    def hsm(self, *argv: str, timeout_s: float = 120) -> subprocess.CompletedProcess:
+        """Run `hsm ARGV...` with the stack's environment (its database, the sandbox as Meta, its frozen "now")."""
+        return subprocess.run(
+            [str(BIN / "hsm"), *argv], cwd=PROJECT_ROOT, env=self.env, capture_output=True, text=True, timeout=timeout_s
+        )
+
     def last_seq(self) -> int:
         return max((m["seq"] for m in self.sent()), default=0)
 

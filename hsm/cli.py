@@ -1,4 +1,4 @@
-"""The `hsm` command: database migrations, school import, and the local WhatsApp tools."""
+"""The `hsm` command: database migrations, school import, the office's commands, and the local WhatsApp tools."""
 
 from __future__ import annotations
 
@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     from hsm.office.admin_cli import add_admin_commands
     from hsm.office.admissions_cli import add_admission_command, add_leads_commands
     from hsm.office.closures_cli import add_closure_commands
+    from hsm.office.payments_cli import add_payment_commands
     from hsm.office.people_cli import add_people_commands
     from hsm.records.import_cli import add_import_commands
     from hsm.records.retention import add_security_commands
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_people_commands(commands)
     add_leads_commands(commands)
     add_closure_commands(commands)
+    add_payment_commands(commands)
     return parser
 
 

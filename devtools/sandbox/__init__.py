@@ -1,8 +1,10 @@
-"""A local stand-in for Meta's WhatsApp Cloud API (Graph API /messages and status webhooks) for demos, CI and tests.
+"""A local stand-in for Meta's WhatsApp Cloud API (Graph API /messages and /media, status webhooks) for demos, CI
+and tests.
 
 The parts: `config` (SandboxConfig and the environment), `errors` (Graph API errors), `validation` (checks against
-Meta's limits), `statuses` (the signed status webhooks), `state` (what it was sent, faults, counters), `server` (the
-HTTP app, inspection and fault injection, `hsm sandbox`). This package re-exports their public names.
+Meta's limits), `media` (uploads: types, sizes, media ids), `statuses` (the signed status webhooks), `state` (what it
+was sent, faults, counters), `server` (the HTTP app, inspection and fault injection, `hsm sandbox`). This package
+re-exports their public names.
 """
 
 from devtools.sandbox.config import (
@@ -22,6 +24,7 @@ from devtools.sandbox.errors import (
     invalid_parameter,
     missing_parameter,
 )
+from devtools.sandbox.media import MEDIA_LIMITS, UploadedMedia, check_media_uploaded, media_ids, read_upload
 from devtools.sandbox.server import (
     MAX_LONG_POLL_S,
     add_sandbox_command,
@@ -32,11 +35,14 @@ from devtools.sandbox.server import (
     delete_faults,
     delete_messages,
     get_faults,
+    get_media_content,
+    get_media_list,
     get_messages,
     get_read_receipts,
     get_stats,
     healthz,
     post_faults,
+    post_media,
     post_messages,
     read_json_object,
     run_sandbox,
@@ -79,6 +85,7 @@ __all__ = [
     "FAULT_ERRORS",
     "INTERACTIVE_VALIDATORS",
     "MAX_LONG_POLL_S",
+    "MEDIA_LIMITS",
     "MEDIA_TYPES",
     "MESSAGE_TYPES",
     "MESSAGE_VALIDATORS",
@@ -89,8 +96,10 @@ __all__ = [
     "Sandbox",
     "SandboxConfig",
     "StatusNotifier",
+    "UploadedMedia",
     "add_sandbox_command",
     "check_authorization",
+    "check_media_uploaded",
     "check_phone_number_id",
     "config_from_args",
     "config_from_env",
@@ -99,17 +108,22 @@ __all__ = [
     "delete_messages",
     "fault_error",
     "get_faults",
+    "get_media_content",
+    "get_media_list",
     "get_messages",
     "get_read_receipts",
     "get_stats",
     "healthz",
     "invalid_parameter",
     "is_mark_as_read",
+    "media_ids",
     "missing_parameter",
     "parse_fault",
     "post_faults",
+    "post_media",
     "post_messages",
     "read_json_object",
+    "read_upload",
     "recipient_digits",
     "run_sandbox",
     "send_response",

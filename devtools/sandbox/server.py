@@ -1,4 +1,5 @@
-"""The sandbox's HTTP app: Graph API /messages, inspection and fault injection endpoints, runner and `hsm sandbox`."""
+"""The sandbox's HTTP app: Graph API /messages and /media, inspection and fault injection endpoints, runner and
+`hsm sandbox`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from aiohttp import web
 
 from devtools.sandbox.config import DEFAULT_PORT, DEFAULT_WEBHOOK_URL, SandboxConfig, _latency_s, config_from_env
 from devtools.sandbox.errors import GraphError, fault_error
+from devtools.sandbox.media import MAX_UPLOAD_BYTES, check_media_uploaded, read_upload
 from devtools.sandbox.state import SANDBOX, Fault, Sandbox, parse_fault
 from devtools.sandbox.validation import is_mark_as_read, recipient_digits, validate_mark_as_read, validate_message
 from hsm.infra.phone import mask_phone
@@ -118,6 +120,7 @@ async def _handle_messages_post(request: web.Request) -> web.Response:
             if answer is not None:
                 return answer
         message_type = validate_message(body)
+        check_media_uploaded(body, message_type, sandbox.media)
     except GraphError as error:
         sandbox.stats["rejected"] += 1
         log.info(
@@ -131,7 +134,47 @@ async def _handle_messages_post(request: web.Request) -> web.Response:
     return send_response(body, message)
 
 
+async def post_media(request: web.Request) -> web.Response:
+    """POST /{version}/{phone_number_id}/media: upload a file (multipart), answered with its media id after the
+    configured latency; faults apply as to sends."""
+    sandbox = request.app[SANDBOX]
+    try:
+        check_authorization(request, sandbox.config)
+        check_phone_number_id(request.match_info["phone_number_id"], sandbox.config)
+        fault = sandbox.take_fault()
+        if fault is not None:
+            answer = await serve_fault(request, fault)
+            if answer is not None:
+                return answer
+        upload = await read_upload(request)
+    except GraphError as error:
+        sandbox.stats["rejected"] += 1
+        log.info("rejected an upload (HTTP %d, code %d): %s", error.http_status, error.code, error.details)
+        return error.response()
+    sandbox.record_media(upload)
+    log.info("uploaded media %s (%s, %d bytes)", upload.id, upload.mime_type, len(upload.content))
+    if sandbox.config.latency_s > 0:
+        await asyncio.sleep(sandbox.config.latency_s)
+    return web.json_response({"id": upload.id})
+
+
 # ---------------------------------------------------------------- inspection and fault endpoints
+
+
+async def get_media_list(request: web.Request) -> web.Response:
+    """GET /_sandbox/media: every upload (id, type, filename, size, sha256), oldest first."""
+    return web.json_response({"media": [upload.describe() for upload in request.app[SANDBOX].media.values()]})
+
+
+async def get_media_content(request: web.Request) -> web.Response:
+    """GET /_sandbox/media/{media_id}: the uploaded bytes, with their type and file name."""
+    upload = request.app[SANDBOX].media.get(request.match_info["media_id"])
+    if upload is None:
+        return web.json_response({"error": "no media with this id was uploaded"}, status=404)
+    disposition = f'attachment; filename="{upload.filename}"' if upload.filename else "attachment"
+    return web.Response(
+        body=upload.content, content_type=upload.mime_type, headers={"Content-Disposition": disposition}
+    )
 
 
 def _bad_request(problem: str) -> web.Response:
@@ -195,13 +238,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def create_app(config: SandboxConfig) -> web.Application:
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_UPLOAD_BYTES)
     app[SANDBOX] = Sandbox(config)
     app.cleanup_ctx.append(_background_services)
     app.router.add_post(r"/{version:v\d+\.\d+}/{phone_number_id}/messages", post_messages)
+    app.router.add_post(r"/{version:v\d+\.\d+}/{phone_number_id}/media", post_media)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/_sandbox/messages", get_messages)
     app.router.add_delete("/_sandbox/messages", delete_messages)
+    app.router.add_get("/_sandbox/media", get_media_list)
+    app.router.add_get("/_sandbox/media/{media_id}", get_media_content)
     app.router.add_get("/_sandbox/read-receipts", get_read_receipts)
     app.router.add_get("/_sandbox/stats", get_stats)
     app.router.add_get("/_sandbox/faults", get_faults)

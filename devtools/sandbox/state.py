@@ -1,4 +1,5 @@
-"""What the sandbox holds: the sends it accepted (with long-polling), read receipts, queued faults, counters."""
+"""What the sandbox holds: the sends it accepted (with long-polling), uploaded media, read receipts, queued faults,
+counters."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from devtools.sandbox.config import SandboxConfig
+from devtools.sandbox.media import UploadedMedia
 from devtools.sandbox.statuses import StatusNotifier
 from devtools.sandbox.validation import recipient_digits
 from hsm.infra.clock import utcnow
@@ -48,16 +50,18 @@ def parse_fault(spec: Any) -> Fault:
 
 
 class Sandbox:
-    """What the sandbox has been sent, its pending faults, and its counters."""
+    """What the sandbox has been sent (messages and uploaded media), its pending faults, and its counters."""
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.messages: list[dict] = []
+        self.media: dict[str, UploadedMedia] = {}  # by media id; kept when the messages are cleared, as Meta keeps them
         self.read_receipts: list[dict] = []
         self.faults: list[Fault] = []
         self.stats = {
             "accepted": 0,
             "rejected": 0,
+            "media_uploaded": 0,
             "faults_served": 0,
             "read_receipts": 0,
             "callbacks_sent": 0,
@@ -100,6 +104,10 @@ class Sandbox:
             if (arrival := self._arrivals.pop(key, None)) is not None:
                 arrival.set()
         return message
+
+    def record_media(self, upload: UploadedMedia) -> None:
+        self.media[upload.id] = upload
+        self.stats["media_uploaded"] += 1
 
     def clear(self) -> None:
         self.messages.clear()

@@ -82,9 +82,10 @@ def _next_due(balance: Balance) -> date:
 
 
 def last_payment(session: Session, student_id: int) -> m.Payment | None:
+    """The student's latest payment that stands (a reversed one does not)."""
     return session.execute(
         select(m.Payment)
-        .where(m.Payment.student_id == student_id)
+        .where(m.Payment.student_id == student_id, m.Payment.reversed_at.is_(None))
         .order_by(m.Payment.paid_on.desc(), m.Payment.id.desc())
         .limit(1)
     ).scalar_one_or_none()

@@ -33,6 +33,7 @@ from hsm.money.providers import (
 )
 from hsm.outreach.notices import Notice
 from hsm.people.identity import Identity
+from hsm.records.changes import record_change
 
 log = logging.getLogger("hsm.money.payments")
 
@@ -177,14 +178,60 @@ def _plan_classes(session: Session, enrollment: m.Enrollment) -> int:
     return classes or DEFAULT_PLAN_CLASSES.get(enrollment.plan, 0)
 
 
-def _thank_whom(student: m.Student, contact: str | None) -> tuple[str | None, str, str]:
-    """(phone, audience, name) of the payer if they belong to the student's family, else of the student, else of
-    the first guardian."""
+@dataclass(frozen=True)
+class AppliedPayment:
+    """What a payment did to its enrollment; the payment row keeps the same (classes_added, due_before,
+    due_after) so that a reversal can take it back."""
+
+    advanced: bool  # a full fee: the due date moved and the plan's classes were added
+    classes_added: int
+    due_before: date | None
+    due_after: date | None
+    classes_remaining: int
+
+
+def receipt_number(session: Session, payment_id: int) -> str:
+    """'HSM-R-000123': the school's short name and the payment's id (stored on the payment, so it never changes)."""
+    short_name = session.execute(select(m.School.short_name).limit(1)).scalar_one_or_none()
+    return f"{short_name or 'HSM'}-R-{payment_id:06d}"
+
+
+def apply_payment(
+    session: Session, payment: m.Payment, enrollment: m.Enrollment, recorded_by: str, today: date
+) -> AppliedPayment:
+    """Apply a payment just added (flushed: it has its id) to its enrollment, the one way for a paid link and for
+    the office: a full fee (the amount at least the enrollment's fee) moves `next_due` on by the plan's months
+    (from today when there is none) and adds the plan's classes; less changes nothing (the caller flags it).
+    Fills in the payment's recorded_by, receipt_number, classes_added, due_before and due_after."""
+    due_before = enrollment.next_due
+    advanced = payment.amount >= enrollment.fee
+    classes_added = _plan_classes(session, enrollment) if advanced else 0
+    if advanced:
+        enrollment.next_due = add_months(due_before or today, PLAN_MONTHS.get(enrollment.plan, 1))
+        enrollment.classes_remaining += classes_added
+    payment.recorded_by = recorded_by[:60]
+    payment.receipt_number = receipt_number(session, payment.id)
+    payment.classes_added = classes_added
+    payment.due_before, payment.due_after = due_before, enrollment.next_due
+    return AppliedPayment(advanced, classes_added, due_before, enrollment.next_due, enrollment.classes_remaining)
+
+
+def family_contacts(student: m.Student) -> list[tuple[str, str, str]]:
+    """(phone, audience, name) of everyone in the student's family with a number: the student, then each active
+    guardian in a stable order."""
     family = [(student.phone, "student", student.name)] if student.phone else []
     family.extend(
         (link.guardian.phone, "guardian", link.guardian.name)
         for link in sorted(student.guardian_links, key=lambda k: k.guardian_id)
+        if link.guardian.active is not False
     )
+    return family
+
+
+def _thank_whom(student: m.Student, contact: str | None) -> tuple[str | None, str, str]:
+    """(phone, audience, name) of the payer if they belong to the student's family, else of the student, else of
+    the first guardian."""
+    family = family_contacts(student)
     try:
         payer = normalise_phone(contact) if contact else None
     except InvalidPhoneNumber:
@@ -195,23 +242,20 @@ def _thank_whom(student: m.Student, contact: str | None) -> tuple[str | None, st
     return family[0] if family else (None, "student", student.name)
 
 
-def _enrollment(session: Session, enrollment_id: int) -> m.Enrollment:
+def locked_enrollment(session: Session, enrollment_id: int) -> m.Enrollment:
+    """The enrollment a payment is applied to, re-read and locked until the transaction ends (FOR UPDATE on
+    PostgreSQL; SQLite has one writer at a time anyway): a paid link and the office's desk, or two desks, at once
+    never both read the same balance and overwrite each other's."""
     return session.execute(
         select(m.Enrollment)
         .where(m.Enrollment.id == enrollment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
         .options(
             selectinload(m.Enrollment.student).selectinload(m.Student.guardian_links),
             selectinload(m.Enrollment.batch).selectinload(m.Batch.course),
         )
     ).scalar_one()
-
-
-def _audit(session: Session, action: str, entity_id: str | None, before: dict | None, after: dict) -> None:
-    session.add(
-        m.AuditLog(
-            actor=WEBHOOK_ACTOR, action=action, entity="payments", entity_id=entity_id, before=before, after=after
-        )
-    )
 
 
 class _LinkTaken(Exception):
@@ -234,7 +278,7 @@ def record_paid(session: Session, provider: str, event: PaidEvent) -> PaymentRes
     link, refusal = issued_links.match(session, provider, event)
     if link is None or refusal is not None or link.enrollment_id is None:
         return issued_links.refuse(session, provider, event, refusal or issued_links.NOT_OURS)
-    enrollment = _enrollment(session, link.enrollment_id)
+    enrollment = locked_enrollment(session, link.enrollment_id)
     today = clock.today()
     student = enrollment.student
     before = {"next_due": _iso(enrollment.next_due), "classes_remaining": enrollment.classes_remaining}
@@ -259,10 +303,7 @@ def record_paid(session: Session, provider: str, event: PaidEvent) -> PaymentRes
         return None
     except _LinkTaken:
         return issued_links.refuse(session, provider, event, "the link is already paid")
-    full_fee = event.amount >= enrollment.fee
-    if full_fee:
-        enrollment.next_due = add_months(enrollment.next_due or today, PLAN_MONTHS.get(enrollment.plan, 1))
-        enrollment.classes_remaining += _plan_classes(session, enrollment)
+    full_fee = apply_payment(session, payment, enrollment, WEBHOOK_ACTOR, today).advanced
     after = {
         "payment_id": payment.id,
         "provider_payment_id": event.payment_id,
@@ -275,7 +316,7 @@ def record_paid(session: Session, provider: str, event: PaidEvent) -> PaymentRes
     }
     if not full_fee:
         after["review"] = f"paid {event.amount} of a {enrollment.fee} fee: enrollment not advanced"
-    _audit(session, "payment.recorded", str(payment.id), before, after)
+    record_change(session, WEBHOOK_ACTOR, "payment.recorded", "payments", payment.id, before, after)
     session.flush()
     phone, audience, recipient = _thank_whom(student, event.contact)
     course = enrollment.batch.course.name

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.config import get_settings
+from hsm.whatsapp.client import Document
 
 OFFICE_NOTICE = "office.notice"
 
@@ -20,9 +21,10 @@ OFFICE_NOTICE = "office.notice"
 class Notice:
     phone: str
     audience: str
-    text: str
+    text: str  # inside the 24-hour window: the message, or the caption of `document`
     template: str | None = None
     template_params: tuple[str, ...] = ()
+    document: Document | None = None  # a file sent with it (a receipt's PDF): the template's header outside the window
 
 
 def staff_text(text: object, limit: int = 200) -> str:

@@ -1,6 +1,7 @@
-"""Deliver notices over WhatsApp: free-form inside the 24-hour window, the approved template outside it;
-numbers that opted out of that kind of message are skipped (the office's own notices always go). Used by
-actions (leave, leads, payments, fallback) and jobs."""
+"""Deliver notices over WhatsApp: free-form inside the 24-hour window (a text, or a document with the text as its
+caption), the approved template outside it (with the document as its header); numbers that opted out of that kind
+of message are skipped (the office's own notices always go). Used by actions (leave, leads, payments, fallback),
+the office's payments and jobs."""
 
 from __future__ import annotations
 
@@ -39,10 +40,14 @@ async def _deliver_one(client: WhatsAppClient, notice: Notice, kind: str | None)
         return "opted_out"
     try:
         if await asyncio.to_thread(store.in_service_window, notice.phone):
-            await client.send(notice.phone, {"type": "text", "text": {"body": notice.text[:4096]}}, replying=True)
+            if notice.document:
+                await client.send_document(notice.phone, notice.document, notice.text[:1024], replying=True)
+            else:
+                await client.send(notice.phone, {"type": "text", "text": {"body": notice.text[:4096]}}, replying=True)
             return "sent"
         if notice.template:
-            await client.send_template(notice.phone, notice.template, "en", list(notice.template_params))
+            parameters = list(notice.template_params)
+            await client.send_template(notice.phone, notice.template, "en", parameters, notice.document)
             return "template"
         log.warning("notice to %s not sent: outside the 24-hour window and no template", mask_phone(notice.phone))
         return "outside_window"

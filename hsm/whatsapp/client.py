@@ -1,6 +1,7 @@
 """Async WhatsApp Cloud API client: sends message objects to `/{phone_number_id}/messages` with retries,
-reports every send to its ledger, and enforces the 24-hour rule (free-form only inside the window, else approved
-templates). The client never touches the database itself: its `SendLedger` (the channel's store,
+uploads documents to `/{phone_number_id}/media` (with the same retries) for document messages and templates with a
+document header, reports every send to its ledger, and enforces the 24-hour rule (free-form only inside the window,
+else approved templates). The client never touches the database itself: its `SendLedger` (the channel's store,
 `hsm.whatsapp.store.LEDGER`) records the sends and knows the window and the templates.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,6 +29,7 @@ ACCEPTED = "accepted"  # Meta took the message (statuses move it on: sent, deliv
 class ApprovedTemplate(Protocol):
     language: str
     variables: Any  # the template's body variables, in order
+    header_format: str | None  # "DOCUMENT": the sender attaches a document; None: no media header
 
 
 class SendLedger(Protocol):
@@ -68,6 +71,20 @@ class OutsideServiceWindow(CloudApiError):
 class SendResult:
     wamid: str
     to: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file sent as a WhatsApp document: uploaded to Meta first, then named by its media id."""
+
+    content: bytes
+    filename: str
+    mime_type: str = "application/pdf"
+
+
+def _address(to: str) -> str:
+    """E.164 for a number given with or without "+"; anything else is a business-scoped user id, kept."""
+    return "+" + to.lstrip("+") if to.lstrip("+").isdigit() else to
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,7 @@ class WhatsAppClient:
         self.api_url = api_url
         self.phone_number_id = phone_number_id
         self.messages_url = f"{api_url.rstrip('/')}/{phone_number_id}/messages"
+        self.media_url = f"{api_url.rstrip('/')}/{phone_number_id}/media"
         self.access_token = access_token
         self.ledger = ledger
         self.retry = retry or RetryPolicy()
@@ -150,12 +168,16 @@ class WhatsAppClient:
     # -------------------------------------------------------------------------------------------- HTTP
 
     async def _post(self, body: dict) -> dict:
-        """POST with retries on 429, 5xx and timeouts; other 4xx fail at once."""
+        return await self._request(self.messages_url, lambda: {"json": body})
+
+    async def _request(self, url: str, request_body: Callable[[], dict]) -> dict:
+        """POST with retries on 429, 5xx and timeouts; other 4xx fail at once. `request_body` gives each attempt's
+        `json=` or `data=` (a multipart form can be sent only once)."""
         last_error: CloudApiError | None = None
         for attempt in range(self.retry.attempts):
             retry_after = None
             try:
-                async with self._session().post(self.messages_url, json=body) as response:
+                async with self._session().post(url, **request_body()) as response:
                     try:
                         answer = await response.json(content_type=None)
                     except ValueError:
@@ -170,10 +192,25 @@ class WhatsAppClient:
                 last_error = CloudApiError(f"{type(error).__name__}: {error}".rstrip(": "))
             if attempt + 1 < self.retry.attempts:
                 delay = self.retry.delay(attempt, retry_after)
-                log.warning("send failed (%s), retry %d in %.2fs", last_error, attempt + 1, delay)
+                log.warning("request failed (%s), retry %d in %.2fs", last_error, attempt + 1, delay)
                 await asyncio.sleep(delay)
         assert last_error is not None
         raise last_error
+
+    async def upload_media(self, document: Document) -> str:
+        """Upload a file (multipart: messaging_product, type, file) and return Meta's media id for it."""
+
+        def form() -> dict:
+            data = aiohttp.FormData()
+            data.add_field("messaging_product", "whatsapp")
+            data.add_field("type", document.mime_type)
+            data.add_field("file", document.content, filename=document.filename, content_type=document.mime_type)
+            return {"data": data}
+
+        media_id = str((await self._request(self.media_url, form)).get("id") or "")
+        if not media_id:
+            raise CloudApiError("the media upload was answered without a media id")
+        return media_id
 
     # -------------------------------------------------------------------------------------------- sending
 
@@ -182,16 +219,23 @@ class WhatsAppClient:
 
         `replying=True` says the user has just written (we are answering them), so the 24-hour window is open.
         """
-        phone = "+" + to.lstrip("+") if to.lstrip("+").isdigit() else to  # else a business-scoped user id
-        free_form = message.get("type") != "template"
-        must_check = free_form and not replying
-        if must_check and not await asyncio.to_thread(self.ledger.in_service_window, phone):
-            error = OutsideServiceWindow(
-                f"not sent: {mask_phone(phone)} has not written in 24 hours; use an approved template"
-            )
-            log.warning("%s", error)
-            await self._record(phone, message, None, "failed", None, str(error))
-            raise error
+        phone = _address(to)
+        if message.get("type") != "template" and not replying:
+            await self._check_window(phone, message)
+        return await self._deliver(phone, message)
+
+    async def _check_window(self, phone: str, message: dict) -> None:
+        """Refuse (recorded, raised) a free-form message to someone who has not written in 24 hours."""
+        if await asyncio.to_thread(self.ledger.in_service_window, phone):
+            return
+        error = OutsideServiceWindow(
+            f"not sent: {mask_phone(phone)} has not written in 24 hours; use an approved template"
+        )
+        log.warning("%s", error)
+        await self._record(phone, message, None, "failed", None, str(error))
+        raise error
+
+    async def _deliver(self, phone: str, message: dict) -> SendResult:
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": phone.lstrip("+"), **message}
         try:
             answer = await self._post(body)
@@ -203,16 +247,44 @@ class WhatsAppClient:
         await self._record(phone, message, wamid or None, ACCEPTED)
         return SendResult(wamid=wamid, to=phone)
 
+    async def _upload_for(self, phone: str, message: dict, document: Document) -> str:
+        """Upload `document` for `message`; a failed upload is recorded as a failed send of `message`, and raised."""
+        try:
+            return await self.upload_media(document)
+        except CloudApiError as error:
+            log.error("upload of a document for %s failed: %s (code %s)", mask_phone(phone), error, error.code)
+            problem = f"upload failed: {error} {error.details or ''}".strip()
+            await self._record(phone, message, None, "failed", error.code, problem)
+            raise
+
     async def _record(self, phone: str, message: dict, *args: Any) -> None:
         if self.record_inline:
             self.ledger.record_outbound(phone, message, *args)
         else:
             await asyncio.to_thread(self.ledger.record_outbound, phone, message, *args)
 
-    async def send_template(
-        self, to: str, name: str, language: str = "en", body_parameters: list[str] | None = None
+    async def send_document(
+        self, to: str, document: Document, caption: str | None = None, *, replying: bool = False
     ) -> SendResult:
-        """Send an approved template from `whatsapp_templates`, checking its variables first."""
+        """Upload `document` and send it as a document message (free-form: inside the 24-hour window only)."""
+        phone = _address(to)
+        described = {"filename": document.filename, **({"caption": caption} if caption else {})}
+        message = {"type": "document", "document": described}
+        if not replying:
+            await self._check_window(phone, message)
+        media_id = await self._upload_for(phone, message, document)
+        return await self._deliver(phone, {"type": "document", "document": {"id": media_id, **described}})
+
+    async def send_template(
+        self,
+        to: str,
+        name: str,
+        language: str = "en",
+        body_parameters: list[str] | None = None,
+        header_document: Document | None = None,
+    ) -> SendResult:
+        """Send an approved template from `whatsapp_templates`, checking its variables first; a template with a
+        DOCUMENT header needs `header_document` (uploaded, then named in the header), one without refuses it."""
         template = await asyncio.to_thread(self.ledger.approved_template, name, language)
         if template is None:
             raise CloudApiError(f"template {name!r} ({language}) is not approved; not sent")
@@ -220,16 +292,22 @@ class WhatsAppClient:
         expected = len(template.variables or [])
         if len(parameters) != expected or any(not str(p).strip() for p in parameters):
             raise CloudApiError(f"template {name!r} needs {expected} non-empty parameters, got {len(parameters)}")
-        components = []
+        wants_document = template.header_format == "DOCUMENT"
+        if wants_document != (header_document is not None):
+            needs = "needs a document header" if wants_document else "has no document header"
+            raise CloudApiError(f"template {name!r} {needs}; not sent")
+        components: list[dict] = []
         if parameters:
             components = [{"type": "body", "parameters": [{"type": "text", "text": str(p)} for p in parameters]}]
-        return await self.send(
-            to,
-            {
-                "type": "template",
-                "template": {"name": name, "language": {"code": template.language}, "components": components},
-            },
-        )
+        message = {
+            "type": "template",
+            "template": {"name": name, "language": {"code": template.language}, "components": components},
+        }
+        if header_document is not None:
+            media_id = await self._upload_for(_address(to), message, header_document)
+            document = {"id": media_id, "filename": header_document.filename}
+            components.insert(0, {"type": "header", "parameters": [{"type": "document", "document": document}]})
+        return await self.send(to, message)
 
     async def mark_read(self, wamid: str) -> bool:
         """Blue ticks for an inbound message; failures are logged, never raised."""

@@ -250,6 +250,9 @@ def record_outbound(
         content = ((message.get("interactive") or {}).get("body") or {}).get("text")
     elif kind == "template":
         content = (message.get("template") or {}).get("name")
+    elif kind == "document":
+        document = message.get("document") or {}
+        content = document.get("caption") or document.get("filename")
     with get_engine().begin() as connection:
         connection.execute(
             _RECORD_SEND,

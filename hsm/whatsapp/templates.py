@@ -26,6 +26,7 @@ class TemplateEntry(BaseModel):
     language: str = "en"
     status: str = Field("pending", regex=r"^(pending|approved|rejected)$")
     variables: list[str] = []
+    header: str | None = Field(None, regex=r"^DOCUMENT$")  # a document the sender attaches (a receipt's PDF)
     content: str = Field(..., min_length=1, max_length=1024)
 
     @validator("content")
@@ -74,6 +75,7 @@ def sync_templates(session: Session, templates: list[TemplateEntry]) -> int:
             "content": entry.content,
             "variables": list(entry.variables),
             "status": entry.status,
+            "header_format": entry.header,
         }
         if row is None:
             session.add(m.WhatsAppTemplate(template_name=entry.name, **values))

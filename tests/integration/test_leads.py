@@ -1,6 +1,6 @@
 """The leads pipeline against the demo school (SQLite and PostgreSQL), at 16:30 on Tuesday 1 Dec 2026: the bot's
 lead starts its history, moves go only where MOVES allows (with what each status needs), every move is kept and
-audited, the office's list filters and pages, retention takes old leads with their history, and migration 0009
+audited, the office's list filters and pages, retention takes old leads with their history, and migration 0008
 turns 'closed' leads into 'lost' ones."""
 
 from __future__ import annotations
@@ -265,7 +265,7 @@ def test_retention_purges_old_leads_with_their_history_and_keeps_the_student(ses
 # ------------------------------------------------------------------------------------------------ migration
 
 
-def test_migration_0009_turns_closed_leads_into_lost_ones_with_a_history(empty_db_url):
+def test_migration_0008_turns_closed_leads_into_lost_ones_with_a_history(empty_db_url):
     config = alembic_config(empty_db_url)
     command.upgrade(config, "0005")
     engine = get_engine(empty_db_url)
@@ -277,7 +277,7 @@ def test_migration_0009_turns_closed_leads_into_lost_ones_with_a_history(empty_d
                 "('2026-11-02 10:00:00+00', '2026-11-02 10:00:00+00', '+919700000002', 'whatsapp', 'contacted')"
             )
         )
-    command.upgrade(config, "0009")
+    command.upgrade(config, "0008")
     with engine.begin() as connection:
         assert connection.execute(text("SELECT status, lost_reason FROM leads ORDER BY id")).all() == [
             ("lost", "closed"),

@@ -238,12 +238,6 @@ VALID_SENDS = {
     "list of 10 rows in 2 sections": list_message(row_count=10, sections=2, description="d" * 72),
     "template": template_message(),
     "image": image_message(),
-    "image by media id": {
-        "messaging_product": "whatsapp",
-        "to": "919876543210",
-        "type": "image",
-        "image": {"id": "1234567890"},
-    },
     "reaction": {
         "messaging_product": "whatsapp",
         "to": STUDENT,

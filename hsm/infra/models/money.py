@@ -33,9 +33,19 @@ class Payment(TimestampMixin, Base):
     paid_on = Column(Date, nullable=False)
     method = Column(String(40))
     note = Column(Text)
-    reference = Column(String(100), unique=True)  # provider payment id, or a stable key for imports
+    reference = Column(String(100), unique=True)  # provider payment id, "upi:<UTR>" at the desk, a key for imports
+    # Recorded by the office or a paid link (hsm.money.payments.apply_payment): who, the receipt, what it changed.
+    recorded_by = Column(String(60))  # the audit trail's actor: "cli:meera", "api:front-desk", "system:payment-webhook"
+    receipt_number = Column(String(30), unique=True)  # "HSM-R-000123"
+    classes_added = Column(Integer)
+    due_before = Column(Date)  # the enrollment's next_due before this payment, and after it
+    due_after = Column(Date)
+    reversed_at = Column(DateTime(timezone=True))  # a reversed payment stays, marked (hsm.money.office_payments)
+    reversed_by = Column(String(60))
+    reversal_reason = Column(Text)
     student = relationship("Student")
     course = relationship("Course")
+    enrollment = relationship("Enrollment")
 
 
 class IssuedPaymentLink(Base):

@@ -87,6 +87,7 @@ class WhatsAppTemplate(TimestampMixin, Base):
     variables = Column(JSON, nullable=False, default=list)
     status = Column(String(20), nullable=False, default="pending")
     meta_template_id = Column(String(255))
+    header_format = Column(String(20))  # a media header the sender fills in ("DOCUMENT"); None: no header
 
 
 DRAFT_STATUSES = ("draft", "confirmed", "rejected")

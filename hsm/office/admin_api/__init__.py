@@ -5,7 +5,8 @@ a token), `errors` (the error shape and its middleware), `inputs` (reading reque
 `state` (shared keys), and the handlers: `send`, `broadcasts`, `sessions` (sessions and messages), `staff` (staff
 accounts), `tokens` (issuing, listing and revoking tokens), `people` (students, guardians, teachers, admins),
 `classes` (batches, enrollments), `leads` (the leads pipeline), `admissions` (admitting a student), `closures` (the
-office's closures). This package re-exports the public names of the first ones.
+office's closures), `payments` (payments taken at the office, receipts, reversals). This package re-exports the
+public names of the first ones.
 """
 
 from hsm.office.admin_api.app import DEFAULT_PORT, add_api_command, create_admin_app, healthz, run_api
@@ -43,6 +44,13 @@ from hsm.office.admin_api.errors import (
     mask_path,
 )
 from hsm.office.admin_api.inputs import MAX_ID, MAX_OFFSET, read_json
+from hsm.office.admin_api.payments import (
+    add_payment_routes,
+    get_payments,
+    get_receipt_pdf,
+    post_payment,
+    post_reverse,
+)
 from hsm.office.admin_api.send import post_send
 from hsm.office.admin_api.sessions import (
     MESSAGES_LIMIT_DEFAULT,
@@ -93,6 +101,7 @@ __all__ = [
     "SUBJECT_MAX_CHARS",
     "UNPROCESSABLE",
     "add_api_command",
+    "add_payment_routes",
     "auth_middleware",
     "authenticate",
     "bad_request",
@@ -101,6 +110,8 @@ __all__ = [
     "errors_middleware",
     "get_broadcast",
     "get_messages",
+    "get_payments",
+    "get_receipt_pdf",
     "get_session",
     "healthz",
     "issue_recorded_token",
@@ -109,6 +120,8 @@ __all__ = [
     "list_tokens",
     "mask_path",
     "post_broadcast",
+    "post_payment",
+    "post_reverse",
     "post_send",
     "post_sessions_clear",
     "post_tokens_revoke",

@@ -25,6 +25,10 @@ POST /api/admin/students                admit a student: student, guardian and e
 GET  /api/admin/closures                the office's closures (paginated; ?from=&to=&include_cancelled=)
 POST /api/admin/closures                close days, whole school or batches; families told once (admin only)
 POST /api/admin/closures/{id}/cancel    reopen them; families who were told are told (admin only)
+POST /api/admin/payments                record a payment taken at the office; the receipt goes on WhatsApp
+GET  /api/admin/payments                payments, newest first (student, method, from, to; limit, offset)
+GET  /api/admin/payments/{id}/receipt.pdf   a payment's receipt
+POST /api/admin/payments/{id}/reverse   reverse a payment, with a reason (admin only)
 GET  /healthz                           liveness, no token
 """
 
@@ -46,6 +50,7 @@ from hsm.office.admin_api.classes import add_class_routes
 from hsm.office.admin_api.closures import get_closures, post_closure, post_closure_cancel
 from hsm.office.admin_api.errors import MAX_BODY_BYTES, errors_middleware
 from hsm.office.admin_api.leads import get_lead, get_leads, post_convert, post_move
+from hsm.office.admin_api.payments import add_payment_routes
 from hsm.office.admin_api.people import add_people_routes
 from hsm.office.admin_api.send import post_send
 from hsm.office.admin_api.sessions import get_messages, get_session, post_sessions_clear
@@ -115,6 +120,7 @@ def create_admin_app(
     app.router.add_get(f"{ADMIN_PREFIX}/closures", get_closures, allow_head=False)
     app.router.add_post(f"{ADMIN_PREFIX}/closures", post_closure)
     app.router.add_post(f"{ADMIN_PREFIX}/closures/{{closure_id}}/cancel", post_closure_cancel)
+    add_payment_routes(app)
     app.router.add_get("/healthz", healthz, allow_head=False)
 
     async def close_client(app: web.Application) -> None:

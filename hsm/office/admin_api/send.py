@@ -29,6 +29,13 @@ def _template_problem(name: str, language: str, parameters: list[str]) -> ApiErr
         return ApiError(
             422, "template_not_approved", f"template {name!r} ({language}) is unknown or not approved", "template.name"
         )
+    if template.header_format:
+        return ApiError(
+            422,
+            "template_needs_media",
+            f"template {name!r} needs a document attached; not sendable here",
+            "template.name",
+        )
     expected = len(template.variables or [])
     if len(parameters) != expected or any(not p.strip() for p in parameters):
         return ApiError(

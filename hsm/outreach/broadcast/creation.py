@@ -52,6 +52,12 @@ def _check_template(session: Session, name: Any, params: Any) -> tuple[m.WhatsAp
         raise BroadcastError(
             "template_name", f"template {name!r} is {template.status}, not approved by Meta", "template_not_approved"
         )
+    if template.header_format:
+        raise BroadcastError(
+            "template_name",
+            f"template {name!r} needs a document attached; a broadcast has none",
+            "template_needs_media",
+        )
     variables = list(template.variables or [])
     if len(params) != len(variables):
         listed = f" ({', '.join(map(str, variables))})" if variables else ""

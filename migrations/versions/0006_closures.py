@@ -1,6 +1,6 @@
 """closures: days the office closes, for the whole school or some batches (hsm.classes.closures)
 
-Revision ID: 0007
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-06 22:10:00
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0007"
-down_revision = "0005"
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """lead pipeline: new -> contacted -> trial_booked -> enrolled | lost, each lead's history in lead_events
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-06 22:10:00
 
@@ -11,7 +11,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0009'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
