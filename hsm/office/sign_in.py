@@ -48,7 +48,8 @@ def verify_password(
     """Check a sign-in. Every outcome costs one scrypt computation, so its timing does not tell whether the login
     exists. A wrong password counts on the row; the MAX_FAILED_SIGN_INS-th locks the account for LOCKOUT (checked
     by no password, right or wrong, until then). Success clears the count, records `last_sign_in_at` and stores a
-    stronger hash when the cost has gone up. Audited as staff.signed_in, staff.sign_in_failed and staff.locked."""
+    stronger hash when the cost has gone up. Audited as staff.signed_in, staff.sign_in_failed, staff.locked and
+    staff.sign_in_refused (locked or inactive); an unknown login has no account to audit."""
     now = now or datetime.now(timezone.utc)
     text = (login or "").strip().lower()
     account = (
@@ -65,9 +66,11 @@ def verify_password(
     locked_until = clock.as_utc(account.locked_until)
     if locked_until is not None and locked_until > now:
         passwords.verify(password, None)
+        record_change(session, actor, "staff.sign_in_refused", ENTITY, account.login, None, {"reason": "locked"})
         return SignIn("locked", StaffView.of(account), locked_until)
     matches = passwords.verify(password, account.password_hash)
     if not account.active or _linked_person_left(account):
+        record_change(session, actor, "staff.sign_in_refused", ENTITY, account.login, None, {"reason": "inactive"})
         return SignIn("inactive", StaffView.of(account))
     if not matches:
         account.failed_sign_ins = (account.failed_sign_ins or 0) + 1

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hsm.classes import closures
@@ -252,12 +253,17 @@ def offer_for(session: Session, broadcast_id: int, audience: dict, text: str) ->
 
 
 def accept_offer(session: Session, actor: str, offer: Offer) -> list[str]:
-    """Close each offered range for the announcement's audience, nobody told again; a line per range."""
+    """Close each offered range for the announcement's audience, nobody told again; a line per range. A range that
+    another request closed at the same moment (the database refused it) leaves the transaction unusable: then
+    nothing is marked (rolled back) and one line says to try again."""
     lines = []
     for first, last in offer.ranges:
         try:
             made = close_announced(session, actor, offer.broadcast_id, first, last)
         except RecordError as error:
+            if isinstance(error.__cause__, IntegrityError):
+                session.rollback()
+                return [f"• nothing was marked: the closures changed at the same moment ({error.message}); try again"]
             lines.append(f"• {closures.dates_text(first, last)}: not marked, {error.message}")
             continue
         lines.append(f"• {closures.dates_text(first, last)}: closed for {offer.scope} (closure #{made.closure.id})")

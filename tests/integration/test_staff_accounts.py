@@ -189,6 +189,7 @@ def test_signing_in_counts_failures_and_locks(session):
     actions = [row.action for row in audit(session)]
     assert actions.count("staff.sign_in_failed") == 1 + sign_in.MAX_FAILED_SIGN_INS - 1  # with no password set too
     assert actions.count("staff.locked") == 1 and actions.count("staff.signed_in") == 2
+    assert actions.count("staff.sign_in_refused") == 1  # the right password while locked
     # Setting a password lifts a lockout.
     for _ in range(sign_in.MAX_FAILED_SIGN_INS):
         sign_in.verify_password(session, "meera", "wrong password!", now=now)
@@ -205,6 +206,11 @@ def test_who_has_left_cannot_sign_in(session):
     teacher = session.execute(select(m.Teacher).where(m.Teacher.employee_id == "T-101")).scalar_one()
     teacher.active = False  # the teacher left the school's records
     assert sign_in.verify_password(session, "rahul", PASSWORD).outcome == "inactive"
+    refused = [row for row in audit(session) if row.action == "staff.sign_in_refused"]
+    assert [(row.entity_id, row.after) for row in refused] == [
+        ("farhan", {"reason": "inactive"}),
+        ("rahul", {"reason": "inactive"}),
+    ]
 
 
 def test_a_stronger_cost_rehashes_at_the_next_sign_in(session, monkeypatch):
