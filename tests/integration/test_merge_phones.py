@@ -7,12 +7,16 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 
+from hsm.cli import main as hsm_main
 from hsm.infra import models as m
+from hsm.infra.db import session_scope
 from hsm.records.changes import Conflict
 from hsm.records.merge import MergeOptions, merge
 from hsm.records.merge_input import EnrollmentRow, GuardianRow, MergeInput, PaymentRow, StudentRow
+from tests.conftest import SCHOOL_FILE
 
 KAVITHA = "+919845000007"  # guardian Kavitha Reddy (the Reddy siblings)
 JOHN = "+919876543210"  # student HSM-24-001 John Doe's own phone
@@ -119,3 +123,19 @@ def test_a_payment_goes_to_the_active_enrollment_of_its_course(session):
     merge(session, MergeInput("pay.xlsx", payments=[payment]), MergeOptions())
     stored = session.execute(select(m.Payment).filter_by(reference="UTR-TARA-1")).scalar_one()
     assert stored.enrollment_id == active.id
+
+
+def test_import_school_refuses_a_number_the_records_give_another_family_unless_allowed(school_db, tmp_path, capsys):
+    taken = "+919700000960"
+    with session_scope(school_db) as s:
+        s.add(m.Student(enrollment_id="HSM-26-050", name="Dev Shah", phone=taken, active=True))
+    raw = yaml.safe_load(SCHOOL_FILE.read_text())
+    index = next(i for i, st in enumerate(raw["students"]) if st.get("guardian"))
+    raw["students"][index]["guardian"]["phone"] = taken
+    path = tmp_path / "school.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert hsm_main(["import-school", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"students[{index}]" in err and "student HSM-26-050 Dev Shah" in err and "nothing was imported" in err
+    assert taken not in err
+    assert hsm_main(["import-school", str(path), "--allow-shared-phones"]) == 0
