@@ -17,6 +17,10 @@ from hsm.records.changes import NotFound, RecordError, apply_changes, record_cha
 
 DESCRIPTIVE_FIELDS = ("status", "plan", "fee")
 LIVE_FIELDS = ("classes_remaining", "next_due")  # the balance attendance and payments move: corrections only
+# What an import never overwrites without `--overwrite <field>` (hsm.records.merge): the live balance, and the
+# status too, though the office may edit it here: an office re-importing an old file must not reopen enrollments
+# that have ended since.
+IMPORT_PROTECTED = (*LIVE_FIELDS, "status")
 FEE_MAX = 10_000_000  # whole rupees
 CLASSES_MAX = 1000
 REASON_MAX_CHARS = 500

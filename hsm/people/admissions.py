@@ -23,13 +23,14 @@ from sqlalchemy.orm import Session
 
 from hsm.infra import clock
 from hsm.infra import models as m
-from hsm.infra.phone import InvalidPhoneNumber, normalise_phone
+from hsm.infra.phone import InvalidPhoneNumber, mask_phone, normalise_phone
 from hsm.money.payments import PLAN_MONTHS, add_months
 from hsm.outreach.broadcast.audience import ADULT_AGE, age_on  # a minor: under 18, by date of birth
 from hsm.outreach.enrollment import _taken_seats as taken_seats  # active enrollments per batch, as prospects see
 from hsm.outreach.leads import OPEN, find_batch, get_lead, move_lead
+from hsm.people.lifecycle import masked
+from hsm.people.phones import Holder, crossing_holders, family_guardian, same_name
 from hsm.records.changes import Conflict, RecordError, record_change, snapshot
-from hsm.records.school_file import _same_name as same_name  # one family: the same name, as the importer reads it
 
 ENROLLMENT_ID_DIGITS = 3  # HSM-26-001
 DEFAULT_RELATION = "guardian"
@@ -115,56 +116,39 @@ def _plan(batch: m.Batch, plan: str) -> m.CoursePlan:
     return plans[plan]
 
 
-_HOLDERS: tuple[tuple[str, Any, Any], ...] = (
-    ("student", m.Student, lambda row: f"student {row.enrollment_id} {row.name}"),
-    ("guardian", m.Guardian, lambda row: f"guardian {row.name}"),
-    ("teacher", m.Teacher, lambda row: f"teacher {row.employee_id} {row.name}"),
-    ("admin", m.Admin, lambda row: f"admin {row.admin_code} {row.name}"),
-)
-
-
-def _holders(session: Session, phone: str) -> list[tuple[str, Any, str]]:
-    """Everyone holding `phone`: (role, row, how to name them), active or not."""
-    found: list[tuple[str, Any, str]] = []
-    for role, model, label in _HOLDERS:
-        for row in session.execute(select(model).where(model.phone == phone).order_by(model.id)).scalars():
-            found.append((role, row, label(row) + ("" if row.active else " (no longer active)")))
-    return found
-
-
-def _shared(phone: str, field: str, holder: str) -> Conflict:
+def _shared(phone: str, field: str, holder: Holder) -> Conflict:
     return Conflict(
-        f"{phone} is already the phone of {holder}: a shared phone sees both people's classes and fees "
-        "(allow a shared phone to admit anyway)",
+        f"{mask_phone(phone)} is already the phone of {holder.label}: a shared phone sees both people's classes and "
+        "fees (allow a shared phone to admit anyway)",
         field,
         "shared_phone",
     )
 
 
 def _existing_guardian(session: Session, guardian: GuardianDetails, allow_shared_phone: bool) -> m.Guardian | None:
-    """The guardian already holding the phone (a sibling's: linked), after refusing other holders unless allowed."""
-    existing = None
-    for role, row, holder in _holders(session, guardian.phone):
-        if role == "guardian":
-            existing = row
-            if same_name(row.name, guardian.name) or allow_shared_phone:
-                continue
+    """The guardian already holding the phone (a sibling's: linked), after refusing holders of another family
+    (hsm.people.phones) unless allowed."""
+    existing = family_guardian(session, guardian.phone)
+    family = {existing.id} if existing is not None and same_name(existing.name, guardian.name) else set()
+    crossing = crossing_holders(session, guardian.phone, "guardian", name=guardian.name, guardians=family)
+    if crossing and not allow_shared_phone:
+        holder = crossing[0]
+        if holder.role == "guardian":
             raise Conflict(
-                f"{guardian.phone} is already the phone of guardian {row.name}, another family's (a sibling's "
-                "guardian must have the same name; allow a shared phone to link them anyway)",
+                f"{mask_phone(guardian.phone)} is already the phone of guardian {holder.row.name}, another family's "
+                "(a sibling's guardian must have the same name; allow a shared phone to link them anyway)",
                 "guardian.phone",
                 "shared_phone",
             )
-        if not allow_shared_phone:
-            raise _shared(guardian.phone, "guardian.phone", holder)
+        raise _shared(guardian.phone, "guardian.phone", holder)
     return existing
 
 
-def _check_student_phone(session: Session, phone: str, guardian: GuardianDetails | None, allowed: bool) -> None:
-    for role, _, holder in _holders(session, phone):
-        own_guardian = role == "guardian" and guardian is not None and guardian.phone == phone
-        if not own_guardian and not allowed:
-            raise _shared(phone, "phone", holder)
+def _check_student_phone(session: Session, phone: str, guardian: m.Guardian | None, allowed: bool) -> None:
+    """The student's phone is theirs alone, or their own guardian's (`guardian`: the one being linked)."""
+    crossing = crossing_holders(session, phone, "student", guardians={guardian.id} if guardian is not None else ())
+    if crossing and not allowed:
+        raise _shared(phone, "phone", crossing[0])
 
 
 # ------------------------------------------------------------------------------------------------ enrollment ids
@@ -273,7 +257,7 @@ def admit_student(
     chosen_id = _enrollment_id(session, enrollment_id)
     existing = _existing_guardian(session, details, allow_shared_phone) if details else None
     if phone is not None:
-        _check_student_phone(session, phone, details, allow_shared_phone)
+        _check_student_phone(session, phone, existing, allow_shared_phone)
     enrollment = m.Enrollment(
         batch_id=batch.id,
         plan=plan,
@@ -288,7 +272,7 @@ def admit_student(
     session.add(enrollment)
     guardian_row = _link_guardian(session, actor, student, details, existing) if details else None
     session.flush()
-    admitted = snapshot(student, _STUDENT_FIELDS)
+    admitted = masked(snapshot(student, _STUDENT_FIELDS))
     record_change(session, actor, "student.admitted", "students", student.enrollment_id, None, admitted)
     record_change(
         session,
@@ -312,7 +296,13 @@ def _link_guardian(
         session.add(guardian)
         session.flush()
         record_change(
-            session, actor, "guardian.created", "guardians", guardian.id, None, snapshot(guardian, ("name", "phone"))
+            session,
+            actor,
+            "guardian.created",
+            "guardians",
+            guardian.id,
+            None,
+            masked(snapshot(guardian, ("name", "phone"))),
         )
     elif not guardian.active:  # a family coming back: the guardian is active again
         guardian.active, guardian.deactivated_at = True, None

@@ -21,6 +21,7 @@ from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.phone import InvalidPhoneNumber, mask_phone, normalise_phone
 from hsm.people.identity import identify
+from hsm.people.phones import STAFF, crossing_holders
 from hsm.records.changes import Conflict, NotFound, RecordError, apply_changes, record_change
 
 REASON_MAX_CHARS = 500
@@ -71,6 +72,17 @@ def key_of(person: Any) -> str:
 
 def _kind_for_row(person: Any) -> Kind:
     return next(kind for kind in KINDS.values() if isinstance(person, kind.model))
+
+
+def audit_id(person: Any) -> str:
+    """A person's audit_log.entity_id: the business key, but a guardian's id (their key is their phone, which the
+    audit trail never keeps in full)."""
+    return str(person.id) if isinstance(person, m.Guardian) else key_of(person)
+
+
+def masked(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` with a phone masked (`+91******3210`), as the audit trail keeps them."""
+    return {name: mask_phone(value) if name == "phone" and value else value for name, value in values.items()}
 
 
 def normalise_key(kind: Kind, key: object) -> str:
@@ -147,7 +159,7 @@ def set_active(session: Session, actor: str, kind: str, key: object, active: boo
     if why:
         after["reason"] = why
     verb = "reactivated" if active else "deactivated"
-    record_change(session, actor, f"{found_kind.name}.{verb}", found_kind.entity, key_of(person), before, after)
+    record_change(session, actor, f"{found_kind.name}.{verb}", found_kind.entity, audit_id(person), before, after)
     session.flush()
     refresh_sessions(session, [person.phone])
     return person
@@ -215,26 +227,20 @@ def _who(person: Any) -> str:
 
 
 def _phone_conflict(session: Session, kind: Kind, person: Any, phone: str) -> str | None:
-    """Who else holds `phone` in a way the records cannot allow, or None. One number per admin, teacher, guardian
-    and student; a student's number may not be another family's guardian's (the importer's rule), and a guardian's
-    not another family's student's. A teacher or admin who is also a parent is allowed (one number, two roles)."""
-    model = kind.model
-    same = session.execute(select(model).where(model.phone == phone, model.id != person.id).limit(1)).scalar()
-    if same is not None:
-        return _who(same)
-    if kind.name == "student":
-        own = {link.guardian_id for link in person.guardian_links}
-        guardian = session.execute(select(m.Guardian).where(m.Guardian.phone == phone)).scalar_one_or_none()
-        if guardian is not None and guardian.id not in own:
-            return f"guardian {guardian.name} of another family"
-    if kind.name == "guardian":
-        own = {link.student_id for link in person.student_links}
-        student = session.execute(
-            select(m.Student).where(m.Student.phone == phone, m.Student.id.not_in(sorted(own) or [0])).limit(1)
-        ).scalar()
-        if student is not None:
-            return f"student {student.enrollment_id} ({student.name}) of another family"
-    return None
+    """Who else holds `phone` in a way the records cannot allow, or None (the rule of hsm.people.phones)."""
+    crossing = crossing_holders(
+        session,
+        phone,
+        kind.name,
+        person_id=person.id,
+        students={link.student_id for link in getattr(person, "student_links", [])},
+        guardians={link.guardian_id for link in getattr(person, "guardian_links", [])},
+    )
+    if not crossing:
+        return None
+    holder = crossing[0]
+    other_family = holder.role != kind.name and holder.role not in STAFF
+    return _who(holder.row) + (" of another family" if other_family else "")
 
 
 def _clean(kind: Kind, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -279,11 +285,11 @@ def update_person(
     if new_phone and new_phone != old_phone:
         holder = _phone_conflict(session, found_kind, person, new_phone)
         if holder is not None:
-            raise Conflict(f"phone {new_phone} already belongs to {holder}", "phone", "phone_taken")
-    entity_id = key_of(person)
+            raise Conflict(f"phone {mask_phone(new_phone)} already belongs to {holder}", "phone", "phone_taken")
     before, after = apply_changes(person, cleaned)
     if after:
-        record_change(session, actor, f"{found_kind.name}.updated", found_kind.entity, entity_id, before, after)
+        action = f"{found_kind.name}.updated"
+        record_change(session, actor, action, found_kind.entity, audit_id(person), masked(before), masked(after))
         session.flush()
         if "phone" in after:
             refresh_sessions(session, [old_phone, person.phone])

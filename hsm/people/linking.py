@@ -64,6 +64,13 @@ EXPIRED_REPLY = "That code has expired. Send your enrollment ID again to get a n
 LOCKED_REPLY = "Too many wrong codes. Send your enrollment ID again to get a new code."
 USED_REPLY = "That code has already been used."
 WRONG_REPLY = "That code isn't right. You can try {left} more time{s}."
+LEFT_NUMBER_REPLY = (
+    "This number belonged to someone the school has marked as left, so it can't be linked here. "
+    "Please contact the school office."
+)
+STUDENT_LEFT_REPLY = (
+    "That enrollment is no longer active, so this number can't be linked to it. Please contact the school office."
+)
 
 _REQUESTED, _FAILED, _LINKED = "link_code_requested", "link_code_failed", "identity_linked"
 _AUDIT_ENTITY = "link_request"
@@ -380,6 +387,11 @@ def _link(session: Session, link: m.LinkCode, address: str, now: datetime) -> st
     student = session.get(m.Student, link.student_id)
     relation = link.relation if link.relation in RELATIONS else "guardian"
     link.used_at = now
+    refused = _refusal(session, student, relation, address)
+    if refused is not None:
+        log.info("link of %s to %s refused: %s", mask_phone(address), getattr(student, "enrollment_id", "?"), refused)
+        session.flush()
+        return STUDENT_LEFT_REPLY if refused == "student left" else LEFT_NUMBER_REPLY
     first_name = student.name.split()[0] if student.name else "your child"
     before: dict[str, str | None] | None
     if relation == "self":
@@ -391,7 +403,7 @@ def _link(session: Session, link: m.LinkCode, address: str, now: datetime) -> st
             "Ask me about your next class, classes left or fees any time."
         )
     else:
-        guardian = session.execute(select(m.Guardian).where(m.Guardian.phone == address)).scalar_one_or_none()
+        guardian = _guardian_of(session, address)
         if guardian is None:
             guardian = m.Guardian(name=f"{relation.capitalize()} of {student.name}", phone=address)
             session.add(guardian)
@@ -413,6 +425,23 @@ def _link(session: Session, link: m.LinkCode, address: str, now: datetime) -> st
     session.flush()
     log.info("linked %s to %s as %s", mask_phone(address), student.enrollment_id, relation)
     return reply
+
+
+def _guardian_of(session: Session, address: str) -> m.Guardian | None:
+    return session.execute(select(m.Guardian).where(m.Guardian.phone == address)).scalar_one_or_none()
+
+
+def _refusal(session: Session, student: m.Student | None, relation: str, address: str) -> str | None:
+    """Why a verified code may not link, or None. The student left since the code was sent; or the number is a
+    guardian's the school has marked as left (identity ignores them: linking would say "Done" and change nothing;
+    bringing them back is the office's, through the people lifecycle)."""
+    if student is None or not student.active:
+        return "student left"
+    if relation != "self":
+        guardian = _guardian_of(session, address)
+        if guardian is not None and not guardian.active:
+            return "guardian left"
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ mail

@@ -15,17 +15,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hsm.classes.enrollments import IMPORT_PROTECTED
 from hsm.infra import clock
 from hsm.infra import models as m
-from hsm.people.lifecycle import set_active
+from hsm.people.lifecycle import masked, set_active
 from hsm.records.changes import RecordError, apply_changes, jsonable, record_change
 from hsm.records.merge_input import EnrollmentRow, MergeInput, PaymentRow, StudentRow
+from hsm.records.merge_phones import check_phones, foreign_guardian
 from hsm.records.merge_report import Change, Disagreement, MergeReport
 from hsm.records.school_file import WEEKDAYS
 
 # Live state an operator may ask the file to overwrite, one name per field (`--overwrite next_due,attendance`).
-OVERWRITABLE = ("classes_remaining", "next_due", "status", "attendance", "payments")
-ENROLLMENT_LIVE_FIELDS = ("classes_remaining", "next_due", "status")
+OVERWRITABLE = (*IMPORT_PROTECTED, "attendance", "payments")
 PAYMENT_FIELDS = ("amount", "paid_on", "method", "note", "course")
 
 
@@ -47,11 +48,13 @@ def parse_overwrite(text: str | Iterable[str] | None) -> frozenset[str]:
 @dataclass(frozen=True)
 class MergeOptions:
     """How an import merges: which live fields the file may overwrite, whether rows missing from a complete input
-    are deactivated, and whether it is a dry run (the caller rolls the transaction back)."""
+    are deactivated, whether a phone may join another family's (hsm.people.phones), and whether it is a dry run
+    (the caller rolls the transaction back)."""
 
     overwrite: frozenset[str] = frozenset()
     deactivate_missing: bool = False
     dry_run: bool = False
+    allow_shared_phones: bool = False
 
 
 def merge(session: Session, data: MergeInput, options: MergeOptions) -> MergeReport:
@@ -101,17 +104,21 @@ class _Merge:
         return {getattr(row, key): row for row in self.session.execute(select(model)).scalars()}
 
     def put(
-        self, kind: str, model: type, row: Any, values: dict[str, Any], label: str, entity_id: str, **fixed: Any
+        self, kind: str, model: type, row: Any, values: dict[str, Any], label: str, entity_id: str | None, **fixed: Any
     ) -> Any:
         """Create the row (`fixed` + `values`) when `row` is None, else set the values that differ; report and
-        audit either."""
+        audit either (`entity_id` None: the row's id, for rows keyed by a phone; phones audited masked)."""
         table = model.__tablename__  # type: ignore[attr-defined]
         if row is None:
             row = model(**fixed, **values)
             self.session.add(row)
+            if entity_id is None:
+                self.session.flush()
+                entity_id = str(row.id)
             self.report.created.append(Change(kind, label))
-            record_change(self.session, self.actor, "import.create", table, entity_id, None, values)
+            record_change(self.session, self.actor, "import.create", table, entity_id, None, masked(values))
             return row
+        entity_id = str(row.id) if entity_id is None else entity_id
         if getattr(row, "active", True) is False:  # people who left come back only through the lifecycle
             self.report.conflicts.append(
                 Disagreement(kind, label, "active", False, True, "deactivated: not reactivated")
@@ -119,7 +126,7 @@ class _Merge:
         before, after = apply_changes(row, values)
         if before:
             self.report.updated.append(Change(kind, label, {k: (before[k], after[k]) for k in before}))
-            record_change(self.session, self.actor, "import.update", table, entity_id, before, after)
+            record_change(self.session, self.actor, "import.update", table, entity_id, masked(before), masked(after))
         return row
 
     def live(
@@ -337,6 +344,8 @@ class _Merge:
 
     def _students(self, entries: list[StudentRow]) -> None:
         guardians: dict[str, m.Guardian] = self._all(m.Guardian, "phone")
+        if not self.options.allow_shared_phones:  # before anything is written: the records as they are
+            check_phones(self.session, entries, self.students, guardians)
         seen: set[str] = set()  # guardians of several children: merged once
         for entry in entries:
             existing = self.students.get(entry.key)
@@ -349,7 +358,14 @@ class _Merge:
                 seen.add(g.key)
                 known = guardians.get(g.key)
                 glabel = _label(g.values.get("name") or (known.name if known else g.key), g.key)
-                guardians[g.key] = self.put("guardians", m.Guardian, known, g.values, glabel, g.key, phone=g.key)
+                values = g.values
+                if known is not None and foreign_guardian(known, g, entries, self.students):
+                    # another family's guardian, shared as allowed: linked, but their name is theirs
+                    values = {k: v for k, v in g.values.items() if k != "name"}
+                    self.report.conflicts.append(
+                        Disagreement("guardians", glabel, "name", known.name, g.values.get("name"), "name kept")
+                    )
+                guardians[g.key] = self.put("guardians", m.Guardian, known, values, glabel, None, phone=g.key)
         self.session.flush()
         self.guardians = guardians
         links = {
@@ -372,7 +388,7 @@ class _Merge:
                         self.actor,
                         "import.create",
                         "student_guardians",
-                        f"{entry.key}:{guardian.phone}",
+                        f"{entry.key}:{guardian.id}",
                         None,
                         relation,
                     )
@@ -386,7 +402,7 @@ class _Merge:
                         self.actor,
                         "import.update",
                         "student_guardians",
-                        f"{entry.key}:{guardian.phone}",
+                        f"{entry.key}:{guardian.id}",
                         before,
                         after,
                     )
@@ -403,7 +419,7 @@ class _Merge:
         label = f"{student.name} ({entry.key}) in {row.key}"
         entity_id = f"{entry.key}:{row.key}"
         descriptive = {k: v for k, v in row.values.items() if k in ("plan", "fee")}
-        live_values = {k: v for k, v in row.values.items() if k in ENROLLMENT_LIVE_FIELDS}
+        live_values = {k: v for k, v in row.values.items() if k in IMPORT_PROTECTED}
         if enrollment is None:
             values = {"classes_remaining": 0, "status": "active", "next_due": None, **descriptive, **live_values}
             if "plan" not in values:
@@ -435,7 +451,7 @@ class _Merge:
                 "is_active": False,
                 "opted_out_at": clock.utcnow(),
             }
-            self.put("WhatsApp opt-outs", m.WhatsAppSubscription, None, values, label, phone, phone_number=phone)
+            self.put("WhatsApp opt-outs", m.WhatsAppSubscription, None, values, label, None, phone_number=phone)
         elif subscription.is_active:  # they opted in again over WhatsApp: their choice stands
             self.report.conflicts.append(
                 Disagreement("WhatsApp opt-outs", label, "opted out", False, True, "they opted in over WhatsApp")
@@ -448,10 +464,7 @@ class _Merge:
             chunk = keys[start : start + 500]
             for payment in self.session.execute(select(m.Payment).where(m.Payment.reference.in_(chunk))).scalars():
                 existing[payment.reference] = payment
-        enrollment_of = {
-            (e.student_id, e.batch.course_id): e.id
-            for e in self.session.execute(select(m.Enrollment).order_by(m.Enrollment.id.desc())).scalars()
-        }
+        enrollment_of = self._payment_enrollments()
         code_of = {course.id: code for code, course in self.courses.items()}
         for row in rows:
             student = self._student(row.student, row.where)
@@ -469,7 +482,7 @@ class _Merge:
                     row.key,
                     reference=row.key,
                     student_id=student.id,
-                    enrollment_id=enrollment_of.get((student.id, course.id)),
+                    enrollment_id=getattr(enrollment_of.get((student.id, course.id)), "id", None),
                 )
                 continue
             if payment.student_id != student.id:
@@ -484,6 +497,16 @@ class _Merge:
                 option_of=lambda _name: "payments",
                 shown=lambda name, value: code_of.get(value) if name == "course_id" else value,
             )
+
+    def _payment_enrollments(self) -> dict[tuple[int, int], m.Enrollment]:
+        """The enrollment a payment for (student, course) goes to: the active one of that course, else the newest."""
+        chosen: dict[tuple[int, int], m.Enrollment] = {}
+        query = select(m.Enrollment).join(m.Batch).add_columns(m.Batch.course_id).order_by(m.Enrollment.id)
+        for enrollment, course_id in self.session.execute(query):  # oldest first: a newer one replaces an older
+            current = chosen.get((enrollment.student_id, course_id))
+            if current is None or enrollment.status == "active" or current.status != "active":
+                chosen[(enrollment.student_id, course_id)] = enrollment
+        return chosen
 
     def _attendance(self) -> None:
         assert self.data.attendance is not None

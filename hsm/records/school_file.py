@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, Extra, Field, ValidationError, validator
 
 from hsm.infra.phone import InvalidPhoneNumber, normalise_phone
+from hsm.people.phones import same_name  # one family: one name, however spaced or cased
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -314,10 +315,6 @@ def _cross_reference_problems(school: SchoolFile) -> list[str]:
     return problems
 
 
-def _same_name(a: str, b: str) -> bool:
-    return " ".join(a.lower().split()) == " ".join(b.lower().split())
-
-
 def shared_phone_problems(school: SchoolFile) -> list[str]:
     """Phones that would join two families: the importer finds a guardian by phone (two guardians' entries with one
     phone and different names become one person, who then sees both families), and a number has one student."""
@@ -332,7 +329,7 @@ def shared_phone_problems(school: SchoolFile) -> list[str]:
         guardian = student.guardian
         if guardian is not None:
             first = guardians.get(guardian.phone)
-            if first is not None and not _same_name(first[1], guardian.name):
+            if first is not None and not same_name(first[1], guardian.name):
                 problems.append(
                     f"{label}: guardian.phone: {guardian.phone} is also the phone of {first[0]}'s guardian, "
                     f"another family ({hint})"

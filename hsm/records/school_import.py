@@ -7,6 +7,7 @@ back. A dry run merges in the transaction and rolls it back.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -48,7 +49,8 @@ def import_school_file(
     allow_shared_phones: bool = False,
     options: MergeOptions | None = None,
 ) -> MergeReport:
-    """Validate the whole file first (phones shared across families refused unless `allow_shared_phones`), then
-    merge it in a single transaction."""
+    """Validate the whole file first (phones shared across families, within the file and with the records,
+    refused unless `allow_shared_phones`), then merge it in a single transaction."""
     school = load_school_file(path, allow_shared_phones)
-    return run_merge(from_school_file(school, Path(path).name), database_url, options or MergeOptions())
+    options = replace(options or MergeOptions(), allow_shared_phones=allow_shared_phones)
+    return run_merge(from_school_file(school, Path(path).name), database_url, options)

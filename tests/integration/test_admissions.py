@@ -143,9 +143,9 @@ def test_a_guardian_who_had_left_is_active_again(session):
             "already the phone of student HSM-24-001 John Doe",
         ),
         (
-            {"phone": None, "guardian": {"name": "Meera Krishnan", "phone": "+919800000001"}},
+            {"phone": "+919800000001"},
             Conflict,
-            "guardian.phone",
+            "phone",
             "already the phone of admin ADM-1 Meera Krishnan",
         ),
     ],
@@ -156,6 +156,14 @@ def test_admission_checks_refuse_before_anything_is_written(session, overrides, 
         admit(session, **overrides)
     assert refused.value.field == field and message in refused.value.message, refused.value.message
     assert counts(session) == before
+
+
+def test_an_admin_who_is_also_a_parent_is_the_childs_guardian(session):
+    admission = admit(session, phone=None, guardian={"name": "Meera Krishnan", "phone": "+919800000001"})
+    assert admission.guardian_created and admission.guardian.phone == "+919800000001"
+    guardian_audit = session.execute(select(m.AuditLog).where(m.AuditLog.action == "guardian.created")).scalar_one()
+    assert guardian_audit.entity_id == str(admission.guardian.id)
+    assert guardian_audit.after == {"name": "Meera Krishnan", "phone": "+91******0001"}
 
 
 def test_a_shared_phone_is_admitted_when_allowed(session):

@@ -20,12 +20,14 @@ from sqlalchemy import select
 
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
-from hsm.people import linking
+from hsm.people import lifecycle, linking
 from hsm.people.identity import identify, students_for
 from hsm.people.linking import (
     EXPIRED_REPLY,
+    LEFT_NUMBER_REPLY,
     LINK_SENT_REPLY,
     LOCKED_REPLY,
+    STUDENT_LEFT_REPLY,
     TOO_MANY_REQUESTS_REPLY,
     USED_REPLY,
     LinkRequest,
@@ -382,3 +384,22 @@ def test_smtp_settings_from_env(monkeypatch):
     monkeypatch.delenv("HSM_SMTP_STARTTLS")
     monkeypatch.delenv("HSM_SMTP_PORT")
     assert (SmtpSettings.from_env().port, SmtpSettings.from_env().starttls) == (587, True)
+
+
+def test_a_number_of_a_guardian_who_left_is_not_linked(session, inbox):
+    lifecycle.set_active(session, "cli:test", "guardian", "+919845000007", False, "moved away")
+    _, mail = issue(session, "+919845000007", "I'm the mother of HSM-24-001")
+    john = session.execute(select(m.Student).filter_by(enrollment_id="HSM-24-001")).scalar_one()
+    ties = len(john.guardian_links)
+    assert verify_code(session, "+919845000007", code_in(mail.body)) == LEFT_NUMBER_REPLY
+    session.expire_all()
+    assert len(john.guardian_links) == ties and identify(session, "+919845000007").role == "prospect"
+    assert session.execute(select(m.AuditLog).filter_by(action="identity_linked")).first() is None
+
+
+def test_a_student_who_left_since_the_code_was_sent_is_not_linked(session, inbox):
+    _, mail = issue(session, NEW_PHONE, "my enrollment id is HSM-24-001")
+    lifecycle.set_active(session, "cli:test", "student", "HSM-24-001", False, "left")
+    assert verify_code(session, NEW_PHONE, code_in(mail.body)) == STUDENT_LEFT_REPLY
+    john = session.execute(select(m.Student).filter_by(enrollment_id="HSM-24-001")).scalar_one()
+    assert john.phone == "+919876543210" and identify(session, NEW_PHONE).role == "prospect"

@@ -59,7 +59,8 @@ def test_each_kind_leaves_and_comes_back_with_an_audit_trail(session, kind, key,
     assert person.active is False and person.deactivated_at is not None
     assert identify(session, phone).role == "prospect"
     row = audit(session, f"{kind}.deactivated")[0]
-    assert (row.actor, row.entity, row.entity_id) == (ACTOR, f"{kind}s", stored_key)
+    audited = str(person.id) if kind == "guardian" else stored_key  # a guardian's key is a phone: never audited
+    assert (row.actor, row.entity, row.entity_id) == (ACTOR, f"{kind}s", audited)
     assert row.before == {"active": True, "deactivated_at": None}
     assert row.after["active"] is False and row.after["reason"] == "left the school"
 
@@ -224,7 +225,8 @@ def test_descriptive_edits_are_normalised_and_audited(session):
     assert before == {"name": "Mary Thomas", "phone": None, "email": None, "dob": "2012-08-02"}
     assert after["phone"] == "+919845055501" and after["dob"] == "2012-08-03"
     (row,) = audit(session, "student.updated")
-    assert (row.entity, row.entity_id, row.before, row.after) == ("students", "HSM-24-002", before, after)
+    audited_after = {**after, "phone": "+91******5501"}  # the audit trail keeps phones masked
+    assert (row.entity, row.entity_id, row.before, row.after) == ("students", "HSM-24-002", before, audited_after)
     assert identify(session, "+919845055501").role == "student"
 
     _, _, unchanged = lifecycle.update_person(session, ACTOR, "student", "HSM-24-002", {"name": "Mary Ann Thomas"})
@@ -267,3 +269,11 @@ def test_a_teacher_who_is_also_a_parent_may_share_the_number(session):
     _, _, after = lifecycle.update_person(session, ACTOR, "teacher", "T-101", {"phone": KAVITHA})
     assert after == {"phone": KAVITHA}
     assert identify(session, KAVITHA).roles == ("teacher", "guardian")
+
+
+def test_a_guardians_phone_change_is_audited_by_id_with_phones_masked(session):
+    guardian, before, after = lifecycle.update_person(session, ACTOR, "guardian", KAVITHA, {"phone": "098450 55509"})
+    assert after == {"phone": "+919845055509"}  # the caller sees the number it set
+    (row,) = audit(session, "guardian.updated")
+    assert (row.entity, row.entity_id) == ("guardians", str(guardian.id))
+    assert (row.before, row.after) == ({"phone": "+91******0007"}, {"phone": "+91******5509"})

@@ -4,7 +4,7 @@ writes the same shapes back."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hsm.infra.db import session_scope
@@ -65,6 +65,7 @@ def import_sheet(
     parsed = sheet_input(tables, known, path.name, complete, allow_shared_phones)
     if parsed.problems and not skip_bad:
         raise SheetRefused(parsed.problems, parsed.good_rows)
-    report = run_merge(parsed.data, database_url, options or MergeOptions())
+    options = replace(options or MergeOptions(), allow_shared_phones=allow_shared_phones)
+    report = run_merge(parsed.data, database_url, options)
     report.skipped_rows = [str(problem) for problem in parsed.problems]
     return SheetImport(report, notes)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hsm.infra import models as m
+from hsm.people.phones import same_name
 from hsm.records.merge_input import (
     BatchRow,
     EnrollmentRow,
@@ -262,7 +263,7 @@ class _Reader:
             return
         if guardian is not None:
             first = self.guardian_names.get(guardian.key)
-            if first and first[0].lower() != guardian.values["name"].lower():
+            if first and not same_name(first[0], guardian.values["name"]):
                 raise RowError(f"parent phone {guardian.key} is also {first[0]}'s ({first[1]}), another family")
             self.guardian_names.setdefault(guardian.key, (guardian.values["name"], where))
         if phone:
