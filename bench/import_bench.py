@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import shutil
 import statistics
 import sys
@@ -27,9 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hsm.infra.config import PROJECT_ROOT, set_environment  # noqa: E402
 
 TARGET_SECONDS = 10.0
-POSTGRES_URL = os.environ.get(
-    "HSM_BENCH_POSTGRES_URL", os.environ.get("HSM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-)
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"  # where scratch databases are made: --postgres-url
 
 
 def _generator():
@@ -128,10 +125,14 @@ def run(backend: Backend, sheet: Path, bad_rows: list[int], good_students: int, 
 
 
 def main() -> int:
+    global POSTGRES_URL
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=400)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--postgres-url", help=f"a server where scratch databases may be made ({POSTGRES_URL})")
     args = parser.parse_args()
+    if args.postgres_url:
+        POSTGRES_URL = args.postgres_url
     workdir = Path(tempfile.mkdtemp(prefix="hsm-import-bench-"))
     set_environment(DATABASE_URL=f"sqlite:///{workdir / 'unused.sqlite3'}")
     generator = _generator()
