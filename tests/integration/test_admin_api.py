@@ -11,6 +11,7 @@ from datetime import datetime
 import jwt
 import pytest
 import pytest_asyncio
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
@@ -518,6 +519,35 @@ async def test_unknown_routes_and_methods_answer_json(api):
     client, _, _ = api
     assert (await error_of(await client.get(f"{PREFIX}/nope", headers=ADMIN), 404))["code"] == "not_found"
     assert (await error_of(await client.get(f"{PREFIX}/send", headers=ADMIN), 405))["code"] == "method_not_allowed"
+
+
+def test_every_route_needs_a_role_or_is_marked_public(monkeypatch):
+    """Default-deny: each route's handler says who may call it; only /healthz is public."""
+    monkeypatch.setenv("ADMIN_JWT_SECRET", SECRET)
+    app = admin_api.create_admin_app()
+    public = set()
+    for route in app.router.routes():
+        role = getattr(route.handler, "required_role", None)
+        is_public = getattr(route.handler, "public", False) is True
+        assert (role in ("admin", "staff")) != is_public, (route.method, route.resource.canonical)
+        if is_public:
+            public.add(route.resource.canonical)
+    assert public == {"/healthz"}
+
+
+@pytest.mark.asyncio
+async def test_a_handler_marked_neither_public_nor_with_a_role_is_refused(school_db, monkeypatch):
+    monkeypatch.setenv("ADMIN_JWT_SECRET", SECRET)
+    app = admin_api.create_admin_app()
+
+    async def forgotten(request):  # a new handler someone forgot to mark
+        return web.json_response({"secret": "data"})
+
+    app.router.add_get("/api/admin/forgotten", forgotten, allow_head=False)
+    async with TestClient(TestServer(app)) as client:
+        assert (await error_of(await client.get("/api/admin/forgotten"), 401))["code"] == "unauthorized"
+        await error_of(await client.get("/api/admin/forgotten", headers=ADMIN), 401)
+        assert (await client.get("/healthz")).status == 200
 
 
 # ------------------------------------------------------------------------------------------------ openapi.json

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from hsm.infra import models as m
 from hsm.infra.config import get_settings
 from hsm.infra.db import session_scope
-from hsm.office.admin_api.errors import ApiError, Handler
+from hsm.office.admin_api.errors import ApiError, Handler, mask_path
 from hsm.office.admin_api.state import CALLER, SECRET
 from hsm.office.staff import TOKEN_ROLES
 
@@ -75,6 +75,13 @@ def requires(role: str) -> Callable[[Handler], Handler]:
         return handler
 
     return mark
+
+
+def public(handler: Handler) -> Handler:
+    """Mark a handler as answering without a token (only /healthz): a handler marked neither `public` nor
+    `requires(role)` is refused (401) to everyone."""
+    handler.public = True  # type: ignore[attr-defined]
+    return handler
 
 
 def _token(request: web.Request) -> str:
@@ -322,9 +329,17 @@ def issue_token(
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if isinstance(request.match_info, MatchInfoError):
         return await handler(request)  # 404 / 405
-    required = getattr(request.match_info.handler, "required_role", None)
-    if required is None:
+    route_handler = request.match_info.handler
+    required = getattr(route_handler, "required_role", None)
+    if required is None and getattr(route_handler, "public", False) is True:
         return await handler(request)
+    if required not in ROLES:  # default-deny: a handler nobody marked answers nobody
+        log.error(
+            "refused %s %s: its handler is marked neither @public nor @requires(role)",
+            request.method,
+            mask_path(request.path),
+        )
+        raise ApiError(401, "unauthorized", "this route is not open to any token")
     caller = authenticate(_token(request), request.app[SECRET])
     caller = await asyncio.to_thread(check_not_revoked, caller)
     if required == "admin" and caller.role != "admin":
