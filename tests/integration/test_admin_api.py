@@ -218,6 +218,28 @@ async def test_an_admin_revokes_every_earlier_token_of_a_subject(api):
 
 
 @pytest.mark.asyncio
+async def test_subjects_are_one_whatever_their_case(api):
+    """Logins are looked up in lower case when issuing: revoking and checking compare subjects that way too."""
+    client, _, _ = api
+    url, revoke = f"{PREFIX}/sessions/{RINA}", "/api/admin/tokens/revoke"
+    outside = bearer(token("staff", sub="Ops-Script"))  # an outside tool's token, its subject in mixed case
+    issued = await client.post("/api/admin/tokens", headers=ADMIN, json={"subject": " Ops-Script ", "role": "staff"})
+    assert issued.status == 201, await issued.text()
+    recorded = await issued.json()
+    assert recorded["subject"] == "ops-script"
+    assert jwt.decode(recorded["token"], options={"verify_signature": False})["sub"] == "ops-script"
+    signed = admin_api.issue_token(SECRET, " MEERA ", "admin")
+    assert jwt.decode(signed, options={"verify_signature": False})["sub"] == "meera"
+    for headers in (outside, bearer(recorded["token"])):
+        assert (await client.get(url, headers=headers)).status == 404  # accepted
+    answer = await client.post(revoke, headers=ADMIN, json={"subject": "OPS-SCRIPT"})
+    assert answer.status == 200, await answer.text()
+    assert (await answer.json())["subject"] == "ops-script" and (await answer.json())["tokens_revoked"] == 1
+    for headers in (outside, bearer(recorded["token"])):
+        assert (await error_of(await client.get(url, headers=headers), 401))["code"] == "token_revoked"
+
+
+@pytest.mark.asyncio
 async def test_hsm_staff_tokens_issue_and_revoke(api, capsys, monkeypatch):
     client, _, _ = api
     url = f"{PREFIX}/sessions/{RINA}"
