@@ -533,7 +533,8 @@ def update_account(session: Session, actor: str, login: str, changes: dict[str, 
 
 
 def deactivate(session: Session, actor: str, login: str) -> StaffView:
-    """The account can no longer sign in, and its tokens, and those it issued through the API, are revoked;
+    """The account can no longer sign in, and its tokens (every token of its login as subject issued before now, as
+    `hsm staff tokens revoke --subject`, recorded or not), and those it issued through the API, are revoked;
     Conflict when it is already inactive or is the last active admin account."""
     _lock_admins(session)  # before the account itself: the same order as every other deactivation or demotion
     account = find_account(session, login, lock=True)
@@ -544,6 +545,9 @@ def deactivate(session: Session, actor: str, login: str) -> StaffView:
     account.active = False
     account.deactivated_at = clock.utcnow()
     revoked = revoke_account_tokens(session, account, actor, and_issued_by_it=True)
+    # And every token of its login as subject issued before now, recorded or not (`hsm staff tokens revoke --subject`).
+    revoked_before = datetime.now(timezone.utc)
+    session.add(m.AdminTokenRevocation(subject=account.login, revoked_before=revoked_before, revoked_by=actor[:60]))
     _flush(session)
     record_change(
         session,
@@ -552,7 +556,7 @@ def deactivate(session: Session, actor: str, login: str) -> StaffView:
         ENTITY,
         account.login,
         {"active": True},
-        {"active": False, "tokens_revoked": revoked},
+        {"active": False, "tokens_revoked": revoked, "revoked_before": revoked_before.isoformat()},
     )
     return StaffView.of(account)
 

@@ -306,4 +306,7 @@ def test_deactivating_revokes_the_account_s_tokens(session):
     session.refresh(tokens["b"])
     assert tokens["b"].revoked_by == ACTOR
     (row,) = audit(session, "staff.deactivated")
-    assert row.after == {"active": False, "tokens_revoked": 1}
+    (revocation,) = session.execute(select(m.AdminTokenRevocation)).scalars().all()
+    assert (revocation.subject, revocation.revoked_by) == ("meera", ACTOR)
+    assert (row.after["active"], row.after["tokens_revoked"]) == (False, 1)
+    assert row.after["revoked_before"][:19] == revocation.revoked_before.isoformat()[:19]
