@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +17,7 @@ from hsm.infra import models as m
 from hsm.infra.db import session_scope
 from hsm.office.admin_api.auth import Caller, requires
 from hsm.office.admin_api.errors import ApiError, bad_request
-from hsm.office.admin_api.inputs import _string, read_json
+from hsm.office.admin_api.inputs import _string, body_flag, date_value, read_json
 from hsm.office.admin_api.state import CALLER
 from hsm.people.admissions import Admission, admit_student
 
@@ -44,31 +43,12 @@ MAX_CLASSES = 1000
 ADMIN_ONLY_FIELDS = ("classes_remaining", "next_due", "allow_shared_phone")  # and a fee other than the plan's
 
 
-def date_field(body: dict, key: str) -> date | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise bad_request(key, "must be a date, YYYY-MM-DD")
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise bad_request(key, f"{value[:24]!r} is not a date (YYYY-MM-DD)") from None
-
-
 def int_field(body: dict, key: str, high: int) -> int | None:
     value = body.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
         raise bad_request(key, f"must be a whole number from 0 to {high}")
-    return value
-
-
-def bool_field(body: dict, key: str) -> bool:
-    value = body.get(key, False)
-    if not isinstance(value, bool):
-        raise bad_request(key, "must be true or false")
     return value
 
 
@@ -79,11 +59,11 @@ def enrollment_values(body: dict) -> dict[str, Any]:
         "plan": _string(body, "plan", limit=20),
         "fee": int_field(body, "fee", MAX_MONEY),
         "classes_remaining": int_field(body, "classes_remaining", MAX_CLASSES),
-        "next_due": date_field(body, "next_due"),
+        "next_due": date_value(body.get("next_due"), "next_due"),
         "enrollment_id": _string(body, "enrollment_id", required=False, limit=20),
-        "over_capacity": bool_field(body, "over_capacity"),
-        "allow_shared_phone": bool_field(body, "allow_shared_phone"),
-        "dob": date_field(body, "dob"),
+        "over_capacity": body_flag(body, "over_capacity", False),
+        "allow_shared_phone": body_flag(body, "allow_shared_phone", False),
+        "dob": date_value(body.get("dob"), "dob"),
         "email": _string(body, "email", required=False, limit=200),
     }
 

@@ -40,7 +40,7 @@ from hsm.office.admin_api.auth import (
     requires,
 )
 from hsm.office.admin_api.errors import ApiError, bad_request
-from hsm.office.admin_api.inputs import _string, flag_query, page, page_query, read_json
+from hsm.office.admin_api.inputs import _string, page, page_query, query_flag, read_json
 from hsm.office.admin_api.state import CALLER, SECRET
 from hsm.records.changes import Conflict, NotFound, RecordError, record_change
 
@@ -322,7 +322,7 @@ def _list(include_all: bool, limit: int, offset: int) -> dict:
 @requires("admin")
 async def get_tokens(request: web.Request) -> web.Response:
     limit, offset = page_query(request)
-    include_all = flag_query(request, "all")
+    include_all = query_flag(request, "all", False)
     return web.json_response(await asyncio.to_thread(_list, include_all, limit, offset))
 
 
