@@ -115,6 +115,7 @@ def _cmd_move(args: argparse.Namespace) -> int:
             course=args.course,
             reason=args.reason,
             student=args.student,
+            may_reopen=True,  # the CLI is run by the school's operators, with the database's rights: an admin's
         )
         return [f"lead {lead.id} moved to {lead.status}", *_lead_card(session, lead)[1:]]
 

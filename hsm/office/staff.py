@@ -255,13 +255,29 @@ def _check_links(account: m.StaffAccount) -> None:
         raise RecordError("a teacher account needs its teacher (an employee id)", field="teacher")
 
 
+def _lock_admins(session: Session) -> None:
+    """Lock every admin account, in id order, before the account being changed (PostgreSQL: two admins demoting or
+    deactivating each other at once take the locks in the same order, so the second waits and counts again rather
+    than deadlocking)."""
+    session.execute(
+        select(m.StaffAccount.id).where(m.StaffAccount.role == "admin").order_by(m.StaffAccount.id).with_for_update()
+    ).all()
+
+
 def _keep_an_admin(session: Session, account: m.StaffAccount) -> None:
-    """Conflict when `account` is the last active admin account (it may not stop being one)."""
+    """Conflict when `account` is the last usable admin account: another one must be active, and so must the admin
+    it is linked to, if any (the API refuses the tokens of an account whose admin has left). The admin accounts
+    are locked first (`_lock_admins`)."""
     others = (
         session.execute(
             select(m.StaffAccount.id)
-            .where(m.StaffAccount.role == "admin", m.StaffAccount.active.is_(True), m.StaffAccount.id != account.id)
-            .with_for_update()  # two admins demoting each other at once: the second waits and counts again
+            .outerjoin(m.Admin, m.Admin.id == m.StaffAccount.admin_id)
+            .where(
+                m.StaffAccount.role == "admin",
+                m.StaffAccount.active.is_(True),
+                m.StaffAccount.id != account.id,
+                or_(m.StaffAccount.admin_id.is_(None), m.Admin.active.is_(True)),
+            )
         )
         .scalars()
         .all()
@@ -463,6 +479,8 @@ def update_account(session: Session, actor: str, login: str, changes: dict[str, 
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise RecordError(f"{unknown[0]} cannot be changed here", field=unknown[0])
+    if "role" in changes:
+        _lock_admins(session)  # before the account itself: the same order as every other demotion
     account = find_account(session, login, lock=True)
     before = _audited(account)
     # Everything is checked before anything is set: a refused change leaves the row as it was.
@@ -515,8 +533,10 @@ def update_account(session: Session, actor: str, login: str, changes: dict[str, 
 
 
 def deactivate(session: Session, actor: str, login: str) -> StaffView:
-    """The account can no longer sign in, and its tokens, and those it issued through the API, are revoked;
+    """The account can no longer sign in, and its tokens (every token of its login as subject issued before now, as
+    `hsm staff tokens revoke --subject`, recorded or not), and those it issued through the API, are revoked;
     Conflict when it is already inactive or is the last active admin account."""
+    _lock_admins(session)  # before the account itself: the same order as every other deactivation or demotion
     account = find_account(session, login, lock=True)
     if not account.active:
         raise Conflict(f"{account.login!r} is already deactivated", code="already_inactive")
@@ -525,6 +545,9 @@ def deactivate(session: Session, actor: str, login: str) -> StaffView:
     account.active = False
     account.deactivated_at = clock.utcnow()
     revoked = revoke_account_tokens(session, account, actor, and_issued_by_it=True)
+    # And every token of its login as subject issued before now, recorded or not (`hsm staff tokens revoke --subject`).
+    revoked_before = datetime.now(timezone.utc)
+    session.add(m.AdminTokenRevocation(subject=account.login, revoked_before=revoked_before, revoked_by=actor[:60]))
     _flush(session)
     record_change(
         session,
@@ -533,7 +556,7 @@ def deactivate(session: Session, actor: str, login: str) -> StaffView:
         ENTITY,
         account.login,
         {"active": True},
-        {"active": False, "tokens_revoked": revoked},
+        {"active": False, "tokens_revoked": revoked, "revoked_before": revoked_before.isoformat()},
     )
     return StaffView.of(account)
 

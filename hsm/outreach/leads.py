@@ -282,11 +282,12 @@ def move_lead(
     course: str | None = None,
     reason: str | None = None,
     student: str | m.Student | None = None,
-    may_reopen: bool = True,
+    may_reopen: bool = False,
 ) -> m.Lead:
     """Move a lead (in the caller's transaction): the move checked against MOVES and its status's needs, the lead
-    changed, one event in its history and one audit row. `may_reopen=False` (an API caller who is not an admin)
-    refuses to reopen an enrolled or lost lead.
+    changed, one event in its history and one audit row. Reopening an enrolled or lost lead is an admin's: only
+    with `may_reopen=True` (an API caller with role admin; the `hsm leads move` CLI, run by the school's operators),
+    ReopenNeedsAdmin otherwise.
 
     trial_booked: `trial_at` (naive: the school's time) to come, and `batch` or `course` (or the lead's course);
     lost: `reason`; enrolled: `student`, the student admitted (an enrollment id, or the row); contacted from

@@ -11,6 +11,7 @@ from datetime import datetime
 import jwt
 import pytest
 import pytest_asyncio
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
@@ -214,6 +215,28 @@ async def test_an_admin_revokes_every_earlier_token_of_a_subject(api):
     # An admin may revoke their own tokens: the very next call is refused.
     assert (await client.post(revoke, headers=ADMIN, json={"subject": "meera"})).status == 200
     assert (await error_of(await client.get(url, headers=ADMIN), 401))["code"] == "token_revoked"
+
+
+@pytest.mark.asyncio
+async def test_subjects_are_one_whatever_their_case(api):
+    """Logins are looked up in lower case when issuing: revoking and checking compare subjects that way too."""
+    client, _, _ = api
+    url, revoke = f"{PREFIX}/sessions/{RINA}", "/api/admin/tokens/revoke"
+    outside = bearer(token("staff", sub="Ops-Script"))  # an outside tool's token, its subject in mixed case
+    issued = await client.post("/api/admin/tokens", headers=ADMIN, json={"subject": " Ops-Script ", "role": "staff"})
+    assert issued.status == 201, await issued.text()
+    recorded = await issued.json()
+    assert recorded["subject"] == "ops-script"
+    assert jwt.decode(recorded["token"], options={"verify_signature": False})["sub"] == "ops-script"
+    signed = admin_api.issue_token(SECRET, " MEERA ", "admin")
+    assert jwt.decode(signed, options={"verify_signature": False})["sub"] == "meera"
+    for headers in (outside, bearer(recorded["token"])):
+        assert (await client.get(url, headers=headers)).status == 404  # accepted
+    answer = await client.post(revoke, headers=ADMIN, json={"subject": "OPS-SCRIPT"})
+    assert answer.status == 200, await answer.text()
+    assert (await answer.json())["subject"] == "ops-script" and (await answer.json())["tokens_revoked"] == 1
+    for headers in (outside, bearer(recorded["token"])):
+        assert (await error_of(await client.get(url, headers=headers), 401))["code"] == "token_revoked"
 
 
 @pytest.mark.asyncio
@@ -518,6 +541,35 @@ async def test_unknown_routes_and_methods_answer_json(api):
     client, _, _ = api
     assert (await error_of(await client.get(f"{PREFIX}/nope", headers=ADMIN), 404))["code"] == "not_found"
     assert (await error_of(await client.get(f"{PREFIX}/send", headers=ADMIN), 405))["code"] == "method_not_allowed"
+
+
+def test_every_route_needs_a_role_or_is_marked_public(monkeypatch):
+    """Default-deny: each route's handler says who may call it; only /healthz is public."""
+    monkeypatch.setenv("ADMIN_JWT_SECRET", SECRET)
+    app = admin_api.create_admin_app()
+    public = set()
+    for route in app.router.routes():
+        role = getattr(route.handler, "required_role", None)
+        is_public = getattr(route.handler, "public", False) is True
+        assert (role in ("admin", "staff")) != is_public, (route.method, route.resource.canonical)
+        if is_public:
+            public.add(route.resource.canonical)
+    assert public == {"/healthz"}
+
+
+@pytest.mark.asyncio
+async def test_a_handler_marked_neither_public_nor_with_a_role_is_refused(school_db, monkeypatch):
+    monkeypatch.setenv("ADMIN_JWT_SECRET", SECRET)
+    app = admin_api.create_admin_app()
+
+    async def forgotten(request):  # a new handler someone forgot to mark
+        return web.json_response({"secret": "data"})
+
+    app.router.add_get("/api/admin/forgotten", forgotten, allow_head=False)
+    async with TestClient(TestServer(app)) as client:
+        assert (await error_of(await client.get("/api/admin/forgotten"), 401))["code"] == "unauthorized"
+        await error_of(await client.get("/api/admin/forgotten", headers=ADMIN), 401)
+        assert (await client.get("/healthz")).status == 200
 
 
 # ------------------------------------------------------------------------------------------------ openapi.json

@@ -252,6 +252,19 @@ async def test_an_admin_who_leaves_keeps_no_token_made_on_the_way_out(accounts):
 
 
 @pytest.mark.asyncio
+async def test_deactivating_an_account_refuses_tokens_minted_elsewhere_for_its_login(accounts):
+    """Not only the tokens we recorded: one an outside tool signed for the login (no jti) dies too."""
+    client = accounts
+    elsewhere = token("staff", sub="desk", iat=int(time.time()) - 5)
+    assert await accepted(client, elsewhere)
+    assert (await client.post(f"{STAFF_URL}/desk/deactivate", headers=ADMIN)).status == 200
+    assert not await accepted(client, elsewhere)
+    with session_scope() as session:
+        (row,) = session.execute(select(m.AdminTokenRevocation)).scalars().all()
+    assert (row.subject, row.revoked_by) == ("desk", "api:meera")
+
+
+@pytest.mark.asyncio
 async def test_the_tokens_of_an_admin_or_teacher_who_left_are_refused(accounts):
     from hsm.people.lifecycle import set_active
 

@@ -114,7 +114,8 @@ def test_a_trial_in_another_courses_batch_moves_the_lead_to_that_course(session)
         (["lost"], "trial_booked", {"trial_at": SATURDAY_10}, LeadMoveRefused, "status", "is lost: that is final"),
         (["lost"], "enrolled", {"student": "HSM-24-001"}, LeadMoveRefused, "status", "unless an admin reopens it"),
         (["enrolled"], "lost", {"reason": "x"}, LeadMoveRefused, "status", "is enrolled: that is final"),
-        (["enrolled"], "contacted", {"may_reopen": False}, ReopenNeedsAdmin, "status", "only an admin may reopen"),
+        (["enrolled"], "contacted", {}, ReopenNeedsAdmin, "status", "only an admin may reopen"),  # by default
+        (["lost"], "contacted", {"may_reopen": False}, ReopenNeedsAdmin, "status", "only an admin may reopen"),
         ([], "contacted", {"note": "x" * 1001}, RecordError, "note", "at most 1000"),
     ],
 )
@@ -145,7 +146,7 @@ def test_lost_needs_a_reason_and_an_admin_reopens_it(session):
     lost = move_lead(session, lead.id, "lost", ACTOR, reason="  fees   too high ", note="will ask in summer")
     assert (lost.status, lost.lost_reason) == ("lost", "fees too high")
     assert lost.events[-1].details == {"lost_reason": "fees too high"}
-    reopened = move_lead(session, lead.id, "contacted", "api:meera", note="called back in June")
+    reopened = move_lead(session, lead.id, "contacted", "api:meera", note="called back in June", may_reopen=True)
     assert (reopened.status, reopened.lost_reason) == ("contacted", None)
     assert [step[:2] for step in history(session, lead.id)] == [(None, "new"), ("new", "lost"), ("lost", "contacted")]
 
@@ -154,7 +155,7 @@ def test_enrolled_links_a_student_and_reopening_unlinks_it(session):
     lead = new_lead(session)
     enrolled = move_lead(session, lead.id, "enrolled", ACTOR, student="hsm-24-001")
     assert (enrolled.status, enrolled.student.enrollment_id) == ("enrolled", "HSM-24-001")
-    reopened = move_lead(session, lead.id, "contacted", ACTOR)
+    reopened = move_lead(session, lead.id, "contacted", ACTOR, may_reopen=True)
     assert reopened.student_id is None
     (row,) = [r for r in audit(session, lead.id) if r.before["status"] == "enrolled"]
     assert row.before["student_id"] is not None and row.after["student_id"] is None

@@ -223,19 +223,19 @@ async def test_a_lead_is_converted_in_one_request(api, staff):
 
 
 @pytest.mark.asyncio
-async def test_post_students_admits_and_validates(api, staff):
+async def test_post_students_admits_and_validates(api, staff, admin):
     body = {
         "name": "Tara Rao",
         "dob": "2016-05-01",
         "guardian": {"name": "Lakshmi Rao", "phone": "+919845077777", "relation": "mother"},
         "batch": "KEY-KIDS-SA10",
         "plan": "quarterly",
-        "fee": 5000,
+        "fee": 5500,  # the plan's: staff may repeat it
     }
     answer = await api.post(STUDENTS, json=body, headers=staff)
     assert answer.status == 201, await answer.text()
     admitted = await answer.json()
-    assert admitted["student"]["name"] == "Tara Rao" and admitted["enrollment"]["fee"] == 5000
+    assert admitted["student"]["name"] == "Tara Rao" and admitted["enrollment"]["fee"] == 5500
     assert admitted["guardian"]["created"] is True
     sibling = {**body, "name": "Varun Rao", "dob": "2017-01-01"}
     linked = await (await api.post(STUDENTS, json=sibling, headers=staff)).json()
@@ -256,6 +256,39 @@ async def test_post_students_admits_and_validates(api, staff):
         error = await error_of(await api.post(STUDENTS, json=case, headers=staff), status)
         assert error["field"] == field, (case, error)
     shared = {"name": "Adult", "phone": "+919876543210", "batch": "KEY-BEG-MWF18", "plan": "monthly"}
-    allowed = await api.post(STUDENTS, json={**shared, "allow_shared_phone": True}, headers=staff)
+    allowed = await api.post(STUDENTS, json={**shared, "allow_shared_phone": True}, headers=admin)
     assert allowed.status == 201
     assert (await error_of(await api.post(STUDENTS, json=body), 401))["code"] == "missing_token"
+
+
+@pytest.mark.asyncio
+async def test_staff_may_not_set_an_admissions_balance_or_share_a_phone(api, staff, admin):
+    """As PATCH /api/admin/enrollments/{id}: the live balance, a fee other than the plan's and a shared phone are
+    for role admin; staff get the plan's defaults (and may repeat the plan's fee)."""
+    body = {"name": "Ravi Menon", "phone": "+919700000950", "batch": "PNO-BEG-WF17", "plan": "monthly"}
+    for extra, field in [
+        ({"classes_remaining": 99}, "classes_remaining"),
+        ({"next_due": "2030-01-01"}, "next_due"),
+        ({"fee": 0}, "fee"),
+        ({"fee": 2499}, "fee"),
+        ({"allow_shared_phone": True}, "allow_shared_phone"),
+    ]:
+        error = await error_of(await api.post(STUDENTS, json={**body, **extra}, headers=staff), 403)
+        assert (error["code"], error["field"]) == ("forbidden", field), extra
+        assert "needs role admin" in error["message"]
+    (lead_id,) = make_leads(("+919700000951", "Kiran", "PIANO", 30))
+    url = f"{LEADS}/{lead_id}/convert"
+    convert = {"batch": "PNO-BEG-WF17", "plan": "monthly"}
+    for extra, field in [({"classes_remaining": 0}, "classes_remaining"), ({"fee": 0}, "fee")]:
+        error = await error_of(await api.post(url, json={**convert, **extra}, headers=staff), 403)
+        assert error["field"] == field, extra
+    with session_scope() as session:
+        assert session.execute(select(m.Student).where(m.Student.name.in_(["Ravi Menon", "Kiran"]))).first() is None
+    answer = await api.post(url, json={**convert, "fee": 2500}, headers=staff)  # the plan's fee
+    assert answer.status == 200, await answer.text()
+    answer = await api.post(STUDENTS, json={**body, "fee": 0, "classes_remaining": 99}, headers=admin)
+    assert answer.status == 201, await answer.text()
+    assert ((await answer.json())["enrollment"]["fee"], (await answer.json())["enrollment"]["classes_remaining"]) == (
+        0,
+        99,
+    )

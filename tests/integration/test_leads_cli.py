@@ -89,6 +89,14 @@ def test_refusals_say_why_and_exit_non_zero(lead_id, capsys):
     capsys.readouterr()
 
 
+def test_the_cli_reopens_a_lost_lead(lead_id, capsys):
+    """`hsm leads move` is run by the school's operators: an admin's reopening (the API's staff may not)."""
+    assert hsm(capsys, "leads", "move", str(lead_id), "lost", "--reason", "too far")[0] == 0
+    status, out, err = hsm(capsys, "leads", "move", str(lead_id), "contacted", "--note", "moved nearer")
+    assert status == 0 and f"lead {lead_id} moved to contacted" in out, err
+    assert lead_row(lead_id)[0] == "contacted"
+
+
 def test_convert_and_students_add(lead_id, capsys):
     count = students()
     argv = ("leads", "convert", str(lead_id), "--batch", "PNO-BEG-WF17", "--plan", "monthly")

@@ -5,6 +5,7 @@ row for every change that never holds a password, its hash or a token."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -114,6 +115,63 @@ def test_the_last_active_admin_account_stays(session):
     assert account(session, "farhan").role == "staff"
     with pytest.raises(Conflict, match="is active"):
         staff.reactivate(session, ACTOR, "meera")
+
+
+def test_an_admin_account_whose_admin_has_left_does_not_count_as_another_admin(session):
+    """The API refuses the tokens of an account whose admin has left: it cannot be the admin who remains."""
+    staff.add_from_admin(session, ACTOR, "ADM-1")
+    staff.add_from_admin(session, ACTOR, "ADM-2")
+    farhan = account(session, "farhan")
+    session.get(m.Admin, farhan.admin_id).active = False  # the admin farhan is has left (hsm people deactivate)
+    session.flush()
+    with pytest.raises(Conflict) as refused:
+        staff.deactivate(session, ACTOR, "meera")
+    assert refused.value.code == "last_admin"
+    with pytest.raises(Conflict, match="last active admin"):
+        staff.update_account(session, ACTOR, "meera", {"role": "staff"})
+    farhan.admin_id = None  # an admin account linked to nobody counts
+    session.flush()
+    staff.deactivate(session, ACTOR, "meera")
+
+
+def test_two_admins_deactivating_each_other_at_once_do_not_deadlock(school_db, backend, monkeypatch):
+    """Each deactivation locks every admin account in id order first: the second waits, counts again and is refused
+    (before, each locked its own row and then the other's: PostgreSQL found a deadlock)."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has one writer at a time; the row locks are PostgreSQL's")
+    with session_scope(school_db) as session:
+        staff.add_from_admin(session, ACTOR, "ADM-1")
+        staff.add_from_admin(session, ACTOR, "ADM-2")
+    both_checking = threading.Barrier(2)
+    keep_an_admin = staff._keep_an_admin
+
+    def meet_then_check(session, account):  # both reach the check at once, if the locks let them
+        try:
+            both_checking.wait(timeout=3)
+        except threading.BrokenBarrierError:
+            pass
+        keep_an_admin(session, account)
+
+    monkeypatch.setattr(staff, "_keep_an_admin", meet_then_check)
+    outcomes: dict[str, object] = {}
+
+    def deactivate(who: str, login: str) -> None:
+        try:
+            with session_scope(school_db) as session:
+                staff.deactivate(session, f"cli:{who}", login)
+            outcomes[login] = "deactivated"
+        except Exception as error:  # noqa: BLE001 - the outcome is what the test checks
+            outcomes[login] = error
+
+    threads = [threading.Thread(target=deactivate, args=(w, t)) for w, t in (("meera", "farhan"), ("farhan", "meera"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    results = sorted(outcomes.values(), key=str)
+    assert len(results) == 2 and "deactivated" in results, outcomes
+    (refused,) = [result for result in results if result != "deactivated"]
+    assert isinstance(refused, Conflict) and refused.code == "last_admin", outcomes
 
 
 def test_updates_are_audited_field_by_field(session):
@@ -254,4 +312,7 @@ def test_deactivating_revokes_the_account_s_tokens(session):
     session.refresh(tokens["b"])
     assert tokens["b"].revoked_by == ACTOR
     (row,) = audit(session, "staff.deactivated")
-    assert row.after == {"active": False, "tokens_revoked": 1}
+    (revocation,) = session.execute(select(m.AdminTokenRevocation)).scalars().all()
+    assert (revocation.subject, revocation.revoked_by) == ("meera", ACTOR)
+    assert (row.after["active"], row.after["tokens_revoked"]) == (False, 1)
+    assert row.after["revoked_before"][:19] == revocation.revoked_before.isoformat()[:19]

@@ -44,7 +44,7 @@ from aiohttp import web
 
 from hsm.infra.config import get_settings
 from hsm.office.admin_api.admissions import post_student
-from hsm.office.admin_api.auth import ConfigurationError, auth_middleware, jwt_secret
+from hsm.office.admin_api.auth import ConfigurationError, auth_middleware, jwt_secret, public
 from hsm.office.admin_api.broadcasts import get_broadcast, post_broadcast
 from hsm.office.admin_api.classes import add_class_routes
 from hsm.office.admin_api.closures import get_closures, post_closure, post_closure_cancel
@@ -72,6 +72,7 @@ log = logging.getLogger("hsm.office.admin_api")
 DEFAULT_PORT = 8095
 
 
+@public
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 

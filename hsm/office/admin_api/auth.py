@@ -4,12 +4,14 @@ and minting a token that passes (`hsm staff tokens issue`, POST /api/admin/token
 Every /api call needs `Authorization: Bearer <JWT>`: HS256 only, signed with ADMIN_JWT_SECRET, with the claims `sub`,
 `iss` "hsm", `aud` "hsm-admin-api" (or a list holding it), `iat` and `exp`. Times are checked against the real clock,
 not HSM_NOW: `exp` not past, `iat` at most IAT_LEEWAY_S ahead, and `exp - iat` at most HSM_ADMIN_TOKEN_MAX_HOURS
-(default 12). A token issued before its subject's latest revocation (`admin_token_revocations`) is refused. A
-token with a `jti` we recorded when issuing it (`admin_tokens`) is refused when that row is revoked, or when its
-staff account is deactivated or no longer has a role allowing the token's; a well-signed token whose `jti` we did
-not record (or that has none: an outside tool signing with ADMIN_JWT_SECRET) is checked by its subject only. `role`
-"admin" may do everything, "staff" all but broadcasts, staff accounts' changes, tokens, changes to teachers and
-admins, and corrections of an enrollment's live balance.
+(default 12). Subjects are compared in lower case (`normalise_subject`). A token issued before its subject's
+latest revocation (`admin_token_revocations`) is refused. A token with a `jti` we recorded when issuing it
+(`admin_tokens`) is refused when that row is revoked, or when its staff account is deactivated or no longer has a
+role allowing the token's; a well-signed token whose `jti` we did not record (or that has none: an outside tool
+signing with ADMIN_JWT_SECRET) is checked by its subject only. Every route's handler is marked `@requires(role)` or
+`@public` (only /healthz); one marked neither is refused to everyone (401). `role` "admin" may do everything,
+"staff" all but broadcasts, staff accounts' changes, tokens, changes to teachers and admins, and an enrollment's
+live balance (corrected, or set when admitting).
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ import jwt
 from aiohttp import web
 from aiohttp.web_urldispatcher import MatchInfoError
 from jwt.exceptions import InvalidJTIError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hsm.infra import models as m
 from hsm.infra.config import get_settings
 from hsm.infra.db import session_scope
-from hsm.office.admin_api.errors import ApiError, Handler
+from hsm.office.admin_api.errors import ApiError, Handler, mask_path
 from hsm.office.admin_api.state import CALLER, SECRET
 from hsm.office.staff import TOKEN_ROLES
 
@@ -67,6 +69,12 @@ class ConfigurationError(RuntimeError):
     """The API cannot start (ADMIN_JWT_SECRET missing)."""
 
 
+def normalise_subject(subject: str) -> str:
+    """A token's subject as issued, revoked and checked: without surrounding spaces, in lower case (staff logins are
+    lower case; "Meera" and "meera" are one subject)."""
+    return subject.strip().lower()
+
+
 def requires(role: str) -> Callable[[Handler], Handler]:
     """Mark a handler as needing a token of `role` ("staff": staff or admin; "admin": admin only)."""
 
@@ -75,6 +83,13 @@ def requires(role: str) -> Callable[[Handler], Handler]:
         return handler
 
     return mark
+
+
+def public(handler: Handler) -> Handler:
+    """Mark a handler as answering without a token (only /healthz): a handler marked neither `public` nor
+    `requires(role)` is refused (401) to everyone."""
+    handler.public = True  # type: ignore[attr-defined]
+    return handler
 
 
 def _token(request: web.Request) -> str:
@@ -186,14 +201,15 @@ def authenticate(token: str, secret: str, *, max_hours: float | None = None, now
     role, subject = claims.get("role"), claims.get("sub")
     if not isinstance(subject, str) or not subject.strip():
         raise _refuse("invalid_token", "the token's 'sub' must be a non-empty string")
-    if len(subject.strip()) > SUBJECT_MAX_CHARS:
+    subject = normalise_subject(subject)
+    if len(subject) > SUBJECT_MAX_CHARS:
         raise _refuse("invalid_token", f"the token's 'sub' is longer than {SUBJECT_MAX_CHARS} characters")
     jti = claims.get("jti")
     if jti is not None and (not isinstance(jti, str) or not jti or len(jti) > JTI_MAX_CHARS):
         raise _refuse("invalid_token", f"the token's 'jti' must be a string of 1 to {JTI_MAX_CHARS} characters")
     if role not in ROLES:
         raise ApiError(403, "forbidden", f"role {role!r} may not use this API (admin or staff)")
-    return Caller(subject.strip(), role, issued_at, jti)
+    return Caller(subject, role, issued_at, jti)
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -203,7 +219,7 @@ def _as_utc(value: datetime) -> datetime:
 def _latest_revocation(session: Session, subject: str) -> datetime | None:
     latest = session.execute(
         select(m.AdminTokenRevocation.revoked_before)
-        .where(m.AdminTokenRevocation.subject == subject)
+        .where(func.lower(m.AdminTokenRevocation.subject) == normalise_subject(subject))
         .order_by(m.AdminTokenRevocation.revoked_before.desc())
         .limit(1)
     ).scalar_one_or_none()
@@ -297,8 +313,9 @@ def issue_token(
 ) -> str:
     """A token the API accepts: HS256 over sub, role, iss, aud, iat (now), exp (`hours` later; default and
     maximum: HSM_ADMIN_TOKEN_MAX_HOURS) and `jti` when given. ValueError for a subject, role or lifetime the API
-    would refuse. Only signs: hsm.office.admin_api.tokens.issue_recorded_token also records the jti."""
-    subject = subject.strip()
+    would refuse. Only signs: hsm.office.admin_api.tokens.issue_recorded_token also records the jti. The subject is
+    normalised (`normalise_subject`)."""
+    subject = normalise_subject(subject)
     if not subject or len(subject) > SUBJECT_MAX_CHARS:
         raise ValueError(f"the subject must be 1 to {SUBJECT_MAX_CHARS} characters")
     if role not in ROLES:
@@ -322,9 +339,17 @@ def issue_token(
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if isinstance(request.match_info, MatchInfoError):
         return await handler(request)  # 404 / 405
-    required = getattr(request.match_info.handler, "required_role", None)
-    if required is None:
+    route_handler = request.match_info.handler
+    required = getattr(route_handler, "required_role", None)
+    if required is None and getattr(route_handler, "public", False) is True:
         return await handler(request)
+    if required not in ROLES:  # default-deny: a handler nobody marked answers nobody
+        log.error(
+            "refused %s %s: its handler is marked neither @public nor @requires(role)",
+            request.method,
+            mask_path(request.path),
+        )
+        raise ApiError(401, "unauthorized", "this route is not open to any token")
     caller = authenticate(_token(request), request.app[SECRET])
     caller = await asyncio.to_thread(check_not_revoked, caller)
     if required == "admin" and caller.role != "admin":

@@ -17,7 +17,17 @@ from hsm.classes import closures
 from hsm.infra.db import session_scope
 from hsm.office.admin_api.auth import Caller, requires
 from hsm.office.admin_api.errors import bad_request
-from hsm.office.admin_api.inputs import _id_path, _string, _string_list, page, page_query, read_json
+from hsm.office.admin_api.inputs import (
+    _id_path,
+    _string,
+    _string_list,
+    body_flag,
+    date_value,
+    page,
+    page_query,
+    query_flag,
+    read_json,
+)
 from hsm.office.admin_api.state import CALLER, ENQUEUE
 from hsm.outreach import closure_notices
 
@@ -25,36 +35,6 @@ log = logging.getLogger("hsm.office.admin_api")
 
 CLOSURE_FIELDS = {"start_date", "end_date", "reason", "batches", "notify"}
 CANCEL_FIELDS = {"notify"}
-TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no", "")
-
-
-def _date(value: object, field: str) -> date:
-    if not isinstance(value, str):
-        raise bad_request(field, "must be a date, YYYY-MM-DD", "missing_field" if value is None else "invalid_field")
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError as error:
-        raise bad_request(field, f"{value[:20]!r} is not a date, YYYY-MM-DD") from error
-
-
-def _flag(value: object, field: str, default: bool) -> bool:
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise bad_request(field, "must be true or false")
-    return value
-
-
-def _query_date(request: web.Request, key: str) -> date | None:
-    raw = request.query.get(key)
-    return None if raw in (None, "") else _date(raw, key)
-
-
-def _query_flag(request: web.Request, key: str) -> bool:
-    raw = request.query.get(key, "").strip().lower()
-    if raw not in TRUE_WORDS + FALSE_WORDS:
-        raise bad_request(key, "must be true or false")
-    return raw in TRUE_WORDS
 
 
 def _listed(first: date | None, last: date | None, cancelled: bool, limit: int, offset: int) -> dict:
@@ -68,10 +48,11 @@ def _listed(first: date | None, last: date | None, cancelled: bool, limit: int, 
 @requires("staff")
 async def get_closures(request: web.Request) -> web.Response:
     limit, offset = page_query(request)
-    first, last = _query_date(request, "from"), _query_date(request, "to")
+    first, last = date_value(request.query.get("from"), "from"), date_value(request.query.get("to"), "to")
     if first and last and last < first:
         raise bad_request("to", "is before from")
-    listed = await asyncio.to_thread(_listed, first, last, _query_flag(request, "include_cancelled"), limit, offset)
+    cancelled = query_flag(request, "include_cancelled", False)
+    listed = await asyncio.to_thread(_listed, first, last, cancelled, limit, offset)
     return web.json_response(listed)
 
 
@@ -105,13 +86,13 @@ def _close(caller: Caller, start: date, end: date, reason: str, batches: list[st
 async def post_closure(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
     body = await read_json(request, CLOSURE_FIELDS)
-    start = _date(body.get("start_date"), "start_date")
-    end = start if body.get("end_date") is None else _date(body.get("end_date"), "end_date")
+    start = date_value(body.get("start_date"), "start_date", required=True)
+    end = date_value(body.get("end_date"), "end_date") or start
     reason = _string(body, "reason", limit=closures.MAX_REASON_CHARS)
     batches = _string_list(body, "batches")
     if batches is not None and not batches:
         raise bad_request("batches", "name at least one batch code, or leave it out for the whole school")
-    notify = _flag(body.get("notify"), "notify", True)
+    notify = body_flag(body, "notify", True)
     answer = await asyncio.to_thread(_close, caller, start, end, reason, batches, notify)
     await _queue(request, answer)
     log.info("%s closed %s to %s (closure %d)", caller.actor, start, end, answer["id"])
@@ -128,7 +109,7 @@ async def post_closure_cancel(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
     closure_id = _id_path(request, "closure_id")
     body = await read_json(request, CANCEL_FIELDS) if await request.read() else {}
-    notify = _flag(body.get("notify"), "notify", True)
+    notify = body_flag(body, "notify", True)
     answer = await asyncio.to_thread(_reopen, caller, closure_id, notify)
     await _queue(request, answer)
     log.info("%s reopened closure %d", caller.actor, closure_id)

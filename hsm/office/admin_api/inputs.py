@@ -1,10 +1,12 @@
-"""Reading the admin API's requests: JSON bodies (64 kB at most, known fields only), strings, phones, and whole
-numbers in paths and queries (ASCII digits, within bounds: a database never sees an integer it cannot hold)."""
+"""Reading the admin API's requests: JSON bodies (64 kB at most, known fields only), strings, phones, yes/no flags
+(`query_flag`, `body_flag`), dates (`date_value`) and whole numbers in paths and queries (ASCII digits, within
+bounds: a database never sees an integer it cannot hold). Every route reads them through these."""
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from typing import Any, Literal, overload
 
 from aiohttp import web
@@ -17,6 +19,7 @@ MAX_OFFSET = 1_000_000
 PAGE_LIMIT_DEFAULT = 50
 PAGE_LIMIT_MAX = 200
 QUERY_TEXT_MAX_CHARS = 100
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII only: int() would also read "٣" and "1_000"
 
 
@@ -105,32 +108,9 @@ def page_query(request: web.Request, default: int = PAGE_LIMIT_DEFAULT) -> tuple
     return _int_query(request, "limit", default, 1, PAGE_LIMIT_MAX), _int_query(request, "offset", 0, 0, MAX_OFFSET)
 
 
-def flag_query(request: web.Request, key: str) -> bool:
-    """A yes/no query parameter (`?all=true`): true/1/yes or false/0/no, absent: false; else a 400."""
-    raw = request.query.get(key, "").strip().lower()
-    if raw in ("", "false", "0", "no"):
-        return False
-    if raw in ("true", "1", "yes"):
-        return True
-    raise bad_request(key, "must be true or false")
-
-
 def page(key: str, items: list, total: int, limit: int, offset: int) -> dict:
     """Every list endpoint's shape: `{"total", "limit", "offset", <key>: [...]}`."""
     return {"total": total, "limit": limit, "offset": offset, key: items}
-
-
-def query_flag(request: web.Request, key: str) -> bool | None:
-    """A yes/no query filter (`true`/`false`, `1`/`0`, `yes`/`no`); None when absent; else 400."""
-    raw = request.query.get(key)
-    if raw is None or raw == "":
-        return None
-    text = raw.strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise bad_request(key, f"must be true or false, got {raw[:20]!r}")
 
 
 def query_text(request: web.Request, key: str, limit: int = QUERY_TEXT_MAX_CHARS) -> str | None:
@@ -141,3 +121,50 @@ def query_text(request: web.Request, key: str, limit: int = QUERY_TEXT_MAX_CHARS
     if len(raw) > limit:
         raise bad_request(key, f"is {len(raw)} characters long; at most {limit} allowed")
     return raw.strip()
+
+
+@overload
+def query_flag(request: web.Request, key: str, default: bool) -> bool: ...
+@overload
+def query_flag(request: web.Request, key: str, default: None = None) -> bool | None: ...
+def query_flag(request: web.Request, key: str, default: bool | None = None) -> bool | None:
+    """A yes/no query parameter (`?all=true`): true/1/yes or false/0/no (any case); `default` when absent or empty
+    (None: a filter left out); else a 400."""
+    raw = request.query.get(key)
+    if raw is None or not raw.strip():
+        return default
+    text = raw.strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise bad_request(key, f"must be true or false, got {raw[:20]!r}")
+
+
+def body_flag(body: dict, key: str, default: bool) -> bool:
+    """A JSON true or false; `default` when absent or null; else a 400."""
+    value = body.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise bad_request(key, "must be true or false")
+    return value
+
+
+@overload
+def date_value(value: object, field: str, required: Literal[True]) -> date: ...
+@overload
+def date_value(value: object, field: str, required: bool = False) -> date | None: ...
+def date_value(value: object, field: str, required: bool = False) -> date | None:
+    """A date, YYYY-MM-DD (a JSON string or a query parameter): None when absent or empty (a 400 `missing_field`
+    when `required`); else a 400."""
+    if value is None or value == "":
+        if required:
+            raise bad_request(field, "is required (a date, YYYY-MM-DD)", "missing_field")
+        return None
+    if not isinstance(value, str):
+        raise bad_request(field, "must be a date, YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise bad_request(field, f"{value[:24]!r} is not a date, YYYY-MM-DD") from None

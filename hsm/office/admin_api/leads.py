@@ -18,7 +18,13 @@ from aiohttp import web
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
-from hsm.office.admin_api.admissions import ENROLLMENT_FIELDS, admission_json, enrollment_values
+from hsm.office.admin_api.admissions import (
+    ENROLLMENT_FIELDS,
+    admission_json,
+    check_admin_fields,
+    check_fee,
+    enrollment_values,
+)
 from hsm.office.admin_api.auth import Caller, requires
 from hsm.office.admin_api.errors import ApiError, bad_request
 from hsm.office.admin_api.inputs import _id_path, _string, page, page_query, read_json
@@ -150,6 +156,10 @@ async def post_move(request: web.Request) -> web.Response:
 
 def _convert(caller: Caller, lead_id: int, values: dict[str, Any]) -> dict[str, Any]:
     with session_scope() as session:
+        if caller.role != "admin" and values["fee"] is not None:
+            lead = leads.get_lead(session, lead_id, for_update=True)  # as convert_lead reads it
+            trial_batch = lead.trial_batch.code if lead.trial_batch else None
+            check_fee(session, caller, values["batch_code"] or trial_batch, values["plan"], values["fee"])
         lead, admission = convert_lead(session, caller.actor, lead_id, **values)
         return {"lead": _with_history(session, lead), **admission_json(admission)}
 
@@ -166,6 +176,7 @@ async def post_convert(request: web.Request) -> web.Response:
         guardian_relation=_string(body, "guardian_relation", required=False, limit=40),
         note=_string(body, "note", required=False, limit=leads.NOTE_MAX_CHARS),
     )
+    check_admin_fields(caller, values)
     converted = await asyncio.to_thread(_convert, caller, lead_id, values)
     log.info("%s converted lead %d into %s", caller.actor, lead_id, converted["student"]["enrollment_id"])
     return web.json_response(converted)

@@ -18,18 +18,11 @@ from hsm.money import office_payments as op
 from hsm.money.receipts import Receipt, receipt_pdf
 from hsm.office.admin_api.auth import Caller, requires
 from hsm.office.admin_api.errors import ApiError, bad_request
-from hsm.office.admin_api.inputs import _id_path, _string, page, page_query, read_json
+from hsm.office.admin_api.inputs import _id_path, _string, body_flag, date_value, page, page_query, read_json
 from hsm.office.admin_api.send import _client
 from hsm.office.admin_api.state import ADMIN_PREFIX, CALLER
 
 PAYMENTS = f"{ADMIN_PREFIX}/payments"
-
-
-def _flag(body: dict, key: str, default: bool) -> bool:
-    value = body.get(key, default)
-    if not isinstance(value, bool):
-        raise bad_request(key, "must be true or false")
-    return value
 
 
 def _record(caller: Caller, fields: dict, dry_run: bool) -> op.PaymentView:
@@ -41,7 +34,7 @@ def _record(caller: Caller, fields: dict, dry_run: bool) -> op.PaymentView:
 async def post_payment(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
     body = await read_json(request, {"student", "batch", "amount", "method", "reference", "date", "dry_run", "receipt"})
-    dry_run, receipt = _flag(body, "dry_run", False), _flag(body, "receipt", True)
+    dry_run, receipt = body_flag(body, "dry_run", False), body_flag(body, "receipt", True)
     if body.get("amount") is None:
         raise bad_request("amount", "is required", "missing_field")
     fields = {
@@ -75,8 +68,8 @@ def _list(request: web.Request) -> dict:
             session,
             student=query.get("student") or None,
             method=op.check_method(method) if method else None,
-            since=op.parse_date(query.get("from") or None, "from"),
-            until=op.parse_date(query.get("to") or None, "to"),
+            since=date_value(query.get("from"), "from"),
+            until=date_value(query.get("to"), "to"),
             limit=limit,
             offset=offset,
         )
@@ -115,7 +108,7 @@ async def post_reverse(request: web.Request) -> web.Response:
     payment_id = _id_path(request, "payment_id")
     body = await read_json(request, {"reason", "dry_run"})
     reason = _string(body, "reason", limit=op.MAX_REASON)
-    dry_run = _flag(body, "dry_run", False)
+    dry_run = body_flag(body, "dry_run", False)
     payment = await asyncio.to_thread(_reverse, caller, payment_id, reason, dry_run)
     return web.json_response({"dry_run": dry_run, "payment": payment.as_json()})
 

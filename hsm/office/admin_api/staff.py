@@ -23,7 +23,7 @@ from hsm.infra.db import session_scope
 from hsm.office import staff
 from hsm.office.admin_api.auth import Caller, requires
 from hsm.office.admin_api.errors import ApiError, bad_request
-from hsm.office.admin_api.inputs import _string, flag_query, page, page_query, read_json
+from hsm.office.admin_api.inputs import _string, page, page_query, query_flag, read_json
 from hsm.office.admin_api.state import CALLER
 
 log = logging.getLogger("hsm.office.admin_api")
@@ -49,7 +49,7 @@ def _list(include_all: bool, role: str | None, limit: int, offset: int) -> dict:
 @requires("staff")
 async def get_staff(request: web.Request) -> web.Response:
     limit, offset = page_query(request)
-    include_all = flag_query(request, "all")
+    include_all = query_flag(request, "all", False)
     role = request.query.get("role") or None
     if role is not None and role not in staff.ROLES:
         raise bad_request("role", f"must be one of {', '.join(staff.ROLES)}")

@@ -36,10 +36,11 @@ from hsm.office.admin_api.auth import (
     Caller,
     issue_token,
     lifetime_seconds,
+    normalise_subject,
     requires,
 )
 from hsm.office.admin_api.errors import ApiError, bad_request
-from hsm.office.admin_api.inputs import _string, flag_query, page, page_query, read_json
+from hsm.office.admin_api.inputs import _string, page, page_query, query_flag, read_json
 from hsm.office.admin_api.state import CALLER, SECRET
 from hsm.records.changes import Conflict, NotFound, RecordError, record_change
 
@@ -151,12 +152,10 @@ def issue_recorded_token(
         account = staff.find_account(session, staff_login)
     else:
         assert subject is not None
-        subject = subject.strip()
+        subject = normalise_subject(subject)
         if not subject or len(subject) > SUBJECT_MAX_CHARS:
             raise RecordError(f"the subject must be 1 to {SUBJECT_MAX_CHARS} characters", field="subject")
-        account = session.execute(
-            select(m.StaffAccount).where(m.StaffAccount.login == subject.lower())
-        ).scalar_one_or_none()
+        account = session.execute(select(m.StaffAccount).where(m.StaffAccount.login == subject)).scalar_one_or_none()
     if account is not None:
         if not account.active:
             raise Conflict(f"the staff account {account.login!r} is deactivated", field="staff", code="inactive")
@@ -274,8 +273,9 @@ class Revocation:
 def revoke_tokens(subject: str, revoked_by: str, *, dry_run: bool = False) -> Revocation:
     """Refuse from now on every token of `subject` issued before now (the real clock, as tokens' `iat`): one row in
     admin_token_revocations, the subject's recorded tokens marked revoked, and one row in audit_log (actor
-    `revoked_by`), in one transaction. ValueError for an empty or over-long subject."""
-    subject = subject.strip()
+    `revoked_by`), in one transaction. ValueError for an empty or over-long subject. The subject is normalised
+    (`normalise_subject`: "Meera" revokes meera's tokens)."""
+    subject = normalise_subject(subject)
     if not subject or len(subject) > SUBJECT_MAX_CHARS:
         raise ValueError(f"the subject must be 1 to {SUBJECT_MAX_CHARS} characters")
     now = datetime.now(timezone.utc)
@@ -285,7 +285,11 @@ def revoke_tokens(subject: str, revoked_by: str, *, dry_run: bool = False) -> Re
         session.add(row)
         marked = session.execute(
             update(m.AdminToken)
-            .where(m.AdminToken.subject == subject, m.AdminToken.revoked_at.is_(None), m.AdminToken.issued_at <= now)
+            .where(
+                func.lower(m.AdminToken.subject) == subject,
+                m.AdminToken.revoked_at.is_(None),
+                m.AdminToken.issued_at <= now,
+            )
             .values(revoked_at=now, revoked_by=actor)
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -318,7 +322,7 @@ def _list(include_all: bool, limit: int, offset: int) -> dict:
 @requires("admin")
 async def get_tokens(request: web.Request) -> web.Response:
     limit, offset = page_query(request)
-    include_all = flag_query(request, "all")
+    include_all = query_flag(request, "all", False)
     return web.json_response(await asyncio.to_thread(_list, include_all, limit, offset))
 
 
@@ -367,7 +371,7 @@ async def post_token_revoke(request: web.Request) -> web.Response:
 async def post_tokens_revoke(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
     body = await read_json(request, {"subject"})
-    subject = _string(body, "subject", limit=SUBJECT_MAX_CHARS).strip()
+    subject = normalise_subject(_string(body, "subject", limit=SUBJECT_MAX_CHARS))
     revocation = await asyncio.to_thread(revoke_tokens, subject, caller.actor)
     log.info("%s revoked the tokens of %r issued before %s", caller.actor, subject, revocation.revoked_before)
     return web.json_response(revocation.as_json())
