@@ -175,6 +175,8 @@ def confirm_attendance(session: Session, tracker: Tracker) -> dict:
     target = draft.id
     try:
         result = attendance.confirm(session, target, f"teacher:{_employee_id(session, who.person_id)}")
+    except attendance.DraftIncomplete as unfinished:  # still open: ask for what is missing
+        return _next_step(session, unfinished.view)
     except attendance.AttendanceError as error:
         return _reply(str(error), attendance_step=None)
     return _reply(result.text, attendance_step=None, attendance_draft=None, attendance_text=None)

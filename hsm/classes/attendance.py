@@ -166,6 +166,15 @@ class DraftView:
         return statuses.count(PRESENT), statuses.count(ABSENT)
 
 
+class DraftIncomplete(AttendanceError):
+    """A yes before every student is marked (or a name is still unclear): nothing is saved, the draft stays open,
+    and `view` says what is still missing, so that the teacher can be asked for it."""
+
+    def __init__(self, current: DraftView) -> None:
+        super().__init__("Some students are still unclear; I can't save yet.")
+        self.view = current
+
+
 def roster_entries(students: list[m.Student]) -> list[RosterEntry]:
     return [RosterEntry(student_id=s.id, name=s.name) for s in students]
 
@@ -393,14 +402,17 @@ def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
     draft = session.get(m.AttendanceDraft, draft_id)
     if draft is None:
         raise AttendanceError("I couldn't find that attendance draft any more. Please start again.")
-    if draft.status == "draft":  # closed by the office after the draft was started: the class is not held
-        day = draft.attendance_date
+    if draft.status == "draft":
+        day = draft.attendance_date  # closed by the office after the draft was started: the class is not held
         why = closures.closed_days(session, day, day, {draft.batch_id}).why(draft.batch_id, day)
         if why is not None:
             raise AttendanceError(
                 f"{view(session, draft).meeting_label} is cancelled ({why.labelled}), so there is no attendance "
                 "to save. Say 'cancel' to drop it."
             )
+        unfinished = view(session, draft)
+        if unfinished.pending or not unfinished.complete:  # a yes too early: the draft stays open
+            raise DraftIncomplete(unfinished)
     flipped = (
         session.execute(
             update(m.AttendanceDraft)
@@ -417,8 +429,6 @@ def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
         if draft.status != "confirmed":
             raise AttendanceError("That attendance was cancelled, so nothing was saved.")
         return SaveResult(current.meeting_label, present, absent, replaced=False, already_saved=True)
-    if current.pending or not current.complete:
-        raise AttendanceError("Some students are still unclear; I can't save yet.")
 
     batch = session.get(m.Batch, draft.batch_id)
     makeup = bool((draft.parsed_data or {}).get("makeup"))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from rasa_sdk import Tracker
 from sqlalchemy import select
 
 from actions import pending
 from hsm.classes import attendance, override
+from hsm.classes.attendance_text import parse_attendance
 from hsm.classes.schedule import meetings_between
 from hsm.infra import models as m
 
@@ -103,3 +105,30 @@ def test_a_legitimate_makeup_works_and_is_flagged_for_the_office(session):
     row = flagged[0]
     assert row.actor == "teacher:T-101" and row.entity_id == "GTR-BEG-TT17:2026-12-01:HSM-24-013"
     assert row.after["review"] is True and row.after["from_batch"] == "GTR-INT-TH18"
+
+
+def test_a_yes_to_an_incomplete_draft_saves_nothing_and_keeps_it_open(session):
+    from actions.attendance import confirm_attendance
+
+    rahul = teacher(session, "T-101")
+    meeting = guitar_beginner_today(session)
+    draft = attendance.start_draft(session, rahul.id, meeting, "guitar 5pm Rahul absent")
+    attendance.apply_statement(session, draft, parse_attendance("Rahul absent"))  # Rahul Sharma or Rahul Verma?
+    with pytest.raises(attendance.DraftIncomplete) as unfinished:
+        attendance.confirm(session, draft.id, "teacher:T-101")
+    assert unfinished.value.view.pending and not unfinished.value.view.complete
+    session.refresh(draft)
+    assert draft.status == "draft" and draft.confirmed_at is None  # still open
+    assert attendance.saved_marks(session, draft.batch_id, draft.attendance_date) == {}
+    # Through the action: the teacher is asked which Rahul, and the draft is still the open one.
+    reply = confirm_attendance(session, tracker(RAHUL, "yes"))
+    assert reply["text"] == "Which Rahul was absent?" and {b["title"] for b in reply["buttons"]} == {
+        "Rahul Sharma",
+        "Rahul Verma",
+    }
+    assert reply["slots"]["attendance_step"] == "pick_student"
+    assert attendance.open_draft(session, rahul.id).id == draft.id
+    # Once it is clear, the same yes saves it.
+    attendance.resolve_pending(session, draft, student(session, "HSM-24-006").id)
+    saved = attendance.confirm(session, draft.id, "teacher:T-101")
+    assert (saved.present, saved.absent) == (7, 1)
