@@ -97,6 +97,7 @@ def handle_attendance(session: Session, tracker: Tracker) -> dict:
     now = clock.now()
     draft = attendance.open_draft(session, who.person_id)
     instrument = entity(tracker, "instrument")
+    level = entity(tracker, "level")
     at = parse_time(text) if text else None
 
     student_code = entity(tracker, "student_id")
@@ -107,13 +108,13 @@ def handle_attendance(session: Session, tracker: Tracker) -> dict:
             return _next_step(session, current)
 
     makeup = bool(attendance.MAKEUP.search(text))
-    names_a_class = instrument or at or makeup
+    names_a_class = instrument or at or level or makeup
     wants_new_class = (
         batch_code or draft is None or (tracker.get_intent_of_latest_message() == "mark_attendance" and names_a_class)
     )
     if wants_new_class:
         choice = attendance.choose_class(
-            session, who.person_id, now, instrument=instrument, at=at, batch_code=batch_code
+            session, who.person_id, now, instrument=instrument, at=at, batch_code=batch_code, level=level
         )
         if choice.problem:
             return _reply(choice.problem, attendance_step=None, attendance_text=None)

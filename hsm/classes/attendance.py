@@ -57,6 +57,12 @@ def _matches_instrument(meeting: ClassMeeting, instrument: str) -> bool:
     return any(wanted in name or name in wanted for name in names)
 
 
+def _matches_level(meeting: ClassMeeting, level: str) -> bool:
+    """'intermediate', 'inter', 'Int.' name the Intermediate batch: the first three letters decide."""
+    wanted = "".join(ch for ch in level.lower() if ch.isalpha())[:3]
+    return len(wanted) == 3 and (meeting.batch.level or "").lower().startswith(wanted)
+
+
 def _matches_time(meeting: ClassMeeting, at: time) -> bool:
     start = meeting.starts_at
     wanted = start.replace(hour=at.hour, minute=at.minute)
@@ -92,8 +98,9 @@ def choose_class(
     instrument: str | None = None,
     at: time | None = None,
     batch_code: str | None = None,
+    level: str | None = None,
 ) -> ClassChoice:
-    """The teacher's class today that they mean: named by batch code (a button), instrument and/or time, or
+    """The teacher's class today that they mean: named by batch code (a button), instrument, level and/or time, or
     implied (their only class, or the one in progress / just finished). Others' batches are never offered; a
     class that is not held today (closed by the office, a holiday, the teacher's leave) gets a clear reply."""
     now = now or clock.now()
@@ -114,24 +121,27 @@ def choose_class(
                 problem=f"That batch isn't one of your classes today. Your classes today: {_list_classes(held)}."
             )
         return ClassChoice(meeting=chosen[0])
-    candidates = held
-    if instrument:
-        candidates = [mt for mt in candidates if _matches_instrument(mt, instrument)]
-    if at:
-        candidates = [mt for mt in candidates if _matches_time(mt, at)]
-    if (instrument or at) and not candidates:
-        cancelled = [
-            mt
-            for mt in today
-            if not mt.held
-            and (not instrument or _matches_instrument(mt, instrument))
-            and (not at or _matches_time(mt, at))
-        ]
+
+    def named(meeting: ClassMeeting) -> bool:
+        return (
+            (not instrument or _matches_instrument(meeting, instrument))
+            and (not at or _matches_time(meeting, at))
+            and (not level or _matches_level(meeting, level))
+        )
+
+    candidates = [mt for mt in held if named(mt)]
+    if (instrument or at or level) and not candidates:
+        cancelled = [mt for mt in today if not mt.held and named(mt)]
         if cancelled:
             return _not_held_problem(cancelled, day_text)
         asked = " ".join(
             part
-            for part in (instrument.title() if instrument else None, "batch", f"at {time_text(at)}" if at else None)
+            for part in (
+                instrument.title() if instrument else None,
+                level.title() if level else None,
+                "batch",
+                f"at {time_text(at)}" if at else None,
+            )
             if part
         )
         return ClassChoice(problem=f"I couldn't find a {asked} today. Your classes today: {_list_classes(held)}.")

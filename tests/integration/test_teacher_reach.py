@@ -132,3 +132,18 @@ def test_a_yes_to_an_incomplete_draft_saves_nothing_and_keeps_it_open(session):
     attendance.resolve_pending(session, draft, student(session, "HSM-24-006").id)
     saved = attendance.confirm(session, draft.id, "teacher:T-101")
     assert (saved.present, saved.absent) == (7, 1)
+
+
+def test_the_class_named_by_its_level_is_picked_when_it_fits_one(session):
+    rahul = teacher(session, "T-101")
+    thursday = datetime.fromisoformat("2026-12-03T10:00:00+05:30")  # Guitar Beginner 5 pm, Guitar Intermediate 6:15
+    both = attendance.choose_class(session, rahul.id, thursday, instrument="guitar")
+    assert {mt.batch.code for mt in both.options} == {"GTR-BEG-TT17", "GTR-INT-TH18"}
+    for level, code in (("intermediate", "GTR-INT-TH18"), ("Inter", "GTR-INT-TH18"), ("beginners", "GTR-BEG-TT17")):
+        choice = attendance.choose_class(session, rahul.id, thursday, instrument="guitar", level=level)
+        assert choice.meeting is not None and choice.meeting.batch.code == code, level
+    assert attendance.choose_class(session, rahul.id, thursday, level="intermediate").meeting.batch.code == (
+        "GTR-INT-TH18"
+    )
+    missing = attendance.choose_class(session, rahul.id, thursday, instrument="guitar", level="advanced")
+    assert missing.problem is not None and missing.problem.startswith("I couldn't find a Guitar Advanced batch today")
