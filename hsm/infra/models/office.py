@@ -1,4 +1,4 @@
-"""The office's own tables: the audit trail, staff accounts, admin API tokens and their revocations, console sessions."""
+"""The office's own tables: the audit trail, staff accounts, admin API tokens and revocations, console sessions."""
 
 from __future__ import annotations
 
