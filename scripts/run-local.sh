@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole local stack: Meta sandbox, action server, Rasa with the WhatsApp channel, admin API; then the chat.
+# The whole local stack: Meta sandbox, action server, Rasa with the WhatsApp channel, admin API (and the office
+# console on its port, /office/); then the chat.
 # Rasa opens the development channels too (credentials.dev.yml: REST for `rasa shell`). Logs go to var/log/. Everything started here stops when the chat ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,9 @@ wait_for "$HSM_SANDBOX_URL/healthz" "Meta sandbox (:$SANDBOX_PORT)" var/log/sand
 wait_for "http://127.0.0.1:$ACTION_PORT/health" "action server (:$ACTION_PORT)" var/log/actions.log
 wait_for "http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/" "Rasa + WhatsApp channel (:$RASA_PORT)" var/log/rasa.log
 wait_for "http://127.0.0.1:$API_PORT/healthz" "admin API (:$API_PORT)" var/log/api.log
+echo "office console: http://127.0.0.1:$API_PORT/office/"
+echo "  sign in as a demo admin (meera, farhan) or teacher (rahul, priya, ...) after giving them a password:"
+echo "  .venv/bin/hsm staff set-password meera"
 if [ -n "${HSM_NO_CHAT:-}" ]; then
   echo "stack running; Ctrl-C stops it"; wait
 else

@@ -72,11 +72,13 @@ def list_people(
     search: str | None = None,
     active: bool | None = None,
     batch: str | None = None,
+    teacher_id: int | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[Any]]:
     """(how many match, one page of them) of one kind, in key order; `search` by name, key or phone (a student
-    also by a guardian's phone), `active` True/False/None (everyone), `batch` (students enrolled in it)."""
+    also by a guardian's phone), `active` True/False/None (everyone), `batch` (students enrolled in it),
+    `teacher_id` (students enrolled in that teacher's batches: what a teacher may see)."""
     found_kind = kind_of(kind)
     model = found_kind.model
     query = select(model)
@@ -100,10 +102,23 @@ def list_people(
             raise RecordError(f"no batch with code {batch.strip()[:40]!r}", "batch", "unknown_batch")
         enrolled = select(m.Enrollment.student_id).where(m.Enrollment.batch_id == found, m.Enrollment.status != "ended")
         query = query.where(model.id.in_(enrolled))
+    if teacher_id is not None:
+        if found_kind.name != "student":
+            raise RecordError("only students can be filtered by teacher", "teacher")
+        query = query.where(model.id.in_(students_of_teacher(teacher_id)))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     ordered = query.order_by(getattr(model, _ORDER[found_kind.name]), model.id).limit(limit).offset(offset)
     rows = session.execute(ordered.options(*_SUMMARY_LOADS.get(found_kind.name, ())))
     return total, list(rows.scalars())
+
+
+def students_of_teacher(teacher_id: int):
+    """A subquery of the ids of the students enrolled (not ended) in the teacher's batches."""
+    return (
+        select(m.Enrollment.student_id)
+        .join(m.Batch, m.Batch.id == m.Enrollment.batch_id)
+        .where(m.Batch.teacher_id == teacher_id, m.Enrollment.status != "ended")
+    )
 
 
 # ------------------------------------------------------------------------------------------------ views

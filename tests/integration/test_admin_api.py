@@ -22,6 +22,7 @@ from hsm.infra import models as m
 from hsm.infra.config import PROJECT_ROOT
 from hsm.infra.db import session_scope
 from hsm.office import admin_api
+from hsm.office.admin_api.state import is_console_path
 from hsm.people.identity import role_of
 from hsm.whatsapp import store
 from hsm.whatsapp.client import RetryPolicy, WhatsAppClient
@@ -544,17 +545,31 @@ async def test_unknown_routes_and_methods_answer_json(api):
 
 
 def test_every_route_needs_a_role_or_is_marked_public(monkeypatch):
-    """Default-deny: each route's handler says who may call it; only /healthz is public."""
+    """Default-deny: each route's handler says who may call it; only /healthz is public (and, in the console, the
+    sign-in form and its style sheet)."""
     monkeypatch.setenv("ADMIN_JWT_SECRET", SECRET)
     app = admin_api.create_admin_app()
     public = set()
+    console_open = set()
     for route in app.router.routes():
+        if is_console_path(route.resource.canonical):  # the console's own sessions (hsm.office.console.guard)
+            access = getattr(route.handler, "console_access", None)
+            assert access in ("open", "signed_in"), (route.method, route.resource.canonical)
+            if access == "open":
+                console_open.add((route.method, route.resource.canonical))
+            continue
         role = getattr(route.handler, "required_role", None)
         is_public = getattr(route.handler, "public", False) is True
         assert (role in ("admin", "staff")) != is_public, (route.method, route.resource.canonical)
         if is_public:
             public.add(route.resource.canonical)
     assert public == {"/healthz"}
+    assert console_open == {
+        ("GET", "/office"),
+        ("GET", "/office/sign-in"),
+        ("POST", "/office/sign-in"),
+        ("GET", "/office/static/console.css"),
+    }
 
 
 @pytest.mark.asyncio
@@ -589,7 +604,11 @@ def test_openapi_describes_exactly_the_app(monkeypatch):
     spec = json.loads((PROJECT_ROOT / "openapi.json").read_text(encoding="utf-8"))
     assert spec["openapi"] == "3.0.3" and spec["info"]["title"] and spec["info"]["version"]
     app = admin_api.create_admin_app()
-    routes = {(route.method.lower(), route.resource.canonical) for route in app.router.routes()}
+    routes = {  # the console's HTML pages (/office/) are no part of the API
+        (route.method.lower(), route.resource.canonical)
+        for route in app.router.routes()
+        if not is_console_path(route.resource.canonical)
+    }
     documented = {
         (method, path)
         for path, item in spec["paths"].items()

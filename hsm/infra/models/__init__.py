@@ -22,7 +22,15 @@ from hsm.infra.models.classes import (
     TeacherLeave,
 )
 from hsm.infra.models.money import IssuedPaymentLink, Payment
-from hsm.infra.models.office import API_ROLES, STAFF_ROLES, AdminToken, AdminTokenRevocation, AuditLog, StaffAccount
+from hsm.infra.models.office import (
+    API_ROLES,
+    STAFF_ROLES,
+    AdminToken,
+    AdminTokenRevocation,
+    AuditLog,
+    ConsoleSession,
+    StaffAccount,
+)
 from hsm.infra.models.outreach import (
     BROADCAST_STATUSES,
     LEAD_STATUSES,
@@ -102,4 +110,5 @@ __all__ = [
     "API_ROLES",
     "StaffAccount",
     "AdminToken",
+    "ConsoleSession",
 ]

@@ -1,4 +1,4 @@
-"""The office's own tables: the audit trail, staff accounts, admin API tokens and their revocations."""
+"""The office's own tables: the audit trail, staff accounts, admin API tokens and revocations, console sessions."""
 
 from __future__ import annotations
 
@@ -94,4 +94,20 @@ class AdminToken(Base):
     revoked_at = Column(DateTime(timezone=True))
     revoked_by = Column(String(60))
     last_used_at = Column(DateTime(timezone=True))  # updated at most every few minutes
+    staff_account = relationship("StaffAccount")
+
+
+class ConsoleSession(Base):
+    """A signed-in session of the office console (hsm.office.console.sessions): the cookie carries a random id,
+    only its SHA-256 is kept. Refused once revoked (signed out), past `expires_at`, or idle too long since
+    `last_seen_at`. Times are the real clock, not HSM_NOW."""
+
+    __tablename__ = "console_sessions"
+    id = Column(Integer, primary_key=True)
+    id_hash = Column(String(64), nullable=False, unique=True)  # hex SHA-256 of the cookie's session id
+    staff_account_id = Column(ForeignKey("staff_accounts.id"), nullable=False, index=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow)
+    last_seen_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow)
+    expires_at = Column(DateTime(timezone=True), nullable=False)  # the absolute end, however active
+    revoked_at = Column(DateTime(timezone=True))  # signed out
     staff_account = relationship("StaffAccount")

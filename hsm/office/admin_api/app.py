@@ -30,6 +30,7 @@ GET  /api/admin/payments                payments, newest first (student, method,
 GET  /api/admin/payments/{id}/receipt.pdf   a payment's receipt
 POST /api/admin/payments/{id}/reverse   reverse a payment, with a reason (admin only)
 GET  /healthz                           liveness, no token
+GET  /office/ ...                       the office console: HTML pages with their own sign-in (hsm.office.console)
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from hsm.office.admin_api.staff import (
 )
 from hsm.office.admin_api.state import ADMIN_PREFIX, CLIENT, ENQUEUE, OWN_CLIENT, PREFIX, SECRET
 from hsm.office.admin_api.tokens import get_tokens, post_token_revoke, post_tokens, post_tokens_revoke
+from hsm.office.console import add_console_routes, console_middleware
 from hsm.outreach import broadcast as bc
 from hsm.whatsapp.client import WhatsAppClient
 
@@ -90,7 +92,9 @@ def create_admin_app(
     """The admin API. `client` (default: from the environment, on first send) and `enqueue` (default:
     `broadcast.enqueue_broadcast`) are for tests; `resume_broadcasts` re-queues unfinished broadcasts at start.
     Raises ConfigurationError without ADMIN_JWT_SECRET."""
-    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[errors_middleware, auth_middleware, console_middleware], client_max_size=MAX_BODY_BYTES
+    )
     app[SECRET] = jwt_secret()
     app[ENQUEUE] = enqueue or _enqueue
     app[CLIENT] = client
@@ -123,6 +127,7 @@ def create_admin_app(
     app.router.add_post(f"{ADMIN_PREFIX}/closures/{{closure_id}}/cancel", post_closure_cancel)
     add_payment_routes(app)
     app.router.add_get("/healthz", healthz, allow_head=False)
+    add_console_routes(app)  # /office/: HTML, its own sessions; the two middlewares above leave it alone
 
     async def close_client(app: web.Application) -> None:
         app_client = app[CLIENT]

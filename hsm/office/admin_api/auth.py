@@ -36,7 +36,7 @@ from hsm.infra import models as m
 from hsm.infra.config import get_settings
 from hsm.infra.db import session_scope
 from hsm.office.admin_api.errors import ApiError, Handler, mask_path
-from hsm.office.admin_api.state import CALLER, SECRET
+from hsm.office.admin_api.state import CALLER, SECRET, is_console_path
 from hsm.office.staff import TOKEN_ROLES
 
 log = logging.getLogger("hsm.office.admin_api")
@@ -337,6 +337,8 @@ def issue_token(
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if is_console_path(request.path):  # the console has its own sessions (hsm.office.console.guard)
+        return await handler(request)
     if isinstance(request.match_info, MatchInfoError):
         return await handler(request)  # 404 / 405
     route_handler = request.match_info.handler

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from hsm.infra.phone import mask_phone
+from hsm.office.admin_api.state import is_console_path
 from hsm.records.changes import RecordError
 
 log = logging.getLogger("hsm.office.admin_api")
@@ -64,6 +65,8 @@ def mask_path(path: str) -> str:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if is_console_path(request.path):  # the console answers HTML errors of its own (hsm.office.console.guard)
+        return await handler(request)
     try:
         response = await handler(request)
     except ApiError as error:

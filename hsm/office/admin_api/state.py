@@ -1,4 +1,4 @@
-"""The names the admin API's parts share: its URL prefix and the aiohttp app and request keys its handlers read."""
+"""The names the admin API's parts share: its URL prefixes (the console's too) and its app and request keys."""
 
 from __future__ import annotations
 
@@ -16,3 +16,9 @@ ENQUEUE = web.AppKey[Callable[[int], object]]("enqueue")
 CLIENT = web.AppKey[WhatsAppClient | None]("client")
 OWN_CLIENT = web.AppKey("own_client", bool)
 CALLER = "hsm.caller"
+CONSOLE_PREFIX = "/office"  # the office console (hsm.office.console): its own sessions, not the API's tokens
+
+
+def is_console_path(path: str) -> bool:
+    """Whether a request is the console's: the API's JWT and JSON-error middlewares leave these alone."""
+    return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")

@@ -1,0 +1,53 @@
+"""The office console: HTML pages under /office/ on the admin API's port (sign-in, Today, People)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from sqlalchemy import select
+
+from hsm.infra import models as m
+from hsm.infra.db import session_scope
+from hsm.office.console.guard import console_middleware, open_page
+from hsm.office.console.people import get_people, get_student
+from hsm.office.console.render import SCHOOL_NAME, STATIC
+from hsm.office.console.sign_in_pages import get_office, get_sign_in, post_sign_in, post_sign_out
+from hsm.office.console.today import get_today
+
+__all__ = ["add_console_routes", "console_middleware"]
+
+STYLE = (STATIC / "console.css").read_text(encoding="utf-8")
+
+
+@open_page
+async def get_style(request: web.Request) -> web.StreamResponse:
+    return web.Response(
+        text=STYLE, content_type="text/css", charset="utf-8", headers={"Cache-Control": "public, max-age=3600"}
+    )
+
+
+def _school_name() -> str:
+    try:
+        with session_scope() as session:
+            name = session.execute(select(m.School.name).limit(1)).scalar_one_or_none()
+    except Exception:  # noqa: BLE001 - no database yet: the pages still answer, with a plain title
+        return "The school office"
+    return name or "The school office"
+
+
+def add_console_routes(app: web.Application) -> None:
+    """The console's routes on the admin API's app (its middleware is in the app's list: `console_middleware`)."""
+    app.router.add_get("/office", get_office, allow_head=False)
+    app.router.add_get("/office/", get_today, allow_head=False)
+    app.router.add_get("/office/sign-in", get_sign_in, allow_head=False)
+    app.router.add_post("/office/sign-in", post_sign_in)
+    app.router.add_post("/office/sign-out", post_sign_out)
+    app.router.add_get("/office/people", get_people, allow_head=False)
+    app.router.add_get("/office/students/{enrollment_id}", get_student, allow_head=False)
+    app.router.add_get("/office/static/console.css", get_style, allow_head=False)
+
+    async def read_school_name(app: web.Application) -> None:
+        app[SCHOOL_NAME] = await asyncio.to_thread(_school_name)
+
+    app.on_startup.append(read_school_name)  # type: ignore[arg-type]
