@@ -22,6 +22,7 @@ from hsm.classes.teacher_day import roster_sizes, students_label
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.outreach.notices import Notice, office_admins
+from hsm.records.changes import record_change
 
 MAX_DAYS_AHEAD = 90
 MAX_REASON_CHARS = 500
@@ -181,11 +182,7 @@ def _snapshot(row: m.TeacherLeave, teacher: m.Teacher, affected: list[ClassMeeti
 
 
 def _audit(session: Session, actor: str, action: str, row: m.TeacherLeave, before: dict | None, after: dict) -> None:
-    session.add(
-        m.AuditLog(
-            actor=actor, action=action, entity="teacher_leaves", entity_id=str(row.id), before=before, after=after
-        )
-    )
+    record_change(session, actor, action, "teacher_leaves", row.id, before, after)
 
 
 def _insert_leave(session: Session, plan: LeavePlan) -> bool:

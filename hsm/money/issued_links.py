@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from hsm.infra import models as m
 from hsm.money.providers import PaidEvent, PaymentLink
 from hsm.outreach.notices import Notice, office_admins, staff_text
+from hsm.records.changes import record_change
 
 log = logging.getLogger("hsm.money.payments")
 
@@ -116,23 +117,22 @@ def already_flagged(session: Session, payment_id: str) -> bool:
 def refuse(session: Session, provider: str, event: PaidEvent, reason: str) -> PaymentRefused:
     """Apply nothing; write the refused event to audit_log and tell every active admin."""
     payment_id, link_id = clean(event.payment_id), clean(event.link_id)
-    session.add(
-        m.AuditLog(
-            actor=WEBHOOK_ACTOR,
-            action=REFUSED,
-            entity="payments",
-            entity_id=payment_id,
-            before=None,
-            after={
-                "provider": provider,
-                "payment_id": payment_id,
-                "link_id": link_id,
-                "reference": clean(event.reference, 100),
-                "amount": event.amount,
-                "currency": clean(event.currency or "none", 8),
-                "reason": reason,
-            },
-        )
+    record_change(
+        session,
+        WEBHOOK_ACTOR,
+        REFUSED,
+        "payments",
+        payment_id,
+        None,
+        {
+            "provider": provider,
+            "payment_id": payment_id,
+            "link_id": link_id,
+            "reference": clean(event.reference, 100),
+            "amount": event.amount,
+            "currency": clean(event.currency or "none", 8),
+            "reason": reason,
+        },
     )
     session.flush()
     log.warning("payment %s (link %s) refused: %s; the office is told", payment_id, link_id, reason)

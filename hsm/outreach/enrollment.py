@@ -21,6 +21,7 @@ from hsm.infra import models as m
 from hsm.infra.phone import InvalidPhoneNumber, normalise_phone
 from hsm.outreach.leads import lead_created
 from hsm.outreach.notices import Notice, office_admins, staff_quote
+from hsm.records.changes import record_change
 
 COURSE_MATCH_MIN = 85  # rapidfuzz ratio for a word or phrase to name a course ("guitaar" → Guitar)
 LEVELS = ("Beginner", "Intermediate", "Advanced")
@@ -508,11 +509,7 @@ def create_lead(
     after = _lead_state(lead)
     if before == after:
         return lead, []  # asked again with nothing new: the admins already know
-    session.add(
-        m.AuditLog(
-            actor=f"whatsapp:{phone}", action=action, entity="leads", entity_id=str(lead.id), before=before, after=after
-        )
-    )
+    record_change(session, f"whatsapp:{phone}", action, "leads", lead.id, before, after)
     session.flush()
     return lead, _lead_notices(session, lead, updated=before is not None)
 

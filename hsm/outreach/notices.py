@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.config import get_settings
+from hsm.records.changes import record_change
 from hsm.whatsapp.client import Document
 
 OFFICE_NOTICE = "office.notice"
@@ -62,6 +63,6 @@ def claim_office_notice(session: Session, phone: str) -> bool:
     ).scalar_one_or_none()
     if recent is not None:
         return False
-    session.add(m.AuditLog(actor=actor, action=OFFICE_NOTICE, entity="whatsapp_numbers"))
+    record_change(session, actor, OFFICE_NOTICE, "whatsapp_numbers", None, None, None)
     session.flush()
     return True

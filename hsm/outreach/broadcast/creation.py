@@ -13,6 +13,7 @@ from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.outreach.broadcast.audience import OPTED_OUT, _chunks, plan_audience
 from hsm.outreach.broadcast.errors import AudienceError, BroadcastError
+from hsm.records.changes import record_change
 
 log = logging.getLogger("hsm.outreach.broadcast")
 
@@ -150,22 +151,21 @@ def create_broadcast(
     ]
     for chunk in _chunks(rows, 1000):
         session.execute(insert(m.BroadcastRecipient), list(chunk))
-    session.add(
-        m.AuditLog(
-            actor=created_by[:60],
-            action="broadcast.created",
-            entity="broadcasts",
-            entity_id=str(broadcast.id),
-            before=None,
-            after={
-                "audience": audience_summary(audience),
-                "recipients": len(plan.recipients),
-                "opted_out": len(plan.opted_out),
-                "text": text,
-                "template_name": broadcast.template_name,
-                "template_params": params,
-            },
-        )
+    record_change(
+        session,
+        created_by,
+        "broadcast.created",
+        "broadcasts",
+        broadcast.id,
+        None,
+        {
+            "audience": audience_summary(audience),
+            "recipients": len(plan.recipients),
+            "opted_out": len(plan.opted_out),
+            "text": text,
+            "template_name": broadcast.template_name,
+            "template_params": params,
+        },
     )
     session.flush()
     log.info(
