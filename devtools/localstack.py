@@ -37,6 +37,7 @@ PAYMENT_WEBHOOK_SECRET = "e2e-payment-webhook-secret-development-only"
 # Rasa's secret for the action server (endpoints.yml's token), and the development channels (REST, for the
 # benchmarks' baseline) next to the production ones.
 ACTION_SERVER_TOKEN = "e2e-action-server-token-development-only"
+ADMIN_JWT_SECRET = "e2e-admin-jwt-secret-development-only-0123456789abcdef"
 
 
 def free_port() -> int:
@@ -73,6 +74,7 @@ class Stack:
     rasa_ports: list[int] = field(default_factory=list)  # one per Rasa replica; rasa_ports[0] == rasa_port
     action_ports: list[int] = field(default_factory=list)
     credentials: str = "credentials.dev.yml"
+    api_port: int = 0  # the admin API and office console, once start_api() has run
 
     def __post_init__(self) -> None:
         self.rasa_ports = self.rasa_ports or [self.rasa_port]
@@ -114,6 +116,7 @@ class Stack:
             HSM_PAYMENT_WEBHOOK_SECRET=PAYMENT_WEBHOOK_SECRET,
             HSM_ACTION_SERVER_TOKEN=ACTION_SERVER_TOKEN,
             RAZORPAY_KEY_ID=None,
+            ADMIN_JWT_SECRET=ADMIN_JWT_SECRET,
             PYTHONUNBUFFERED="1",
             HSM_NOW=hsm_now or None,
         )
@@ -219,6 +222,17 @@ class Stack:
 
     def wait_rasa(self, replica: int = 0) -> None:
         self.wait(self.rasa_name(replica), f"http://127.0.0.1:{self.rasa_ports[replica]}/webhooks/whatsapp/")
+
+    def start_api(self) -> str:
+        """Start the admin API with the office console (`hsm api`) on the stack's database; returns its address."""
+        self.api_port = self.api_port or free_port()
+        self.start_process("api", [str(BIN / "hsm"), "api", "--port", str(self.api_port)])
+        self.wait("api", f"{self.api_url}/healthz")
+        return self.api_url
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
 
     def wait(self, name: str, url: str) -> None:
         wait_until_up(url, self.processes[name], self.workdir / f"{name}.log")

@@ -1,0 +1,92 @@
+"""The office console in a real browser: headless Debian Chromium driven by Selenium through its chromedriver,
+against the running stack (sandbox, action server, Rasa) plus the admin API and console (`hsm api`), with the
+demo school's staff accounts. Screenshots go to results/console/ for review."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from devtools.localstack import Stack
+from hsm.infra.config import PROJECT_ROOT
+from hsm.infra.db import session_scope
+from hsm.office import staff
+from tests.e2e.conftest import stack, stack_env, stack_now  # noqa: F401  (the same stack as the e2e tests)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = PROJECT_ROOT / "results" / "console"
+PASSWORD = "correct horse battery staple"
+# Without the background-networking flags Chromium keeps dialling Google's hosts, which this closed network refuses.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+)
+
+
+@pytest.fixture(scope="module")
+def console(stack: Stack) -> str:
+    """The console's address on the module's stack; meera (admin), rahul and priya (teachers) have PASSWORD."""
+    with session_scope(stack.database_url) as session:
+        staff.add_from_school(session, "browser-tests")
+        for login in ("meera", "rahul", "priya", "farhan"):
+            staff.set_password(session, "browser-tests", login, PASSWORD)
+    return stack.start_api() + "/office/"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory) -> Iterator[WebDriver]:
+    """One headless Chromium for the module, with a fresh profile."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} missing: install Debian's chromium and chromium-driver (.ci/run does)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium')}")
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.implicitly_wait(0)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def shot(driver: WebDriver, name: str) -> Path:
+    """Save a full-width screenshot of the current page as results/console/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def wait_for(driver: WebDriver, css: str, timeout_s: float = 10):
+    """The first element matching `css`, once it is visible."""
+    return WebDriverWait(driver, timeout_s).until(expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def sign_in(driver: WebDriver, console: str, login: str, password: str = PASSWORD) -> None:
+    """Sign in through the form, as a person would, and wait for the page behind it."""
+    driver.delete_all_cookies()
+    driver.get(console + "sign-in")
+    wait_for(driver, "#login").send_keys(login)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(driver, 10).until(lambda d: "/sign-in" not in d.current_url)
