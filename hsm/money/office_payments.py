@@ -457,7 +457,6 @@ def _receipt(session: Session, payment: m.Payment) -> Receipt:
         school_contact=contact or None,
         student_name=payment.student.name,
         student_code=payment.student.enrollment_id,
-        enrollment_id=payment.enrollment_id,
         batch=f"{enrollment.batch.code} ({enrollment.batch.name})" if enrollment else None,
         course=payment.course.name if payment.course else None,
         amount=payment.amount,

@@ -32,7 +32,6 @@ class Receipt:
     school_contact: str | None  # "+914040001234 · office@hsm.example"
     student_name: str
     student_code: str  # the student's enrollment id, "HSM-24-001"
-    enrollment_id: int | None  # enrollments.id
     batch: str | None  # "KEY-BEG-MWF18 (Keyboard Beginner MWF 6pm)"
     course: str | None
     amount: int  # whole rupees
@@ -141,8 +140,6 @@ def receipt_pdf(receipt: Receipt) -> bytes:
     page.row("Paid by", receipt.method + (f" (ref. {receipt.reference})" if receipt.reference else ""))
     page.rule()
     page.row("Student", f"{receipt.student_name} ({receipt.student_code})")
-    if receipt.enrollment_id is not None:
-        page.row("Enrollment", f"#{receipt.enrollment_id}")
     if receipt.course:
         page.row("Course", receipt.course)
     if receipt.batch:

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.db import session_factory
-from hsm.infra.phone import InvalidPhoneNumber, normalise_phone
 from hsm.office import passwords
+from hsm.people.contact_fields import read_email, read_name, read_phone
 from hsm.records.changes import Conflict, NotFound, RecordError, record_change
 
 ROLES = m.STAFF_ROLES
@@ -183,31 +183,6 @@ def list_accounts(
 # ------------------------------------------------------------------------------------------------ checks
 
 
-def _phone(value: str | None) -> str | None:
-    if value is None or not str(value).strip():
-        return None
-    try:
-        return normalise_phone(value)
-    except InvalidPhoneNumber as error:
-        raise RecordError("not a valid phone number", field="phone") from error
-
-
-def _email(value: str | None) -> str | None:
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if len(text) > 200 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
-        raise RecordError("not a valid e-mail address", field="email")
-    return text
-
-
-def _name(value: str | None) -> str:
-    text = " ".join((value or "").split())
-    if not text or len(text) > 200:
-        raise RecordError("a name is 1 to 200 characters", field="name")
-    return text
-
-
 def _role(value: str) -> str:
     if value not in ROLES:
         raise RecordError(f"the role must be one of {', '.join(ROLES)}", field="role")
@@ -343,10 +318,10 @@ def add_account(
     teacher_row, admin_row = _teacher(session, teacher), _admin(session, admin)
     account = m.StaffAccount(
         login=normalise_login(login),
-        name=_name(name),
+        name=read_name(name),
         role=_role(role),
-        phone=_phone(phone),
-        email=_email(email),
+        phone=read_phone(phone),
+        email=read_email(email),
         teacher_id=teacher_row.id if teacher_row is not None else None,
         admin_id=admin_row.id if admin_row is not None else None,
         failed_sign_ins=0,
@@ -486,11 +461,11 @@ def update_account(session: Session, actor: str, login: str, changes: dict[str, 
     # Everything is checked before anything is set: a refused change leaves the row as it was.
     values: dict[str, Any] = {}
     if "name" in changes:
-        values["name"] = _name(changes["name"])
+        values["name"] = read_name(changes["name"])
     if "phone" in changes:
-        values["phone"] = _phone(changes["phone"])
+        values["phone"] = read_phone(changes["phone"])
     if "email" in changes:
-        values["email"] = _email(changes["email"])
+        values["email"] = read_email(changes["email"])
     if "teacher" in changes:
         teacher = _teacher(session, changes["teacher"])
         values["teacher_id"] = teacher.id if teacher is not None else None

@@ -11,7 +11,6 @@ already a guardian's links that guardian (siblings: one family) when the names a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -23,19 +22,18 @@ from sqlalchemy.orm import Session
 
 from hsm.infra import clock
 from hsm.infra import models as m
-from hsm.infra.phone import InvalidPhoneNumber, mask_phone, normalise_phone
+from hsm.infra.phone import mask_phone
 from hsm.money.payments import PLAN_MONTHS, add_months
 from hsm.outreach.broadcast.audience import ADULT_AGE, age_on  # a minor: under 18, by date of birth
 from hsm.outreach.enrollment import _taken_seats as taken_seats  # active enrollments per batch, as prospects see
 from hsm.outreach.leads import OPEN, find_batch, get_lead, move_lead
+from hsm.people.contact_fields import read_email, read_name, read_phone
 from hsm.people.lifecycle import masked
 from hsm.people.phones import Holder, crossing_holders, family_guardian, same_name
 from hsm.records.changes import Conflict, RecordError, record_change, snapshot
 
 ENROLLMENT_ID_DIGITS = 3  # HSM-26-001
 DEFAULT_RELATION = "guardian"
-NAME_MAX_CHARS = 200
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _STUDENT_FIELDS = ("enrollment_id", "name", "dob", "phone", "email")
 _ENROLLMENT_FIELDS = ("plan", "fee", "classes_remaining", "next_due", "status")
 
@@ -58,31 +56,6 @@ class Admission:
 
 
 # ------------------------------------------------------------------------------------------------ checks
-
-
-def _name(value: str | None, field: str) -> str:
-    name = " ".join((value or "").split())
-    if not name:
-        raise RecordError("a name is required", field, "missing_field")
-    if len(name) > NAME_MAX_CHARS:
-        raise RecordError(f"is {len(name)} characters long; at most {NAME_MAX_CHARS} allowed", field)
-    return name
-
-
-def _phone(value: str | None, field: str) -> str | None:
-    if value is None or not str(value).strip():
-        return None
-    try:
-        return normalise_phone(value)
-    except InvalidPhoneNumber as error:
-        raise RecordError(f"{str(value)[:32]!r} is not a valid phone number", field, "invalid_phone") from error
-
-
-def _email(value: str | None, field: str) -> str | None:
-    email = (value or "").strip()
-    if email and (len(email) > 200 or not EMAIL.fullmatch(email)):
-        raise RecordError(f"{email[:64]!r} is not an e-mail address", field)
-    return email or None
 
 
 def _check_age(dob: date | None, course: m.Course, guardian: GuardianDetails | None, today: date) -> None:
@@ -201,14 +174,14 @@ def _guardian_details(value: GuardianDetails | Mapping[str, Any] | None) -> Guar
     if value is None:
         return None
     raw = value if isinstance(value, Mapping) else value.__dict__
-    phone = _phone(raw.get("phone"), "guardian.phone")
+    phone = read_phone(raw.get("phone"), "guardian.phone")
     if phone is None:
         raise RecordError("a guardian needs a phone", "guardian.phone", "missing_field")
     relation = " ".join(str(raw.get("relation") or "").split()).lower() or DEFAULT_RELATION
     if len(relation) > 40:
         raise RecordError("at most 40 characters", "guardian.relation")
     return GuardianDetails(
-        _name(raw.get("name"), "guardian.name"), phone, relation, _email(raw.get("email"), "guardian.email")
+        read_name(raw.get("name"), "guardian.name"), phone, relation, read_email(raw.get("email"), "guardian.email")
     )
 
 
@@ -243,9 +216,9 @@ def admit_student(
     plan's fee and classes, the next due date one plan period from today, the next free enrollment id.
     RecordError (invalid / Conflict) before anything is written when a check fails (see the module's docstring)."""
     today = clock.today()
-    name = _name(name, "name")
-    phone = _phone(phone, "phone")
-    email = _email(email, "email")
+    name = read_name(name, "name")
+    phone = read_phone(phone, "phone")
+    email = read_email(email, "email")
     details = _guardian_details(guardian)
     batch = find_batch(session, batch_code)
     course_plan = _plan(batch, plan)
@@ -365,11 +338,11 @@ def convert_lead(
         people: dict[str, Any] = {
             "name": student_name,
             "guardian": GuardianDetails(
-                _name(guardian_name or lead.name, "guardian_name"), lead.phone, guardian_relation, None
+                read_name(guardian_name or lead.name, "guardian_name"), lead.phone, guardian_relation, None
             ),
         }
     else:
-        people = {"name": _name(student_name or lead.name, "student_name"), "phone": lead.phone}
+        people = {"name": read_name(student_name or lead.name, "student_name"), "phone": lead.phone}
     admitted = admit_student(
         session, actor, dob=dob, email=email, batch_code=batch_code, plan=plan, **people, **admission
     )

@@ -8,7 +8,6 @@ is one `audit_log` row in the caller's transaction (`hsm.records.changes`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -20,16 +19,14 @@ from sqlalchemy.orm import Session
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.phone import InvalidPhoneNumber, mask_phone, normalise_phone
+from hsm.people.contact_fields import read_email, read_name, read_phone
 from hsm.people.identity import identify
 from hsm.people.phones import STAFF, crossing_holders
 from hsm.records.changes import Conflict, NotFound, RecordError, apply_changes, record_change
 
 REASON_MAX_CHARS = 500
-NAME_MAX_CHARS = 200
-EMAIL_MAX_CHARS = 200
 TITLE_MAX_CHARS = 10
 OLDEST_DOB = date(1900, 1, 1)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -181,13 +178,6 @@ def _text(value: Any, field: str, limit: int, required: bool) -> str | None:
     return text
 
 
-def _email(value: Any) -> str | None:
-    text = _text(value, "email", EMAIL_MAX_CHARS, required=False)
-    if text is not None and not _EMAIL.match(text):
-        raise RecordError(f"{text[:60]!r} is not an e-mail address", "email")
-    return text
-
-
 def _dob(value: Any) -> date | None:
     if value is None or value == "":
         return None
@@ -203,19 +193,6 @@ def _dob(value: Any) -> date | None:
     if not OLDEST_DOB <= day <= clock.today():
         raise RecordError(f"dob {day.isoformat()} is not a plausible date of birth", "dob")
     return day
-
-
-def _phone(value: Any, required: bool) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise RecordError("phone cannot be empty", "phone", "missing_field")
-        return None
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise RecordError("phone must be a phone number", "phone")
-    try:
-        return normalise_phone(value)
-    except InvalidPhoneNumber as error:
-        raise RecordError(f"{str(value)[:32]!r} is not a valid phone number", "phone", "invalid_phone") from error
 
 
 def _who(person: Any) -> str:
@@ -256,15 +233,15 @@ def _clean(kind: Kind, values: Mapping[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     for field, value in values.items():
         if field == "name":
-            cleaned[field] = _text(value, "name", NAME_MAX_CHARS, required=True)
+            cleaned[field] = read_name(value)
         elif field == "title":
             cleaned[field] = _text(value, "title", TITLE_MAX_CHARS, required=False)
         elif field == "email":
-            cleaned[field] = _email(value)
+            cleaned[field] = read_email(value)
         elif field == "dob":
             cleaned[field] = _dob(value)
         else:
-            cleaned[field] = _phone(value, kind.phone_required)
+            cleaned[field] = read_phone(value, required=kind.phone_required)
     return cleaned
 
 

@@ -251,7 +251,7 @@ def test_descriptive_edits_are_normalised_and_audited(session):
         ("student", "HSM-24-002", {"dob": "2030-01-01"}, RecordError, "not a plausible date of birth"),
         ("student", "HSM-24-002", {"dob": "02/08/2012"}, RecordError, "YYYY-MM-DD"),
         ("student", "HSM-24-002", {"email": "mary at home"}, RecordError, "not an e-mail address"),
-        ("student", "HSM-24-002", {"name": " "}, RecordError, "name cannot be empty"),
+        ("student", "HSM-24-002", {"name": " "}, RecordError, "a name is required"),
         ("student", "HSM-24-002", {"enrollment_id": "HSM-24-099"}, RecordError, "cannot be edited here"),
         ("student", "HSM-24-002", {"title": "Ms."}, RecordError, "title cannot be edited"),
         ("teacher", "T-101", {"title": "Professor Dr."}, RecordError, "at most 10"),
