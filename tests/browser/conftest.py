@@ -19,8 +19,10 @@ from devtools.localstack import Stack
 from hsm.infra.config import PROJECT_ROOT
 from hsm.infra.db import session_scope
 from hsm.office import staff
-from tests.e2e.conftest import stack, stack_env, stack_now  # noqa: F401  (the same stack as the e2e tests)
+from tests.e2e import conftest as e2e
 
+# The same module-scoped stack as the end-to-end tests (sandbox, action server, Rasa), with a frozen "now".
+stack, stack_env, stack_now = e2e.stack, e2e.stack_env, e2e.stack_now
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = PROJECT_ROOT / "results" / "console"
@@ -79,7 +81,8 @@ def shot(driver: WebDriver, name: str) -> Path:
 
 def wait_for(driver: WebDriver, css: str, timeout_s: float = 10):
     """The first element matching `css`, once it is visible."""
-    return WebDriverWait(driver, timeout_s).until(expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css)))
+    visible = expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css))
+    return WebDriverWait(driver, timeout_s).until(visible)
 
 
 def sign_in(driver: WebDriver, console: str, login: str, password: str = PASSWORD) -> None:
