@@ -56,7 +56,7 @@ def _office_notices(session: Session, phone: str, text: str) -> list[Notice]:
     conversation_id = ask_for_human(session, phone, staff_text(text, 500))
     if not claim_office_notice(session, phone):
         return []
-    link = f"{get_settings().admin_api.console_url}conversations/{conversation_id}"
+    link = f"{get_settings().admin_api.console_url.rstrip('/')}/conversations/{conversation_id}"
     summary = f"{phone} needs help on WhatsApp; last message: {staff_quote(text, 200)}. Answer: {link}"
     return [
         Notice(admin.phone, "admin", f"🙋 {summary}", "new_lead_admin", (summary,)) for admin in office_admins(session)
