@@ -1,6 +1,7 @@
 """Not understood or out of scope: say what the bot can do (buttons for the caller's role); the second miss in a
-row offers a human and tells the office (once per number per HSM_OFFICE_NOTICE_HOURS, the words quoted and
-cleaned: hsm.outreach.notices)."""
+row offers a human: the number waits for one on the console's Today page (hsm.office.takeover) and the office is
+told, with a link to the conversation (once per number per HSM_OFFICE_NOTICE_HOURS, the words quoted and cleaned:
+hsm.outreach.notices)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import GuardedAction, caller, in_session, payload
-from hsm.outreach.notices import Notice, claim_office_notice, office_admins, staff_quote
+from hsm.infra.config import get_settings
+from hsm.office.takeover import ask_for_human
+from hsm.outreach.notices import Notice, claim_office_notice, office_admins, staff_quote, staff_text
 from hsm.outreach.notify import deliver
 
 MISSES = {"nlu_fallback", "out_of_scope"}
@@ -48,10 +51,13 @@ def _missed_twice(tracker: Tracker) -> bool:
 
 
 def _office_notices(session: Session, phone: str, text: str) -> list[Notice]:
-    """The admins' "needs help" notices, at most once per number per HSM_OFFICE_NOTICE_HOURS (none otherwise)."""
+    """The number waits for a human; the admins' "needs help" notices with the conversation's link, at most once
+    per number per HSM_OFFICE_NOTICE_HOURS (none otherwise)."""
+    conversation_id = ask_for_human(session, phone, staff_text(text, 500))
     if not claim_office_notice(session, phone):
         return []
-    summary = f"{phone} needs help on WhatsApp; last message: {staff_quote(text, 200)}"
+    link = f"{get_settings().admin_api.console_url.rstrip('/')}/conversations/{conversation_id}"
+    summary = f"{phone} needs help on WhatsApp; last message: {staff_quote(text, 200)}. Answer: {link}"
     return [
         Notice(admin.phone, "admin", f"🙋 {summary}", "new_lead_admin", (summary,)) for admin in office_admins(session)
     ]

@@ -359,12 +359,12 @@ class Smtp(Section):
 
 @dataclass(frozen=True)
 class AdminApi(Section):
-    """The admin API (`hsm api`): the HS256 secret its tokens are signed with, and the longest a token may live
-    (`exp - iat`, in hours)."""
+    """The admin API (`hsm api`): its tokens' HS256 secret and longest life (hours); the console's URL for links."""
 
-    VARIABLES = ("ADMIN_JWT_SECRET", "HSM_ADMIN_TOKEN_MAX_HOURS")
+    VARIABLES = ("ADMIN_JWT_SECRET", "HSM_ADMIN_TOKEN_MAX_HOURS", "HSM_CONSOLE_URL")
     jwt_secret: str | None = field(default=None, repr=False)
     token_max_hours: float = DEFAULT_ADMIN_TOKEN_MAX_HOURS
+    console_url: str = "http://127.0.0.1:8095/office/"  # `hsm api`'s default port
 
     @classmethod
     def read(cls, env: Variables) -> AdminApi:
@@ -378,6 +378,7 @@ class AdminApi(Section):
                 positive=True,
                 maximum=MAX_ADMIN_TOKEN_MAX_HOURS,
             ),
+            console_url=env.text_or("HSM_CONSOLE_URL", cls.console_url),
         )
 
 

@@ -282,9 +282,11 @@ class WhatsAppClient:
         language: str = "en",
         body_parameters: list[str] | None = None,
         header_document: Document | None = None,
+        copy_code: str | None = None,
     ) -> SendResult:
         """Send an approved template from `whatsapp_templates`, checking its variables first; a template with a
-        DOCUMENT header needs `header_document` (uploaded, then named in the header), one without refuses it."""
+        DOCUMENT header needs `header_document` (uploaded, then named in the header), one without refuses it. An
+        AUTHENTICATION template's one-time code also goes to its copy-code button (`copy_code`)."""
         template = await asyncio.to_thread(self.ledger.approved_template, name, language)
         if template is None:
             raise CloudApiError(f"template {name!r} ({language}) is not approved; not sent")
@@ -299,6 +301,9 @@ class WhatsAppClient:
         components: list[dict] = []
         if parameters:
             components = [{"type": "body", "parameters": [{"type": "text", "text": str(p)} for p in parameters]}]
+        if copy_code is not None:
+            button = {"type": "button", "sub_type": "url", "index": "0"}
+            components.append({**button, "parameters": [{"type": "text", "text": copy_code}]})
         message = {
             "type": "template",
             "template": {"name": name, "language": {"code": template.language}, "components": components},

@@ -1,6 +1,7 @@
 """Everything after Meta's 200 for one stored inbound message: wait for room under the global rate limit (refused
-only over the sender's own limit), claim it, mark it read, run the dialogue's turn, send the replies, complete it;
-one sender's messages one after the other, in the order they arrived.
+only over the sender's own limit), claim it, mark it read, run the dialogue's turn (unless a staff member has taken
+the number over), send the replies, complete it; one sender's messages one after the other, in the order they
+arrived.
 
 The dialogue engine (Rasa) is not named here: the connector gives a `Dialogue`, which runs one turn and sends its
 replies through the `ReplySender` it is handed. The same processing runs on the in-process runtime's loop thread
@@ -206,6 +207,9 @@ class MessageProcessing:
             self._complete(message, store.SKIPPED, error=f"rate limited ({decision.reason})")
             return
         self._spawn(self.client.mark_read(message.wamid))  # blue ticks only for a message about to be answered
+        if store.handled_by_staff(message.phone):  # taken over: stored and shown in the console, the bot stays silent
+            self._complete(message, store.HELD)
+            return
         try:
             text = self._text_for_dialogue(message)
             if text is None:

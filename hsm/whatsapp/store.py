@@ -41,8 +41,10 @@ SESSION_MINUTES = 30  # matches domain.yml session_expiration_time
 SERVICE_WINDOW = timedelta(hours=24)
 STALE_PROCESSING = timedelta(minutes=2)  # a message "processing" this long was interrupted (crash, restart)
 
-# Inbound lifecycle: received -> processing -> processed | failed | skipped
+# Inbound lifecycle: received -> processing -> processed | failed | skipped | held (for the staff member who has
+# taken the number over: the bot did not answer it)
 RECEIVED, PROCESSING, PROCESSED, FAILED, SKIPPED = "received", "processing", "processed", "failed", "skipped"
+HELD = "held"
 # Outbound lifecycle: accepted (by the API) -> sent -> delivered -> read, or failed
 ACCEPTED = client.ACCEPTED
 
@@ -78,6 +80,7 @@ _STORED_AMONG = select(_MESSAGES.c.whatsapp_message_id).where(
     _MESSAGES.c.whatsapp_message_id.in_(bindparam("wamids", expanding=True))
 )
 _SESSION_OF = select(_SESSIONS.c.id, _SESSIONS.c.context).where(_SESSIONS.c.phone_number == bindparam("phone"))
+_HANDLED_BY = select(_SESSIONS.c.handled_by).where(_SESSIONS.c.phone_number == bindparam("phone"))
 _UPDATE_SESSION = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("id_of_session"))  # SET: the values given
 # Linking a session is bookkeeping, not progress: `updated_at` keeps the time of the message's last status change,
 # from which an interrupted claim is known to be stale (claim, replay_after_restart).
@@ -233,6 +236,13 @@ def claim(wamid: str) -> bool:
     with get_engine().begin() as connection:
         claimed = connection.execute(_CLAIM, {"wamid": wamid, "stale_before": now - STALE_PROCESSING, "now": now})
         return claimed.rowcount == 1
+
+
+def handled_by_staff(phone: str) -> str | None:
+    """The staff login that has taken `phone`'s conversation over (the bot must not answer), or None. Read for
+    every message, from the database: every replica and worker sees a takeover or hand-back at once."""
+    with get_engine().connect() as connection:
+        return connection.execute(_HANDLED_BY, {"phone": phone}).scalar_one_or_none()
 
 
 # ------------------------------------------------------------------------------------------------ outbound

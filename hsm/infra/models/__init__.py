@@ -29,6 +29,7 @@ from hsm.infra.models.office import (
     AdminTokenRevocation,
     AuditLog,
     ConsoleSession,
+    ConsoleSignInCode,
     StaffAccount,
 )
 from hsm.infra.models.outreach import (
@@ -111,4 +112,5 @@ __all__ = [
     "StaffAccount",
     "AdminToken",
     "ConsoleSession",
+    "ConsoleSignInCode",
 ]

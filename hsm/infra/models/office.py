@@ -1,4 +1,5 @@
-"""The office's own tables: the audit trail, staff accounts, admin API tokens and revocations, console sessions."""
+"""The office's own tables: the audit trail, staff accounts, admin API tokens and revocations, console sessions and
+one-time sign-in codes."""
 
 from __future__ import annotations
 
@@ -110,4 +111,20 @@ class ConsoleSession(Base):
     last_seen_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow)
     expires_at = Column(DateTime(timezone=True), nullable=False)  # the absolute end, however active
     revoked_at = Column(DateTime(timezone=True))  # signed out
+    staff_account = relationship("StaffAccount")
+
+
+class ConsoleSignInCode(Base):
+    """A one-time sign-in code sent over WhatsApp (hsm.office.sign_in_codes): only its keyed hash is kept; it works
+    once, until `expires_at`, and is void after too many wrong tries. Times are the real clock, not HSM_NOW."""
+
+    __tablename__ = "console_sign_in_codes"
+    __table_args__ = (CheckConstraint("tries >= 0", name="tries_not_negative"),)
+    id = Column(Integer, primary_key=True)
+    staff_account_id = Column(ForeignKey("staff_accounts.id"), nullable=False, index=True)
+    code_hash = Column(String(64), nullable=False)  # hex HMAC-SHA256 of the code, keyed from ADMIN_JWT_SECRET
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow)
+    expires_at = Column(DateTime(timezone=True), nullable=False)
+    tries = Column(Integer, nullable=False, default=0)  # wrong codes typed against it
+    used_at = Column(DateTime(timezone=True))  # signed in with it (or replaced by a newer code)
     staff_account = relationship("StaffAccount")

@@ -35,6 +35,12 @@ class WhatsAppSession(TimestampMixin, Base):
     last_intent = Column(String(100))
     last_message_at = Column(DateTime(timezone=True), default=_utcnow)
     expires_at = Column(DateTime(timezone=True), index=True)
+    # Human takeover (hsm.office.takeover): while `handled_by` (a staff login) is set the bot does not answer
+    handled_by = Column(String(40))
+    handled_since = Column(DateTime(timezone=True))
+    # The bot asked the office for a human (actions/fallback.py): listed on Today until staff answer or hand back
+    waiting_since = Column(DateTime(timezone=True), index=True)
+    waiting_note = Column(Text)  # the words the bot did not understand
 
 
 class WhatsAppMessage(Base):

@@ -1,4 +1,4 @@
-"""The office console: HTML pages under /office/ on the admin API's port (sign-in, Today, People)."""
+"""The office console: HTML pages under /office/ on the admin API's port (sign-in, Today, People, Conversations)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ from sqlalchemy import select
 
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
+from hsm.office.console.code_sign_in import get_code_sign_in, post_code_request, post_code_verify
+from hsm.office.console.conversations import (
+    get_conversation,
+    get_conversation_log,
+    get_conversations,
+    post_hand_back,
+    post_reply,
+    post_take_over,
+)
 from hsm.office.console.guard import console_middleware, open_page
 from hsm.office.console.people import get_people, get_student
 from hsm.office.console.render import SCHOOL_NAME, STATIC
@@ -18,12 +27,23 @@ from hsm.office.console.today import get_today
 __all__ = ["add_console_routes", "console_middleware"]
 
 STYLE = (STATIC / "console.css").read_text(encoding="utf-8")
+CONVERSATION_SCRIPT = (STATIC / "conversation.js").read_text(encoding="utf-8")
 
 
 @open_page
 async def get_style(request: web.Request) -> web.StreamResponse:
     return web.Response(
         text=STYLE, content_type="text/css", charset="utf-8", headers={"Cache-Control": "public, max-age=3600"}
+    )
+
+
+@open_page
+async def get_conversation_script(request: web.Request) -> web.StreamResponse:
+    return web.Response(
+        text=CONVERSATION_SCRIPT,
+        content_type="text/javascript",
+        charset="utf-8",
+        headers={"Cache-Control": "public, max-age=3600"},
     )
 
 
@@ -46,6 +66,16 @@ def add_console_routes(app: web.Application) -> None:
     app.router.add_get("/office/people", get_people, allow_head=False)
     app.router.add_get("/office/students/{enrollment_id}", get_student, allow_head=False)
     app.router.add_get("/office/static/console.css", get_style, allow_head=False)
+    app.router.add_get("/office/sign-in/code", get_code_sign_in, allow_head=False)
+    app.router.add_post("/office/sign-in/code", post_code_request)
+    app.router.add_post("/office/sign-in/code/verify", post_code_verify)
+    app.router.add_get("/office/conversations", get_conversations, allow_head=False)
+    app.router.add_get("/office/conversations/{conversation_id}", get_conversation, allow_head=False)
+    app.router.add_get("/office/conversations/{conversation_id}/log", get_conversation_log, allow_head=False)
+    app.router.add_post("/office/conversations/{conversation_id}/take-over", post_take_over)
+    app.router.add_post("/office/conversations/{conversation_id}/hand-back", post_hand_back)
+    app.router.add_post("/office/conversations/{conversation_id}/reply", post_reply)
+    app.router.add_get("/office/static/conversation.js", get_conversation_script, allow_head=False)
 
     async def read_school_name(app: web.Application) -> None:
         app[SCHOOL_NAME] = await asyncio.to_thread(_school_name)

@@ -89,8 +89,10 @@ class ConsoleUser:
         return f"console:{self.login}"[:60]
 
 
-def start(session: Session, account_login: str, session_id: str, now: datetime | None = None) -> None:
-    """Record a new session of the account, audited as console.signed_in."""
+def start(
+    session: Session, account_login: str, session_id: str, now: datetime | None = None, method: str = "password"
+) -> None:
+    """Record a new session of the account, audited as console.signed_in (with how: password or whatsapp_code)."""
     now = now or real_now()
     account = session.execute(select(m.StaffAccount).where(m.StaffAccount.login == account_login)).scalar_one()
     session.add(
@@ -104,7 +106,7 @@ def start(session: Session, account_login: str, session_id: str, now: datetime |
     )
     session.flush()
     record_change(
-        session, f"console:{account.login}", "console.signed_in", ENTITY, account.login, None, {"method": "password"}
+        session, f"console:{account.login}", "console.signed_in", ENTITY, account.login, None, {"method": method}
     )
 
 

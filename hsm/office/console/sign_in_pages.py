@@ -38,25 +38,37 @@ MAX_LOGIN_CHARS = 100
 MAX_PASSWORD_CHARS = 1024
 
 
-def _form(request: web.Request, *, status: int = 200, login: str = "", error: str | None = None) -> web.Response:
+def sign_in_form(request: web.Request, template: str, *, status: int = 200, **context: object) -> web.Response:
+    """A sign-in form (password or one-time code) with its CSRF token, which signs the SIGN_IN_COOKIE's value."""
     value = request.cookies.get(sessions.SIGN_IN_COOKIE) or ""
     if not (16 <= len(value) <= 100):
         value = secrets.token_urlsafe(24)
+    context.setdefault("next", safe_next(request.query.get("next")))
     response = html(
         request,
-        "sign_in.html",
+        template,
         status=status,
         title="Sign in",
-        login=login,
-        error=error,
         notice=NOTICES.get(request.query.get("notice", "")),
-        next=safe_next(request.query.get("next")),
         sign_in_csrf=sessions.sign_in_token(request.app[SECRET], value),
+        **context,
     )
     response.set_cookie(
         sessions.SIGN_IN_COOKIE, value, path="/office", httponly=True, samesite="Lax", secure=secure_request(request)
     )
     return response
+
+
+def signed_in_response(request: web.Request, session_id: str, form_next: object) -> web.Response:
+    """The redirect after a sign-in that worked: the session's cookie set, the sign-in form's dropped."""
+    response = redirect(safe_next(form_next if isinstance(form_next, str) else None))
+    set_session_cookie(request, response, sessions.cookie_value(request.app[SECRET], session_id))
+    response.del_cookie(sessions.SIGN_IN_COOKIE, path="/office")
+    return response
+
+
+def _form(request: web.Request, *, status: int = 200, login: str = "", error: str | None = None) -> web.Response:
+    return sign_in_form(request, "sign_in.html", status=status, login=login, error=error)
 
 
 @open_page
@@ -96,11 +108,7 @@ async def post_sign_in(request: web.Request) -> web.StreamResponse:
     if session_id is None:
         log.info("console sign-in refused (%s)", outcome.outcome)  # the outcome is for the log, never the page
         return _form(request, status=401, login=login, error=FAILED)
-    form_next = form.get("next")
-    response = redirect(safe_next(form_next if isinstance(form_next, str) else None))
-    set_session_cookie(request, response, sessions.cookie_value(secret, session_id))
-    response.del_cookie(sessions.SIGN_IN_COOKIE, path="/office")
-    return response
+    return signed_in_response(request, session_id, form.get("next"))
 
 
 def _end(session_id: str) -> None:

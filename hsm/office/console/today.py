@@ -1,4 +1,5 @@
-"""The Today page: the school's day in its time zone (classes and attendance, closures, leave, fees, new leads)."""
+"""The Today page: the school's day in its time zone (classes and attendance, closures, leave, fees, new leads,
+conversations waiting for a human)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hsm.classes.teacher_day import roster_sizes
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
+from hsm.office import conversations
 from hsm.office.console.guard import page
 from hsm.office.console.render import USER, html
 from hsm.office.console.sessions import ConsoleUser
@@ -199,8 +201,10 @@ def today_view(session: Session, user: ConsoleUser) -> dict[str, Any]:
         "due_today": None,
         "overdue": None,
         "leads": None,
+        "waiting": None,
     }
     if not user.is_teacher:
+        view["waiting"] = conversations.waiting(session, FIRST_FEW)
         view["due_today"] = _fees(session, m.Enrollment.next_due == day)
         view["overdue"] = _fees(session, m.Enrollment.next_due < day)
         view["leads"] = new_leads(session)

@@ -1,0 +1,114 @@
+"""Signing in to the console with a one-time code over WhatsApp: ask for a code (login or phone), then type it.
+One neutral answer whether or not a code went out, and one for every code that does not work."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from hsm.infra.db import session_scope
+from hsm.infra.phone import mask_phone
+from hsm.office import sign_in_codes
+from hsm.office.admin_api.state import SECRET
+from hsm.office.console import sessions
+from hsm.office.console.guard import open_page, safe_next, signed_in_user
+from hsm.office.console.render import error_page, redirect
+from hsm.office.console.sender import console_client
+from hsm.office.console.sign_in_pages import MAX_LOGIN_CHARS, sign_in_form, signed_in_response
+from hsm.whatsapp.client import CloudApiError
+
+log = logging.getLogger("hsm.office.console")
+
+SENT = (
+    "If that account has a phone number on file, a 6-digit code is on its way to its WhatsApp. It works once, for "
+    "10 minutes."
+)
+FAILED = "That code did not work. Check it and try again, or ask for a new code."
+TEMPLATE = "sign_in_code.html"
+
+
+def _form_value(form: Any, name: str, limit: int) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _next_of(form: Any) -> str:
+    value = form.get("next")
+    return safe_next(value if isinstance(value, str) else None)
+
+
+async def _csrf_ok(request: web.Request) -> bool:
+    form = await request.post()
+    ok = sessions.sign_in_token_ok(request.app[SECRET], request.cookies.get(sessions.SIGN_IN_COOKIE), form.get("csrf"))
+    if not ok:
+        log.warning("refused a code sign-in step: its CSRF token is missing or wrong")
+    return ok
+
+
+@open_page
+async def get_code_sign_in(request: web.Request) -> web.StreamResponse:
+    if await signed_in_user(request) is not None:
+        return redirect(safe_next(request.query.get("next")))
+    return sign_in_form(request, TEMPLATE, step="ask", who="", error=None, sent=None)
+
+
+def _issue(secret: str, who: str) -> sign_in_codes.CodeOutcome:
+    with session_scope() as session:
+        return sign_in_codes.issue_code(session, secret, who)
+
+
+@open_page
+async def post_code_request(request: web.Request) -> web.StreamResponse:
+    if not await _csrf_ok(request):
+        return error_page(request, 403)
+    form = await request.post()
+    who = _form_value(form, "who", MAX_LOGIN_CHARS)
+    next_page = _next_of(form)
+    if not who:
+        return sign_in_form(
+            request, TEMPLATE, status=400, step="ask", who="", next=next_page, sent=None,
+            error="Type your login or your phone number.",
+        )  # fmt: skip
+    outcome = await asyncio.to_thread(_issue, request.app[SECRET], who)
+    if outcome.outcome == "sent" and outcome.phone and outcome.code:
+        try:
+            await sign_in_codes.send_code(console_client(request.app), outcome.phone, outcome.code)
+        except CloudApiError as error:
+            log.error("sign-in code to %s not sent: %s", mask_phone(outcome.phone), error)
+    else:
+        log.info("sign-in code refused (%s)", outcome.outcome)  # for the log only: the page says the same
+    return sign_in_form(request, TEMPLATE, step="code", who=who, next=next_page, error=None, sent=SENT)
+
+
+def _verify(secret: str, who: str, code: str, old_session: str | None) -> str | None:
+    """The new session's id when the code works (a signed-in old session is ended), else None."""
+    with session_scope() as session:
+        outcome = sign_in_codes.verify_code(session, secret, who, code)
+        if not outcome.ok or outcome.account is None:
+            log.info("code sign-in refused (%s)", outcome.outcome)
+            return None
+        if old_session is not None:
+            sessions.end(session, old_session)
+        session_id = sessions.new_session_id()
+        sessions.start(session, outcome.account.login, session_id, method="whatsapp_code")
+        return session_id
+
+
+@open_page
+async def post_code_verify(request: web.Request) -> web.StreamResponse:
+    if not await _csrf_ok(request):
+        return error_page(request, 403)
+    form = await request.post()
+    who = _form_value(form, "who", MAX_LOGIN_CHARS)
+    code = _form_value(form, "code", 20)
+    secret = request.app[SECRET]
+    old = sessions.session_id_of(secret, request.cookies.get(sessions.COOKIE))
+    session_id = await asyncio.to_thread(_verify, secret, who, code, old) if who and code else None
+    if session_id is None:
+        return sign_in_form(
+            request, TEMPLATE, status=401, step="code", who=who, next=_next_of(form), sent=None, error=FAILED
+        )
+    return signed_in_response(request, session_id, form.get("next"))
