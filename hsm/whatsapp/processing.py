@@ -206,10 +206,10 @@ class MessageProcessing:
                 await replies.send_text(message.phone, NOTICE_TEXT)
             self._complete(message, store.SKIPPED, error=f"rate limited ({decision.reason})")
             return
-        self._spawn(self.client.mark_read(message.wamid))  # blue ticks only for a message about to be answered
         if store.handled_by_staff(message.phone):  # taken over: stored and shown in the console, the bot stays silent
-            self._complete(message, store.HELD)
+            self._complete(message, store.HELD)  # no blue ticks: no one has read it yet
             return
+        self._spawn(self.client.mark_read(message.wamid))  # blue ticks only for a message about to be answered
         try:
             text = self._text_for_dialogue(message)
             if text is None:
