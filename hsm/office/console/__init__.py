@@ -1,4 +1,4 @@
-"""The office console: HTML pages under /office/ on the admin API's port (sign-in, Today, People, Broadcasts)."""
+"""The office console: HTML pages under /office/ on the admin API's port (sign-in, Today, People, Broadcasts...)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
+from hsm.office.console.analytics_page import add_analytics_routes
 from hsm.office.console.broadcasts import add_broadcast_routes
 from hsm.office.console.guard import console_middleware, open_page
 from hsm.office.console.people import get_people, get_student
@@ -48,6 +49,7 @@ def add_console_routes(app: web.Application) -> None:
     app.router.add_get("/office/students/{enrollment_id}", get_student, allow_head=False)
     app.router.add_get("/office/static/console.css", get_style, allow_head=False)
     add_broadcast_routes(app)
+    add_analytics_routes(app)
 
     async def read_school_name(app: web.Application) -> None:
         app[SCHOOL_NAME] = await asyncio.to_thread(_school_name)
