@@ -1,4 +1,5 @@
-"""The office console: HTML pages under /office/ on the admin API's port (sign-in, Today, People, Conversations)."""
+"""The office console: HTML pages under /office/ on the admin API's port (sign-in, Today, People, Conversations,
+Broadcasts, Analytics)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from sqlalchemy import select
 
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
+from hsm.office.console.analytics_page import add_analytics_routes
+from hsm.office.console.broadcasts import add_broadcast_routes
 from hsm.office.console.code_sign_in import get_code_sign_in, post_code_request, post_code_verify
 from hsm.office.console.conversations import (
     get_conversation,
@@ -76,6 +79,8 @@ def add_console_routes(app: web.Application) -> None:
     app.router.add_post("/office/conversations/{conversation_id}/hand-back", post_hand_back)
     app.router.add_post("/office/conversations/{conversation_id}/reply", post_reply)
     app.router.add_get("/office/static/conversation.js", get_conversation_script, allow_head=False)
+    add_broadcast_routes(app)
+    add_analytics_routes(app)
 
     async def read_school_name(app: web.Application) -> None:
         app[SCHOOL_NAME] = await asyncio.to_thread(_school_name)

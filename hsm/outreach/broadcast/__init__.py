@@ -3,7 +3,9 @@
 The sender delivers at Meta's pace, retrying transient failures and never messaging one recipient the same broadcast
 twice. The parts: `audience` (who an announcement reaches), `creation` (the broadcast row with its recipients),
 `progress` (totals, moved forward by Meta's statuses), `sender` (token bucket, claims, reconciliation after a crash),
-`queue` (RQ enqueue, the job, `hsm worker`), `errors`. This package re-exports their public names, so
+`queue` (RQ enqueue, the job, `hsm worker`), `errors`; for the office console, `preview` (who a draft would reach,
+and who is outside the 24-hour window), `history` (past broadcasts, recipients by status) and `retry` (the failed
+ones again). This package re-exports their public names, so
 `broadcast.X` keeps working; `hsm.outreach.broadcast.broadcast_job` is the name RQ jobs are queued under.
 """
 

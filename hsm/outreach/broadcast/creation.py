@@ -21,7 +21,8 @@ TEXT_LIMIT = 4096
 PARAMETER_LIMIT = 1024
 
 
-def _check_text(text: Any) -> str | None:
+def check_text(text: Any) -> str | None:
+    """The text stripped (None stays None); raises BroadcastError when it is empty or longer than WhatsApp allows."""
     if text is None:
         return None
     if not isinstance(text, str) or not text.strip():
@@ -99,7 +100,7 @@ def create_broadcast(
     """A queued broadcast with one pending recipient per number (opted-out ones stored as skipped), in the caller's
     transaction; raises BroadcastError (unknown or unapproved template, wrong parameters, empty or long text,
     invalid numbers, nobody to message)."""
-    text = _check_text(text)
+    text = check_text(text)
     template, params = _check_template(session, template_name, template_params)
     if text is None and template is None:
         raise BroadcastError("text", "give a text, a template_name, or both", "missing_content")

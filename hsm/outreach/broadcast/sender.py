@@ -208,7 +208,8 @@ def reconcile_in_flight(broadcast_id: int) -> Counter:
     return outcome
 
 
-def _phones_in_window(session: Session, phones: Sequence[str], now: datetime) -> set[str]:
+def phones_in_window(session: Session, phones: Sequence[str], now: datetime) -> set[str]:
+    """The numbers whose last inbound message keeps the 24-hour window open at `now` (less WINDOW_MARGIN)."""
     open_since = now - SERVICE_WINDOW + WINDOW_MARGIN
     rows = session.execute(
         select(m.WhatsAppMessage.phone_number, func.max(m.WhatsAppMessage.created_at))
@@ -237,7 +238,7 @@ def _next_chunk(broadcast_id: int, after_id: int, size: int, content: _Content) 
             return [], None
         phones = [row.phone_number for row in rows]
         opted_out = opted_out_phones(session, phones, "announcements")
-        in_window = _phones_in_window(session, phones, clock.utcnow()) if content.text else set()
+        in_window = phones_in_window(session, phones, clock.utcnow()) if content.text else set()
         items: list[_Item] = []
         for row in rows:
             reason = None
