@@ -1,4 +1,4 @@
-"""The office console: HTML pages under /office/ on the admin API's port (sign-in, Today, People)."""
+"""The office console: HTML pages under /office/ on the admin API's port (sign-in, Today, People, Register)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,13 @@ from hsm.infra import models as m
 from hsm.infra.db import session_scope
 from hsm.office.console.guard import console_middleware, open_page
 from hsm.office.console.people import get_people, get_student
+from hsm.office.console.register import (
+    get_register,
+    get_register_csv,
+    get_register_index,
+    get_register_pdf,
+    post_correction,
+)
 from hsm.office.console.render import SCHOOL_NAME, STATIC
 from hsm.office.console.sign_in_pages import get_office, get_sign_in, post_sign_in, post_sign_out
 from hsm.office.console.today import get_today
@@ -45,6 +52,11 @@ def add_console_routes(app: web.Application) -> None:
     app.router.add_post("/office/sign-out", post_sign_out)
     app.router.add_get("/office/people", get_people, allow_head=False)
     app.router.add_get("/office/students/{enrollment_id}", get_student, allow_head=False)
+    app.router.add_get("/office/register", get_register_index, allow_head=False)
+    app.router.add_get("/office/register/{code}", get_register, allow_head=False)
+    app.router.add_post("/office/register/{code}/correct", post_correction)
+    app.router.add_get("/office/register/{code}/export.csv", get_register_csv, allow_head=False)
+    app.router.add_get("/office/register/{code}/export.pdf", get_register_pdf, allow_head=False)
     app.router.add_get("/office/static/console.css", get_style, allow_head=False)
 
     async def read_school_name(app: web.Application) -> None:
