@@ -79,9 +79,7 @@ def shot(driver: WebDriver, name: str) -> Path:
 
 def wait_for(driver: WebDriver, css: str, timeout_s: float = 10):
     """The first element matching `css`, once it is visible."""
-    return WebDriverWait(driver, timeout_s).until(
-        expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css))
-    )
+    return WebDriverWait(driver, timeout_s).until(expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css)))
 
 
 def sign_in(driver: WebDriver, console: str, login: str, password: str = PASSWORD) -> None:
