@@ -1,4 +1,4 @@
-"""The office console: HTML pages under /office/ on the admin API's port (sign-in, Today, People, Register)."""
+"""The office console: HTML pages under /office/ on the admin API's port (sign-in, Today, People, Register, Leads)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import select
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
 from hsm.office.console.guard import console_middleware, open_page
+from hsm.office.console.leads import get_lead, get_leads, post_enroll, post_move
 from hsm.office.console.people import get_people, get_student
 from hsm.office.console.register import (
     get_register,
@@ -57,6 +58,10 @@ def add_console_routes(app: web.Application) -> None:
     app.router.add_post("/office/register/{code}/correct", post_correction)
     app.router.add_get("/office/register/{code}/export.csv", get_register_csv, allow_head=False)
     app.router.add_get("/office/register/{code}/export.pdf", get_register_pdf, allow_head=False)
+    app.router.add_get("/office/leads", get_leads, allow_head=False)
+    app.router.add_get("/office/leads/{lead_id}", get_lead, allow_head=False)
+    app.router.add_post("/office/leads/{lead_id}/move", post_move)
+    app.router.add_post("/office/leads/{lead_id}/enroll", post_enroll)
     app.router.add_get("/office/static/console.css", get_style, allow_head=False)
 
     async def read_school_name(app: web.Application) -> None:
