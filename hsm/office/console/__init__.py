@@ -11,7 +11,7 @@ from hsm.infra import models as m
 from hsm.infra.db import session_scope
 from hsm.office.console.guard import console_middleware, open_page
 from hsm.office.console.leads import get_lead, get_leads, post_enroll, post_move
-from hsm.office.console.people import get_people, get_student
+from hsm.office.console.people import get_people
 from hsm.office.console.register import (
     get_register,
     get_register_csv,
@@ -21,6 +21,7 @@ from hsm.office.console.register import (
 )
 from hsm.office.console.render import SCHOOL_NAME, STATIC
 from hsm.office.console.sign_in_pages import get_office, get_sign_in, post_sign_in, post_sign_out
+from hsm.office.console.student_actions import get_receipt, get_student, post_active, post_edit, post_payment
 from hsm.office.console.today import get_today
 
 __all__ = ["add_console_routes", "console_middleware"]
@@ -53,6 +54,10 @@ def add_console_routes(app: web.Application) -> None:
     app.router.add_post("/office/sign-out", post_sign_out)
     app.router.add_get("/office/people", get_people, allow_head=False)
     app.router.add_get("/office/students/{enrollment_id}", get_student, allow_head=False)
+    app.router.add_post("/office/students/{enrollment_id}/edit", post_edit)
+    app.router.add_post("/office/students/{enrollment_id}/active", post_active)
+    app.router.add_post("/office/students/{enrollment_id}/payment", post_payment)
+    app.router.add_get("/office/payments/{payment_id}/receipt.pdf", get_receipt, allow_head=False)
     app.router.add_get("/office/register", get_register_index, allow_head=False)
     app.router.add_get("/office/register/{code}", get_register, allow_head=False)
     app.router.add_post("/office/register/{code}/correct", post_correction)
