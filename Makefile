@@ -97,6 +97,11 @@ bench-store: $(STAMP)
 bench-import: $(STAMP)
 	$(BIN)/python bench/import_bench.py
 
+# Office console page speed: p50/p95 of its main pages with the demo school and with 400 more students.
+.PHONY: bench-console
+bench-console: $(STAMP)
+	$(BIN)/python bench/console_bench.py
+
 constraints: $(STAMP)
 	{ head -2 requirements/constraints.txt; $(BIN)/pip freeze --exclude-editable; } > requirements/constraints.txt.new
 	mv requirements/constraints.txt.new requirements/constraints.txt

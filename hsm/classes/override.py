@@ -154,9 +154,16 @@ class OverrideError(ValueError):
 
 
 def plan_override(
-    session: Session, who: Identity, student: m.Student, status: str, day: date | None, instrument: str | None = None
+    session: Session,
+    who: Identity,
+    student: m.Student,
+    status: str,
+    day: date | None,
+    instrument: str | None = None,
+    batch: m.Batch | None = None,
 ) -> Override:
-    """Find the class (the student's batch that met on `day`, optionally of that instrument) and the record."""
+    """Find the class (the student's batch that met on `day`, optionally of that instrument or that `batch`) and
+    the record."""
     if status not in (PRESENT, ABSENT):
         raise OverrideError("Tell me whether the student was present or absent.")
     today = clock.today()
@@ -174,6 +181,8 @@ def plan_override(
             or wanted in b.name.lower()
             or any(wanted == a.lower() for a in b.course.aliases)
         ]
+    if batch is not None:
+        batches = [b for b in batches if b.id == batch.id]
     meetings = meetings_between(session, batches, day, day)
     if who.role == "teacher":
         meetings = [mt for mt in meetings if mt.batch.teacher_id == who.person_id]
@@ -211,8 +220,9 @@ def plan_override(
     return Override(student.id, meeting.batch.id, day, status, record.status if record else None)
 
 
-def apply_override(session: Session, override: Override, actor: str) -> str:
-    """Write the change (balance corrected), and the audit row with who, what, before, after, when."""
+def apply_override(session: Session, override: Override, actor: str, reason: str | None = None) -> str:
+    """Write the change (balance corrected), and the audit row with who, what, before, after (with the `reason`
+    when given), when."""
     record = session.execute(
         select(m.AttendanceRecord)
         .where(
@@ -258,7 +268,7 @@ def apply_override(session: Session, override: Override, actor: str) -> str:
         "attendance_records",
         f"{batch.code}:{override.class_date}:{student.enrollment_id}",
         {"status": before},
-        {"status": override.status},
+        {"status": override.status, **({"reason": reason} if reason else {})},
     )
     session.flush()
     left = f" ({enrollment.classes_remaining} classes left)" if enrollment is not None else ""

@@ -1,5 +1,5 @@
-"""The office console: HTML pages under /office/ on the admin API's port (sign-in, Today, People, Conversations,
-Broadcasts, Analytics)."""
+"""The office console: HTML pages under /office/ on the admin API's port (sign-in, Today, People, Register,
+Conversations, Leads, Broadcasts, Analytics)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,18 @@ from hsm.office.console.conversations import (
     post_take_over,
 )
 from hsm.office.console.guard import console_middleware, open_page
-from hsm.office.console.people import get_people, get_student
+from hsm.office.console.leads import get_lead, get_leads, post_enroll, post_move
+from hsm.office.console.people import get_people
+from hsm.office.console.register import (
+    get_register,
+    get_register_csv,
+    get_register_index,
+    get_register_pdf,
+    post_correction,
+)
 from hsm.office.console.render import SCHOOL_NAME, STATIC
 from hsm.office.console.sign_in_pages import get_office, get_sign_in, post_sign_in, post_sign_out
+from hsm.office.console.student_actions import get_receipt, get_student, post_active, post_edit, post_payment
 from hsm.office.console.today import get_today
 
 __all__ = ["add_console_routes", "console_middleware"]
@@ -68,6 +77,19 @@ def add_console_routes(app: web.Application) -> None:
     app.router.add_post("/office/sign-out", post_sign_out)
     app.router.add_get("/office/people", get_people, allow_head=False)
     app.router.add_get("/office/students/{enrollment_id}", get_student, allow_head=False)
+    app.router.add_post("/office/students/{enrollment_id}/edit", post_edit)
+    app.router.add_post("/office/students/{enrollment_id}/active", post_active)
+    app.router.add_post("/office/students/{enrollment_id}/payment", post_payment)
+    app.router.add_get("/office/payments/{payment_id}/receipt.pdf", get_receipt, allow_head=False)
+    app.router.add_get("/office/register", get_register_index, allow_head=False)
+    app.router.add_get("/office/register/{code}", get_register, allow_head=False)
+    app.router.add_post("/office/register/{code}/correct", post_correction)
+    app.router.add_get("/office/register/{code}/export.csv", get_register_csv, allow_head=False)
+    app.router.add_get("/office/register/{code}/export.pdf", get_register_pdf, allow_head=False)
+    app.router.add_get("/office/leads", get_leads, allow_head=False)
+    app.router.add_get("/office/leads/{lead_id}", get_lead, allow_head=False)
+    app.router.add_post("/office/leads/{lead_id}/move", post_move)
+    app.router.add_post("/office/leads/{lead_id}/enroll", post_enroll)
     app.router.add_get("/office/static/console.css", get_style, allow_head=False)
     app.router.add_get("/office/sign-in/code", get_code_sign_in, allow_head=False)
     app.router.add_post("/office/sign-in/code", post_code_request)

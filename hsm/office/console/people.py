@@ -1,4 +1,4 @@
-"""People: the student search (name, phone, enrollment id; paginated) and the student card, read-only for now."""
+"""People: the student search (name, phone, enrollment id; paginated) and the student card's contents."""
 
 from __future__ import annotations
 
@@ -119,21 +119,8 @@ def _search(user: ConsoleUser, text: str, page_number: int) -> dict[str, Any]:
         return search(session, user, text, page_number)
 
 
-def _card(user: ConsoleUser, enrollment_id: str) -> dict[str, Any] | None:
-    with session_scope() as session:
-        return card(session, user, enrollment_id)
-
-
 @page
 async def get_people(request: web.Request) -> web.StreamResponse:
     text = " ".join(request.query.get("q", "").split())[:MAX_QUERY_CHARS]
     found = await asyncio.to_thread(_search, request[USER], text, _page_number(request.query.get("page")))
     return html(request, "people.html", title="People", q=text, **found)
-
-
-@page
-async def get_student(request: web.Request) -> web.StreamResponse:
-    view = await asyncio.to_thread(_card, request[USER], request.match_info["enrollment_id"])
-    if view is None:
-        raise web.HTTPNotFound()
-    return html(request, "student.html", title=view["name"], student=view)
