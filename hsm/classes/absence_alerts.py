@@ -5,7 +5,7 @@ HSM_ABSENCE_REPLY_HOURS goes to the teacher as a request to check, and is kept f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -88,7 +88,7 @@ def absence_alerts(session: Session, batch_id: int, class_date: date, actor: str
             student_id=student.id,
             batch_id=batch_id,
             class_date=class_date,
-            starts_at=meeting.starts_at,
+            starts_at=meeting.starts_at.astimezone(timezone.utc),
             recipients=len(recipients),
             sent_at=clock.utcnow(),
         )
@@ -155,7 +155,7 @@ def dispute_absence(session: Session, identity: Identity, text: str, actor: str)
         )
     alert = alerts[0]
     student, batch = session.get(m.Student, alert.student_id), session.get(m.Batch, alert.batch_id)
-    starts = alert.starts_at.astimezone(clock.school_timezone())
+    starts = clock.as_utc(alert.starts_at).astimezone(clock.school_timezone())
     own = identity.role == "student"
     whose = "your" if own else f"{first_name(student)}'s"
     what = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from rapidfuzz import fuzz
 from sqlalchemy import select
@@ -221,7 +221,7 @@ def record_absence_notice(
         student_id=student_id,
         batch_id=batch_id,
         class_date=class_date,
-        starts_at=meeting.starts_at,
+        starts_at=meeting.starts_at.astimezone(timezone.utc),
         reason=staff_text(reason, REASON_MAX_CHARS) or None,
         reporter_role=reporter_role,
         reporter_name=reporter_name,
@@ -250,7 +250,7 @@ def teacher_notice(session: Session, notice: m.AbsenceNotice, today: date) -> No
     if teacher is None or not teacher.phone:
         return None
     student = session.get(m.Student, notice.student_id)
-    starts = notice.starts_at.astimezone(clock.school_timezone())
+    starts = clock.as_utc(notice.starts_at).astimezone(clock.school_timezone())
     when, at = day_phrase(notice.class_date, today), time_label(starts.time())
     whose = "student" if notice.reporter_role == "student" else "parent"
     said = f": {staff_quote(notice.reason)}" if notice.reason else ""
@@ -275,7 +275,7 @@ def notice_reply(
     """What the family is told: what was recorded, and whether the teacher heard of it (only if they did)."""
     batch = session.get(m.Batch, notice.batch_id)
     student = session.get(m.Student, notice.student_id)
-    starts = notice.starts_at.astimezone(clock.school_timezone())
+    starts = clock.as_utc(notice.starts_at).astimezone(clock.school_timezone())
     who = "you" if own else first_name(student)
     what = f"{who} will miss {batch.name} {day_phrase(notice.class_date, today)}, {time_label(starts.time())}"
     if repeated:
@@ -312,3 +312,48 @@ def link_informed_records(session: Session, batch_id: int, class_date: date) -> 
     for record in records:
         record.absence_notice_id = informed.get(record.student_id) if record.status == "absent" else None
     session.flush()
+
+
+# ------------------------------------------------------------------------------------------------ the office's list
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else clock.as_utc(moment).astimezone(clock.school_timezone()).isoformat()
+
+
+def _listed(kind: str, row: m.AbsenceNotice | m.AbsenceAlert) -> dict:
+    return {
+        "kind": kind,
+        "id": row.id,
+        "class_date": row.class_date.isoformat(),
+        "starts_at": _iso(row.starts_at),
+        "student": {"enrollment_id": row.student.enrollment_id, "name": row.student.name},
+        "batch": {"code": row.batch.code, "name": row.batch.name},
+    }
+
+
+def list_absences(session: Session, first: date, last: date, limit: int, offset: int) -> tuple[list[dict], int]:
+    """The office's view of `first`..`last`: families' notices (`kind` "notice": who told us, their words) and the
+    alerts of absences without one (`kind` "alert": how many were told, and a family's "he was there" if any), by
+    class time and student; one page of them and the total."""
+    notices = session.execute(select(m.AbsenceNotice).where(m.AbsenceNotice.class_date.between(first, last))).scalars()
+    alerts = session.execute(select(m.AbsenceAlert).where(m.AbsenceAlert.class_date.between(first, last))).scalars()
+    items = [
+        {
+            **_listed("notice", n),
+            "reported_by": {"role": n.reporter_role, "name": n.reporter_name},
+            "reason": n.reason,
+            "reported_at": _iso(n.reported_at),
+        }
+        for n in notices
+    ] + [
+        {
+            **_listed("alert", a),
+            "recipients": a.recipients,
+            "sent_at": _iso(a.sent_at),
+            "disputed": None if a.disputed_at is None else {"at": _iso(a.disputed_at), "said": a.dispute_text},
+        }
+        for a in alerts
+    ]
+    items.sort(key=lambda item: (item["starts_at"], item["student"]["name"], item["kind"]))
+    return items[offset : offset + limit], len(items)
