@@ -1,6 +1,6 @@
 """Absences without notice: once attendance is saved, the family of each student marked absent whom nobody
 announced is told once (`absence_alerts`; HSM_ABSENCE_ALERTS turns it off); their "he was there" within
-HSM_ABSENCE_REPLY_HOURS goes to the teacher as a request to check, and is kept for the office."""
+48 hours goes to the teacher as a request to check, and is kept for the office."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from hsm.records.changes import record_change
 
 ALERT_TEMPLATE = "absence_alert"  # {{1}} recipient, {{2}} student (or "you"), {{3}} class, {{4}} day, {{5}} time
 DISPUTE_TEMPLATE = "absence_disputed"  # {{1}} who says so, {{2}} student, {{3}} class, {{4}} day, {{5}} time
+REPLY_HOURS = 48  # how long after an alert the family's "he was there" counts as its answer
 
 
 def _recipients(session: Session, student: m.Student) -> list[tuple[str, str, str]]:
@@ -126,7 +127,7 @@ class Dispute:
 
 
 def _open_alerts(session: Session, students: list[m.Student]) -> list[m.AbsenceAlert]:
-    since = clock.utcnow() - timedelta(hours=get_settings().attendance.absence_reply_hours)
+    since = clock.utcnow() - timedelta(hours=REPLY_HOURS)
     return list(
         session.execute(
             select(m.AbsenceAlert)
@@ -142,7 +143,7 @@ def _open_alerts(session: Session, students: list[m.Student]) -> list[m.AbsenceA
 
 def dispute_absence(session: Session, identity: Identity, text: str, actor: str) -> Dispute:
     """A family's answer to an alert ("he was there"): the newest alert of the caller's students within
-    HSM_ABSENCE_REPLY_HOURS (of the child the message names, if it names one) is marked disputed, with an
+    REPLY_HOURS (of the child the message names, if it names one) is marked disputed, with an
     `audit_log` row, and the teacher is asked to check. Only the caller's own students' alerts are found."""
     now = clock.now()
     students = students_for(session, identity)

@@ -39,8 +39,6 @@ DEFAULT_RETENTION_DAYS = 90
 DEFAULT_FEE_REMINDER_DAYS = (3,)
 DEFAULT_FEE_REMINDER_HOURS = (time(9, 0), time(20, 0))
 DEFAULT_CLASS_REMINDER_MINUTES = 30
-DEFAULT_TEACHER_CORRECTION_DAYS = 7
-DEFAULT_ABSENCE_REPLY_HOURS = 48
 DEFAULT_BROADCAST_RATE_PER_S = 80.0  # Meta's default throughput
 DEFAULT_RAZORPAY_BASE_URL = "https://api.razorpay.com"
 DEFAULT_SMTP_PORT = 587
@@ -245,21 +243,15 @@ class Reminders(Section):
 
 @dataclass(frozen=True)
 class Attendance(Section):
-    """How many days back a teacher may correct their own classes (the office may correct any); whether families are
-    told of an absence without notice (`absence_alerts`), and how long their "he was there" counts as the answer."""
+    """Days a teacher may correct their own classes back; whether families are told of an absence without notice."""
 
-    VARIABLES = ("HSM_TEACHER_CORRECTION_DAYS", "HSM_ABSENCE_ALERTS", "HSM_ABSENCE_REPLY_HOURS")
-    teacher_correction_days: int = DEFAULT_TEACHER_CORRECTION_DAYS
+    VARIABLES = ("HSM_TEACHER_CORRECTION_DAYS", "HSM_ABSENCE_ALERTS")
+    teacher_correction_days: int = 7
     absence_alerts: bool = True
-    absence_reply_hours: int = DEFAULT_ABSENCE_REPLY_HOURS
 
     @classmethod
     def read(cls, env: Variables) -> Attendance:
-        return cls(
-            teacher_correction_days=env.number("HSM_TEACHER_CORRECTION_DAYS", DEFAULT_TEACHER_CORRECTION_DAYS),
-            absence_alerts=env.flag("HSM_ABSENCE_ALERTS", True),
-            absence_reply_hours=env.number("HSM_ABSENCE_REPLY_HOURS", DEFAULT_ABSENCE_REPLY_HOURS, minimum=1),
-        )
+        return cls(env.number("HSM_TEACHER_CORRECTION_DAYS", 7), env.flag("HSM_ABSENCE_ALERTS", True))
 
 
 @dataclass(frozen=True)

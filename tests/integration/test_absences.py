@@ -176,6 +176,6 @@ def test_he_was_there_asks_the_teacher_and_the_office_sees_it(session, monkeypat
     ]
     assert listed[0]["disputed"]["said"] == "she was there"
     assert listed[1]["reported_by"] == {"role": "guardian", "name": "Srinivas Reddy"}
-    monkeypatch.setenv("HSM_NOW", "2026-12-04T20:00:00+05:30")  # past HSM_ABSENCE_REPLY_HOURS (48)
+    monkeypatch.setenv("HSM_NOW", "2026-12-04T20:00:00+05:30")  # past REPLY_HOURS (48)
     late = absence_alerts.dispute_absence(session, srinivas, "she was there", "whatsapp:test")
     assert late.notices == []

@@ -47,7 +47,7 @@ class AbsenceNotice(Base):
 
 class AbsenceAlert(Base):
     """The message to a family that a student was marked absent without notice: at most one per class; the family's
-    "he was there" within HSM_ABSENCE_REPLY_HOURS marks it disputed and asks the teacher to check."""
+    "he was there" within hsm.classes.absence_alerts.REPLY_HOURS marks it disputed and the teacher is asked."""
 
     __tablename__ = "absence_alerts"
     __table_args__ = (
