@@ -58,7 +58,7 @@ def test_unclear_child_is_asked_with_buttons_and_a_day_without_class_is_refused(
 
 def test_the_teachers_draft_premarks_the_informed_absence_and_saving_alerts_nobody(stack):
     priya = Teacher(stack, PRIYA)
-    ask = priya.say("keyboard 6pm attendance")
+    ask = priya.say("attendance for keyboard 6pm")
     assert "Who was present in Keyboard Intermediate 6:00 PM?" in ask
     assert "✗ Nikhil Reddy: absent (informed by the family)" in ask
     summary = priya.say("all present")
