@@ -279,7 +279,7 @@ def notice_reply(
     who = "you" if own else first_name(student)
     what = f"{who} will miss {batch.name} {day_phrase(notice.class_date, today)}, {time_label(starts.time())}"
     if repeated:
-        return NoticeReply(f"Already noted: {what}. The teacher knows.")
+        return NoticeReply(f"Already noted: {what}.")
     teacher = schedule.teacher_on_duty(batch)
     if teacher_told and teacher is not None:
         told = f"{teacher.display_name} (the teacher) has been told."
