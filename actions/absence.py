@@ -20,7 +20,7 @@ from hsm.outreach.notify import deliver
 
 
 def _buttons(choices: list[absences.Choice] | tuple[absences.Choice, ...]) -> list[dict]:
-    return [{"title": c.title, "payload": payload("report_leave", **c.entities)} for c in choices]
+    return [{"title": c.title, "payload": payload(c.intent, **c.entities)} for c in choices]
 
 
 def _payload_day(tracker: Tracker) -> date | None:

@@ -30,10 +30,11 @@ _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 @dataclass(frozen=True)
 class Choice:
-    """A button: its title and the entities its payload carries back."""
+    """A button: its title, and the intent and entities its payload carries back."""
 
     title: str
     entities: dict[str, str]
+    intent: str = "report_leave"
 
 
 @dataclass(frozen=True)
