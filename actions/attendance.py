@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from actions import pending
 from actions.common import GuardedAction, caller, entity, in_session, payload, user_text
 from actions.texts import WHAT_TO_CHANGE_TEXT
-from hsm.classes import attendance, override
+from hsm.classes import absence_alerts, attendance, override
 from hsm.classes.attendance_text import parse_attendance
 from hsm.classes.dates import parse_time
 from hsm.infra import clock
 from hsm.infra import models as m
+from hsm.outreach.notify import deliver
 from hsm.people import access
 
 
@@ -34,9 +35,11 @@ def _batch_buttons(options: tuple) -> list[dict]:
 
 def _ask_for_names(current: attendance.DraftView) -> dict:
     names = ", ".join(s.name.split()[0] for s in current.roster)
+    informed = [s.name for s in current.roster if s.id in current.informed and current.marks.get(s.id) == "absent"]
     text = (
         f"Who was present in {current.meeting_label}? ({len(current.roster)} students: {names})\n"
-        "Tap a button or tell me, e.g. 'all present except Sarah' or 'absent: Rahul S, Ahmed'."
+        + (f"✗ {', '.join(informed)}: absent (informed by the family)\n" if informed else "")
+        + "Tap a button or tell me, e.g. 'all present except Sarah' or 'absent: Rahul S, Ahmed'."
     )
     buttons = [
         {"title": "✅ All present", "payload": payload("inform_attendance", everyone="present")},
@@ -174,13 +177,17 @@ def confirm_attendance(session: Session, tracker: Tracker) -> dict:
     if draft is None or draft.teacher_id != who.person_id:
         return _reply("There is no attendance waiting to be saved.", attendance_step=None)
     target = draft.id
+    actor = f"teacher:{_employee_id(session, who.person_id)}"
     try:
-        result = attendance.confirm(session, target, f"teacher:{_employee_id(session, who.person_id)}")
+        result = attendance.confirm(session, target, actor)
     except attendance.DraftIncomplete as unfinished:  # still open: ask for what is missing
         return _next_step(session, unfinished.view)
     except attendance.AttendanceError as error:
         return _reply(str(error), attendance_step=None)
-    return _reply(result.text, attendance_step=None, attendance_draft=None, attendance_text=None)
+    reply = _reply(result.text, attendance_step=None, attendance_draft=None, attendance_text=None)
+    if not result.already_saved:  # families of students absent without notice are told once
+        reply["notices"] = absence_alerts.absence_alerts(session, draft.batch_id, draft.attendance_date, actor)
+    return reply
 
 
 def _employee_id(session: Session, teacher_id: int) -> str:
@@ -256,7 +263,9 @@ class ActionAttendanceConfirm(GuardedAction):
                 text = str(error)
             dispatcher.utter_message(text=text)
             return done
-        return _respond(dispatcher, await in_session(lambda s: confirm_attendance(s, tracker)))
+        reply = await in_session(lambda s: confirm_attendance(s, tracker))
+        await deliver(reply.pop("notices", []))
+        return _respond(dispatcher, reply)
 
 
 class ActionConfirmNo(GuardedAction):

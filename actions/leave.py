@@ -1,5 +1,5 @@
 """Leave actions (UC-3): a teacher reports leave (date and reason asked only if missing), reviews the classes it
-cancels, confirms; the admins and affected families are told. Students and parents get the makeup policy."""
+cancels, confirms; the admins and affected families are told. (A student's or parent's notice: actions/absence.py.)"""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from actions.common import GuardedAction, caller, in_session, user_text
 from hsm.classes import leave
 from hsm.classes.dates import day_label, parse_date, time_label
 from hsm.infra import clock
-from hsm.outreach import faq
 from hsm.outreach.notify import deliver
 
 SKIP_WORDS = {"skip", "no", "none", "nothing", "-", "na", "n/a", "personal", "prefer not to say"}
@@ -152,17 +151,3 @@ class ActionLeaveRecord(GuardedAction):
                 text += f" ({len(notices) - report.delivered} could not be reached on WhatsApp; the office will call.)"
         dispatcher.utter_message(text=text)
         return clear
-
-
-class ActionAbsenceNotice(GuardedAction):
-    """A student or parent saying they will miss a class: thank them and explain makeup classes."""
-
-    capabilities = ("absence_notice",)
-
-    def name(self) -> str:
-        return "action_absence_notice"
-
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        policy = await in_session(lambda s: faq.answer(s, "makeup_policy"))
-        dispatcher.utter_message(text="Thanks for letting us know! " + (policy or ""))
-        return []

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hsm.classes import closures
+from hsm.classes import absences, closures
 from hsm.classes.attendance_text import AttendanceStatement
 from hsm.classes.roster_match import NameMatch, RosterEntry, match_name
 from hsm.classes.schedule import ClassMeeting, batch_roster, teacher_classes_on
@@ -166,6 +166,7 @@ class DraftView:
     marks: dict[int, str]
     pending: list[dict] = field(default_factory=list)  # {"query", "status", "candidates": [student ids]}
     unknown: list[str] = field(default_factory=list)
+    informed: set[int] = field(default_factory=set)  # absent with notice (hsm.classes.absences): pre-marked absent
 
     @property
     def complete(self) -> bool:
@@ -230,6 +231,9 @@ def start_draft(
             "unknown": [],
             "makeup": makeup,
             "starts_at": meeting.starts_at.isoformat(),
+            "informed": []
+            if makeup
+            else sorted(absences.informed_students(session, meeting.batch.id, meeting.class_date)),
         },
         original_message=(original_message or "")[:2000],
         status="draft",
@@ -250,13 +254,16 @@ def view(session: Session, draft: m.AttendanceDraft) -> DraftView:
         label = f"makeup in {label}"
     else:
         roster = batch_roster(session, draft.batch_id)
+    informed = {int(i) for i in data.get("informed", [])} & {s.id for s in roster}
+    marks = {int(k): v for k, v in data.get("marks", {}).items()}
     return DraftView(
         draft,
         label,
         roster,
-        {int(k): v for k, v in data.get("marks", {}).items()},
+        {**{i: ABSENT for i in informed}, **marks},
         list(data.get("pending", [])),
         list(data.get("unknown", [])),
+        informed,
     )
 
 
@@ -269,18 +276,23 @@ def _store(draft: m.AttendanceDraft, current: DraftView) -> None:
     }
 
 
+def _blanket(current: DraftView, status: str) -> dict[int, str]:
+    """Everyone marked `status`, except that an informed absence stays absent until the teacher names the student."""
+    return {s.id: ABSENT if s.id in current.informed else status for s in current.roster}
+
+
 def apply_statement(session: Session, draft: m.AttendanceDraft, statement: AttendanceStatement) -> DraftView:
     """Fold what the teacher said into the draft. A first list implies the rest ("only John came" = the others
     were absent); once everyone is marked, names only change those students ("Sarah was also present")."""
     current = view(session, draft)
     entries = roster_entries(current.roster)
-    first_word = not current.marks
+    first_word = not set(current.marks) - current.informed
     if statement.everyone in (PRESENT, ABSENT):
-        current.marks = {s.id: statement.everyone for s in current.roster}
+        current.marks = _blanket(current, statement.everyone)
     elif first_word and statement.present and not statement.absent:
-        current.marks = {s.id: ABSENT for s in current.roster}
+        current.marks = _blanket(current, ABSENT)
     elif first_word and statement.absent and not statement.present:
-        current.marks = {s.id: PRESENT for s in current.roster}
+        current.marks = _blanket(current, PRESENT)
     current.unknown = []
     for status, names in ((PRESENT, statement.present), (ABSENT, statement.absent)):
         for name in names:
@@ -485,6 +497,8 @@ def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
             )
         else:
             record.status, record.marked_by, record.source = status, actor.split(":")[-1], "whatsapp"
+    if not makeup:
+        absences.link_informed_records(session, batch.id, draft.attendance_date)
     after = {s.enrollment_id: current.marks[s.id] for s in current.roster}
     record_change(
         session,
@@ -523,7 +537,8 @@ def summary_text(current: DraftView, saved: dict[int, str] | None = None) -> str
     for student in current.roster:
         mark = current.marks.get(student.id)
         symbol = {"present": "✓", "absent": "✗"}.get(mark or "", "?")
-        lines.append(f"{symbol} {student.name}")
+        informed = " (informed)" if mark == ABSENT and student.id in current.informed else ""
+        lines.append(f"{symbol} {student.name}{informed}")
     present, absent = current.counts()
     lines.append(f"\n{present} present, {absent} absent.")
     if saved:

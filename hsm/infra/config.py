@@ -39,7 +39,6 @@ DEFAULT_RETENTION_DAYS = 90
 DEFAULT_FEE_REMINDER_DAYS = (3,)
 DEFAULT_FEE_REMINDER_HOURS = (time(9, 0), time(20, 0))
 DEFAULT_CLASS_REMINDER_MINUTES = 30
-DEFAULT_TEACHER_CORRECTION_DAYS = 7
 DEFAULT_BROADCAST_RATE_PER_S = 80.0  # Meta's default throughput
 DEFAULT_RAZORPAY_BASE_URL = "https://api.razorpay.com"
 DEFAULT_SMTP_PORT = 587
@@ -244,14 +243,15 @@ class Reminders(Section):
 
 @dataclass(frozen=True)
 class Attendance(Section):
-    """How many days back a teacher may correct their own classes (the office may correct any)."""
+    """Days a teacher may correct their own classes back; whether families are told of an absence without notice."""
 
-    VARIABLES = ("HSM_TEACHER_CORRECTION_DAYS",)
-    teacher_correction_days: int = DEFAULT_TEACHER_CORRECTION_DAYS
+    VARIABLES = ("HSM_TEACHER_CORRECTION_DAYS", "HSM_ABSENCE_ALERTS")
+    teacher_correction_days: int = 7
+    absence_alerts: bool = True
 
     @classmethod
     def read(cls, env: Variables) -> Attendance:
-        return cls(teacher_correction_days=env.number("HSM_TEACHER_CORRECTION_DAYS", DEFAULT_TEACHER_CORRECTION_DAYS))
+        return cls(env.number("HSM_TEACHER_CORRECTION_DAYS", 7), env.flag("HSM_ABSENCE_ALERTS", True))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ is re-exported here, so callers write `from hsm.infra import models as m` and `m
 
 from __future__ import annotations
 
+from hsm.infra.models.absences import REPORTER_ROLES, AbsenceAlert, AbsenceNotice
 from hsm.infra.models.base import NAMING_CONVENTION, PHONE, ROLES, WA_ADDRESS, Base, TimestampMixin, mapper_registry
 from hsm.infra.models.classes import (
     ATTENDANCE_STATUSES,
@@ -86,6 +87,9 @@ __all__ = [
     "ATTENDANCE_STATUSES",
     "AttendanceRecord",
     "TeacherLeave",
+    "REPORTER_ROLES",
+    "AbsenceNotice",
+    "AbsenceAlert",
     "Payment",
     "IssuedPaymentLink",
     "LEAD_STATUSES",

@@ -101,6 +101,8 @@ class AttendanceRecord(TimestampMixin, Base):
     is_makeup = Column(Boolean, nullable=False, default=False)
     marked_by = Column(String(40))  # teacher employee_id, admin code, or "import"
     source = Column(String(20), nullable=False, default="whatsapp")
+    # an absence the family told us of beforehand (hsm.classes.absences): an informed absence
+    absence_notice_id = Column(ForeignKey("absence_notices.id", ondelete="SET NULL"), index=True)
     student = relationship("Student")
     batch = relationship("Batch")
 

@@ -22,6 +22,7 @@ GET  /api/admin/leads/{id}              one lead and its history
 POST /api/admin/leads/{id}/move         move a lead along the pipeline (reopening: admin only)
 POST /api/admin/leads/{id}/convert      admit the student a lead asked for; the lead becomes enrolled
 POST /api/admin/students                admit a student: student, guardian and enrollment (admissions)
+GET  /api/admin/absences                families' notices of a missed class, alerts of absences without (?from=&to=)
 GET  /api/admin/closures                the office's closures (paginated; ?from=&to=&include_cancelled=)
 POST /api/admin/closures                close days, whole school or batches; families told once (admin only)
 POST /api/admin/closures/{id}/cancel    reopen them; families who were told are told (admin only)
@@ -44,6 +45,7 @@ from typing import Any
 from aiohttp import web
 
 from hsm.infra.config import get_settings
+from hsm.office.admin_api.absences import get_absences
 from hsm.office.admin_api.admissions import post_student
 from hsm.office.admin_api.auth import ConfigurationError, auth_middleware, jwt_secret, public
 from hsm.office.admin_api.broadcasts import get_broadcast, post_broadcast
@@ -122,6 +124,7 @@ def create_admin_app(
     app.router.add_post(f"{ADMIN_PREFIX}/leads/{{lead_id}}/move", post_move)
     app.router.add_post(f"{ADMIN_PREFIX}/leads/{{lead_id}}/convert", post_convert)
     app.router.add_post(f"{ADMIN_PREFIX}/students", post_student)
+    app.router.add_get(f"{ADMIN_PREFIX}/absences", get_absences, allow_head=False)
     app.router.add_get(f"{ADMIN_PREFIX}/closures", get_closures, allow_head=False)
     app.router.add_post(f"{ADMIN_PREFIX}/closures", post_closure)
     app.router.add_post(f"{ADMIN_PREFIX}/closures/{{closure_id}}/cancel", post_closure_cancel)
