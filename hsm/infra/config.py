@@ -40,6 +40,9 @@ DEFAULT_FEE_REMINDER_DAYS = (3,)
 DEFAULT_FEE_REMINDER_HOURS = (time(9, 0), time(20, 0))
 DEFAULT_CLASS_REMINDER_MINUTES = 30
 DEFAULT_TEACHER_CORRECTION_DAYS = 7
+DEFAULT_MAKEUP_NOTICE_HOURS = 4.0
+DEFAULT_MAKEUP_CREDIT_DAYS = 30
+DEFAULT_MAKEUP_CREDITS_PER_MONTH = 2
 DEFAULT_BROADCAST_RATE_PER_S = 80.0  # Meta's default throughput
 DEFAULT_RAZORPAY_BASE_URL = "https://api.razorpay.com"
 DEFAULT_SMTP_PORT = 587
@@ -252,6 +255,37 @@ class Attendance(Section):
     @classmethod
     def read(cls, env: Variables) -> Attendance:
         return cls(teacher_correction_days=env.number("HSM_TEACHER_CORRECTION_DAYS", DEFAULT_TEACHER_CORRECTION_DAYS))
+
+
+@dataclass(frozen=True)
+class Makeups(Section):
+    """The school's makeup policy (hsm.classes.makeups): a class missed with notice at least `notice_hours` before
+    it starts earns a credit, usable for `credit_days` days after the missed class, at most `credits_per_month`
+    credits for missed classes in one calendar month."""
+
+    VARIABLES = ("HSM_MAKEUP_NOTICE_HOURS", "HSM_MAKEUP_CREDIT_DAYS", "HSM_MAKEUP_CREDITS_PER_MONTH")
+    notice_hours: float = DEFAULT_MAKEUP_NOTICE_HOURS
+    credit_days: int = DEFAULT_MAKEUP_CREDIT_DAYS
+    credits_per_month: int = DEFAULT_MAKEUP_CREDITS_PER_MONTH
+
+    @classmethod
+    def read(cls, env: Variables) -> Makeups:
+        return cls(
+            notice_hours=env.number(
+                "HSM_MAKEUP_NOTICE_HOURS",
+                DEFAULT_MAKEUP_NOTICE_HOURS,
+                float,
+                what="a number of hours",
+                minimum=0.0,
+                maximum=720.0,
+            ),
+            credit_days=env.number(
+                "HSM_MAKEUP_CREDIT_DAYS", DEFAULT_MAKEUP_CREDIT_DAYS, what="a whole number of days", minimum=1
+            ),
+            credits_per_month=env.number(
+                "HSM_MAKEUP_CREDITS_PER_MONTH", DEFAULT_MAKEUP_CREDITS_PER_MONTH, minimum=0, maximum=31
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -507,6 +541,7 @@ class Settings:
     retention = _Current(Retention)
     reminders = _Current(Reminders)
     attendance = _Current(Attendance)
+    makeups = _Current(Makeups)
     broadcast = _Current(Broadcast)
     payments = _Current(Payments)
     linking = _Current(Linking)
