@@ -25,25 +25,17 @@ from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.outreach.notices import Notice
 from hsm.people.identity import Identity, students_for
+from hsm.whatsapp.render import ListRow
 
 BOOK, CANCEL = "book_makeup", "cancel_makeup"
 MAX_ROWS = 10
 
 
 @dataclass(frozen=True)
-class Row:
-    """One row of a WhatsApp list: a title (at most 24 characters), a description and the payload a tap sends."""
-
-    title: str
-    description: str
-    payload: str
-
-
-@dataclass(frozen=True)
 class Reply:
     text: str
     buttons: list[dict] = field(default_factory=list)  # {"title", "payload"}
-    rows: list[Row] = field(default_factory=list)
+    rows: list[ListRow] = field(default_factory=list)  # a WhatsApp list
     notices: list[Notice] = field(default_factory=list)
 
 
@@ -78,7 +70,7 @@ def offer(session: Session, identity: Identity, child_name: str | None, now: dat
     today = now.astimezone(clock.school_timezone()).date()
     with_credit = [(s, credits[0]) for s in students if (credits := open_credits(session, s.id, today))]
     if not with_credit:
-        return Reply(f"{_names(students)} has no makeup credit to use right now. {Policy.current().text}")
+        return Reply(f"There is no makeup credit to use right now for {_names(students)}. {Policy.current().text}")
     if len(with_credit) > 1:
         return Reply(
             "Which child is the makeup for?",
@@ -94,7 +86,7 @@ def offer(session: Session, identity: Identity, child_name: str | None, now: dat
             "the next two weeks. Please ask again in a few days, or call the office."
         )
     rows = [
-        Row(s.title, s.description, payload(BOOK, makeup_slot=f"{credit.id}:{s.batch.code}:{s.class_date}"))
+        ListRow(s.title, payload(BOOK, makeup_slot=f"{credit.id}:{s.batch.code}:{s.class_date}"), s.description)
         for s in slots
     ]
     return Reply(
@@ -144,7 +136,7 @@ def cancel(
     if booking_id is not None:
         bookings = [b for b in bookings if str(b.id) == str(booking_id)]
     if not bookings:
-        return Reply(f"{_names(students)} has no makeup class booked.")
+        return Reply(f"No makeup class is booked for {_names(students)}.")
     if len(bookings) > 1:
         return Reply(
             "Which makeup class should I cancel?",
