@@ -1,5 +1,6 @@
 """Attendance (UC-1): which class the teacher means, the draft in `attendance_drafts`, names matched against that
-batch's roster, and saving exactly once (re-marking corrects balances instead of counting twice); makeup classes.
+batch's roster (with the makeups booked into that day's class), and saving exactly once (re-marking corrects
+balances instead of counting twice); makeup classes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from hsm.classes import absences, closures
 from hsm.classes.attendance_text import AttendanceStatement
+from hsm.classes.makeup_slots import booked_students
 from hsm.classes.roster_match import NameMatch, RosterEntry, match_name
 from hsm.classes.schedule import ClassMeeting, batch_roster, teacher_classes_on
 from hsm.infra import clock
@@ -167,6 +169,7 @@ class DraftView:
     pending: list[dict] = field(default_factory=list)  # {"query", "status", "candidates": [student ids]}
     unknown: list[str] = field(default_factory=list)
     informed: set[int] = field(default_factory=set)  # absent with notice (hsm.classes.absences): pre-marked absent
+    guests: frozenset[int] = frozenset()  # students booked into this class as a makeup (hsm.classes.makeup_bookings)
 
     @property
     def complete(self) -> bool:
@@ -252,18 +255,22 @@ def view(session: Session, draft: m.AttendanceDraft) -> DraftView:
         ids = [int(i) for i in data.get("marks", {})]
         roster = [session.get(m.Student, i) for i in ids]
         label = f"makeup in {label}"
+        guests: list[m.Student] = []
     else:
         roster = batch_roster(session, draft.batch_id)
+        enrolled = {s.id for s in roster}
+        guests = [s for s in booked_students(session, draft.batch_id, draft.attendance_date) if s.id not in enrolled]
     informed = {int(i) for i in data.get("informed", [])} & {s.id for s in roster}
     marks = {int(k): v for k, v in data.get("marks", {}).items()}
     return DraftView(
         draft,
         label,
-        roster,
+        roster + guests,
         {**{i: ABSENT for i in informed}, **marks},
         list(data.get("pending", [])),
         list(data.get("unknown", [])),
         informed,
+        frozenset(s.id for s in guests),
     )
 
 
@@ -453,7 +460,7 @@ def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
         return SaveResult(current.meeting_label, present, absent, replaced=False, already_saved=True)
 
     batch = session.get(m.Batch, draft.batch_id)
-    makeup = bool((draft.parsed_data or {}).get("makeup"))
+    makeup_draft = bool((draft.parsed_data or {}).get("makeup"))
     before: dict[str, str] = {}
     empty: list[str] = []
     for student in current.roster:
@@ -472,6 +479,7 @@ def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
             before[student.enrollment_id] = previous
         if previous == status:
             continue
+        makeup = makeup_draft or student.id in current.guests  # a class taken from their own batch's balance
         enrollment = _enrollment_for(session, student.id, batch, makeup)
         if makeup:
             _flag_makeup(session, actor, batch, draft.attendance_date, student, enrollment, status)
@@ -538,7 +546,8 @@ def summary_text(current: DraftView, saved: dict[int, str] | None = None) -> str
         mark = current.marks.get(student.id)
         symbol = {"present": "✓", "absent": "✗"}.get(mark or "", "?")
         informed = " (informed)" if mark == ABSENT and student.id in current.informed else ""
-        lines.append(f"{symbol} {student.name}{informed}")
+        makeup = " (makeup)" if student.id in current.guests else ""
+        lines.append(f"{symbol} {student.name}{informed}{makeup}")
     present, absent = current.counts()
     lines.append(f"\n{present} present, {absent} absent.")
     if saved:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Generic
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hsm.infra.settings_classes import Attendance, Makeups
 from hsm.infra.settings_values import (
     S,
     Section,
@@ -239,19 +240,6 @@ class Reminders(Section):
                 minimum=1,
             ),
         )
-
-
-@dataclass(frozen=True)
-class Attendance(Section):
-    """Days a teacher may correct their own classes back; whether families are told of an absence without notice."""
-
-    VARIABLES = ("HSM_TEACHER_CORRECTION_DAYS", "HSM_ABSENCE_ALERTS")
-    teacher_correction_days: int = 7
-    absence_alerts: bool = True
-
-    @classmethod
-    def read(cls, env: Variables) -> Attendance:
-        return cls(env.number("HSM_TEACHER_CORRECTION_DAYS", 7), env.flag("HSM_ABSENCE_ALERTS", True))
 
 
 @dataclass(frozen=True)
@@ -508,6 +496,7 @@ class Settings:
     retention = _Current(Retention)
     reminders = _Current(Reminders)
     attendance = _Current(Attendance)
+    makeups = _Current(Makeups)
     broadcast = _Current(Broadcast)
     payments = _Current(Payments)
     linking = _Current(Linking)

@@ -40,6 +40,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "payment_status": _FAMILY,
     "request_payment_link": _FAMILY,
     "absence_notice": _FAMILY,
+    "makeup": _FAMILY,  # booking and cancelling makeup classes with a credit
     # teachers
     "mark_attendance": _TEACHER,
     "teacher_schedule": _TEACHER,
@@ -82,6 +83,8 @@ INTENT_CAPABILITIES: dict[str, tuple[str, ...]] = {
     "inform_attendance": ("mark_attendance", "attendance_override"),
     "student_info": ("student_info",),
     "broadcast": ("broadcast",),
+    "book_makeup": ("makeup",),
+    "cancel_makeup": ("makeup",),
 }
 
 _HELP = " Type 'help' to see what I can do for you."
@@ -92,6 +95,7 @@ _REFUSALS: dict[str, str] = {
     "payment_status": _FAMILY_REPLY,
     "request_payment_link": _FAMILY_REPLY,
     "absence_notice": _FAMILY_REPLY,
+    "makeup": _FAMILY_REPLY,
     "mark_attendance": "Only teachers can mark attendance." + _HELP,
     "teacher_schedule": "Only teachers have a teaching schedule here." + _HELP,
     "report_leave": "Only teachers can report leave here." + _HELP,

@@ -93,6 +93,34 @@ def _list(body: str, options: list[Option]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ListRow:
+    """A list row with a description of its own (`render_list`)."""
+
+    title: str
+    payload: str
+    description: str = ""
+
+
+def render_list(body: str, rows: list[ListRow]) -> dict[str, Any]:
+    """An interactive list message: the first 10 rows, titles and descriptions cut to Meta's limits, the payload as
+    each row's id (it reaches Rasa as is when tapped)."""
+    items = []
+    for row in rows[:MAX_ROWS]:
+        item = {"id": row.payload[:REPLY_ID_LIMIT], "title": row.title[:ROW_TITLE_LIMIT]}
+        if row.description:
+            item["description"] = row.description[:ROW_DESCRIPTION_LIMIT]
+        items.append(item)
+    return {
+        "type": "interactive",
+        "interactive": {
+            "type": "list",
+            "body": {"text": body[:INTERACTIVE_BODY_LIMIT]},
+            "action": {"button": LIST_BUTTON_LABEL, "sections": [{"title": "Options", "rows": items}]},
+        },
+    }
+
+
 def _numbered(body: str, options: list[Option]) -> str:
     lines = [f"{i}. {o.title}" for i, o in enumerate(options, start=1)]
     return f"{body}\n\n" + "\n".join(lines) + "\n\nReply with a number."

@@ -37,6 +37,7 @@ EXPECTED: dict[str, set[str]] = {
     "payment_status": FAMILY,
     "request_payment_link": FAMILY,
     "absence_notice": FAMILY,
+    "makeup": FAMILY,
     "mark_attendance": {"teacher"},
     "teacher_schedule": {"teacher"},
     "report_leave": {"teacher"},
@@ -77,6 +78,8 @@ EXPECTED_INTENTS: dict[str, tuple[str | None, ...]] = {
     "inform_attendance": ("attendance_override", "mark_attendance", None, None, None),
     "student_info": ("student_info", None, None, None, None),
     "broadcast": ("broadcast", None, None, None, None),
+    "book_makeup": (None, None, "makeup", "makeup", None),
+    "cancel_makeup": (None, None, "makeup", "makeup", None),
 }
 
 MATRIX = list(product(sorted(ALL), sorted(EXPECTED)))

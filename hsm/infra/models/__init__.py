@@ -2,8 +2,8 @@
 
 Integer surrogate keys everywhere (portable between SQLite and PostgreSQL); business keys (`enrollment_id`,
 `employee_id`, course and batch `code`, WhatsApp message id) are unique columns. Timestamps are stored in UTC.
-One module per concern (`base`, `school`, `people`, `classes`, `money`, `outreach`, `whatsapp`, `office`); every name
-is re-exported here, so callers write `from hsm.infra import models as m` and `m.Student`.
+One module per concern (`base`, `school`, `people`, `classes`, `makeups`, `money`, `outreach`, `whatsapp`,
+`office`); every name is re-exported here, so callers write `from hsm.infra import models as m` and `m.Student`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from hsm.infra.models.classes import (
     Enrollment,
     TeacherLeave,
 )
+from hsm.infra.models.makeups import BOOKING_STATUSES, CREDIT_STATUSES, MakeupBooking, MakeupCredit
 from hsm.infra.models.money import IssuedPaymentLink, Payment
 from hsm.infra.models.office import (
     API_ROLES,
@@ -90,6 +91,10 @@ __all__ = [
     "REPORTER_ROLES",
     "AbsenceNotice",
     "AbsenceAlert",
+    "CREDIT_STATUSES",
+    "BOOKING_STATUSES",
+    "MakeupCredit",
+    "MakeupBooking",
     "Payment",
     "IssuedPaymentLink",
     "LEAD_STATUSES",
