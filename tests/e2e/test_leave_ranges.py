@@ -101,3 +101,19 @@ def test_a_day_not_on_leave_or_gone_by_gets_a_clear_answer(stack):
     assert "Mon, Nov 30 has already passed, so that leave can't be taken back." in gone
     assert set(told(stack, after)) == set()
     assert leave_rows(stack) == {THURSDAY: "approved", FRIDAY: "withdrawn", SATURDAY: "approved"}
+
+
+def test_a_range_without_classes_says_so_and_a_range_too_long_is_refused(stack):
+    rahul = Teacher(stack)  # Mr. Rahul teaches on Tuesdays and Thursdays
+    review = rahul.say("I'll be on leave on friday and saturday, travelling")
+    assert "Leave on Friday, Dec 4 and Saturday, Dec 5 (travelling). You have no classes to cancel:" in review
+    assert "Fri, Dec 4: no classes to cancel\nSat, Dec 5: no classes to cancel" in review
+    assert "Record it anyway?" in review
+    rahul.say("no")
+    too_long = rahul.say("I am on leave from 1st to 20th Jan", expect=2)
+    assert "That's 20 days (Fri, Jan 1 to Wed, Jan 20). I can record leave of up to 14 days at a time here" in too_long
+    assert "Which day(s) will you be on leave?" in too_long
+    rahul.say("cancel")
+    with session_scope(stack.database_url) as s:
+        rows = s.execute(select(m.TeacherLeave).join(m.Teacher).where(m.Teacher.employee_id == "T-101")).all()
+        assert rows == []
