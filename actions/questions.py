@@ -30,7 +30,9 @@ class Question:
 
 
 QUESTIONS: dict[str, Question] = {
-    "leave_date": Question("report_leave", "Which day will you be on leave? (e.g. 'tomorrow', 'Friday', '3 Dec')"),
+    "leave_date": Question(
+        "report_leave", "Which day(s) will you be on leave? (e.g. 'tomorrow', 'Friday', '3 Dec', '3rd to 5th Dec')"
+    ),
     "leave_reason": Question("report_leave", "What's the reason? (Say 'skip' if you'd rather not say.)"),
     "enroll_age": Question("enrollment_inquiry", "How old is the student?"),
     "enroll_level": Question("enrollment_inquiry", "What's their experience level?", tuple(LEVEL_BUTTONS)),

@@ -1,9 +1,9 @@
-"""Teacher leave (UC-3): which classes a day's leave cancels, recording it once, and whom to tell.
+"""Teacher leave (UC-3): which classes a leave of one or more days cancels, recording it once, and whom to tell.
 
-`plan_leave` is the read-only preview ("you have 2 classes that day, shall I cancel them?"); `record_leave` writes
-the leave (idempotent on teacher + date), an audit row, and returns the WhatsApp notices to send: one per active
-admin, and one per affected student family (the student's own phone, else each guardian; one message per phone
-even when it covers several children or classes). Sending is the caller's job; nothing here talks to WhatsApp.
+`plan_leave_days` is the read-only preview ("you have 2 classes on Friday and 1 on Saturday, shall I cancel
+them?"); `record_leave_days` writes one `teacher_leaves` row per day (idempotent on teacher + date) with its audit
+row, and returns the WhatsApp notices to send, once for the whole leave (hsm.classes.leave_notices). Sending is the
+caller's job; nothing here talks to WhatsApp. Taking leave back is hsm.classes.leave_withdraw.
 """
 
 from __future__ import annotations
@@ -13,23 +13,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from hsm.classes import schedule
-from hsm.classes.dates import day_label, parse_date, short_day_label, time_label
+from hsm.classes.dates import parse_date, short_day_label
+from hsm.classes.leave_notices import leave_notices
 from hsm.classes.schedule import ClassMeeting
-from hsm.classes.teacher_day import roster_sizes, students_label
 from hsm.infra import clock
 from hsm.infra import models as m
-from hsm.outreach.notices import Notice, office_admins
+from hsm.outreach.notices import Notice
 from hsm.records.changes import record_change
 
 MAX_DAYS_AHEAD = 90
+MAX_LEAVE_DAYS = 14  # one leave in chat spans at most this many days, first to last; longer goes to the office
 MAX_REASON_CHARS = 500
 APPROVED = "approved"
 WITHDRAWN = "withdrawn"  # a withdrawn leave no longer cancels classes (see schedule._leaves)
-CLASS_CANCELLED_TEMPLATE = "class_cancelled"  # {{1}} recipient, {{2}} student, {{3}} class, {{4}} day, {{5}} time
-TEACHER_LEAVE_TEMPLATE = "teacher_leave"  # {{1}} teacher, {{2}} employee id, {{3}} day, {{4}} reason, {{5}} classes
 
 
 class LeaveError(ValueError):
@@ -49,7 +48,7 @@ class LeavePlan:
 # ----------------------------------------------------------------------------------------------- planning
 
 
-def _teacher(session: Session, teacher_id: int) -> m.Teacher:
+def active_teacher(session: Session, teacher_id: int) -> m.Teacher:
     teacher = session.get(m.Teacher, teacher_id)
     if teacher is None or not teacher.active:
         raise LeaveError("I couldn't find your teacher record, so I can't record leave. Please contact the office.")
@@ -77,10 +76,25 @@ def check_leave_date(leave_date: date, today: date) -> None:
         )
 
 
-def date_problem(leave_date: date, today: date) -> str | None:
-    """Why leave cannot be taken that day, in the teacher's words; None when it can."""
+def check_leave_days(days: list[date], today: date) -> None:
+    """Refuse no days, days gone, days too far ahead, and a leave spanning more than MAX_LEAVE_DAYS (LeaveError)."""
+    if not days:
+        raise LeaveError("I couldn't read a date there. Try 'tomorrow', 'Friday', '3 Dec' or '3rd to 5th Dec'.")
+    first, last = min(days), max(days)
+    span = (last - first).days + 1
+    if span > MAX_LEAVE_DAYS:
+        raise LeaveError(
+            f"That's {span} days ({short_day_label(first)} to {short_day_label(last)}). I can record leave of up "
+            f"to {MAX_LEAVE_DAYS} days at a time here; for a longer leave, please contact the office."
+        )
+    check_leave_date(first, today)
+    check_leave_date(last, today)
+
+
+def days_problem(days: list[date], today: date) -> str | None:
+    """Why leave cannot be taken on those days, in the teacher's words; None when it can."""
     try:
-        check_leave_date(leave_date, today)
+        check_leave_days(days, today)
     except LeaveError as error:
         return str(error)
     return None
@@ -122,7 +136,7 @@ def reason_in(text: str) -> str | None:
 
 
 def employee_id(session: Session, teacher_id: int) -> str:
-    return _teacher(session, teacher_id).employee_id
+    return active_teacher(session, teacher_id).employee_id
 
 
 def _clean_reason(reason: str | None) -> str | None:
@@ -146,7 +160,7 @@ def plan_leave(session: Session, teacher_id: int, leave_date: date, reason: str 
     that is under way.
     """
     leave_date = _as_date(leave_date)
-    _teacher(session, teacher_id)
+    active_teacher(session, teacher_id)
     now = clock.now()
     check_leave_date(leave_date, now.date())
     row = _leave_row(session, teacher_id, leave_date)
@@ -166,10 +180,17 @@ def plan_leave(session: Session, teacher_id: int, leave_date: date, reason: str 
     )
 
 
+def plan_leave_days(session: Session, teacher_id: int, days: list[date], reason: str | None) -> list[LeavePlan]:
+    """`plan_leave` for each day of a leave, in date order. Raises LeaveError as `check_leave_days` does."""
+    days = sorted({_as_date(day) for day in days})
+    check_leave_days(days, clock.today())
+    return [plan_leave(session, teacher_id, day, reason) for day in days]
+
+
 # ----------------------------------------------------------------------------------------------- recording
 
 
-def _snapshot(row: m.TeacherLeave, teacher: m.Teacher, affected: list[ClassMeeting] | None = None) -> dict:
+def snapshot(row: m.TeacherLeave, teacher: m.Teacher, affected: list[ClassMeeting] | None = None) -> dict:
     data = {
         "teacher": teacher.employee_id,
         "leave_date": row.leave_date.isoformat(),
@@ -214,153 +235,64 @@ def _update_reason(session: Session, row: m.TeacherLeave, teacher: m.Teacher, re
     """A repeated report only refreshes the reason (when one is given and it differs)."""
     if reason is None or reason == row.reason:
         return
-    before = _snapshot(row, teacher)
+    before = snapshot(row, teacher)
     row.reason = reason
     session.flush()
-    _audit(session, actor, "leave.updated", row, before, _snapshot(row, teacher))
+    _audit(session, actor, "leave.updated", row, before, snapshot(row, teacher))
     session.flush()
+
+
+def _record_day(session: Session, teacher: m.Teacher, plan: LeavePlan, actor: str) -> tuple[m.TeacherLeave, bool]:
+    """Record one day of leave with its audit row; True when it is new (False: already on leave, reason refreshed)."""
+    row = _leave_row(session, teacher.id, plan.leave_date)
+    if row is not None and row.status != WITHDRAWN:
+        _update_reason(session, row, teacher, plan.reason, actor)
+        return row, False
+    if row is None:
+        inserted = _insert_leave(session, plan)
+        row = _leave_row(session, teacher.id, plan.leave_date)
+        assert row is not None  # inserted just now, by this request or another
+        if not inserted:  # another request recorded it between our read and our insert
+            _update_reason(session, row, teacher, plan.reason, actor)
+            return row, False
+        before = None
+    else:  # a withdrawn leave reported again is a new leave
+        before = snapshot(row, teacher)
+        row.status, row.reason = APPROVED, plan.reason
+        session.flush()
+    _audit(session, actor, "leave.recorded", row, before, snapshot(row, teacher, plan.affected))
+    session.flush()
+    return row, True
+
+
+def record_leave_days(
+    session: Session, teacher_id: int, days: list[date], reason: str | None, actor: str
+) -> tuple[list[m.TeacherLeave], list[Notice]]:
+    """Record the teacher's leave on every one of `days` and return the notices to send: one set for the whole
+    leave, covering the days newly on leave (none when every day was already recorded).
+
+    `actor` is who asked, for the audit trail: "teacher:T-101", "admin:ADM-1". Raises LeaveError as
+    `check_leave_days` does. Only flushes: the caller's transaction commits.
+    """
+    if not actor:
+        raise ValueError("record_leave needs an actor for the audit log")
+    plans = plan_leave_days(session, teacher_id, days, reason)
+    teacher = active_teacher(session, teacher_id)
+    rows, new = [], []
+    for plan in plans:
+        row, added = _record_day(session, teacher, plan, actor)
+        rows.append(row)
+        if added:
+            new.append(plan)
+    if not new:
+        return rows, []
+    affected = [meeting for plan in new for meeting in plan.affected]
+    return rows, leave_notices(session, teacher, [plan.leave_date for plan in new], plans[0].reason, affected)
 
 
 def record_leave(
     session: Session, teacher_id: int, leave_date: date, reason: str | None, actor: str
 ) -> tuple[m.TeacherLeave, list[Notice]]:
-    """Record the teacher's leave and return the notices to send (none when the leave was already recorded).
-
-    `actor` is who asked, for the audit trail: "teacher:T-101", "admin:ADM-1". Raises LeaveError for a day in the
-    past or more than MAX_DAYS_AHEAD days ahead. Only flushes: the caller's transaction commits.
-    """
-    if not actor:
-        raise ValueError("record_leave needs an actor for the audit log")
-    plan = plan_leave(session, teacher_id, leave_date, reason)
-    teacher = _teacher(session, teacher_id)
-    row = _leave_row(session, teacher_id, plan.leave_date)
-    if row is not None and row.status != WITHDRAWN:
-        _update_reason(session, row, teacher, plan.reason, actor)
-        return row, []
-    if row is None:
-        inserted = _insert_leave(session, plan)
-        row = _leave_row(session, teacher_id, plan.leave_date)
-        assert row is not None  # inserted just now, by this request or another
-        if not inserted:  # another request recorded it between our read and our insert
-            _update_reason(session, row, teacher, plan.reason, actor)
-            return row, []
-        before = None
-    else:  # a withdrawn leave reported again is a new leave
-        before = _snapshot(row, teacher)
-        row.status, row.reason = APPROVED, plan.reason
-        session.flush()
-    _audit(session, actor, "leave.recorded", row, before, _snapshot(row, teacher, plan.affected))
-    session.flush()
-    return row, leave_notices(session, teacher, plan)
-
-
-# ----------------------------------------------------------------------------------------------- notices
-
-
-def _first_name(name: str) -> str:
-    parts = name.split()
-    return parts[0] if parts else name
-
-
-def _join(items: list[str]) -> str:
-    unique = list(dict.fromkeys(items))
-    return unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " and " + unique[-1]
-
-
-def _opted_out_phones(session: Session) -> set[str]:
-    return set(
-        session.execute(
-            select(m.WhatsAppSubscription.phone_number).where(m.WhatsAppSubscription.is_active.is_(False))
-        ).scalars()
-    )
-
-
-def _admin_notices(session: Session, teacher: m.Teacher, plan: LeavePlan, skip: set[str]) -> list[Notice]:
-    sizes = roster_sizes(session, plan.affected)
-    classes = [
-        f"{mt.batch.name} {time_label(mt.starts_at.time())} ({students_label(sizes[mt.batch.id])})"
-        for mt in plan.affected
-    ]
-    affected = ", ".join(classes) if classes else "none"
-    day = short_day_label(plan.leave_date)
-    reason = f" ({plan.reason})" if plan.reason else ""
-    text = f"{teacher.display_name} ({teacher.employee_id}) is on leave on {day}{reason}. " + (
-        f"Affected: {affected}." if classes else "No classes are affected."
-    )
-    params = (teacher.display_name, teacher.employee_id, day, plan.reason or "not given", affected)
-    return [
-        Notice(admin.phone, "admin", text, TEACHER_LEAVE_TEMPLATE, params)
-        for admin in office_admins(session)
-        if admin.phone not in skip
-    ]
-
-
-@dataclass
-class _Family:
-    """Everything one phone must be told: (student, meeting, is the student's own phone) per cancelled class."""
-
-    audience: str
-    name: str
-    items: list[tuple[m.Student, ClassMeeting, bool]]
-
-
-def _families(session: Session, plan: LeavePlan, skip: set[str]) -> dict[str, _Family]:
-    families: dict[str, _Family] = {}
-    for meeting in plan.affected:
-        for student in schedule.batch_roster(session, meeting.batch.id):  # active enrollments only
-            if student.phone:
-                targets = [(student.phone, "student", student.name)]
-            else:
-                links = session.execute(
-                    select(m.StudentGuardian)
-                    .join(m.Guardian, m.Guardian.id == m.StudentGuardian.guardian_id)
-                    .where(m.StudentGuardian.student_id == student.id, m.Guardian.active.is_(True))
-                    .options(selectinload(m.StudentGuardian.guardian))
-                ).scalars()
-                targets = sorted((link.guardian.phone, "guardian", link.guardian.name) for link in links)
-            for phone, audience, name in targets:
-                if not phone or phone in skip:
-                    continue
-                family = families.setdefault(phone, _Family(audience, name, []))
-                family.items.append((student, meeting, audience == "student"))
-    return families
-
-
-def _family_notice(phone: str, family: _Family, teacher: m.Teacher, leave_date: date) -> Notice:
-    day = day_label(leave_date)
-    greeting = _first_name(family.name)
-
-    def whose(student: m.Student, own: bool) -> str:
-        return "your" if own else f"{_first_name(student.name)}'s"
-
-    students = _join([_first_name(student.name) for student, _, _ in family.items])
-    classes = _join([meeting.batch.name for _, meeting, _ in family.items])
-    times = _join([time_label(meeting.starts_at.time()) for _, meeting, _ in family.items])
-    if len(family.items) == 1:
-        student, meeting, own = family.items[0]
-        text = (
-            f"Hi {greeting}, {whose(student, own)} {meeting.batch.name} class on {day} at {times} is cancelled: "
-            f"{teacher.display_name} is on leave. We'll let you know about a makeup class."
-        )
-    else:
-        listed = ", ".join(
-            f"{whose(student, own)} {meeting.batch.name} at {time_label(meeting.starts_at.time())}"
-            for student, meeting, own in family.items
-        )
-        text = (
-            f"Hi {greeting}, {teacher.display_name} is on leave on {day}, so these classes are cancelled: "
-            f"{listed}. We'll let you know about makeup classes."
-        )
-    audience = "student" if all(own for _, _, own in family.items) else "guardian"
-    return Notice(phone, audience, text, CLASS_CANCELLED_TEMPLATE, (greeting, students, classes, day, times))
-
-
-def leave_notices(session: Session, teacher: m.Teacher, plan: LeavePlan) -> list[Notice]:
-    """Admins first, then families in the order of their first cancelled class; opted-out numbers left out."""
-    skip = _opted_out_phones(session)
-    if teacher.phone:
-        skip.add(teacher.phone)  # the teacher reported it; they need no notice
-    notices = _admin_notices(session, teacher, plan, skip)
-    for phone, family in _families(session, plan, skip).items():
-        notices.append(_family_notice(phone, family, teacher, plan.leave_date))
-    return notices
+    """`record_leave_days` for one day: the row and the notices (none when the leave was already recorded)."""
+    rows, notices = record_leave_days(session, teacher_id, [leave_date], reason, actor)
+    return rows[0], notices

@@ -79,6 +79,7 @@ INTENT_CAPABILITIES: dict[str, tuple[str, ...]] = {
     "payment_status": ("payment_status",),
     "request_payment_link": ("request_payment_link",),
     "report_leave": ("report_leave", "absence_notice"),
+    "withdraw_leave": ("report_leave",),
     "mark_attendance": ("mark_attendance", "attendance_override"),
     "inform_attendance": ("mark_attendance", "attendance_override"),
     "student_info": ("student_info",),

@@ -74,6 +74,7 @@ EXPECTED_INTENTS: dict[str, tuple[str | None, ...]] = {
     "payment_status": (None, None, "payment_status", "payment_status", None),
     "request_payment_link": (None, None, "request_payment_link", "request_payment_link", None),
     "report_leave": (None, "report_leave", "absence_notice", "absence_notice", None),
+    "withdraw_leave": (None, "report_leave", None, None, None),
     "mark_attendance": ("attendance_override", "mark_attendance", None, None, None),
     "inform_attendance": ("attendance_override", "mark_attendance", None, None, None),
     "student_info": ("student_info", None, None, None, None),
