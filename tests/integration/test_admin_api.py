@@ -411,7 +411,7 @@ async def test_broadcast_is_queued_and_reports_progress(api):
         ({"recipient_type": "all_teachers", "template_name": "nope"}, 422, "unknown_template", "template_name"),
         (
             {"recipient_type": "all_teachers", "template_name": "class_reminder", "parameters": ["a"]},
-            422,
+            400,
             "wrong_parameter_count",
             "parameters",
         ),
@@ -436,6 +436,49 @@ async def test_broadcast_is_queued_and_reports_progress(api):
     )
     assert invalid["details"] == {"invalid": ["12345"]}
     assert len(queued) == 1
+
+
+NAMED = {
+    "recipient_name": "{name}",
+    "student_name": "your child",
+    "batch_name": "Tabla Beginner",
+    "class_day": "Sat, Dec 5",
+    "class_time": "4:00 PM",
+}
+
+
+@pytest.mark.asyncio
+async def test_broadcast_takes_the_templates_named_parameters(api):
+    client, _, queued = api
+    body = {"recipient_type": "batch", "batch_code": "TBL-BEG-SA16", "template_name": "class_cancelled"}
+    shuffled = dict(reversed(list(NAMED.items())))  # any order: they go out in the template's
+    answer = await client.post(f"{PREFIX}/broadcast", headers=ADMIN, json={**body, "parameters": shuffled})
+    assert answer.status == 202, await answer.text()
+    broadcast_id = (await answer.json())["broadcast_id"]
+    with session_scope() as session:
+        stored = session.get(m.Broadcast, broadcast_id).template_params
+    assert stored == ["{name}", "your child", "Tabla Beginner", "Sat, Dec 5", "4:00 PM"]
+
+    misnamed = {**{k: v for k, v in NAMED.items() if k != "student_name"}, "child_name": "your child"}
+    cases = [
+        (misnamed, "unknown_parameter", "parameters.child_name", "no parameter 'child_name'"),
+        (
+            {k: v for k, v in NAMED.items() if k != "class_time"},
+            "missing_parameter",
+            "parameters.class_time",
+            "class_time",
+        ),
+        ({**NAMED, "class_day": " "}, "invalid_parameter", "parameters.class_day", "non-empty"),
+        ({**NAMED, "class_day": 5}, "invalid_field", "parameters", "object of strings"),
+        (["{name}", "your child"], "wrong_parameter_count", "parameters", "takes 5 parameters"),
+    ]
+    for parameters, code, field, said in cases:
+        error = await error_of(
+            await client.post(f"{PREFIX}/broadcast", headers=ADMIN, json={**body, "parameters": parameters}), 400
+        )
+        assert (error["code"], error.get("field")) == (code, field), (parameters, error)
+        assert said in error["message"], error
+    assert queued == [broadcast_id]
 
 
 # ------------------------------------------------------------------------------------------------ sessions, messages
