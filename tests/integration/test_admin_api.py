@@ -310,7 +310,7 @@ async def test_send_text_and_templates(api):
             "template": {
                 "name": "payment_reminder",
                 "language": {"code": "en"},
-                "parameters": ["Susan", "2000", "Guitar", "Tue, Dec 8"],
+                "parameters": ["Susan", "monthly", "2000", "Guitar", "Tue, Dec 8"],
             },
         },
     )
