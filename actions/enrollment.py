@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from actions.common import GuardedAction, entity, in_session, user_text
 from actions.texts import NO_CALL_TEXT
 from hsm.infra import models as m
-from hsm.outreach import enrollment
+from hsm.outreach import enquiry, enrollment
 from hsm.outreach.notify import deliver
 
-ENROLL_SLOTS = ("enroll_course", "enroll_age", "enroll_level", "enroll_preference", "enroll_step")
+ENROLL_SLOTS = ("enroll_course", "enroll_age", "enroll_level", "enroll_preference", "enroll_for", "enroll_step")
 ANY_TIME = {"any", "anything", "any time", "anytime", "no preference", "flexible", "whatever", "all"}
 NOT_APPLICABLE = "n/a"
 
@@ -31,15 +31,17 @@ def _start(session: Session, tracker: Tracker) -> tuple[list[str], list[EventTyp
             return [enrollment.unknown_course_text(session, course_text)], _done()
         courses = session.execute(select(m.Course.name).order_by(m.Course.id)).scalars().all()
         return [f"We teach {', '.join(courses)}. Which course are you interested in?"], _done()
-    age = enrollment.parse_age(text)
-    level = entity(tracker, "level")
+    said = enquiry.read_enquiry(text)  # everything the message already says: the form asks only the rest
+    age = said.age
+    level = entity(tracker, "level") or said.level
     messages = [enrollment.course_info_text(info)]
     events = [
         SlotSet("enroll_step", None),
         SlotSet("enroll_course", info.code),
         SlotSet("enroll_age", str(age) if age else None),
         SlotSet("enroll_level", enrollment.normalise_level(level) if level else None),
-        SlotSet("enroll_preference", None),
+        SlotSet("enroll_preference", said.preference),
+        SlotSet("enroll_for", said.lessons_for),
     ]
     if enrollment.age_check(info, age):  # the form's age validation says why; nothing more to ask
         events += [SlotSet("enroll_level", NOT_APPLICABLE), SlotSet("enroll_preference", NOT_APPLICABLE)]
@@ -78,7 +80,7 @@ class ValidateEnrollmentForm(FormValidationAction):
     ) -> dict[str, Any]:
         if value is None or value == NOT_APPLICABLE:  # None: set empty by action_enrollment_start, still to ask
             return {"enroll_age": value}
-        age = enrollment.parse_age(str(value))
+        age = enquiry.parse_age(str(value))
         if age is None:
             dispatcher.utter_message(text="Please tell me the age as a number, e.g. '8'.")
             return {"enroll_age": None}
@@ -167,6 +169,7 @@ class ActionEnrollmentLead(GuardedAction):
                 int(age) if age and age.isdigit() else None,
                 None if level == NOT_APPLICABLE else level,
                 None if preference in (NOT_APPLICABLE, None) else preference,
+                lessons_for=tracker.get_slot("enroll_for"),
             )
             return enrollment.lead_confirmation_text(row), notices
 

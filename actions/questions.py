@@ -18,6 +18,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import GuardedAction
+from hsm.outreach.enquiry import SELF
 
 LEVEL_BUTTONS = [{"title": level, "payload": level} for level in ("Beginner", "Intermediate", "Advanced")]
 
@@ -27,6 +28,7 @@ class Question:
     capability: str  # the capability of the form that asks (hsm.people.access.PERMISSIONS)
     text: str
     buttons: tuple[dict[str, str], ...] = ()
+    to_learner: str | None = None  # the question when the learner is writing (slot enroll_for = "self")
 
 
 QUESTIONS: dict[str, Question] = {
@@ -34,8 +36,10 @@ QUESTIONS: dict[str, Question] = {
         "report_leave", "Which day(s) will you be on leave? (e.g. 'tomorrow', 'Friday', '3 Dec', '3rd to 5th Dec')"
     ),
     "leave_reason": Question("report_leave", "What's the reason? (Say 'skip' if you'd rather not say.)"),
-    "enroll_age": Question("enrollment_inquiry", "How old is the student?"),
-    "enroll_level": Question("enrollment_inquiry", "What's their experience level?", tuple(LEVEL_BUTTONS)),
+    "enroll_age": Question("enrollment_inquiry", "How old is the student?", to_learner="How old are you?"),
+    "enroll_level": Question(
+        "enrollment_inquiry", "What's their experience level?", tuple(LEVEL_BUTTONS), "What's your experience level?"
+    ),
     "enroll_preference": Question(
         "enrollment_inquiry",
         "Which days or times suit you? (e.g. 'weekends', 'weekday evenings', 'after 5pm', or 'any')",
@@ -56,7 +60,10 @@ class AskForSlot(GuardedAction):
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         question = QUESTIONS[self.slot]
-        dispatcher.utter_message(text=question.text, buttons=list(question.buttons) or None)
+        learner = question.to_learner and tracker.get_slot("enroll_for") == SELF
+        dispatcher.utter_message(
+            text=question.to_learner if learner else question.text, buttons=list(question.buttons) or None
+        )
         return []
 
 

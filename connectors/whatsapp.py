@@ -27,7 +27,7 @@ from hsm.infra.config import check_settings_or_exit, get_settings
 from hsm.infra.db import session_scope
 from hsm.people.identity import identity_if_role_lost, role_of
 from hsm.rasa_glue import startup, stores, worker_agent
-from hsm.whatsapp import render
+from hsm.whatsapp import render, store
 from hsm.whatsapp.intake import IntakeWriter
 from hsm.whatsapp.payloads import InboundMessage, InvalidWebhook, parse_webhook
 from hsm.whatsapp.processing import ReplySender
@@ -130,9 +130,12 @@ class RasaDialogue:
         return (tracker.latest_message.intent or {}).get("name") if tracker.latest_message else None
 
 
-def role_now(sender_id: str, role: str | None) -> tuple[str, str | None] | None:
+def role_now(sender_id: str, role: str | None, since: float | None = None) -> tuple[str, str | None] | None:
     """The tracker store's check before each turn (`stores.RoleCheck`): None while the number still holds the
-    session's `role`, else its role and first name now (a teacher who left: ("prospect", None))."""
+    session's `role` and the office has not cleared its conversation after `since` (its last event), else its role
+    and first name now (a teacher who left: ("prospect", None))."""
+    if since is not None and store.cleared_after(sender_id, since):
+        role = None  # the office cleared it: a new session in whatever the number is now
     with session_scope() as session:
         who = identity_if_role_lost(session, sender_id, role)
     return None if who is None else (who.role, who.name.split()[0] if who.name else None)

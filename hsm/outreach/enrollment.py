@@ -466,8 +466,12 @@ def create_lead(
     age: int | None,
     level: str | None,
     preferred_slot: str | None,
+    lessons_for: str | None = None,
 ) -> tuple[m.Lead, list[Notice]]:
-    """A lead for the admins to call; one open ("new") lead per phone and course, updated when asked again."""
+    """A lead for the admins to call; one open ("new") lead per phone and course, updated when asked again.
+
+    `lessons_for` ("self", "son", ...: hsm.outreach.enquiry.lessons_for) is told to the admins, not stored.
+    """
     try:
         phone = normalise_phone(phone)
     except InvalidPhoneNumber:
@@ -511,16 +515,23 @@ def create_lead(
         return lead, []  # asked again with nothing new: the admins already know
     record_change(session, f"whatsapp:{phone}", action, "leads", lead.id, before, after)
     session.flush()
-    return lead, _lead_notices(session, lead, updated=before is not None)
+    return lead, _lead_notices(session, lead, updated=before is not None, lessons_for=lessons_for)
 
 
-def _lead_notices(session: Session, lead: m.Lead, updated: bool) -> list[Notice]:
+def _for_whom(lessons_for: str | None) -> str:
+    """' (for themselves)', ' (for their son)' or ''."""
+    if not lessons_for:
+        return ""
+    return " (for themselves)" if lessons_for == "self" else f" (for their {lessons_for})"
+
+
+def _lead_notices(session: Session, lead: m.Lead, updated: bool, lessons_for: str | None = None) -> list[Notice]:
     name = staff_quote(lead.name, 60)  # a WhatsApp profile name: the sender chose it
     who = name if name != staff_quote("") else "Someone"
     phone = _phone_display(lead.phone)
     summary = lead_summary(lead)
     icon, label = ("✏️", "Lead updated") if updated else ("🆕", "Lead")
-    details = f"{who} ({phone}) {summary}"
+    details = f"{who} ({phone}) {summary}{_for_whom(lessons_for)}"
     text = f"{icon} {label}: {details}."
     return [
         Notice(phone=admin.phone, audience="admin", text=text, template=LEAD_TEMPLATE, template_params=(details,))
@@ -530,48 +541,3 @@ def _lead_notices(session: Session, lead: m.Lead, updated: bool) -> list[Notice]
 
 def lead_confirmation_text(lead: m.Lead) -> str:
     return f"Thank you! An administrator will call you on {_phone_display(lead.phone)} soon. 🙏"
-
-
-_NUMBER_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-    "twenty": 20,
-}
-_AGE_WITH_UNIT = re.compile(
-    r"\b(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\s*(?:-\s*)?(?:years?|yrs?|y/?o|yo|saal)\b", re.IGNORECASE
-)
-_AGE_ALONE = re.compile(
-    r"^\s*(?:(?:he|she|they|my \w+) (?:is|are) |age\s*:?\s*)?(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\s*[.!]?\s*$",
-    re.IGNORECASE,
-)
-_AGE_IS = re.compile(r"\b(?:is|aged?)\s+(\d{1,2})\b", re.IGNORECASE)
-MIN_AGE, MAX_AGE = 2, 90
-
-
-def parse_age(text: str | None) -> int | None:
-    """A student's age in what a parent types: "8", "8 years", "she is 8", "my son is 8, ...", "eight"."""
-    text = str(text or "")[:500]
-    for pattern in (_AGE_WITH_UNIT, _AGE_ALONE, _AGE_IS):
-        found = pattern.search(text)
-        if found:
-            word = found.group(1).lower()
-            age = _NUMBER_WORDS.get(word) or int(word)
-            return age if MIN_AGE <= age <= MAX_AGE else None
-    return None

@@ -210,7 +210,7 @@ def _fee_drafts(session: Session, today: date) -> list[PlannedReminder]:
                     (student.name,),
                     text,
                     PAYMENT_TEMPLATE,
-                    (greeting, str(enrollment.fee), course_param, due_param),
+                    (greeting, enrollment.plan, str(enrollment.fee), course_param, due_param),
                     PAYMENT_BUTTONS,
                 )
             )

@@ -44,10 +44,11 @@ def create_tracker_tables(url: str | None = None) -> None:
     SQLTrackerStore(host=url).engine.dispose()
 
 
-# Whether a conversation's number still holds the role its session took it in: (sender id, the session's `role`
-# slot) -> None while it does, else (its role now, its first name). Installed at start-up by whoever knows the
+# Whether a conversation goes on: (sender id, the session's `role` slot, the Unix time of its last event) -> None
+# while the number still holds that role and the office has not cleared the conversation since, else (its role
+# now, its first name): a new session starts. Installed at start-up by whoever knows the
 # school's people (`hsm.rasa_glue.startup.prepare_rasa_process(role_check=...)`, from the WhatsApp channel).
-RoleCheck = Callable[[str, "str | None"], "tuple[str, str | None] | None"]
+RoleCheck = Callable[[str, "str | None", float], "tuple[str, str | None] | None"]
 _ROLE_CHECK: list[RoleCheck] = []
 
 
@@ -107,18 +108,19 @@ class SchoolTrackerStore(SQLTrackerStore):
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The conversation's current session as Rasa reads it before each message; a new session in the current
         role when the number lost the role this one holds (an admin or teacher deactivated mid-session is a
-        prospect from their very next message). Rasa wraps this store in its FailSafeTrackerStore, which reaches
-        it through `retrieve`."""
+        prospect from their very next message) or the office cleared the conversation (POST
+        /api/whatsapp/sessions/clear): forms, slots and pending confirmations are gone. Rasa wraps this store in
+        its FailSafeTrackerStore, which reaches it through `retrieve`."""
         tracker = await super().retrieve(sender_id)
         if tracker is not None and tracker.events and _ROLE_CHECK and "role" in tracker.slots:
             role = tracker.get_slot("role")
             try:
-                now = await asyncio.to_thread(_ROLE_CHECK[0], tracker.sender_id, role)
+                now = await asyncio.to_thread(_ROLE_CHECK[0], tracker.sender_id, role, tracker.events[-1].timestamp)
             except Exception:  # noqa: BLE001 - never lose a conversation over the check; the actions re-check anyway
                 logger.warning("the role check failed; the session goes on as it was", exc_info=True)
                 return tracker
             if now is not None:
-                logger.info("new session: the number's role changed (%s -> %s)", role, now[0])
+                logger.info("new session: the number's role changed or the office cleared it (%s -> %s)", role, now[0])
                 for event in _session_restart(*now):
                     tracker.update(event)
         return tracker

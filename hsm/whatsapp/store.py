@@ -323,6 +323,19 @@ def _status_values(status: StatusUpdate) -> dict:
     return values
 
 
+# whatsapp_sessions.context key: when the office last cleared the number's conversation (a Unix time, the real
+# clock like Rasa's event timestamps); the Rasa side starts a new session at the number's next message.
+CLEARED_AT = "cleared_at"
+
+
+def cleared_after(phone: str, since: float) -> bool:
+    """Whether the office cleared `phone`'s conversation after `since` (a Unix time: the conversation's last event)."""
+    with get_engine().connect() as connection:
+        row = connection.execute(_SESSION_OF, {"phone": phone}).first()
+    cleared = (row.context or {}).get(CLEARED_AT) if row is not None else None
+    return isinstance(cleared, (int, float)) and cleared > since
+
+
 def in_service_window(phone: str, now: datetime | None = None) -> bool:
     """True when the user wrote to us within the last 24 hours (free-form messages allowed)."""
     now = now or clock.utcnow()

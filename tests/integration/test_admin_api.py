@@ -310,7 +310,7 @@ async def test_send_text_and_templates(api):
             "template": {
                 "name": "payment_reminder",
                 "language": {"code": "en"},
-                "parameters": ["Susan", "2000", "Guitar", "Tue, Dec 8"],
+                "parameters": ["Susan", "monthly", "2000", "Guitar", "Tue, Dec 8"],
             },
         },
     )
@@ -411,7 +411,7 @@ async def test_broadcast_is_queued_and_reports_progress(api):
         ({"recipient_type": "all_teachers", "template_name": "nope"}, 422, "unknown_template", "template_name"),
         (
             {"recipient_type": "all_teachers", "template_name": "class_reminder", "parameters": ["a"]},
-            422,
+            400,
             "wrong_parameter_count",
             "parameters",
         ),
@@ -438,6 +438,49 @@ async def test_broadcast_is_queued_and_reports_progress(api):
     assert len(queued) == 1
 
 
+NAMED = {
+    "recipient_name": "{name}",
+    "student_name": "your child",
+    "batch_name": "Tabla Beginner",
+    "class_day": "Sat, Dec 5",
+    "class_time": "4:00 PM",
+}
+
+
+@pytest.mark.asyncio
+async def test_broadcast_takes_the_templates_named_parameters(api):
+    client, _, queued = api
+    body = {"recipient_type": "batch", "batch_code": "TBL-BEG-SA16", "template_name": "class_cancelled"}
+    shuffled = dict(reversed(list(NAMED.items())))  # any order: they go out in the template's
+    answer = await client.post(f"{PREFIX}/broadcast", headers=ADMIN, json={**body, "parameters": shuffled})
+    assert answer.status == 202, await answer.text()
+    broadcast_id = (await answer.json())["broadcast_id"]
+    with session_scope() as session:
+        stored = session.get(m.Broadcast, broadcast_id).template_params
+    assert stored == ["{name}", "your child", "Tabla Beginner", "Sat, Dec 5", "4:00 PM"]
+
+    misnamed = {**{k: v for k, v in NAMED.items() if k != "student_name"}, "child_name": "your child"}
+    cases = [
+        (misnamed, "unknown_parameter", "parameters.child_name", "no parameter 'child_name'"),
+        (
+            {k: v for k, v in NAMED.items() if k != "class_time"},
+            "missing_parameter",
+            "parameters.class_time",
+            "class_time",
+        ),
+        ({**NAMED, "class_day": " "}, "invalid_parameter", "parameters.class_day", "non-empty"),
+        ({**NAMED, "class_day": 5}, "invalid_field", "parameters", "object of strings"),
+        (["{name}", "your child"], "wrong_parameter_count", "parameters", "takes 5 parameters"),
+    ]
+    for parameters, code, field, said in cases:
+        error = await error_of(
+            await client.post(f"{PREFIX}/broadcast", headers=ADMIN, json={**body, "parameters": parameters}), 400
+        )
+        assert (error["code"], error.get("field")) == (code, field), (parameters, error)
+        assert said in error["message"], error
+    assert queued == [broadcast_id]
+
+
 # ------------------------------------------------------------------------------------------------ sessions, messages
 
 
@@ -462,10 +505,16 @@ async def test_sessions_show_and_clear(api, caplog):
 
     with caplog.at_level(logging.INFO, logger="hsm.office.admin_api"):
         answer = await client.post(f"{PREFIX}/sessions/clear", headers=STAFF, json={"phone": RINA})
-    assert answer.status == 200 and (await answer.json())["cleared"] is True
+    cleared = await answer.json()
+    assert answer.status == 200 and cleared["cleared"] is True and cleared["drafts_closed"] == []
+    # No Rasa has run on this database (no `events` table): the answer says the conversation could not be read,
+    # and the clear still holds (the tracker store restarts the conversation at the next message).
+    assert cleared["conversation"]["restarts"] == "at the number's next message"
+    assert "could not be read" in cleared["conversation"]["unread"]
     assert RINA not in caplog.text and "+91******0038" in caplog.text  # logs mask the number
     view = await (await client.get(f"{PREFIX}/sessions/{RINA}", headers=STAFF)).json()
-    assert (view["context"], view["last_intent"], view["active"]) == ({}, None, False)
+    assert (list(view["context"]), view["last_intent"], view["active"]) == ([store.CLEARED_AT], None, False)
+    assert store.cleared_after(RINA, time.time() - 60) and not store.cleared_after(RINA, time.time() + 1)
     (audit,) = audit_rows("whatsapp.session_cleared")
     assert audit.actor == "api:front-desk" and audit.before["last_intent"] == "check_schedule"
     await error_of(await client.post(f"{PREFIX}/sessions/clear", headers=STAFF, json={"phone": OMAR}), 404)

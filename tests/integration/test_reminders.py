@@ -22,7 +22,7 @@ from hsm.outreach import reminders as rm
 from hsm.whatsapp import store
 from hsm.whatsapp.client import RetryPolicy, WhatsAppClient
 from hsm.whatsapp.payloads import parse_webhook
-from hsm.whatsapp.templates import TEMPLATES_FILE, import_templates
+from hsm.whatsapp.templates import TEMPLATES_FILE, import_templates, load_templates
 from tests.conftest import SCHOOL_FILE
 
 TOKEN, PHONE_ID = "rm-token", "100000000000099"
@@ -96,8 +96,26 @@ def test_demo_week_fee_reminders_match_the_fixture(session, monkeypatch):
     assert overdue.text == (
         "💰 Hi Vivek, your monthly payment of ₹2500 for Piano was due on Fri, Nov 20 and is now overdue."
     )
-    assert overdue.template_params == ("Vivek", "2500", "Piano", "Fri, Nov 20 (overdue)")
+    assert overdue.template_params == ("Vivek", "monthly", "2500", "Piano", "Fri, Nov 20 (overdue)")
     assert overdue.buttons == rm.PAYMENT_BUTTONS
+
+
+def test_a_fee_reminder_names_the_plans_own_period(session, monkeypatch):
+    monkeypatch.setenv("HSM_NOW", MORNING)
+    vivek = session.execute(select(m.Enrollment).join(m.Student).where(m.Student.name == "Vivek Chandra")).scalar_one()
+    vivek.plan, vivek.fee = "quarterly", 7000
+    session.flush()
+    (overdue,) = [r for r in rm.due_reminders(session, at(MORNING)) if r.phone == VIVEK]
+    assert overdue.text == (
+        "💰 Hi Vivek, your quarterly payment of ₹7000 for Piano was due on Fri, Nov 20 and is now overdue."
+    )
+    assert overdue.template_params == ("Vivek", "quarterly", "7000", "Piano", "Fri, Nov 20 (overdue)")
+    (template,) = [t for t in load_templates() if t.name == rm.PAYMENT_TEMPLATE]
+    body = template.content
+    for number, value in enumerate(overdue.template_params, start=1):
+        body = body.replace(f"{{{{{number}}}}}", value)
+    assert body.startswith("Hi Vivek, your quarterly payment of ₹7000 for Piano is due on Fri, Nov 20 (overdue).")
+    assert "monthly" not in body
 
 
 def test_fee_reminder_settings(session, monkeypatch):
@@ -205,6 +223,7 @@ async def test_reminders_go_out_once_with_buttons_or_templates(school_db, sandbo
         assert vivek["name"] == "payment_reminder"
         assert [p["text"] for p in vivek["components"][0]["parameters"]] == [
             "Vivek",
+            "monthly",
             "2500",
             "Piano",
             "Fri, Nov 20 (overdue)",

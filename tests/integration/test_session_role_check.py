@@ -4,17 +4,22 @@ the check the WhatsApp channel installs, `connectors.whatsapp.role_now`), on the
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import select
 
 from connectors.whatsapp import role_now
+from hsm.infra import models as m
 from hsm.infra.config import PROJECT_ROOT
 from hsm.infra.db import session_scope
 from hsm.people import lifecycle
+from hsm.people.identity import role_of
 from hsm.rasa_glue import stores
+from hsm.whatsapp import store as whatsapp_store
 
 RAHUL = "+919811000101"
 
@@ -86,7 +91,7 @@ def test_without_a_check_nothing_changes(store):
 
 
 def test_a_failing_check_keeps_the_conversation(store, caplog):
-    def broken(sender_id: str, role: str | None) -> None:
+    def broken(sender_id: str, role: str | None, since: float) -> None:
         raise RuntimeError("database unreachable")
 
     asyncio.run(store.save(teachers_session(store.domain)))
@@ -94,3 +99,31 @@ def test_a_failing_check_keeps_the_conversation(store, caplog):
     kept = asyncio.run(store.retrieve(RAHUL))
     assert kept is not None and kept.get_slot("role") == "teacher" and len(kept.events) == 7
     assert "the role check failed" in caplog.text
+
+
+def test_a_conversation_the_office_cleared_starts_afresh_at_the_next_message(store):
+    prospect = "+919700000990"
+    events = [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        SlotSet("role", "prospect"),
+        ActionExecuted("action_listen"),
+        UserUttered("piano classes for my son", {"name": "enrollment_inquiry", "confidence": 0.9}),
+        SlotSet("enroll_course", "PIANO"),
+        ActiveLoop("enrollment_form"),
+        SlotSet("requested_slot", "enroll_age"),
+        ActionExecuted("action_listen"),
+    ]
+    asyncio.run(store.save(DialogueStateTracker.from_events(prospect, events, store.domain.slots)))
+    whatsapp_store.touch_session(prospect, role_of=role_of)
+    kept = asyncio.run(store.retrieve(prospect))
+    assert kept.active_loop_name == "enrollment_form" and kept.get_slot("enroll_course") == "PIANO"
+
+    with session_scope() as session:  # what POST /api/whatsapp/sessions/clear leaves in the session row
+        row = session.execute(select(m.WhatsAppSession).where(m.WhatsAppSession.phone_number == prospect)).scalar_one()
+        row.context = {whatsapp_store.CLEARED_AT: time.time()}
+    fresh = asyncio.run(store.retrieve(prospect))
+    assert fresh.active_loop_name is None and fresh.get_slot("enroll_course") is None
+    assert fresh.get_slot("role") == "prospect" and fresh.latest_action_name == "action_listen"
+    asyncio.run(store.save(fresh))
+    assert len(asyncio.run(store.retrieve(prospect)).events) == 4  # cleared once: the new session goes on

@@ -28,11 +28,11 @@ BROADCAST_FIELDS = {
     "template_name",
     "parameters",
 }
-# Well-formed requests naming something that does not exist or cannot be used: 422; other refusals are 400.
+# Well-formed requests naming something that does not exist or cannot be used: 422; other refusals are 400 (the
+# parameters too: a wrong count, an unknown or a missing name is a request that does not fit the template).
 UNPROCESSABLE = {
     "unknown_template",
     "template_not_approved",
-    "wrong_parameter_count",
     "unknown_batch",
     "unknown_course",
     "empty_audience",
@@ -73,7 +73,19 @@ def _error_field(error: bc.BroadcastError, audience: dict) -> str:
     return ERROR_FIELDS.get(error.field) or error.field
 
 
-def _create(caller: Caller, audience: dict, text: str | None, template: str | None, parameters: list[str]) -> dict:
+def _parameters(body: dict) -> list[str] | dict[str, str]:
+    """`parameters`: positional (["Asha", ...]) or named after the template's variables ({"student_name": ...})."""
+    value = body.get("parameters")
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) and isinstance(item, str) for key, item in value.items()):
+            raise bad_request("parameters", "must be a list of strings or an object of strings by parameter name")
+        return value
+    return _string_list(body, "parameters") or []
+
+
+def _create(
+    caller: Caller, audience: dict, text: str | None, template: str | None, parameters: list[str] | dict[str, str]
+) -> dict:
     with session_scope() as session:
         broadcast = bc.create_broadcast(session, caller.actor, audience, text, template, parameters)
         counts = dict(
@@ -102,7 +114,7 @@ async def post_broadcast(request: web.Request) -> web.Response:
     template = body.get("template_name")
     if template is not None and not isinstance(template, str):
         raise bad_request("template_name", "must be a string")
-    parameters = _string_list(body, "parameters") or []
+    parameters = _parameters(body)
     try:
         created = await asyncio.to_thread(_create, caller, audience, text, template, parameters)
     except bc.BroadcastError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timezone
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
 from hsm.infra.phone import mask_phone
+from hsm.office import conversation_clear
 from hsm.office.admin_api.audit import _audit
 from hsm.office.admin_api.auth import Caller, requires
 from hsm.office.admin_api.errors import ApiError
@@ -74,6 +76,7 @@ async def get_session(request: web.Request) -> web.Response:
 
 
 def _clear(caller: Caller, phone: str) -> dict | None:
+    """Expire the session row, mark the conversation cleared for Rasa, close the number's open drafts."""
     now = clock.utcnow()
     with session_scope() as session:
         row = session.execute(
@@ -81,20 +84,21 @@ def _clear(caller: Caller, phone: str) -> dict | None:
         ).scalar_one_or_none()
         if row is None:
             return None
+        held = conversation_clear.conversation_held(phone)
+        drafts = conversation_clear.close_open_drafts(session, phone)
         before = {"last_intent": row.last_intent, "context": row.context or {}, "expires_at": _iso(row.expires_at)}
-        row.context = {}
+        row.context = {store.CLEARED_AT: time.time()}  # real time, as Rasa's events: the tracker store compares
         row.last_intent = None
         row.expires_at = now
-        _audit(
-            session,
-            caller,
-            "whatsapp.session_cleared",
-            "whatsapp_sessions",
-            str(row.id),
-            before,
-            {"last_intent": None, "context": {}, "expires_at": _iso(now)},
-        )
-        return {"phone": phone, "cleared": True, "expires_at": _iso(now)}
+        after = {"last_intent": None, "context": {}, "expires_at": _iso(now), "conversation": held, "drafts": drafts}
+        _audit(session, caller, "whatsapp.session_cleared", "whatsapp_sessions", str(row.id), before, after)
+        return {
+            "phone": phone,
+            "cleared": True,
+            "expires_at": _iso(now),
+            "conversation": {"restarts": conversation_clear.RESTART_WHEN, **held},
+            "drafts_closed": drafts,
+        }
 
 
 @requires("staff")

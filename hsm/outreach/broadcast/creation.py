@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -35,8 +35,30 @@ def check_text(text: Any) -> str | None:
     return text
 
 
+def _positional(name: str, variables: list[str], params: Mapping[str, Any]) -> list[Any]:
+    """Named parameters ({"student_name": "Asha", ...}) in the order the template declares them."""
+    declared = ", ".join(map(str, variables)) or "none"
+    unknown = [key for key in params if key not in variables]
+    if unknown:
+        raise BroadcastError(
+            f"template_params.{unknown[0]}",
+            f"template {name!r} has no parameter {', '.join(map(repr, unknown))} (its parameters: {declared})",
+            "unknown_parameter",
+            {"unknown": unknown, "declared": variables},
+        )
+    missing = [variable for variable in variables if variable not in params]
+    if missing:
+        raise BroadcastError(
+            f"template_params.{missing[0]}",
+            f"template {name!r} also needs {', '.join(map(repr, missing))} (its parameters: {declared})",
+            "missing_parameter",
+            {"missing": missing, "declared": variables},
+        )
+    return [params[variable] for variable in variables]
+
+
 def _check_template(session: Session, name: Any, params: Any) -> tuple[m.WhatsAppTemplate | None, list[str]]:
-    params = list(params or ())
+    named = isinstance(params, Mapping)
     if name is None:
         if params:
             raise BroadcastError("template_params", "parameters need a template_name", "parameters_without_template")
@@ -61,6 +83,7 @@ def _check_template(session: Session, name: Any, params: Any) -> tuple[m.WhatsAp
             "template_needs_media",
         )
     variables = list(template.variables or [])
+    params = _positional(template.template_name, variables, params) if named else list(params or ())
     if len(params) != len(variables):
         listed = f" ({', '.join(map(str, variables))})" if variables else ""
         raise BroadcastError(
@@ -69,11 +92,12 @@ def _check_template(session: Session, name: Any, params: Any) -> tuple[m.WhatsAp
             "wrong_parameter_count",
         )
     for index, param in enumerate(params):
+        field = f"template_params.{variables[index]}" if named else f"template_params[{index}]"
         if not isinstance(param, str) or not param.strip():
-            raise BroadcastError(f"template_params[{index}]", "must be a non-empty string", "invalid_parameter")
+            raise BroadcastError(field, "must be a non-empty string", "invalid_parameter")
         if "\n" in param or "\t" in param or "    " in param or len(param) > PARAMETER_LIMIT:
             raise BroadcastError(
-                f"template_params[{index}]",
+                field,
                 "Meta refuses parameters with new lines, tabs, four "
                 f"spaces in a row or over {PARAMETER_LIMIT} characters",
                 "invalid_parameter",
@@ -95,7 +119,7 @@ def create_broadcast(
     audience: dict,
     text: str | None = None,
     template_name: str | None = None,
-    template_params: Sequence[str] = (),
+    template_params: Sequence[str] | Mapping[str, str] = (),
 ) -> m.Broadcast:
     """A queued broadcast with one pending recipient per number (opted-out ones stored as skipped), in the caller's
     transaction; raises BroadcastError (unknown or unapproved template, wrong parameters, empty or long text,
