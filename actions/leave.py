@@ -236,4 +236,3 @@ class ActionLeaveWithdraw(GuardedAction):
             text += f" You're still on leave on {days_text(ahead)}."
         dispatcher.utter_message(text=text)
         return []
-

@@ -12,8 +12,8 @@ from rapidfuzz import fuzz
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hsm.classes import schedule
-from hsm.classes.dates import parse_date, short_day_label, time_label
+from hsm.classes import makeups, schedule
+from hsm.classes.dates import day_label, parse_date, short_day_label, time_label
 from hsm.classes.schedule import ClassMeeting
 from hsm.infra import clock
 from hsm.infra import models as m
@@ -240,6 +240,9 @@ def record_absence_notice(
         None,
         {"student": student.enrollment_id, "batch": batch.code, "class_date": class_date, "reason": notice.reason},
     )
+    makeups.grant_credit_for_notice(  # in time and within the month's cap: a makeup class (hsm.classes.makeups)
+        session, student_id=student_id, batch_id=batch_id, class_date=class_date, noticed_at=now, actor=actor
+    )
     session.flush()
     return notice
 
@@ -273,20 +276,41 @@ def teacher_notice(session: Session, notice: m.AbsenceNotice, today: date) -> No
 def notice_reply(
     session: Session, notice: m.AbsenceNotice, own: bool, teacher_told: bool, today: date, repeated: bool = False
 ) -> NoticeReply:
-    """What the family is told: what was recorded, and whether the teacher heard of it (only if they did)."""
+    """What the family is told: what was recorded, whether the teacher heard of it (only if they did), and the
+    makeup class it earns (with a button to book it) or why it earns none."""
     batch = session.get(m.Batch, notice.batch_id)
     student = session.get(m.Student, notice.student_id)
     starts = clock.as_utc(notice.starts_at).astimezone(clock.school_timezone())
     who = "you" if own else first_name(student)
     what = f"{who} will miss {batch.name} {day_phrase(notice.class_date, today)}, {time_label(starts.time())}"
+    makeup, buttons = _makeup_offer(session, notice, student, own)
     if repeated:
-        return NoticeReply(f"Already noted: {what}.")
+        return NoticeReply(f"Already noted: {what}.{makeup}", buttons)
     teacher = schedule.teacher_on_duty(batch)
     if teacher_told and teacher is not None:
         told = f"{teacher.display_name} (the teacher) has been told."
     else:
         told = "I couldn't reach the teacher on WhatsApp just now; the office can see your notice."
-    return NoticeReply(f"Noted: {what[0].upper()}{what[1:]}. {told}")
+    return NoticeReply(f"Noted: {what[0].upper()}{what[1:]}. {told}{makeup}", buttons)
+
+
+def _makeup_offer(session: Session, notice: m.AbsenceNotice, student: m.Student, own: bool) -> tuple[str, list[Choice]]:
+    """The sentence about a makeup class for the missed class, and the button that books one while it is open."""
+    credit = makeups.credit_for(session, notice.student_id, notice.batch_id, notice.class_date)
+    if credit is not None:
+        if credit.status != "open":
+            return "", []
+        entities = {} if own else {"person": first_name(student)}
+        offer = f" This earns a makeup class: book it any time up to {day_label(credit.expires_on)}."
+        return offer, [Choice("Book a makeup", entities, "book_makeup")]
+    why = makeups.why_no_credit(
+        session,
+        student_id=notice.student_id,
+        batch_id=notice.batch_id,
+        class_date=notice.class_date,
+        noticed_at=clock.as_utc(notice.reported_at),
+    )
+    return (f" {why}" if why else ""), []
 
 
 # ------------------------------------------------------------------------------------------------ attendance

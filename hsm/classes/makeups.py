@@ -60,7 +60,8 @@ def missed_meeting(session: Session, batch_id: int, class_date: date) -> ClassMe
     return next(iter(meetings_between(session, [batch], class_date, class_date)), None)
 
 
-def _existing(session: Session, student_id: int, batch_id: int, class_date: date) -> m.MakeupCredit | None:
+def credit_for(session: Session, student_id: int, batch_id: int, class_date: date) -> m.MakeupCredit | None:
+    """The credit the student's class on `class_date` earned, if any (open or used)."""
     return session.execute(
         select(m.MakeupCredit).where(
             m.MakeupCredit.student_id == student_id,
@@ -109,7 +110,7 @@ def why_no_credit(
         return f"There is no {session.get(m.Batch, batch_id).name} class on {day_label(class_date)} to make up."
     if not meeting.held:
         return f"{meeting.batch.name} on {day_label(class_date)} is not held ({meeting.note}): nothing to make up."
-    if _existing(session, student_id, batch_id, class_date) is not None:
+    if credit_for(session, student_id, batch_id, class_date) is not None:
         return None
     deadline = meeting.starts_at - timedelta(hours=policy.notice_hours)
     if noticed_at > deadline:
@@ -131,7 +132,7 @@ def grant_credit_for_notice(
 ) -> m.MakeupCredit | None:
     """The credit the student's class on `class_date`, missed with notice given at `noticed_at`, earns under the
     policy (the same credit again for the same class); None when it earns none: `why_no_credit` says why."""
-    existing = _existing(session, student_id, batch_id, class_date)
+    existing = credit_for(session, student_id, batch_id, class_date)
     if existing is not None:
         return existing
     if why_no_credit(session, student_id=student_id, batch_id=batch_id, class_date=class_date, noticed_at=noticed_at):
