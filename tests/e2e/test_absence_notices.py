@@ -2,7 +2,8 @@
 (father of Ananya and Nikhil, both in Ms. Priya's Keyboard Intermediate at 18:00) says Nikhil can't come; Ms. Priya
 is told and her draft pre-marks him absent, "informed"; saving tells nobody in that family. Mr. Rahul marks Rahul
 Sharma absent from Guitar Beginner without a notice: his father Vikram is told, answers "he was there", and Mr.
-Rahul is asked to check. The tests run in order and share one database."""
+Rahul is asked to check. Ananya's notice for Saturday comes in time and earns a makeup class, booked from the
+reply's button. The tests run in order and share one database."""
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ def test_a_parent_of_two_says_one_child_cannot_come_and_the_teacher_is_told(stac
     srinivas = Teacher(stack, SRINIVAS)  # a phone that says things and taps buttons
     before = stack.last_seq()
     reply = srinivas.say("Nikhil can't come to class today, he is unwell")
-    assert (
-        reply == "Noted: Nikhil will miss Keyboard Intermediate today, 6:00 PM. Ms. Priya (the teacher) has been told."
+    assert reply == (
+        "Noted: Nikhil will miss Keyboard Intermediate today, 6:00 PM. Ms. Priya (the teacher) has been told. A makeup "
+        "credit needs notice at least 4 hours before the class (by 2:00 PM for 6:00 PM), so this absence earns none."
     )
     (told,) = received(stack, PRIYA, before)
     assert told.startswith("(template absence_notice_teacher: Nikhil Reddy, Keyboard Intermediate, Tue, Dec 1, 6:00 PM")
@@ -50,7 +52,7 @@ def test_unclear_child_is_asked_with_buttons_and_a_day_without_class_is_refused(
     assert [c[2] for c in srinivas.choices()] == ["Ananya Reddy", "Nikhil Reddy"]
     before = stack.last_seq()
     again = srinivas.tap("Nikhil Reddy")
-    assert again == "Already noted: Nikhil will miss Keyboard Intermediate today, 6:00 PM."
+    assert again.startswith("Already noted: Nikhil will miss Keyboard Intermediate today, 6:00 PM. A makeup credit")
     assert stack.sent(PRIYA, before) == []  # told once
     refused = srinivas.say("Nikhil can't come on Thursday")
     assert refused == "Nikhil has no class on Thu, Dec 3, so nothing to miss."
@@ -93,3 +95,16 @@ def test_absent_without_notice_the_father_is_alerted_and_his_reply_reaches_the_t
     with session_scope(stack.database_url) as s:
         (row,) = s.execute(select(m.AbsenceAlert)).scalars().all()
         assert row.student.name == "Rahul Sharma" and row.dispute_text == "he was there"
+
+
+def test_a_notice_in_time_earns_a_makeup_class_offered_with_a_button(stack):
+    srinivas = Teacher(stack, SRINIVAS)
+    reply = srinivas.say("Ananya can't come on Saturday, we are travelling")
+    assert reply.startswith("Noted: Ananya will miss Keyboard Intermediate on Sat")
+    assert "This earns a makeup class: book it any time up to" in reply
+    assert [c[2] for c in srinivas.choices()] == ["Book a makeup"]
+    with session_scope(stack.database_url) as s:
+        (credit,) = s.execute(select(m.MakeupCredit)).scalars().all()
+        assert (credit.student.name, credit.class_date, credit.status) == ("Ananya Reddy", date(2026, 12, 5), "open")
+    offer = srinivas.tap("Book a makeup")
+    assert "makeup" in offer.lower()
