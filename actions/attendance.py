@@ -94,9 +94,8 @@ def _next_step(session: Session, current: attendance.DraftView) -> dict:
         quoted = " and ".join(f"'{n}'" for n in current.unknown)
         text += f"\nOr, who did you mean by {quoted}? Send the name as it is on the list."
     buttons = [{"title": "Yes, save", "payload": "/affirm"}, {"title": "No, change", "payload": "/deny"}]
-    return _reply(
-        text, buttons, attendance_step="confirm", attendance_draft=float(current.draft.id), attendance_text=None
-    )
+    step = "names" if current.unknown else "confirm"  # a name in reply answers the question (rules: yes/no too)
+    return _reply(text, buttons, attendance_step=step, attendance_draft=float(current.draft.id), attendance_text=None)
 
 
 def handle_attendance(session: Session, tracker: Tracker) -> dict:

@@ -138,7 +138,7 @@ def test_a_bare_list_asks_about_unknown_and_ambiguous_names(session):
     shown = attendance.resolve_pending(session, draft, sharma.id)
     assert shown.unknown == ["Priyanka"] and shown.complete  # nobody is guessed for Priyanka: the teacher is asked
     # The summary asks who 'Priyanka' was; a name in reply is read as present (what she was said to be).
-    answer = say(session, RAHUL, "Aarav", step="confirm")
+    answer = say(session, RAHUL, "Aarav", step="names")
     assert marks(session)["Aarav Reddy"] == "present" and marks(session)["Rahul Sharma"] == "present"
     assert marks(session)["Rahul Verma"] == "absent" and "I couldn't find" not in answer["text"]
 
