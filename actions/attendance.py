@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -264,7 +264,12 @@ class ActionAttendance(GuardedAction):
         return "action_attendance"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        return _respond(dispatcher, await in_session(lambda s: handle_attendance(s, tracker)))
+        events = _respond(dispatcher, await in_session(lambda s: handle_attendance(s, tracker)))
+        if (tracker.latest_message or {}).get("intent", {}).get("name") == "nlu_fallback":
+            # A name the classifier did not recognise ("Ahmed") was answered here; once the step moved on, the
+            # names-step rule no longer holds and the fallback rule would answer it a second time: listen instead.
+            events.append(FollowupAction("action_listen"))
+        return events
 
 
 class ActionAttendanceConfirm(GuardedAction):
