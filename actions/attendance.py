@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from actions import pending
 from actions.common import GuardedAction, caller, entity, in_session, payload, user_text
 from actions.texts import WHAT_TO_CHANGE_TEXT
-from hsm.classes import absence_alerts, attendance, override
+from hsm.classes import absence_alerts, attendance, override, past_class
 from hsm.classes.attendance_text import parse_attendance
-from hsm.classes.dates import parse_time
+from hsm.classes.dates import parse_date, parse_time
+from hsm.classes.name_list import read_name_list
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.outreach.notify import deliver
@@ -33,18 +34,35 @@ def _batch_buttons(options: tuple) -> list[dict]:
     ]
 
 
+NOT_ATTENDANCE_TEXT = (
+    "I'm not sure what those names are for. To mark attendance, name the class and who came, "
+    "e.g. 'guitar 5pm: all present except Sarah'."
+)
+
+
 def _ask_for_names(current: attendance.DraftView) -> dict:
     names = ", ".join(s.name.split()[0] for s in current.roster)
     informed = [s.name for s in current.roster if s.id in current.informed and current.marks.get(s.id) == "absent"]
-    text = (
-        f"Who was present in {current.meeting_label}? ({len(current.roster)} students: {names})\n"
-        + (f"✗ {', '.join(informed)}: absent (informed by the family)\n" if informed else "")
-        + "Tap a button or tell me, e.g. 'all present except Sarah' or 'absent: Rahul S, Ahmed'."
-    )
-    buttons = [
-        {"title": "✅ All present", "payload": payload("inform_attendance", everyone="present")},
-        {"title": "❌ All absent", "payload": payload("inform_attendance", everyone="absent")},
-    ]
+    told = f"✗ {', '.join(informed)}: absent (informed by the family)\n" if informed else ""
+    all_present = {"title": "✅ All present", "payload": payload("inform_attendance", everyone="present")}
+    if current.asked == attendance.ABSENT:
+        text = (
+            f"Who was absent in {current.meeting_label}? ({len(current.roster)} students: {names})\n"
+            + told
+            + "Send their names, e.g. 'Sarah, Ahmed'."
+        )
+        buttons = [all_present]
+    else:
+        text = (
+            f"Who was present in {current.meeting_label}? ({len(current.roster)} students: {names})\n"
+            + told
+            + "Tap a button, send their names, or tell me, e.g. 'all present except Sarah'."
+        )
+        buttons = [
+            all_present,
+            {"title": "❌ All absent", "payload": payload("inform_attendance", everyone="absent")},
+            {"title": "✏️ Some were absent", "payload": payload("inform_attendance", everyone="some_absent")},
+        ]
     return _reply(
         text, buttons, attendance_step="names", attendance_draft=float(current.draft.id), attendance_text=None
     )
@@ -77,17 +95,21 @@ def _next_step(session: Session, current: attendance.DraftView) -> dict:
             )
         return reply
     text = attendance.summary_text(current, saved) + "\n\nSave it?"
+    if current.unknown:  # never a guess: the teacher names them again, or saves what is shown
+        quoted = " and ".join(f"'{n}'" for n in current.unknown)
+        text += f"\nOr, who did you mean by {quoted}? Send the name as it is on the list."
     buttons = [{"title": "Yes, save", "payload": "/affirm"}, {"title": "No, change", "payload": "/deny"}]
-    return _reply(
-        text, buttons, attendance_step="confirm", attendance_draft=float(current.draft.id), attendance_text=None
-    )
+    step = "names" if current.unknown else "confirm"  # a name in reply answers the question (rules: yes/no too)
+    return _reply(text, buttons, attendance_step=step, attendance_draft=float(current.draft.id), attendance_text=None)
 
 
 def handle_attendance(session: Session, tracker: Tracker) -> dict:
     who = caller(session, tracker)
     assert who.person_id is not None  # only prospects have no person (and the capability check keeps them out)
-    correcting = pending.wants_override(who, user_text(tracker)) and (
-        who.role == "admin" or attendance.open_draft(session, who.person_id) is None
+    typed = user_text(tracker)
+    correcting = pending.wants_override(who, typed) and (
+        who.role == "admin"
+        or (attendance.open_draft(session, who.person_id) is None and not past_class.wants_whole_class(typed))
     )
     if correcting:  # "Sarah was absent on Tuesday": one record of a past class, not a draft
         text, buttons, events = pending.plan_override(session, tracker)
@@ -102,6 +124,7 @@ def handle_attendance(session: Session, tracker: Tracker) -> dict:
     instrument = entity(tracker, "instrument")
     level = entity(tracker, "level")
     at = parse_time(text) if text else None
+    day = parse_date(text, now.date(), past=True) if text else None  # "yesterday's guitar class", "on 30 Nov"
 
     student_code = entity(tracker, "student_id")
     if student_code and draft is not None:  # a button answering "which Rahul?"
@@ -111,13 +134,15 @@ def handle_attendance(session: Session, tracker: Tracker) -> dict:
             return _next_step(session, current)
 
     makeup = bool(attendance.MAKEUP.search(text))
-    names_a_class = instrument or at or level or makeup
+    names_a_class = instrument or at or level or makeup or day
+    if draft is None and not batch_code and not names_a_class and _only_names(tracker, text):
+        return _reply(NOT_ATTENDANCE_TEXT, attendance_step=None, attendance_text=None)  # no question was asked
     wants_new_class = (
         batch_code or draft is None or (tracker.get_intent_of_latest_message() == "mark_attendance" and names_a_class)
     )
     if wants_new_class:
         choice = attendance.choose_class(
-            session, who.person_id, now, instrument=instrument, at=at, batch_code=batch_code, level=level
+            session, who.person_id, now, instrument=instrument, at=at, batch_code=batch_code, level=level, day=day
         )
         if choice.problem:
             return _reply(choice.problem, attendance_step=None, attendance_text=None)
@@ -156,6 +181,11 @@ def handle_attendance(session: Session, tracker: Tracker) -> dict:
     statement = parse_attendance(text, known_names=roster_names) if text else parse_attendance("")
     if everyone in ("present", "absent"):
         statement = parse_attendance(f"all {everyone}")
+    elif everyone == "some_absent":  # "Who was absent?": the names that follow are the absentees
+        return _ask_for_names(attendance.ask(session, draft, attendance.ABSENT))
+    answering = tracker.get_slot("attendance_step") == "names" or bool(current.unknown)
+    if statement.is_empty() and text and answering and not wants_new_class:
+        statement = read_name_list(text, roster_names, current.asked) or statement  # "John, Mary, Ahmed"
     if not statement.is_empty():
         current = attendance.apply_statement(session, draft, statement)
     elif text and not wants_new_class:
@@ -164,6 +194,15 @@ def handle_attendance(session: Session, tracker: Tracker) -> dict:
         reply["text"] = f"I didn't understand '{text[:60]}'.\n" + reply["text"]
         return reply
     return _next_step(session, current)
+
+
+def _only_names(tracker: Tracker, text: str) -> bool:
+    """A message that is only names ("John, Mary, Ahmed"), said when no attendance question was asked."""
+    return (
+        bool(text)
+        and tracker.get_intent_of_latest_message() == "inform_attendance"
+        and parse_attendance(text).is_empty()
+    )
 
 
 def confirm_attendance(session: Session, tracker: Tracker) -> dict:
@@ -234,7 +273,12 @@ class ActionAttendance(GuardedAction):
         return "action_attendance"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        return _respond(dispatcher, await in_session(lambda s: handle_attendance(s, tracker)))
+        events = _respond(dispatcher, await in_session(lambda s: handle_attendance(s, tracker)))
+        if (tracker.latest_message or {}).get("intent", {}).get("name") == "nlu_fallback":
+            # A name the classifier did not recognise ("Ahmed") was answered here; once the step moved on, the
+            # names-step rule no longer holds and the fallback rule would answer it a second time: listen instead.
+            events.append(FollowupAction("action_listen"))
+        return events
 
 
 class ActionAttendanceConfirm(GuardedAction):

@@ -12,8 +12,9 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hsm.classes import absences, closures
+from hsm.classes import absences, closures, past_class
 from hsm.classes.attendance_text import AttendanceStatement
+from hsm.classes.dates import short_day_label
 from hsm.classes.makeup_slots import booked_students
 from hsm.classes.roster_match import NameMatch, RosterEntry, match_name
 from hsm.classes.schedule import ClassMeeting, batch_roster, teacher_classes_on
@@ -80,16 +81,16 @@ def _why_not_held(meeting: ClassMeeting) -> str:
     return meeting.closed.labelled if meeting.closed is not None else (meeting.note or "cancelled")
 
 
-def _not_held_problem(meetings: list[ClassMeeting], day_text: str) -> ClassChoice:
+def _not_held_problem(meetings: list[ClassMeeting], when: str) -> ClassChoice:
     """The clear reply for a class that is not held (closed, a holiday, leave): nothing to mark."""
     if len(meetings) == 1:
         meeting = meetings[0]
         return ClassChoice(
-            problem=f"{class_label(meeting)} today ({day_text}) is cancelled ({_why_not_held(meeting)}), "
+            problem=f"{class_label(meeting)} {when} is cancelled ({_why_not_held(meeting)}), "
             "so there is no attendance to mark."
         )
     reasons = list(dict.fromkeys(_why_not_held(mt) for mt in meetings))
-    return ClassChoice(problem=f"Your classes today ({day_text}) are not held: {'; '.join(reasons)}. Nothing to mark.")
+    return ClassChoice(problem=f"Your classes {when} are not held: {'; '.join(reasons)}. Nothing to mark.")
 
 
 def choose_class(
@@ -101,26 +102,34 @@ def choose_class(
     at: time | None = None,
     batch_code: str | None = None,
     level: str | None = None,
+    day: date | None = None,
 ) -> ClassChoice:
-    """The teacher's class today that they mean: named by batch code (a button), instrument, level and/or time, or
-    implied (their only class, or the one in progress / just finished). Others' batches are never offered; a
-    class that is not held today (closed by the office, a holiday, the teacher's leave) gets a clear reply."""
+    """The teacher's class that they mean, today or on a past `day` within the correction window: named by batch
+    code (a button), instrument, level and/or time, or implied (their only class, or the one in progress / just
+    finished). Others' batches are never offered; a class that is not held (closed by the office, a holiday, the
+    teacher's leave) gets a clear reply."""
     now = now or clock.now()
-    today = teacher_classes_on(session, teacher_id, now.date())
+    day = day or now.date()
+    refused = past_class.refusal(day, now.date())
+    if refused:
+        return ClassChoice(problem=refused)
+    today = teacher_classes_on(session, teacher_id, day)
     held = [mt for mt in today if mt.held]
-    day_text = now.strftime("%A, %b %-d")
+    when = past_class.when(day, now.date())
+    short_when = when.split(" (")[0]  # "today", "yesterday", "on Monday, Nov 30"
     if not held:
         if today:
-            return _not_held_problem(today, day_text)
-        return ClassChoice(problem=f"You have no classes today ({day_text}), so there is no attendance to mark.")
+            return _not_held_problem(today, when)
+        return ClassChoice(problem=f"You have no classes {when}, so there is no attendance to mark.")
     if batch_code:
         chosen = [mt for mt in held if mt.batch.code == batch_code]
         if not chosen:
             cancelled = [mt for mt in today if mt.batch.code == batch_code]
             if cancelled:
-                return _not_held_problem(cancelled[:1], day_text)
+                return _not_held_problem(cancelled[:1], when)
             return ClassChoice(
-                problem=f"That batch isn't one of your classes today. Your classes today: {_list_classes(held)}."
+                problem=f"That batch isn't one of your classes {short_when}. "
+                f"Your classes {short_when}: {_list_classes(held)}."
             )
         return ClassChoice(meeting=chosen[0])
 
@@ -135,7 +144,7 @@ def choose_class(
     if (instrument or at or level) and not candidates:
         cancelled = [mt for mt in today if not mt.held and named(mt)]
         if cancelled:
-            return _not_held_problem(cancelled, day_text)
+            return _not_held_problem(cancelled, when)
         asked = " ".join(
             part
             for part in (
@@ -146,7 +155,9 @@ def choose_class(
             )
             if part
         )
-        return ClassChoice(problem=f"I couldn't find a {asked} today. Your classes today: {_list_classes(held)}.")
+        return ClassChoice(
+            problem=f"I couldn't find a {asked} {short_when}. Your classes {short_when}: {_list_classes(held)}."
+        )
     if len(candidates) == 1:
         return ClassChoice(meeting=candidates[0])
     current = [mt for mt in candidates if mt.starts_at - CURRENT_BEFORE <= now <= mt.ends_at + CURRENT_AFTER]
@@ -170,6 +181,7 @@ class DraftView:
     unknown: list[str] = field(default_factory=list)
     informed: set[int] = field(default_factory=set)  # absent with notice (hsm.classes.absences): pre-marked absent
     guests: frozenset[int] = frozenset()  # students booked into this class as a makeup (hsm.classes.makeup_bookings)
+    asked: str = PRESENT  # what a bare list of names answers: "Who was present?" or "Who was absent?"
 
     @property
     def complete(self) -> bool:
@@ -251,6 +263,8 @@ def view(session: Session, draft: m.AttendanceDraft) -> DraftView:
     batch = session.get(m.Batch, draft.batch_id)
     starts_at = datetime.fromisoformat(data["starts_at"]) if data.get("starts_at") else None
     label = f"{batch.name} {time_text(starts_at)}" if starts_at else batch.name
+    if draft.attendance_date != clock.today():  # a past class: the day is part of its name
+        label = f"{label} on {short_day_label(draft.attendance_date)}"
     if data.get("makeup"):
         ids = [int(i) for i in data.get("marks", {})]
         roster = [session.get(m.Student, i) for i in ids]
@@ -271,6 +285,7 @@ def view(session: Session, draft: m.AttendanceDraft) -> DraftView:
         list(data.get("unknown", [])),
         informed,
         frozenset(s.id for s in guests),
+        data.get("asked", PRESENT),
     )
 
 
@@ -280,12 +295,21 @@ def _store(draft: m.AttendanceDraft, current: DraftView) -> None:
         "marks": {str(k): v for k, v in current.marks.items()},
         "pending": current.pending,
         "unknown": current.unknown,
+        "asked": current.asked,
     }
 
 
 def _blanket(current: DraftView, status: str) -> dict[int, str]:
     """Everyone marked `status`, except that an informed absence stays absent until the teacher names the student."""
     return {s.id: ABSENT if s.id in current.informed else status for s in current.roster}
+
+
+def ask(session: Session, draft: m.AttendanceDraft, status: str) -> DraftView:
+    """The bot asks "Who was <status>?": a bare list of names in reply is read as that."""
+    current = view(session, draft)
+    current.asked = status
+    _store(draft, current)
+    return current
 
 
 def apply_statement(session: Session, draft: m.AttendanceDraft, statement: AttendanceStatement) -> DraftView:
@@ -313,6 +337,7 @@ def apply_statement(session: Session, draft: m.AttendanceDraft, statement: Atten
                 )
             else:
                 current.unknown.append(name)
+                current.asked = status  # "Who did you mean by 'Priyanka'?": a name in reply has this status
     _store(draft, current)
     return current
 
@@ -461,6 +486,7 @@ def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
 
     batch = session.get(m.Batch, draft.batch_id)
     makeup_draft = bool((draft.parsed_data or {}).get("makeup"))
+    source = past_class.source_for(draft.attendance_date, clock.today())
     before: dict[str, str] = {}
     empty: list[str] = []
     for student in current.roster:
@@ -500,12 +526,12 @@ def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
                     status=status,
                     is_makeup=makeup,
                     marked_by=actor.split(":")[-1],
-                    source="whatsapp",
+                    source=source,
                 )
             )
         else:
-            record.status, record.marked_by, record.source = status, actor.split(":")[-1], "whatsapp"
-    if not makeup:
+            record.status, record.marked_by, record.source = status, actor.split(":")[-1], source
+    if not makeup_draft:
         absences.link_informed_records(session, batch.id, draft.attendance_date)
     after = {s.enrollment_id: current.marks[s.id] for s in current.roster}
     record_change(

@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from hsm.classes import past_class
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
@@ -92,7 +93,13 @@ def _attendance(session: Session, student: m.Student, own: set[str] | None, toda
         "present": sum(1 for r in records if r.status == "present"),
         "absent": sum(1 for r in records if r.status == "absent"),
         "recent": [
-            {"date": r.class_date, "batch": r.batch.name, "status": r.status, "makeup": bool(r.is_makeup)}
+            {
+                "date": r.class_date,
+                "batch": r.batch.name,
+                "status": r.status,
+                "makeup": bool(r.is_makeup),
+                "late": r.source == past_class.LATE_SOURCE,  # a teacher marked it after the class's day
+            }
             for r in records[:RECENT_CLASSES]
         ],
     }
