@@ -1,5 +1,5 @@
 """Not understood or out of scope: say what the bot can do (buttons for the caller's role); the second miss in a
-row offers a human: the number waits for one on the console's Today page (hsm.office.takeover) and the office is
+row offers a human: the number waits for one on the console's Today page (hsm.outreach.human_help) and the office is
 told, with a link to the conversation (once per number per HSM_OFFICE_NOTICE_HOURS, the words quoted and cleaned:
 hsm.outreach.notices)."""
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from actions.common import GuardedAction, caller, in_session, payload
 from hsm.infra.config import get_settings
-from hsm.office.takeover import ask_for_human
+from hsm.outreach.human_help import ask_for_human
 from hsm.outreach.notices import Notice, claim_office_notice, office_admins, staff_quote, staff_text
 from hsm.outreach.notify import deliver
 

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devtools.localstack import free_port, wait_until_up  # noqa: E402
+from hsm.infra.config import child_environment, set_environment  # noqa: E402
 from hsm.infra.db import session_scope, upgrade_to_head  # noqa: E402
 from hsm.office import staff  # noqa: E402
 from hsm.outreach.enrollment import create_lead  # noqa: E402
@@ -50,13 +51,13 @@ def school(workdir: Path, with_sheet: bool) -> str:
     url = f"sqlite:///{workdir / 'hsm.sqlite3'}"
     upgrade_to_head(url)
     import_school_file(SCHOOL_FILE, url)
-    env = {**os.environ, "DATABASE_URL": url, "HSM_NOW": DEMO_NOW}
+    env = child_environment(DATABASE_URL=url, HSM_NOW=DEMO_NOW)
     if with_sheet:
         sheet = workdir / "school-400.xlsx"
         run = {"env": env, "check": True, "capture_output": True}
         subprocess.run([str(BIN / "python"), "scripts/make_school_sheet.py", str(sheet), "--students", "400"], **run)
         subprocess.run([str(BIN / "hsm"), "import-sheet", str(sheet), "--skip-bad"], **run)
-    os.environ["HSM_NOW"] = DEMO_NOW
+    set_environment(HSM_NOW=DEMO_NOW)
     with session_scope(url) as session:
         staff.add_from_school(session, "bench")
         staff.set_password(session, "bench", "meera", PASSWORD)
@@ -67,7 +68,7 @@ def school(workdir: Path, with_sheet: bool) -> str:
 
 def measure(url: str, count: int) -> dict[str, tuple[float, float]]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "HSM_NOW": DEMO_NOW, "ADMIN_JWT_SECRET": SECRET}
+    env = child_environment(DATABASE_URL=url, HSM_NOW=DEMO_NOW, ADMIN_JWT_SECRET=SECRET)
     log = open(Path(url.removeprefix("sqlite:///")).with_name("api.log"), "w")  # noqa: SIM115 - kept for the process
     process = subprocess.Popen(
         [str(BIN / "hsm"), "api", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,

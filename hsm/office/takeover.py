@@ -1,21 +1,18 @@
 """Human takeover of a WhatsApp conversation: a staff member takes a number over (the bot stops answering it, as
-the channel reads `handled_by` for every message), replies, and hands it back; the bot asks for a human. Each step
-is audited on the number's `whatsapp_sessions` row."""
+the channel reads `handled_by` for every message), replies, and hands it back. Each step
+is audited on the number's `whatsapp_sessions` row. (The bot asking for one: hsm.outreach.human_help.)"""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hsm.infra import clock
 from hsm.infra import models as m
+from hsm.infra.phone import mask_phone
 from hsm.records.changes import Conflict, NotFound, record_change
-from hsm.whatsapp import store
 
 ENTITY = "whatsapp_sessions"
-NOTE_MAX_CHARS = 500
 
 
 def _conversation(session: Session, conversation_id: int) -> m.WhatsAppSession:
@@ -83,39 +80,10 @@ def replied(session: Session, actor: str, conversation_id: int, sent: dict[str, 
     before = {"waiting_since": row.waiting_since}
     row.waiting_since = None
     row.waiting_note = None
-    record_change(session, actor, "conversation.replied", ENTITY, row.id, before, {**sent, "phone": row.phone_number})
+    record_change(
+        session, actor, "conversation.replied", ENTITY, row.id, before, {**sent, "phone": mask_phone(row.phone_number)}
+    )
 
 
 def reply_refused(session: Session, actor: str, conversation_id: int, why: dict[str, object]) -> None:
     record_change(session, actor, "conversation.reply_refused", ENTITY, conversation_id, None, why)
-
-
-def ask_for_human(session: Session, phone: str, note: str) -> int:
-    """The bot could not help `phone`: the number waits for a human (from the first time it asked, until staff
-    answer or hand back) with `note`, its words. Returns the conversation's id (its link in the console)."""
-    now = clock.utcnow()
-    row = session.execute(
-        select(m.WhatsAppSession).where(m.WhatsAppSession.phone_number == phone).with_for_update()
-    ).scalar_one_or_none()
-    if row is None:  # the channel makes the row when it completes a message; this turn may be the number's first
-        row = m.WhatsAppSession(
-            phone_number=phone,
-            context={},
-            last_message_at=now,
-            expires_at=now + timedelta(minutes=store.SESSION_MINUTES),
-        )
-        session.add(row)
-    before = {"waiting_since": row.waiting_since}
-    row.waiting_since = row.waiting_since or now
-    row.waiting_note = note[:NOTE_MAX_CHARS]
-    session.flush()
-    record_change(
-        session,
-        f"whatsapp:{phone}",
-        "conversation.waiting",
-        ENTITY,
-        row.id,
-        before,
-        {"waiting_since": row.waiting_since},
-    )
-    return int(row.id)

@@ -18,7 +18,8 @@ from devtools.sandbox import SANDBOX, SandboxConfig, create_app
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
-from hsm.office import admin_api, staff, takeover
+from hsm.office import admin_api, staff
+from hsm.outreach import human_help
 from hsm.people.identity import role_of
 from hsm.whatsapp import store
 from hsm.whatsapp.client import RetryPolicy, WhatsAppClient
@@ -221,7 +222,7 @@ async def test_waiting_for_a_human_is_on_today_until_someone_answers(console):
     processing = MessageProcessing(_client(sandbox), Bot(), role_of=role_of, turns_at_once=1)
     await parent_writes(processing, "blorf zzz")
     with session_scope() as session:
-        number = takeover.ask_for_human(session, JOHN, "blorf zzz")
+        number = human_help.ask_for_human(session, JOHN, "blorf zzz")
     assert number == conversation_id()
     await sign_in(client, "meera")
     today = await page(client, "/office/")
