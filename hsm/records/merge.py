@@ -48,13 +48,14 @@ def parse_overwrite(text: str | Iterable[str] | None) -> frozenset[str]:
 @dataclass(frozen=True)
 class MergeOptions:
     """How an import merges: which live fields the file may overwrite, whether rows missing from a complete input
-    are deactivated, whether a phone may join another family's (hsm.people.phones), and whether it is a dry run
-    (the caller rolls the transaction back)."""
+    are deactivated, whether a phone may join another family's (hsm.people.phones), whether it is a dry run
+    (the caller rolls the transaction back), and who the audit trail names (default: "import:<source>")."""
 
     overwrite: frozenset[str] = frozenset()
     deactivate_missing: bool = False
     dry_run: bool = False
     allow_shared_phones: bool = False
+    actor: str | None = None
 
 
 def merge(session: Session, data: MergeInput, options: MergeOptions) -> MergeReport:
@@ -62,7 +63,7 @@ def merge(session: Session, data: MergeInput, options: MergeOptions) -> MergeRep
     report = MergeReport(source=data.source, dry_run=options.dry_run)
     _Merge(session, data, options, report).run()
     if options.deactivate_missing and report.would_deactivate:
-        deactivate_missing(session, f"import:{data.source}", report)
+        deactivate_missing(session, options.actor or f"import:{data.source}", report)
     return report
 
 
@@ -96,7 +97,7 @@ class _Merge:
         self.data = data
         self.options = options
         self.report = report
-        self.actor = f"import:{data.source}"
+        self.actor = options.actor or f"import:{data.source}"
 
     # ------------------------------------------------------------------------------------------ writing helpers
 

@@ -227,14 +227,15 @@ async def test_today_shows_saved_attendance_leave_and_closures(client, monkeypat
 async def test_people_search_pages_and_the_card(client):
     await sign_in(client, "meera")
     body = await page(client, "/office/people?q=rahul")
-    assert "Rahul Sharma" in body and "Rahul Verma" in body and "2 students found" in body
+    assert "Rahul Sharma" in body and "Rahul Verma" in body and "2 students, 0 guardians, 1 teacher" in body
     assert "Siddharth Bose" in await page(client, "/office/people?q=HSM-24-038")
     assert "Siddharth Bose" in await page(client, "/office/people?q=98450+00038")  # his mother's phone
-    assert "No student matches" in await page(client, "/office/people?q=zzzz")
-    first, second = await page(client, "/office/people"), await page(client, "/office/people?page=2")
+    assert "Nobody matches" in await page(client, "/office/people?q=zzzz")
+    first = await page(client, "/office/people?kind=student")
+    second = await page(client, "/office/people?kind=student&page=2")
     assert "Page 1 of 2" in first and "HSM-24-001" in first and "HSM-24-021" not in first
     assert "Page 2 of 2" in second and "HSM-24-040" in second
-    assert "Page 2 of 2" in await page(client, "/office/people?page=99")
+    assert "Page 2 of 2" in await page(client, "/office/people?kind=student&page=99")
     card = await page(client, "/office/students/HSM-24-001")
     for text in ("John Doe", "+919876543210", "Keyboard Beginner", "Guitar Beginner", "₹5,500", "Last payment"):
         assert text in card

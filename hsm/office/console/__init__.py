@@ -1,5 +1,5 @@
 """The office console: HTML pages under /office/ on the admin API's port (sign-in, Today, People, Register,
-Conversations, Leads, Broadcasts, Analytics)."""
+Conversations, Leads, Broadcasts, Analytics, Import and export)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ from hsm.office.console.conversations import (
     post_take_over,
 )
 from hsm.office.console.guard import console_middleware, open_page
+from hsm.office.console.imports import add_import_routes
 from hsm.office.console.leads import get_lead, get_leads, post_enroll, post_move
-from hsm.office.console.people import get_people
+from hsm.office.console.people_search import get_people
+from hsm.office.console.person_pages import add_person_routes
 from hsm.office.console.register import (
     get_register,
     get_register_csv,
@@ -101,6 +103,8 @@ def add_console_routes(app: web.Application) -> None:
     app.router.add_post("/office/conversations/{conversation_id}/hand-back", post_hand_back)
     app.router.add_post("/office/conversations/{conversation_id}/reply", post_reply)
     app.router.add_get("/office/static/conversation.js", get_conversation_script, allow_head=False)
+    add_person_routes(app)
+    add_import_routes(app)
     add_broadcast_routes(app)
     add_analytics_routes(app)
 

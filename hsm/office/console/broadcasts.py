@@ -15,7 +15,7 @@ from hsm.infra.db import session_scope
 from hsm.office.admin_api.state import ENQUEUE
 from hsm.office.console.broadcast_drafts import Draft, choices, preview
 from hsm.office.console.guard import page
-from hsm.office.console.people import _page_number
+from hsm.office.console.people_search import _page_number
 from hsm.office.console.render import USER, html, redirect
 from hsm.office.console.sessions import ConsoleUser
 from hsm.outreach.broadcast import history

@@ -14,7 +14,7 @@ from hsm.infra.db import session_scope
 from hsm.infra.phone import mask_phone
 from hsm.office import conversations, takeover
 from hsm.office.console.guard import page
-from hsm.office.console.people import MAX_QUERY_CHARS, _page_number
+from hsm.office.console.people_search import MAX_QUERY_CHARS, _page_number
 from hsm.office.console.render import USER, html, redirect
 from hsm.office.console.sender import console_client
 from hsm.office.console.sessions import ConsoleUser

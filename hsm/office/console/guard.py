@@ -29,6 +29,16 @@ def page(handler: Handler) -> Handler:
     return handler
 
 
+def upload_page(max_bytes: int) -> Callable[[Handler], Handler]:
+    """A signed-in page whose POST may carry a file of up to `max_bytes` (the app's own limit is far smaller)."""
+
+    def mark(handler: Handler) -> Handler:
+        handler.console_max_body = max_bytes  # type: ignore[attr-defined]
+        return page(handler)
+
+    return mark
+
+
 def open_page(handler: Handler) -> Handler:
     """A page anyone may open (the sign-in form, the style sheet); a console route marked neither is refused."""
     handler.console_access = "open"  # type: ignore[attr-defined]
@@ -93,6 +103,9 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         log.error("refused %s %s: its handler is marked neither @page nor @open_page", request.method, request.path)
         return error_page(request, 404)
     if access == "signed_in":
+        max_body = getattr(match_info.handler, "console_max_body", None)
+        if max_body is not None:
+            request = request.clone(client_max_size=max_body)
         user = await signed_in_user(request)
         if user is None:
             return _to_sign_in(request, sessions.COOKIE in request.cookies)

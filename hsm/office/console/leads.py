@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
 from hsm.office.console.guard import page
-from hsm.office.console.people import MAX_QUERY_CHARS, _page_number
+from hsm.office.console.people_search import MAX_QUERY_CHARS, _page_number
 from hsm.office.console.render import USER, html, redirect
 from hsm.office.console.sessions import ConsoleUser
 from hsm.outreach import leads

@@ -98,6 +98,7 @@ def error_page(request: web.Request, status: int) -> web.Response:
         403: ("Not allowed", "Your account cannot open this page, or the form had expired. Go back and try again."),
         404: ("Not found", "There is no such page, or it is not one your account can open."),
         405: ("Not allowed", "This page does not answer that kind of request."),
+        413: ("Too large", "What you sent is larger than this page accepts (a spreadsheet: at most 2 MB)."),
     }
     title, text = titles.get(status, ("Something went wrong", "The office console could not show this page."))
     if status >= 500:
