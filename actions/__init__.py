@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import logging
 
+from hsm.infra import metrics
 from hsm.infra.config import check_settings_or_exit
 
 # `rasa run actions` imports this package first: a bad setting stops the action server here, in one line.
@@ -51,3 +52,4 @@ def require_action_server_token(app_name: str = "rasa_sdk") -> bool:
 
 
 require_action_server_token()
+metrics.serve("actions")  # /metrics on HSM_METRICS_PORT when set

@@ -14,6 +14,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
+from hsm.infra import metrics
 from hsm.infra.db import session_scope
 from hsm.people import access
 from hsm.people.identity import Identity, identify
@@ -49,6 +50,14 @@ class GuardedAction(Action, metaclass=abc.ABCMeta):
     capabilities: tuple[str, ...] = ()
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        """The checked run, timed, and counted as an error when it raises (hsm.infra.metrics, by action name)."""
+        name = self.name()
+        with metrics.ACTION_LATENCY.labels(name).time(), metrics.ACTION_ERRORS.labels(name).count_exceptions():
+            return await self._checked_run(dispatcher, tracker, domain)
+
+    async def _checked_run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
         who = await in_session(lambda session: caller(session, tracker))
         capability = next((c for c in self.capabilities if access.allowed(who, c)), None)
         if capability is None:

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic_cors.core import SANIC_CORS_EVALUATED
 
-from hsm.infra import clock
+from hsm.infra import clock, metrics
 from hsm.infra.config import check_settings_or_exit, get_settings
 from hsm.infra.db import session_scope
 from hsm.people.identity import identity_if_role_lost, role_of
@@ -170,6 +171,7 @@ class WhatsAppInput(InputChannel):
         if not all((verify_token, app_secret, access_token, phone_number_id)):
             cls.raise_missing_credentials_exception()
         startup.prepare_rasa_process(role_check=role_now)  # this is the Rasa server's process, starting
+        metrics.serve("channel")
         return cls(
             str(verify_token), str(app_secret), ClientSettings(str(api_url), str(phone_number_id), str(access_token))
         )
@@ -201,6 +203,12 @@ class WhatsAppInput(InputChannel):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            started = time.perf_counter()
+            answer = await store_and_answer(request)
+            metrics.WEBHOOK_ACK.labels(str(answer.status)).observe(time.perf_counter() - started)
+            return answer
+
+        async def store_and_answer(request: Request) -> HTTPResponse:
             # Meta's servers call this, never a browser: Rasa's CORS middleware need not work out headers for it
             # (a tenth of the webhook's CPU under load).
             setattr(request.ctx, SANIC_CORS_EVALUATED, "1")
@@ -220,6 +228,7 @@ class WhatsAppInput(InputChannel):
             except (ValueError, InvalidWebhook) as error:
                 return response.json({"error": f"malformed payload: {error}"}, status=400)
             fresh = await self._intake.store(batch)  # the only work Meta waits for (group commit)
+            metrics.delivery_statuses(batch.statuses)
             if fresh:  # handed over once the answer is out: in a burst, every answer goes before any hand-over
                 asyncio.get_running_loop().call_soon(self._hand_over_all, fresh)
             return response.text("EVENT_RECEIVED")

@@ -4,7 +4,8 @@ tests and benchmarks, with helpers that post signed webhooks and read what the s
 `Stack.start(..., rasa_replicas=2, action_servers=2)` runs several Rasa servers (and action servers) on the same
 database, as replicas behind a load balancer would: Rasa replica i talks to action server i mod n. The first of
 each keeps the names "rasa" and "actions"; the others are "rasa-2", "actions-2", ... Pass `env` (e.g. REDIS_URL)
-to give every process more of the environment."""
+to give every process more of the environment. Each process serves its metrics on a port of its own
+(`metrics_url(name)`)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,7 @@ class Stack:
     action_ports: list[int] = field(default_factory=list)
     credentials: str = "credentials.dev.yml"
     api_port: int = 0  # the admin API and office console, once start_api() has run
+    metrics_ports: dict[str, int] = field(default_factory=dict)  # HSM_METRICS_PORT of each process, by name
 
     def __post_init__(self) -> None:
         self.rasa_ports = self.rasa_ports or [self.rasa_port]
@@ -119,6 +121,7 @@ class Stack:
             ADMIN_JWT_SECRET=ADMIN_JWT_SECRET,
             PYTHONUNBUFFERED="1",
             HSM_NOW=hsm_now or None,
+            PROMETHEUS_MULTIPROC_DIR=None,  # each process its own (hsm.infra.metrics), not this one's
         )
 
     @classmethod
@@ -168,10 +171,11 @@ class Stack:
 
     def start_process(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         log = (self.workdir / f"{name}.log").open("ab")
+        metrics_port = str(self.metrics_ports.setdefault(name, free_port()))
         self.processes[name] = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
-            env={**self.env, **(env or {})},
+            env={**self.env, "HSM_METRICS_PORT": metrics_port, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -229,6 +233,9 @@ class Stack:
         self.start_process("api", [str(BIN / "hsm"), "api", "--port", str(self.api_port)])
         self.wait("api", f"{self.api_url}/healthz")
         return self.api_url
+
+    def metrics_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
 
     @property
     def api_url(self) -> str:

@@ -18,7 +18,7 @@ from hsm.classes.dates import short_day_label
 from hsm.classes.makeup_slots import booked_students
 from hsm.classes.roster_match import NameMatch, RosterEntry, match_name
 from hsm.classes.schedule import ClassMeeting, batch_roster, teacher_classes_on
-from hsm.infra import clock
+from hsm.infra import clock, metrics
 from hsm.infra import models as m
 from hsm.records.changes import record_change
 
@@ -531,6 +531,7 @@ def confirm(session: Session, draft_id: int, actor: str) -> SaveResult:
             )
         else:
             record.status, record.marked_by, record.source = status, actor.split(":")[-1], source
+        metrics.ATTENDANCE_SAVED.labels(source).inc()
     if not makeup_draft:
         absences.link_informed_records(session, batch.id, draft.attendance_date)
     after = {s.enrollment_id: current.marks[s.id] for s in current.roster}

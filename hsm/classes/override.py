@@ -14,7 +14,7 @@ from hsm.classes.attendance import ABSENT, PRESENT
 from hsm.classes.dates import short_day_label, time_label
 from hsm.classes.roster_match import RosterEntry, match_name
 from hsm.classes.schedule import NO_TEACHER, meetings_between, teacher_on_duty
-from hsm.infra import clock
+from hsm.infra import clock, metrics
 from hsm.infra import models as m
 from hsm.infra.config import get_settings
 from hsm.money import billing
@@ -259,6 +259,7 @@ def apply_override(session: Session, override: Override, actor: str, reason: str
         )
     else:
         record.status, record.marked_by, record.source = override.status, marker, "override"
+    metrics.ATTENDANCE_SAVED.labels("override").inc()
     student = session.get(m.Student, override.student_id)
     batch = session.get(m.Batch, override.batch_id)
     record_change(

@@ -12,6 +12,7 @@ from typing import Generic
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hsm.infra.settings_classes import Attendance, Makeups
+from hsm.infra.settings_metrics import Metrics
 from hsm.infra.settings_values import (
     S,
     Section,
@@ -505,6 +506,7 @@ class Settings:
     chat = _Current(Chat)
     sandbox = _Current(Sandbox)
     test_servers = _Current(TestServers)
+    metrics = _Current(Metrics)
 
     def __repr__(self) -> str:
         return "Settings(...)"

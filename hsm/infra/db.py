@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from hsm.infra import metrics
 from hsm.infra.config import database_url
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -113,15 +114,16 @@ def _session_factory_for(url: str) -> sessionmaker:  # building one costs more t
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
     """A session whose work is committed on success and rolled back on any error."""
-    session = session_factory(url)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    with metrics.timed_transaction():
+        session = session_factory(url)()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
 
 
 def alembic_config(url: str | None = None):

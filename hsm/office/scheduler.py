@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from hsm.infra import clock
+from hsm.infra import clock, metrics
 from hsm.infra.config import get_settings
 from hsm.outreach.reminders import class_reminder_minutes, fee_reminder_days, fee_reminder_hours, reminders_tick
 from hsm.records.retention import retention_days, retention_job
@@ -44,6 +44,7 @@ def run_scheduler() -> int:
     """`hsm scheduler`: run the jobs until stopped. Bad settings are refused at start, not when a job runs."""
     fee_reminder_days(), class_reminder_minutes(), fee_reminder_hours(), retention_days()
     scheduler = build_scheduler()
+    metrics.serve("scheduler")
     log.info(
         "scheduler: reminders every minute (%s), retention purge daily at %02d:%02d",
         "queued on RQ" if get_settings().redis.url else "in-process",

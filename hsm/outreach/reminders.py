@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from hsm.classes import closures, schedule
-from hsm.infra import clock
+from hsm.infra import clock, metrics
 from hsm.infra import models as m
 from hsm.infra.config import get_settings
 from hsm.infra.db import session_scope
@@ -379,7 +379,10 @@ async def send_reminders(
     own_client = client is None
     client = client or WhatsAppClient.from_settings(ledger=store.LEDGER)
     try:
-        return [await _send_one(client, reminder) for reminder in planned]
+        results = [await _send_one(client, reminder) for reminder in planned]
+        for result in results:
+            metrics.REMINDERS.labels(result.reminder.kind, result.outcome).inc()
+        return results
     finally:
         if own_client:
             await client.close()

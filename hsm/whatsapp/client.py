@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from hsm.infra import metrics
 from hsm.infra.config import Settings, get_settings
 from hsm.infra.logmask import wamid_ref
 from hsm.infra.phone import mask_phone
@@ -174,6 +175,7 @@ class WhatsAppClient:
         """POST with retries on 429, 5xx and timeouts; other 4xx fail at once. `request_body` gives each attempt's
         `json=` or `data=` (a multipart form can be sent only once)."""
         last_error: CloudApiError | None = None
+        endpoint = "media" if url == self.media_url else "messages"
         for attempt in range(self.retry.attempts):
             retry_after = None
             try:
@@ -183,15 +185,19 @@ class WhatsAppClient:
                     except ValueError:
                         answer = None
                     if response.status < 300:
+                        metrics.graph_api_call(endpoint, response.status)
                         return answer if isinstance(answer, dict) else {}
                     last_error = _meta_error(response.status, answer)
+                    metrics.graph_api_call(endpoint, response.status, last_error.code)
                     if response.status not in RETRYABLE_STATUSES:
                         raise last_error
                     retry_after = response.headers.get("Retry-After")
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
                 last_error = CloudApiError(f"{type(error).__name__}: {error}".rstrip(": "))
+                metrics.graph_api_call(endpoint, None)
             if attempt + 1 < self.retry.attempts:
                 delay = self.retry.delay(attempt, retry_after)
+                metrics.GRAPH_API_RETRIES.labels(endpoint).inc()
                 log.warning("request failed (%s), retry %d in %.2fs", last_error, attempt + 1, delay)
                 await asyncio.sleep(delay)
         assert last_error is not None
@@ -257,11 +263,12 @@ class WhatsAppClient:
             await self._record(phone, message, None, "failed", error.code, problem)
             raise
 
-    async def _record(self, phone: str, message: dict, *args: Any) -> None:
+    async def _record(self, phone: str, message: dict, wamid: str | None, status: str, *error: Any) -> None:
+        metrics.MESSAGES_OUT.labels(str(message.get("type")), status).inc()
         if self.record_inline:
-            self.ledger.record_outbound(phone, message, *args)
+            self.ledger.record_outbound(phone, message, wamid, status, *error)
         else:
-            await asyncio.to_thread(self.ledger.record_outbound, phone, message, *args)
+            await asyncio.to_thread(self.ledger.record_outbound, phone, message, wamid, status, *error)
 
     async def send_document(
         self, to: str, document: Document, caption: str | None = None, *, replying: bool = False

@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
+from hsm.infra import metrics
 from hsm.infra.logmask import wamid_ref
 from hsm.infra.phone import mask_phone
 from hsm.infra.ratelimit import NOTICE_TEXT, GlobalLimitQueue, RateLimiter, rate_limiter_from_env
@@ -174,10 +176,12 @@ class MessageProcessing:
         if message.wamid in self._in_hand:  # already here, perhaps still waiting for room: one answer, one place
             return
         self._in_hand.add(message.wamid)
+        started = time.perf_counter()
         try:
             await self._in_order.run(message.phone, lambda: self._process(message))
         finally:
             self._in_hand.discard(message.wamid)
+            metrics.REPLY_LATENCY.observe(time.perf_counter() - started)
 
     def _complete(
         self,
@@ -188,10 +192,12 @@ class MessageProcessing:
         error: str | None = None,
     ) -> None:
         store.complete(message.wamid, message.phone, status, last_intent, options, error, role_of=self.role_of)
+        metrics.MESSAGES_IN.labels(message.type, status).inc()
 
     async def _process(self, message: InboundMessage) -> None:
         # At the global limit this waits for room (senders take turns); only the sender's own limit refuses.
         decision = await self._global_queue.admit(message.phone)
+        metrics.RATE_LIMIT.labels(decision.reason or "allowed").inc()
         if not store.claim(message.wamid):
             return  # another replica or an earlier run has it
         replies = ReplySender(self.client)
@@ -225,6 +231,7 @@ class MessageProcessing:
                 await self.dialogue.run_turn(message, text, replies)
             replies.permit = None
             last_intent = await self.dialogue.last_intent(message.phone)
+            metrics.intent(last_intent)
             self._complete(message, store.PROCESSED, last_intent, [o.payload for o in replies.offered or []])
             await self._rate_limiter.arecord_success(message.phone)
         except Exception as error:  # noqa: BLE001 - one bad message must not stop the channel

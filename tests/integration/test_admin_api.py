@@ -594,8 +594,8 @@ async def test_unknown_routes_and_methods_answer_json(api):
 
 
 def test_every_route_needs_a_role_or_is_marked_public(monkeypatch):
-    """Default-deny: each route's handler says who may call it; only /healthz is public (and, in the console, the
-    sign-in form and its style sheet)."""
+    """Default-deny: each route's handler says who may call it; only /healthz and /metrics are public (and, in the
+    console, the sign-in form and its style sheet)."""
     monkeypatch.setenv("ADMIN_JWT_SECRET", SECRET)
     app = admin_api.create_admin_app()
     public = set()
@@ -612,7 +612,7 @@ def test_every_route_needs_a_role_or_is_marked_public(monkeypatch):
         assert (role in ("admin", "staff")) != is_public, (route.method, route.resource.canonical)
         if is_public:
             public.add(route.resource.canonical)
-    assert public == {"/healthz"}
+    assert public == {"/healthz", "/metrics"}
     assert console_open == {
         ("GET", "/office"),
         ("GET", "/office/sign-in"),

@@ -17,6 +17,8 @@ COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 APP_SERVICES = {"migrate", "rasa", "actions", "api", "worker", "scheduler"}
 LONG_RUNNING = {"postgres", "redis", "rasa", "actions", "api", "worker", "scheduler", "proxy"}
+MONITORING = {"prometheus", "grafana"}  # profile "monitoring" only
+METRICS_PORT = "9100"
 # Rasa reads these with int(): an empty value crashes it.
 NEVER_EMPTY = {"TICKET_LOCK_LIFETIME", "SQL_POOL_SIZE", "SQL_MAX_OVERFLOW", "HSM_WHATSAPP_CONCURRENCY"}
 
@@ -57,11 +59,11 @@ def command_text(service: dict) -> str:
 
 
 def test_every_service_is_there(services):
-    assert set(services) == APP_SERVICES | LONG_RUNNING
+    assert set(services) == APP_SERVICES | LONG_RUNNING | MONITORING
 
 
 def test_long_running_services_have_health_checks_and_restart(services):
-    for name in LONG_RUNNING:
+    for name in LONG_RUNNING | MONITORING:
         service = services[name]
         assert service.get("restart") in ("unless-stopped", "always"), name
         check = service.get("healthcheck") or {}
@@ -116,13 +118,15 @@ def test_data_lives_in_volumes(compose, services):
 
 def test_only_the_proxy_is_published_and_it_terminates_https(services):
     published = {name for name, service in services.items() if service.get("ports")}
-    assert published == {"proxy"}
+    assert published == {"proxy", "grafana"}
+    assert services["grafana"]["ports"] == ["127.0.0.1:3000:3000"]  # the host's loopback only (an SSH tunnel)
     assert {"80:80", "443:443"} <= set(services["proxy"]["ports"])
     assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in services["proxy"]["volumes"]
     caddyfile = (PROJECT_ROOT / "deploy" / "Caddyfile").read_text()
     assert "{$HSM_DOMAIN}" in caddyfile and "/webhooks/whatsapp/*" in caddyfile and "dynamic a rasa 5005" in caddyfile
     assert "reverse_proxy api:8095" in caddyfile
     assert "/webhooks/rest" not in caddyfile.split("# Rasa's REST channel")[0]  # REST channel never routed
+    assert "metrics" not in caddyfile and "9100" not in caddyfile  # /metrics is for the stack's Prometheus only
 
 
 def test_every_variable_the_compose_file_uses_is_documented():
@@ -199,3 +203,72 @@ def test_the_deployment_guide_never_publishes_rasa_or_the_action_server():
     for line in guide.splitlines():
         if "5005" in line or "5055" in line:
             assert "publish" not in line.lower() or "never" in line.lower(), line
+
+
+def test_monitoring_is_an_optional_profile_that_scrapes_every_process(services):
+    for name in MONITORING:
+        assert services[name]["profiles"] == ["monitoring"], name
+    for name in APP_SERVICES | LONG_RUNNING - MONITORING:
+        assert "profiles" not in services[name], name  # `docker compose up` starts them without the profile
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["HSM_METRICS_PORT"] == METRICS_PORT, name
+    assert "./deploy/prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in services["prometheus"]["command"]
+    grafana = services["grafana"]["volumes"]
+    assert {
+        "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro",
+        "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro",
+    } <= set(grafana)
+    prometheus = yaml.safe_load((PROJECT_ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    assert prometheus["rule_files"] == ["alerts.yml"]
+    targets = {
+        job["job_name"]: [f"{name}:{sd['port']}" for sd in job.get("dns_sd_configs", []) for name in sd["names"]]
+        + [target for static in job.get("static_configs", []) for target in static["targets"]]
+        for job in prometheus["scrape_configs"]
+    }
+    assert targets == {
+        "hsm-rasa": [f"rasa:{METRICS_PORT}"],
+        "hsm-actions": [f"actions:{METRICS_PORT}"],
+        "hsm-worker": [f"worker:{METRICS_PORT}"],
+        "hsm-scheduler": [f"scheduler:{METRICS_PORT}"],
+        "hsm-api": ["api:8095"],
+        "prometheus": ["localhost:9090"],
+    }
+    provisioning = PROJECT_ROOT / "deploy" / "grafana" / "provisioning"
+    source = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"][0]
+    assert source["url"] == "http://prometheus:9090" and source["uid"] == "prometheus"
+    provider = yaml.safe_load((provisioning / "dashboards" / "hsm.yml").read_text())["providers"][0]
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def metric_names() -> set[str]:
+    """Every series name the stack exposes: hsm.infra.metrics' metrics (with their sample suffixes), the ones
+    sampled on a scrape (hsm.outreach.broadcast.queue_metrics), and Prometheus' own `up`."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from hsm.infra import metrics
+
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    names = {"up"}
+    for metric in vars(metrics).values():
+        if isinstance(metric, MetricWrapperBase):
+            names |= {metric._name + suffix for suffix in suffixes[metric._type]}
+    sampled = (PROJECT_ROOT / "hsm" / "outreach" / "broadcast" / "queue_metrics.py").read_text()
+    return names | set(re.findall(r'"(hsm_[a-z_]+)"', sampled))
+
+
+def test_the_dashboard_and_the_alerts_query_only_metrics_that_exist():
+    import json
+
+    names = metric_names()
+    assert {"hsm_messages_in_total", "hsm_reply_seconds_bucket", "hsm_queue_depth"} <= names
+    dashboard = json.loads((PROJECT_ROOT / "deploy" / "grafana" / "dashboards" / "hsm.json").read_text())
+    queries = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    alerts = yaml.safe_load((PROJECT_ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
+    queries += [rule["expr"] for group in alerts["groups"] for rule in group["rules"]]
+    used = {name for query in queries for name in re.findall(r"\b(hsm_[a-z_]+|up)\b(?=[{\[)\s])", query)}
+    assert used, "no metric found in the queries: the pattern is wrong"
+    assert used - names == set()
+    assert names - {"up"} - used <= {"hsm_up", "hsm_reply_seconds_sum", "hsm_reply_seconds_count"} | {
+        name for name in names if name.endswith(("_sum", "_count"))
+    }, "a metric the dashboard does not show"

@@ -31,6 +31,7 @@ GET  /api/admin/payments                payments, newest first (student, method,
 GET  /api/admin/payments/{id}/receipt.pdf   a payment's receipt
 POST /api/admin/payments/{id}/reverse   reverse a payment, with a reason (admin only)
 GET  /healthz                           liveness, no token
+GET  /metrics                           Prometheus metrics, no token (never routed by the proxy)
 GET  /office/ ...                       the office console: HTML pages with their own sign-in (hsm.office.console)
 """
 
@@ -44,6 +45,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hsm.infra import metrics
 from hsm.infra.config import get_settings
 from hsm.office.admin_api.absences import get_absences
 from hsm.office.admin_api.admissions import post_student
@@ -79,6 +81,14 @@ DEFAULT_PORT = 8095
 @public
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
+
+
+@public
+async def metrics_page(request: web.Request) -> web.Response:
+    """Prometheus' scrape, without a token like /healthz: the proxy routes only /api/* here, so only
+    the stack's own network reaches it (docs/deploy.md, "Monitoring")."""
+    body, content_type = metrics.exposition()
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 def _enqueue(broadcast_id: int) -> None:
@@ -130,6 +140,8 @@ def create_admin_app(
     app.router.add_post(f"{ADMIN_PREFIX}/closures/{{closure_id}}/cancel", post_closure_cancel)
     add_payment_routes(app)
     app.router.add_get("/healthz", healthz, allow_head=False)
+    app.router.add_get("/metrics", metrics_page, allow_head=False)
+    metrics.UP.labels("api").set(1)
     add_console_routes(app)  # /office/: HTML, its own sessions; the two middlewares above leave it alone
 
     async def close_client(app: web.Application) -> None:

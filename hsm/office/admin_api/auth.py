@@ -9,9 +9,9 @@ latest revocation (`admin_token_revocations`) is refused. A token with a `jti` w
 (`admin_tokens`) is refused when that row is revoked, or when its staff account is deactivated or no longer has a
 role allowing the token's; a well-signed token whose `jti` we did not record (or that has none: an outside tool
 signing with ADMIN_JWT_SECRET) is checked by its subject only. Every route's handler is marked `@requires(role)` or
-`@public` (only /healthz); one marked neither is refused to everyone (401). `role` "admin" may do everything,
-"staff" all but broadcasts, staff accounts' changes, tokens, changes to teachers and admins, and an enrollment's
-live balance (corrected, or set when admitting).
+`@public` (only /healthz and /metrics); one marked neither is refused to everyone (401). `role` "admin" may do
+everything, "staff" all but broadcasts, staff accounts' changes, tokens, changes to teachers and admins, and an
+enrollment's live balance (corrected, or set when admitting).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def requires(role: str) -> Callable[[Handler], Handler]:
 
 
 def public(handler: Handler) -> Handler:
-    """Mark a handler as answering without a token (only /healthz): a handler marked neither `public` nor
+    """Mark a handler as answering without a token (only /healthz and /metrics): a handler marked neither `public` nor
     `requires(role)` is refused (401) to everyone."""
     handler.public = True  # type: ignore[attr-defined]
     return handler

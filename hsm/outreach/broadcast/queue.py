@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from hsm.infra import metrics
 from hsm.infra import models as m
 from hsm.infra.config import get_settings
 from hsm.infra.db import session_scope
@@ -162,6 +163,9 @@ def run_worker(burst: bool = False) -> int:
         )
         return 2
     connection = redis_connection()
+    from hsm.outreach.broadcast.queue_metrics import QueueCollector
+
+    metrics.serve("worker", QueueCollector(connection))
     resume_broadcasts()
     worker = Worker([QUEUE_BROADCASTS, QUEUE_REMINDERS], connection=connection)
     worker.work(burst=burst, with_scheduler=True)

@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hsm.infra import clock
+from hsm.infra import clock, metrics
 from hsm.infra import models as m
 from hsm.infra.config import DEFAULT_BROADCAST_RATE_PER_S
 from hsm.infra.db import session_scope
@@ -358,9 +358,11 @@ class _Sender:
             detail = f"{error} (HTTP {error.status}, code {error.code})" if error.status else str(error)
             await asyncio.to_thread(_record, item.id, "failed", None, detail[:1000])
             self.outcomes["failed"] += 1
+            metrics.BROADCAST_SENDS.labels("failed").inc()
             return
         await asyncio.to_thread(_record, item.id, "sent", result.wamid or None, None)
         self.outcomes["sent"] += 1
+        metrics.BROADCAST_SENDS.labels("sent").inc()
 
     def _done(self, task: asyncio.Task) -> None:
         self.in_flight.discard(task)

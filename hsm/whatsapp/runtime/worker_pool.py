@@ -28,6 +28,7 @@ from typing import Any
 
 import uvloop
 
+from hsm.infra import metrics
 from hsm.infra.ratelimit import RateLimits
 from hsm.whatsapp import store
 from hsm.whatsapp.payloads import InboundMessage
@@ -176,6 +177,7 @@ class WorkerPoolRuntime(ProcessingRuntime):
         worker = self._workers[index]
         if not worker.process.is_alive():
             log.error("WhatsApp worker %d died (exit code %s); starting it again", index, worker.process.exitcode)
+            metrics.WORKER_RESTARTS.inc()
             self._stop_reading(worker)  # what it still reports is about messages forgotten next
             self.router.forget_worker(index)
             self._workers[index] = self._start(index)
