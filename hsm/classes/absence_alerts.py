@@ -172,7 +172,12 @@ def dispute_absence(session: Session, identity: Identity, text: str, actor: str)
             "absence_alerts",
             alert.id,
             None,
-            {"student": student.enrollment_id, "batch": batch.code, "class_date": alert.class_date, "said": text},
+            {
+                "student": student.enrollment_id,
+                "batch": batch.code,
+                "class_date": alert.class_date,
+                "said": staff_text(text, 200),
+            },
         )
         session.flush()
     elif teacher is not None:

@@ -112,6 +112,8 @@ def why_no_credit(
         return f"{meeting.batch.name} on {day_label(class_date)} is not held ({meeting.note}): nothing to make up."
     if credit_for(session, student_id, batch_id, class_date) is not None:
         return None
+    if policy.credits_per_month == 0:
+        return "The school does not give makeup credits at the moment."
     deadline = meeting.starts_at - timedelta(hours=policy.notice_hours)
     if noticed_at > deadline:
         return (

@@ -11,6 +11,7 @@ schwa-deletion rule, applied before transliterating. English words that people w
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -130,6 +131,10 @@ class Romanised:
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Where the old text's [start, end) lies in the new text."""
         return self.offsets[start], self.offsets[end]
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Where the new text's [start, end) came from in the old text (whole words)."""
+        return bisect.bisect_left(self.offsets, start), bisect.bisect_left(self.offsets, end)
 
 
 def _script(word: str) -> str | None:

@@ -21,6 +21,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, func, inspect, select
 from sqlalchemy.orm import Session
 
+from hsm.classes.past_class import LATE_SOURCE, ON_TIME_SOURCE
 from hsm.infra import clock
 from hsm.infra import models as m
 
@@ -38,6 +39,8 @@ RASA_EVENTS = Table(
     Column("timestamp", Float),
     Column("intent_name", String(255)),
 )
+
+WHATSAPP_SOURCES = {ON_TIME_SOURCE, LATE_SOURCE}  # marked over WhatsApp, on the day or after it
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ def attendance_adoption(session: Session, period: Period) -> list[dict]:
     for (batch_id, _), used in sources.items():
         teacher = teachers.get(batch_id) or "No teacher"
         classes[teacher] += 1
-        over_whatsapp[teacher] += "whatsapp" in used
+        over_whatsapp[teacher] += bool(used & WHATSAPP_SOURCES)
     return [
         {"teacher": t, "classes": classes[t], "whatsapp": over_whatsapp[t], "share": over_whatsapp[t] / classes[t]}
         for t in sorted(classes)

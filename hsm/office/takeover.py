@@ -39,7 +39,7 @@ def take_over(session: Session, actor: str, login: str, conversation_id: int) ->
         ENTITY,
         row.id,
         before,
-        {"handled_by": login, "phone": row.phone_number},
+        {"handled_by": login, "phone": mask_phone(row.phone_number)},
     )
     return row
 
@@ -61,7 +61,7 @@ def hand_back(session: Session, actor: str, conversation_id: int) -> m.WhatsAppS
         ENTITY,
         row.id,
         before,
-        {"handled_by": None, "phone": row.phone_number},
+        {"handled_by": None, "phone": mask_phone(row.phone_number)},
     )
     return row
 

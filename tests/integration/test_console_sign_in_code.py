@@ -4,6 +4,7 @@ account, needs the form's CSRF token, is kept only hashed, and every step is aud
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -41,9 +42,15 @@ async def type_code(client, code: str, who: str = "meera", csrf: str | None = No
     )
 
 
-def code_sent_to(sandbox, phone: str = MEERA) -> str:
-    """The digits of the last message the sandbox took for `phone` (text, or the template's parameter)."""
-    payload = [s["payload"] for s in sandbox.app[SANDBOX].messages if s["payload"]["to"] == phone.lstrip("+")][-1]
+async def code_sent_to(sandbox, phone: str = MEERA, count: int = 1) -> str:
+    """The digits of the last message the sandbox took for `phone` (text, or the template's parameter); the code
+    goes out after the page has answered, so this waits for `count` of them (up to 5 s)."""
+    for _ in range(100):
+        sent = [s["payload"] for s in sandbox.app[SANDBOX].messages if s["payload"]["to"] == phone.lstrip("+")]
+        if len(sent) >= count:
+            break
+        await asyncio.sleep(0.05)
+    payload = sent[-1]
     if payload["type"] == "template":
         assert payload["template"]["name"] == sign_in_codes.CODE_TEMPLATE
         body, button = payload["template"]["components"]
@@ -69,7 +76,7 @@ async def test_a_code_over_whatsapp_signs_in_once(console):  # noqa: F811
     client, sandbox = console
     response = await ask_for_code(client)
     assert response.status == 200 and SENT in await response.text()
-    code = code_sent_to(sandbox)
+    code = await code_sent_to(sandbox)
     assert re.fullmatch(r"\d{6}", code)
     with session_scope() as session:  # kept only as a keyed hash
         (row,) = session.execute(select(m.ConsoleSignInCode)).scalars()
@@ -92,7 +99,7 @@ async def test_a_code_over_whatsapp_signs_in_once(console):  # noqa: F811
 async def test_an_expired_code_is_refused(console):  # noqa: F811
     client, sandbox = console
     await ask_for_code(client, MEERA)  # a phone number finds the account too
-    code = code_sent_to(sandbox)
+    code = await code_sent_to(sandbox)
     with session_scope() as session:
         session.execute(update(m.ConsoleSignInCode).values(expires_at=sign_in_codes._now() - timedelta(seconds=1)))
     response = await type_code(client, code)
@@ -103,7 +110,7 @@ async def test_an_expired_code_is_refused(console):  # noqa: F811
 async def test_too_many_wrong_tries_void_the_code(console):  # noqa: F811
     client, sandbox = console
     await ask_for_code(client)
-    code = code_sent_to(sandbox)
+    code = await code_sent_to(sandbox)
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for _ in range(sign_in_codes.MAX_TRIES):
         response = await type_code(client, wrong)
@@ -118,10 +125,11 @@ async def test_codes_are_rate_limited_per_account(console):  # noqa: F811
     client, sandbox = console
     for _ in range(sign_in_codes.MAX_CODES):
         await ask_for_code(client)
-    latest = code_sent_to(sandbox)
+    latest = await code_sent_to(sandbox, count=sign_in_codes.MAX_CODES)
     sent = len(sandbox.app[SANDBOX].messages)
     response = await ask_for_code(client)
     assert response.status == 200 and SENT in await response.text()  # the page says the same...
+    await asyncio.sleep(0.3)
     assert len(sandbox.app[SANDBOX].messages) == sent  # ...but no code went out
     assert ("console.code_refused", "too_many") in audit()
     response = await type_code(client, latest)  # the latest code still works
@@ -132,6 +140,7 @@ async def test_an_unknown_account_gets_the_same_answer_and_nothing_is_sent(conso
     client, sandbox = console
     response = await ask_for_code(client, "nobody")
     assert response.status == 200 and SENT in await response.text()
+    await asyncio.sleep(0.3)
     assert sandbox.app[SANDBOX].messages == []
 
 
@@ -142,7 +151,7 @@ async def test_the_code_forms_need_their_csrf_token(console):  # noqa: F811
     assert response.status == 403
     assert sandbox.app[SANDBOX].messages == []
     await ask_for_code(client)
-    response = await type_code(client, code_sent_to(sandbox), csrf="forged")
+    response = await type_code(client, await code_sent_to(sandbox), csrf="forged")
     assert response.status == 403
     with session_scope() as session:
         assert session.execute(select(m.ConsoleSession)).first() is None

@@ -7,7 +7,7 @@ import pytest
 from rasa.shared.nlu.training_data.message import Message
 
 from hsm.language.romanise import has_indian_script, romanise, romanise_word
-from hsm.rasa_glue.romanise_component import rewrite
+from hsm.rasa_glue.romanise_component import restore, rewrite
 
 
 @pytest.mark.parametrize(
@@ -83,3 +83,16 @@ def test_a_message_with_nothing_to_change_is_not_touched():
     message = Message(data={"text": "all present except Sarah"})
     rewrite(message)
     assert message.get("text") == "all present except Sarah"
+
+
+def test_a_parsed_message_gets_its_typed_words_back_with_the_entities_on_them():
+    typed = "कल गिटार क्लास कब h"
+    message = Message(data={"text": typed})
+    rewrite(message, keep_typed=True)
+    assert message.get("text") == "kal guitar class kab hai"
+    # what the extractors found on the romanised text
+    message.set("entities", [{"start": 4, "end": 10, "value": "guitar", "entity": "instrument"}])
+    restore(message)
+    assert message.get("text") == typed and message.get("hsm_original_text") is None
+    (instrument,) = message.get("entities")
+    assert (typed[instrument["start"] : instrument["end"]], instrument["value"]) == ("गिटार", "guitar")

@@ -41,9 +41,18 @@ STATUS_WORDS = {
 
 
 def staff_only(request: web.Request) -> ConsoleUser:
-    """Broadcasts are the office's: admins and staff; a teacher is refused (DESIGN: admins broadcast)."""
+    """The list and the progress of broadcasts are the office's (admins and staff); a teacher is refused."""
     user: ConsoleUser = request[USER]
     if user.is_teacher:
+        raise web.HTTPForbidden()
+    return user
+
+
+def admin_only(request: web.Request) -> ConsoleUser:
+    """Composing, sending and retrying a broadcast are the admins' (DESIGN: admins broadcast; as the API's
+    POST /api/whatsapp/broadcast)."""
+    user: ConsoleUser = request[USER]
+    if not user.is_admin:
         raise web.HTTPForbidden()
     return user
 
@@ -70,14 +79,14 @@ async def _compose(request: web.Request, draft: Draft, error: BroadcastError | N
 
 @page
 async def get_new(request: web.Request) -> web.StreamResponse:
-    staff_only(request)
+    admin_only(request)
     return await _compose(request, Draft(batch=request.query.get("batch", "")[:40]))
 
 
 @page
 async def post_edit(request: web.Request) -> web.StreamResponse:
     """Back from the preview to the form, as it was filled in."""
-    staff_only(request)
+    admin_only(request)
     return await _compose(request, Draft.from_form(await request.post()))
 
 
@@ -88,7 +97,7 @@ def _preview(draft: Draft) -> dict[str, Any]:
 
 @page
 async def post_preview(request: web.Request) -> web.StreamResponse:
-    staff_only(request)
+    admin_only(request)
     draft = Draft.from_form(await request.post())
     try:
         shown = await asyncio.to_thread(_preview, draft)
@@ -117,7 +126,7 @@ async def _enqueue(request: web.Request, broadcast_id: int) -> bool:
 
 @page
 async def post_send(request: web.Request) -> web.StreamResponse:
-    user = staff_only(request)
+    user = admin_only(request)
     draft = Draft.from_form(await request.post())
     try:
         shown = await asyncio.to_thread(_preview, draft)
@@ -182,7 +191,7 @@ def _retry(user: ConsoleUser, broadcast_id: int) -> int:
 
 @page
 async def post_retry(request: web.Request) -> web.StreamResponse:
-    user = staff_only(request)
+    user = admin_only(request)
     broadcast_id = _broadcast_id(request)
     try:
         count = await asyncio.to_thread(_retry, user, broadcast_id)

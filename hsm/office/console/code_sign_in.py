@@ -60,6 +60,16 @@ def _issue(secret: str, who: str) -> sign_in_codes.CodeOutcome:
         return sign_in_codes.issue_code(session, secret, who)
 
 
+_SENDING: set[asyncio.Task] = set()  # codes on their way (a reference, so that no task is collected unfinished)
+
+
+async def _send_code(app: web.Application, phone: str, code: str) -> None:
+    try:
+        await sign_in_codes.send_code(console_client(app), phone, code)
+    except CloudApiError as error:
+        log.error("sign-in code to %s not sent: %s", mask_phone(phone), error)
+
+
 @open_page
 async def post_code_request(request: web.Request) -> web.StreamResponse:
     if not await _csrf_ok(request):
@@ -74,10 +84,10 @@ async def post_code_request(request: web.Request) -> web.StreamResponse:
         )  # fmt: skip
     outcome = await asyncio.to_thread(_issue, request.app[SECRET], who)
     if outcome.outcome == "sent" and outcome.phone and outcome.code:
-        try:
-            await sign_in_codes.send_code(console_client(request.app), outcome.phone, outcome.code)
-        except CloudApiError as error:
-            log.error("sign-in code to %s not sent: %s", mask_phone(outcome.phone), error)
+        # Sent after the answer, so that its time says nothing about whether the account exists.
+        task = asyncio.create_task(_send_code(request.app, outcome.phone, outcome.code))
+        _SENDING.add(task)
+        task.add_done_callback(_SENDING.discard)
     else:
         log.info("sign-in code refused (%s)", outcome.outcome)  # for the log only: the page says the same
     return sign_in_form(request, TEMPLATE, step="code", who=who, next=next_page, error=None, sent=SENT)

@@ -148,6 +148,8 @@ async def post_reply(request: web.Request) -> web.StreamResponse:
         return await _page(request, status=400, error="Type a reply, or choose a template.", **kept)
     if len(text) > TEXT_LIMIT:
         return await _page(request, status=400, error=f"A reply holds at most {TEXT_LIMIT} characters.", **kept)
+    if template and template not in {t["name"] for t in await _run(conversations.templates)}:
+        return await _page(request, status=400, error="Choose one of the approved templates below.", **kept)
     try:
         phone = await _run(takeover.replying_to, user.login, conversation_id)
     except RecordError as error:

@@ -85,6 +85,10 @@ class ConsoleUser:
         return self.role == "teacher"
 
     @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
     def actor(self) -> str:
         return f"console:{self.login}"[:60]
 

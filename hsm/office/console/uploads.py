@@ -4,6 +4,7 @@ directory named by a random id, bound to the session that sent it, deleted after
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shutil
@@ -58,6 +59,14 @@ def sweep(now: float | None = None) -> None:
             shutil.rmtree(directory, ignore_errors=True)
 
 
+def _private_root() -> None:
+    """The uploads' folder, made private to this user; one that someone else made (or a link) is refused."""
+    ROOT.mkdir(mode=0o700, parents=True, exist_ok=True)
+    status = ROOT.lstat()
+    if ROOT.is_symlink() or status.st_uid != os.getuid() or status.st_mode & 0o077:
+        raise UploadError(f"{ROOT} is not a private folder of this server: remove it and try again")
+
+
 def keep(session_id: str, filename: str | None, content: bytes, options: dict[str, Any]) -> Upload:
     """Keep `content` for this session; UploadError for a wrong type, an empty or a too large file."""
     name = clean_name(filename)
@@ -66,7 +75,7 @@ def keep(session_id: str, filename: str | None, content: bytes, options: dict[st
     if len(content) > MAX_BYTES:
         raise UploadError(f"the file is over {MAX_BYTES // (1024 * 1024)} MB")
     sweep()
-    ROOT.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _private_root()
     upload_id = secrets.token_urlsafe(16)
     directory = _directory(upload_id)
     directory.mkdir(mode=0o700)
