@@ -3,7 +3,8 @@ and common SMS spellings of Hinglish evened out ("kb h" → "kab hai"), keeping 
 that entity spans annotated on the original text can be moved onto the new one.
 
 Transliteration is indic-transliteration's (IAST, which marks vowel length and retroflexes), then made casual:
-long vowels doubled inside a word and single at its end, retroflexes and nasal marks dropped, "c" → "ch",
+long vowels doubled inside a word and single at its end, retroflex dots dropped, the nasal mark "n" ("m"
+before p/b/m and at a Telugu word's end: పంపండి → pampandi), "c" → "ch", candra o (ऑ, ॉ) "o",
 "ph" → "f" (फीस → fees, हफ्ते → hafte). Hindi drops a word's final inherent vowel (कल → kal, not kala)
 and one between a vowel and a consonant-vowel pair (कितनी → kitni, चाहता → chaahta): the usual
 schwa-deletion rule, applied before transliterating. English words that people write in Indian script
