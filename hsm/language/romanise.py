@@ -3,8 +3,9 @@ and common SMS spellings of Hinglish evened out ("kb h" → "kab hai"), keeping 
 that entity spans annotated on the original text can be moved onto the new one.
 
 Transliteration is indic-transliteration's (IAST, which marks vowel length and retroflexes), then made casual:
-long vowels doubled inside a word and single at its end, retroflexes and nasal marks dropped, "c" → "ch",
-"ph" at a word's start → "f" (फीस → fees). Hindi drops a word's final inherent vowel (कल → kal, not kala)
+long vowels doubled inside a word and single at its end, retroflex dots dropped, the nasal mark "n" ("m"
+before p/b/m and at a Telugu word's end: పంపండి → pampandi), "c" → "ch", candra o (ऑ, ॉ) "o",
+"ph" → "f" (फीस → fees, हफ्ते → hafte). Hindi drops a word's final inherent vowel (कल → kal, not kala)
 and one between a vowel and a consonant-vowel pair (कितनी → kitni, चाहता → chaahta): the usual
 schwa-deletion rule, applied before transliterating. English words that people write in Indian script
 (क्लास, ఫీజు) are mapped back by a short list of the school's words."""
@@ -93,6 +94,143 @@ LOANWORDS = {
     "shedyool": "schedule",
     "kainsal": "cancel",
     "kensal": "cancel",
+    # The courses, levels and the words around them (indian_languages.yml).
+    "vayolin": "violin",
+    "vaayolin": "violin",
+    "dram": "drum",
+    "vokal": "vocal",
+    "vokals": "vocals",
+    "karnaatik": "carnatic",
+    "karnatik": "carnatic",
+    "biginar": "beginner",
+    "biginars": "beginners",
+    "intrameediet": "intermediate",
+    "intarmeediyat": "intermediate",
+    "intarmeediet": "intermediate",
+    "edvaansd": "advanced",
+    "advaansd": "advanced",
+    "edvaans": "advance",
+    "advaans": "advance",
+    "floot": "flute",
+    "klaasez": "classes",
+    "klaasulu": "classes",
+    "klaasu": "class",
+    "byaach": "batch",
+    "ebsent": "absent",
+    "aabsent": "absent",
+    "edmishan": "admission",
+    "admishan": "admission",
+    "traayal": "trial",
+    "trayal": "trial",
+    "rifand": "refund",
+    "reefand": "refund",
+    "edres": "address",
+    "adras": "address",
+    "lokeshan": "location",
+    "mekaap": "makeup",
+    "mekap": "makeup",
+    "kors": "course",
+    "korsu": "course",
+    "haalide": "holiday",
+    "tebal": "table",
+    "kyaansil": "cancel",
+    "kyaansal": "cancel",
+    "kainsil": "cancel",
+    "paikej": "package",
+    "pyaakeji": "package",
+    "bailens": "balance",
+    "byaalens": "balance",
+    "dyu": "due",
+    "onlaain": "online",
+    "aanlain": "online",
+    "yoopeeaai": "upi",
+    "yoopeeai": "upi",
+    # Messages, reminders, the number and the account.
+    "maisej": "message",
+    "mesej": "message",
+    "maisejes": "messages",
+    "mesejlu": "messages",
+    "rimaaindar": "reminder",
+    "rimaindar": "reminder",
+    "rimaaindars": "reminders",
+    "rimaindarlu": "reminders",
+    "stap": "stop",
+    "staap": "stop",
+    "staart": "start",
+    "ansabsakraaib": "unsubscribe",
+    "brodkaast": "broadcast",
+    "braadkaast": "broadcast",
+    "kod": "code",
+    "oteepi": "otp",
+    "nanbar": "number",
+    "stoodent": "student",
+    "pairent": "parent",
+    "perent": "parent",
+    "ditels": "details",
+    "deeteyils": "details",
+    "profaail": "profile",
+    "apdet": "update",
+    # Greetings and thanks as they are typed in Indian script.
+    "helo": "hello",
+    "halo": "hello",
+    "haay": "hi",
+    "gud": "good",
+    "thaink": "thank",
+    "thainks": "thanks",
+    "thaankyu": "thankyou",
+    "thaanks": "thanks",
+    "thyaanks": "thanks",
+    "oke": "ok",
+    "baay": "bye",
+    "bai": "bye",
+    "menyu": "menu",
+    "maim": "mam",
+    "medan": "madam",
+    "saar": "sir",
+    "ivning": "evening",
+    "maarning": "morning",
+    "yu": "you",
+    "sev": "save",
+    "karekt": "correct",
+    "pleez": "please",
+    "mod": "mode",
+    "rol": "role",
+    "akaaunt": "account",
+    "akaunt": "account",
+    "svich": "switch",
+    "aaeedi": "id",
+    "aidi": "id",
+    "enrolment": "enrollment",
+    "stoodents": "students",
+    "perents": "parents",
+    "pairents": "parents",
+    "teechars": "teachers",
+    "skool": "school",
+    "ophis": "office",
+    "aaphees": "office",
+    "strakchar": "structure",
+    "fri": "free",
+    "mis": "miss",
+    "sher": "share",
+    "nekst": "next",
+    "rinyu": "renew",
+    "renyu": "renew",
+    "googul": "google",
+    "jaayin": "join",
+    "korsulu": "courses",
+    "admishanlu": "admissions",
+    "baink": "bank",
+    "byaank": "bank",
+    "kaard": "card",
+    "kriket": "cricket",
+    "maich": "match",
+    "myaach": "match",
+    "mobaail": "mobile",
+    "richaarj": "recharge",
+    "haaspital": "hospital",
+    "kol": "call",
+    "doktar": "doctor",
+    "daaktar": "doctor",
 }
 # SMS spellings of Hinglish and their usual full form (whole words only, any case).
 SMS_SPELLINGS = {
@@ -157,14 +295,19 @@ def romanise_word(word: str) -> str:
     if script is None:
         return SMS_SPELLINGS.get(word.lower(), word)
     if script == "devanagari":
-        word = _drop_schwas(word)
+        # The "candra o" of English loanwords (ऑनलाइन, ब्रॉडकास्ट, डॉक्टर) is typed "o"; IAST has no letter for it.
+        word = _drop_schwas(word.replace("\u0911", "\u0913").replace("\u0949", "\u094b"))
     scheme = sanscript.DEVANAGARI if script == "devanagari" else sanscript.TELUGU
     iast = unicodedata.normalize("NFC", sanscript.transliterate(word, scheme, sanscript.IAST))
+    # The nasal mark is typed "m" before p, b, m (పంపండి → pampandi) and at the end of a Telugu word (సోమవారం).
+    iast = re.sub("[ṃṁ](?=[pbm])", "m", iast)
+    if script == "telugu":
+        iast = re.sub("[ṃṁ]$", "m", iast)
     casual = "".join(
         (_LONG_AT_END if i == len(iast) - 1 else _LONG).get(c, c) for i, c in enumerate(iast.translate(_CASUAL))
     )
     casual = re.sub(r"[^a-z]", "", unicodedata.normalize("NFKD", casual).lower())
-    casual = re.sub(r"^ph", "f", casual).replace("c", "ch")
+    casual = casual.replace("ph", "f").replace("c", "ch")
     if len(iast) == 1 and casual in ("a", "i", "u"):  # a lone long vowel: ఈ is "ee"
         casual = _LONG.get(iast, casual)
     casual = LOANWORDS.get(casual, casual)

@@ -23,6 +23,10 @@ from hsm.rasa_glue.romanise_component import restore, rewrite
         ("मैं कल छुट्टी पर हूँ", "main kal chhutti par hoon"),
         ("guitar class kb h", "guitar class kab hai"),
         ("Sarah अनुपस्थित", "Sarah anupasthit"),
+        ("ऑनलाइन पेमेंट का लिंक", "online payment ka link"),  # candra o, and a loanword
+        ("अगले हफ्ते छुट्टी", "agle hafte chhutti"),  # "ph" is typed "f" inside a word too
+        ("వయొలిన్ బిగినర్ బ్యాచ్", "violin beginner batch"),
+        ("స్కూల్ అడ్రస్ పంపండి", "school address pampandi"),
     ],
 )
 def test_messages_come_out_as_people_romanise_them(text, romanised):
