@@ -595,7 +595,7 @@ async def test_unknown_routes_and_methods_answer_json(api):
 
 def test_every_route_needs_a_role_or_is_marked_public(monkeypatch):
     """Default-deny: each route's handler says who may call it; only /healthz and /metrics are public (and, in the
-    console, the sign-in form and its style sheet)."""
+    console, the sign-in forms, with a password or a WhatsApp code, and the static files)."""
     monkeypatch.setenv("ADMIN_JWT_SECRET", SECRET)
     app = admin_api.create_admin_app()
     public = set()
@@ -617,7 +617,11 @@ def test_every_route_needs_a_role_or_is_marked_public(monkeypatch):
         ("GET", "/office"),
         ("GET", "/office/sign-in"),
         ("POST", "/office/sign-in"),
+        ("GET", "/office/sign-in/code"),
+        ("POST", "/office/sign-in/code"),
+        ("POST", "/office/sign-in/code/verify"),
         ("GET", "/office/static/console.css"),
+        ("GET", "/office/static/conversation.js"),
     }
 
 
