@@ -165,7 +165,7 @@ def run_worker(burst: bool = False) -> int:
     connection = redis_connection()
     from hsm.outreach.broadcast.queue_metrics import QueueCollector
 
-    metrics.serve("worker", QueueCollector(connection))
+    metrics.serve("worker", QueueCollector(connection, (QUEUE_BROADCASTS, QUEUE_REMINDERS)))
     resume_broadcasts()
     worker = Worker([QUEUE_BROADCASTS, QUEUE_REMINDERS], connection=connection)
     worker.work(burst=burst, with_scheduler=True)

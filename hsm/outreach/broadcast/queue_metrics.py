@@ -14,16 +14,16 @@ from sqlalchemy import func, select
 from hsm.infra import metrics
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
-from hsm.outreach.broadcast.queue import QUEUE_BROADCASTS, QUEUE_REMINDERS
 
 log = logging.getLogger(__name__)
 
 
 class QueueCollector:
-    """A prometheus_client collector on the worker's Redis connection."""
+    """A prometheus_client collector on the worker's Redis connection and the names of the queues it serves."""
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, queues: tuple[str, ...]) -> None:
         self.connection = connection
+        self.queues = queues
 
     def collect(self) -> Iterator[Any]:
         from rq import Queue
@@ -34,7 +34,7 @@ class QueueCollector:
             "hsm_queue_oldest_job_age_seconds", "How long the oldest waiting job has waited (0: none)", labels=["queue"]
         )
         try:
-            for name in (QUEUE_BROADCASTS, QUEUE_REMINDERS):
+            for name in self.queues:
                 queue = Queue(name, connection=self.connection)
                 depth.add_metric([name], queue.count)
                 oldest = next(iter(queue.get_job_ids(0, 1)), None)
