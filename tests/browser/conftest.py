@@ -71,6 +71,22 @@ def browser(tmp_path_factory) -> Iterator[WebDriver]:
         driver.quit()
 
 
+@pytest.fixture
+def phone(browser: WebDriver) -> Iterator[WebDriver]:
+    """The module's browser at a phone's size (390 × 844), back to the desktop size afterwards."""
+    browser.set_window_size(390, 844)
+    try:
+        yield browser
+    finally:
+        browser.set_window_size(1280, 900)
+
+
+def fits_the_phone(driver: WebDriver) -> None:
+    """The page does not scroll sideways on a 390 px screen."""
+    width = driver.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+
+
 def shot(driver: WebDriver, name: str) -> Path:
     """Save a full-width screenshot of the current page as results/console/<name>.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

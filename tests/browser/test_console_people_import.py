@@ -6,33 +6,17 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
 
 from devtools.localstack import Stack
 from hsm.infra.db import session_scope
 from hsm.records.sheets.export import export_sheet
-from tests.browser.conftest import shot, sign_in, wait_for
+from tests.browser.conftest import fits_the_phone, shot, sign_in, wait_for
 
 pytestmark = pytest.mark.slow
 STUDENT = "HSM-24-009"  # Mohammed Irfan
-
-
-@pytest.fixture
-def phone(browser: WebDriver) -> Iterator[WebDriver]:
-    browser.set_window_size(390, 844)
-    try:
-        yield browser
-    finally:
-        browser.set_window_size(1280, 900)
-
-
-def fits_the_phone(driver: WebDriver) -> None:
-    width = driver.execute_script("return document.documentElement.scrollWidth")
-    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
 
 
 def renamed_csv(stack: Stack, directory, new_name: str):

@@ -4,8 +4,6 @@ each page on a desktop and on a 390 px phone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -16,23 +14,9 @@ from devtools.localstack import Stack
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
 from hsm.outreach.enrollment import create_lead
-from tests.browser.conftest import shot, sign_in, wait_for
+from tests.browser.conftest import fits_the_phone, shot, sign_in, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def phone(browser: WebDriver) -> Iterator[WebDriver]:
-    browser.set_window_size(390, 844)
-    try:
-        yield browser
-    finally:
-        browser.set_window_size(1280, 900)
-
-
-def fits_the_phone(driver: WebDriver) -> None:
-    width = driver.execute_script("return document.documentElement.scrollWidth")
-    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
 
 
 def body_text(driver: WebDriver) -> str:
