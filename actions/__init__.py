@@ -6,8 +6,9 @@ from __future__ import annotations
 import hmac
 import logging
 
-from hsm.infra import metrics
+from hsm.infra import logformat, metrics
 from hsm.infra.config import check_settings_or_exit
+from hsm.rasa_glue import action_calls
 
 # `rasa run actions` imports this package first: a bad setting stops the action server here, in one line.
 _settings = check_settings_or_exit()
@@ -52,4 +53,6 @@ def require_action_server_token(app_name: str = "rasa_sdk") -> bool:
 
 
 require_action_server_token()
+action_calls.install()  # each call's correlation id on every line it logs
+logformat.configure("actions")
 metrics.serve("actions")  # /metrics on HSM_METRICS_PORT when set
