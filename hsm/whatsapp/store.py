@@ -331,12 +331,8 @@ def _log_statuses(connection, statuses: tuple[StatusUpdate, ...] | list[StatusUp
     wamids = list({status.wamid for status in statuses})
     caused_by = dict(connection.execute(_CORRELATION_OF_SENT, {"wamids": wamids}).all())
     for status in statuses:
-        log.info(
-            "message %s %s",
-            wamid_ref(status.wamid),
-            status.status,
-            extra={correlation.LOG_FIELD: caused_by.get(status.wamid)},
-        )
+        cause = caused_by.get(status.wamid)
+        log.info("message %s %s", wamid_ref(status.wamid), status.status, extra={correlation.LOG_FIELD: cause})
 
 
 def _status_values(status: StatusUpdate) -> dict:
