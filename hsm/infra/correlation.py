@@ -5,7 +5,7 @@ An id is 12 random letters (`new_id`): never the phone number or the message id,
 The channel makes one when it accepts a message and stores it with the message (a replay keeps it); the code working
 on the message binds it (`bound`) to a context variable, which asyncio copies into tasks started meanwhile; the log
 formatter (hsm.infra.logformat) writes it on each line. Rasa carries it to the action server in the user message's
-metadata (`METADATA_KEY`), where `from_action_call` reads it back.
+metadata (`METADATA_KEY`), where `from_action_call` reads it back (actions/__init__.py's hook on each call).
 """
 
 from __future__ import annotations
