@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from hsm.infra import correlation
@@ -27,7 +28,7 @@ from hsm.infra.settings_values import SettingsError
 
 PLAIN_FORMAT = "%(asctime)s %(levelname)-8s %(name)s - %(message)s"
 SMALLEST_MASKED_NUMBER = 10_000_000  # an `extra=` number of 8 digits or more is masked like a run of digits in text
-_OWN_ATTRIBUTES = ("_hsm_masked", "asctime", "message", "taskName", "color_message")
+_MASKED_MARK = "_hsm_masked"  # hsm.infra.logmask marks a record it has masked: not a field of the line
 
 
 def _role_from_command(argv: list[str]) -> str:
@@ -68,13 +69,13 @@ class JsonLineFormatter(JsonFormatter):
     `extra={"correlation_id": ...}` for a line about another message), then the record's other fields, masked."""
 
     def __init__(self) -> None:
-        super().__init__(reserved_attrs=[*JsonFormatter().reserved_attrs, *_OWN_ATTRIBUTES], json_ensure_ascii=False)
+        super().__init__(reserved_attrs=[*RESERVED_ATTRS, _MASKED_MARK], json_ensure_ascii=False)
 
     def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
         extras: dict[str, Any] = {}
         super().add_fields(extras, record, message_dict)  # a dict message's items, exc_info, extra= fields
         correlation_id = extras.pop(correlation.LOG_FIELD, None) or correlation.current()
-        message = record.message if getattr(record, "_hsm_masked", False) else mask_text(record.message)
+        message = record.message if getattr(record, _MASKED_MARK, False) else mask_text(record.message)
         log_data["time"] = datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds")
         log_data["level"] = record.levelname
         log_data["logger"] = record.name
