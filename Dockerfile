@@ -25,8 +25,11 @@ FROM ${PYTHON_IMAGE}
 RUN useradd --create-home --uid 1001 --shell /usr/sbin/nologin hsm \
  && mkdir -p /app/models /app/var \
  && chown hsm:hsm /app /app/models /app/var
+# SQLAlchemy's 2.0 notice (Rasa pins 1.4) is printed when Rasa is imported, before logging is set up: it would be the
+# one line of HSM_LOG_FORMAT=json's output that is not JSON (later warnings are logged as JSON lines).
 ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
-    PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 RASA_TELEMETRY_ENABLED=false HOME=/home/hsm
+    PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 RASA_TELEMETRY_ENABLED=false HOME=/home/hsm \
+    SQLALCHEMY_SILENCE_UBER_WARNING=1
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 # The checkout's layout is kept (hsm.infra.config.PROJECT_ROOT is /app): config.yml, domain.yml, endpoints.yml,

@@ -23,9 +23,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic_cors.core import SANIC_CORS_EVALUATED
 
-from hsm.infra import clock, metrics
+from hsm.infra import clock, correlation, logformat, metrics
 from hsm.infra.config import check_settings_or_exit, get_settings
 from hsm.infra.db import session_scope
+from hsm.infra.logmask import wamid_ref
+from hsm.infra.phone import mask_phone
 from hsm.people.identity import identity_if_role_lost, role_of
 from hsm.rasa_glue import startup, stores, worker_agent
 from hsm.whatsapp import render, store
@@ -112,6 +114,7 @@ class RasaDialogue:
                     "type": message.type,
                     "title": message.title,
                     "profile_name": message.profile_name,
+                    correlation.METADATA_KEY: message.correlation_id,  # the action server logs with it
                 },
             )
         )
@@ -145,6 +148,7 @@ def role_now(sender_id: str, role: str | None, since: float | None = None) -> tu
 async def load_rasa_dialogue_in_worker(source: worker_agent.AgentSource) -> RasaDialogue:
     """A worker process's dialogue: Rasa set up and the agent loaded as in the server (runs in the worker)."""
     worker_agent.set_up_like_rasa_run(source)
+    logformat.configure("rasa-worker")
     startup.prepare_rasa_process(role_check=role_now)
     agent = await worker_agent.load_agent(source)
     startup.after_model_loaded()
@@ -170,6 +174,7 @@ class WhatsAppInput(InputChannel):
         api_url = credentials.get("api_url") or settings.api_url
         if not all((verify_token, app_secret, access_token, phone_number_id)):
             cls.raise_missing_credentials_exception()
+        logformat.configure("rasa")  # after Rasa's own logging set-up, which swapped logging.yml's handler
         startup.prepare_rasa_process(role_check=role_now)  # this is the Rasa server's process, starting
         metrics.serve("channel")
         return cls(
@@ -229,6 +234,14 @@ class WhatsAppInput(InputChannel):
                 return response.json({"error": f"malformed payload: {error}"}, status=400)
             fresh = await self._intake.store(batch)  # the only work Meta waits for (group commit)
             metrics.delivery_statuses(batch.statuses)
+            for message in fresh:
+                log.info(
+                    "accepted %s message %s from %s",
+                    message.type,
+                    wamid_ref(message.wamid),
+                    mask_phone(message.phone),
+                    extra={correlation.LOG_FIELD: message.correlation_id},
+                )
             if fresh:  # handed over once the answer is out: in a burst, every answer goes before any hand-over
                 asyncio.get_running_loop().call_soon(self._hand_over_all, fresh)
             return response.text("EVENT_RECEIVED")
@@ -239,6 +252,7 @@ class WhatsAppInput(InputChannel):
                 # Sanic builds an access log record for every request, which Rasa's level for its libraries
                 # (LOG_LEVEL_LIBRARIES, ERROR by default) then drops: don't build it (read per connection).
                 app.config.ACCESS_LOG = False
+            logformat.configure()  # Sanic's own handlers, added since the channel was created
             self._intake.start()
             settings = get_settings().whatsapp
             wiring = ProcessingWiring(

@@ -99,13 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from hsm.infra import logmask
+    from hsm.infra import logformat, logmask
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("hsm").setLevel(logging.INFO)
     logmask.install()
     check_settings_or_exit()  # every command: a bad setting is one line and status 2, not a traceback later
     args = build_parser().parse_args(argv)
+    logformat.configure(args.command)  # JSON lines with HSM_LOG_FORMAT=json, with the command as the process role
     return args.handler(args)
 
 

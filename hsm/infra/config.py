@@ -12,6 +12,7 @@ from typing import Generic
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hsm.infra.settings_classes import Attendance, Makeups
+from hsm.infra.settings_logging import LogOutput
 from hsm.infra.settings_metrics import Metrics
 from hsm.infra.settings_values import (
     S,
@@ -507,6 +508,7 @@ class Settings:
     sandbox = _Current(Sandbox)
     test_servers = _Current(TestServers)
     metrics = _Current(Metrics)
+    log_output = _Current(LogOutput)
 
     def __repr__(self) -> str:
         return "Settings(...)"

@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from hsm.classes import closures, schedule
-from hsm.infra import clock, metrics
+from hsm.infra import clock, correlation, metrics
 from hsm.infra import models as m
 from hsm.infra.config import get_settings
 from hsm.infra.db import session_scope
@@ -389,14 +389,16 @@ async def send_reminders(
 
 
 def reminders_job() -> dict:
-    """The scheduled job (in `hsm scheduler`, or on the RQ queue "reminders"): send what is due now."""
-    results = asyncio.run(send_reminders(clock.now()))
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.outcome] = counts.get(result.outcome, 0) + 1
-    if results:
-        log.info("reminders: %s", counts)
-    return counts
+    """The scheduled job (in `hsm scheduler`, or on the RQ queue "reminders"): send what is due now, each run
+    with a correlation id of its own on its log lines."""
+    with correlation.bound(correlation.new_id()):
+        results = asyncio.run(send_reminders(clock.now()))
+        counts: dict[str, int] = {}
+        for result in results:
+            counts[result.outcome] = counts.get(result.outcome, 0) + 1
+        if results:
+            log.info("reminders: %s", counts)
+        return counts
 
 
 def reminders_tick() -> None:

@@ -250,6 +250,7 @@ class WhatsAppClient:
             await self._record(phone, message, None, "failed", error.code, f"{error} {error.details or ''}".strip())
             raise
         wamid = str(((answer.get("messages") or [{}])[0]).get("id") or "")
+        log.info("sent %s message %s to %s", message.get("type"), wamid_ref(wamid), mask_phone(phone))
         await self._record(phone, message, wamid or None, ACCEPTED)
         return SendResult(wamid=wamid, to=phone)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
+
+from hsm.infra import correlation
 
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 CAPTIONED_TYPES = frozenset({"image", "video", "document"})
@@ -48,6 +50,9 @@ class InboundMessage:
     errors: tuple[dict, ...]
     phone_number_id: str | None
     raw: dict
+    # The id that follows this message through the logs (hsm.infra.correlation): made when the channel accepts it,
+    # stored with it, and restored from there when it is processed again after a restart.
+    correlation_id: str = field(compare=False)
 
     @property
     def usable(self) -> bool:
@@ -236,6 +241,7 @@ def _message(raw: dict, names: dict[str, str], phone_number_id: str | None) -> I
         errors=tuple(_dicts(raw.get("errors"))),
         phone_number_id=phone_number_id,
         raw=raw,
+        correlation_id=correlation.new_id(),
     )
 
 

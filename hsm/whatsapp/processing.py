@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
-from hsm.infra import metrics
+from hsm.infra import correlation, metrics
 from hsm.infra.logmask import wamid_ref
 from hsm.infra.phone import mask_phone
 from hsm.infra.ratelimit import NOTICE_TEXT, GlobalLimitQueue, RateLimiter, rate_limiter_from_env
@@ -178,7 +178,8 @@ class MessageProcessing:
         self._in_hand.add(message.wamid)
         started = time.perf_counter()
         try:
-            await self._in_order.run(message.phone, lambda: self._process(message))
+            with correlation.bound(message.correlation_id):  # on every line logged for it, here and in Rasa
+                await self._in_order.run(message.phone, lambda: self._process(message))
         finally:
             self._in_hand.discard(message.wamid)
             metrics.REPLY_LATENCY.observe(time.perf_counter() - started)

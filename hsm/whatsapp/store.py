@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import TextClause
 
-from hsm.infra import clock
+from hsm.infra import clock, correlation
 from hsm.infra import models as m
 from hsm.infra.db import get_engine, priority_writer_engine, session_scope
 from hsm.infra.logmask import wamid_ref
@@ -79,6 +79,9 @@ _RECORD_SEND = insert(_MESSAGES)
 _STORED_AMONG = select(_MESSAGES.c.whatsapp_message_id).where(
     _MESSAGES.c.whatsapp_message_id.in_(bindparam("wamids", expanding=True))
 )
+_CORRELATION_OF_SENT = select(
+    _MESSAGES.c.whatsapp_message_id, _MESSAGES.c["metadata"][correlation.METADATA_KEY].as_string()
+).where(_MESSAGES.c.whatsapp_message_id.in_(bindparam("wamids", expanding=True)), _MESSAGES.c.direction == "outbound")
 _SESSION_OF = select(_SESSIONS.c.id, _SESSIONS.c.context).where(_SESSIONS.c.phone_number == bindparam("phone"))
 _HANDLED_BY = select(_SESSIONS.c.handled_by).where(_SESSIONS.c.phone_number == bindparam("phone"))
 _UPDATE_SESSION = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("id_of_session"))  # SET: the values given
@@ -133,6 +136,7 @@ def _inbound_metadata(message: InboundMessage) -> dict:
         "profile_name": message.profile_name,
         "phone_number_id": message.phone_number_id,
         "title": message.title,
+        correlation.METADATA_KEY: message.correlation_id,
     }
 
 
@@ -275,9 +279,15 @@ def record_outbound(
                 status=status,
                 error_code=error_code,
                 error_message=error,
-                metadata={"payload": message},
+                metadata=_outbound_metadata(message),
             ),
         )
+
+
+def _outbound_metadata(message: dict) -> dict:
+    """The message sent, and the correlation id of what caused it (its statuses are logged with it)."""
+    correlation_id = correlation.current()
+    return {"payload": message, **({correlation.METADATA_KEY: correlation_id} if correlation_id else {})}
 
 
 def apply_statuses(statuses: tuple[StatusUpdate, ...] | list[StatusUpdate]) -> int:
@@ -303,6 +313,7 @@ def _apply_statuses(connection, statuses: tuple[StatusUpdate, ...] | list[Status
         for round_ in rounds
         for (new_status, with_error), rows in round_.items()
     )
+    _log_statuses(connection, statuses)
     if changed < len(statuses):
         log.debug(
             "%d of %d status(es) not taken: their messages are unknown or already further on",
@@ -310,6 +321,18 @@ def _apply_statuses(connection, statuses: tuple[StatusUpdate, ...] | list[Status
             len(statuses),
         )
     return changed
+
+
+def _log_statuses(connection, statuses: tuple[StatusUpdate, ...] | list[StatusUpdate]) -> None:
+    """One line per status, with the correlation id of the message that caused the send when it is known (one query
+    for the whole group)."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    wamids = list({status.wamid for status in statuses})
+    caused_by = dict(connection.execute(_CORRELATION_OF_SENT, {"wamids": wamids}).all())
+    for status in statuses:
+        cause = caused_by.get(status.wamid)
+        log.info("message %s %s", wamid_ref(status.wamid), status.status, extra={correlation.LOG_FIELD: cause})
 
 
 def _status_values(status: StatusUpdate) -> dict:

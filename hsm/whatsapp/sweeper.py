@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import time
@@ -38,7 +39,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from hsm.infra import clock
+from hsm.infra import clock, correlation
 from hsm.infra import models as m
 from hsm.infra.config import Sweep, get_settings
 from hsm.infra.db import session_scope
@@ -155,7 +156,10 @@ def inbound_message(row: Pending) -> InboundMessage | None:
     except Exception:  # noqa: BLE001 - one unreadable row must not stop the sweep
         log.exception("stored message %s cannot be parsed again", wamid_ref(row.wamid))
         return None
-    return messages[0] if messages else None
+    if not messages:
+        return None
+    stored_id = meta.get(correlation.METADATA_KEY)  # the id it was accepted with (none for rows stored before ids)
+    return dataclasses.replace(messages[0], correlation_id=stored_id) if stored_id else messages[0]
 
 
 async def _mark_processed_if_rasa_has_it(tracker_store: Any, row: Pending, role_of: store.RoleLookup) -> bool:

@@ -4,13 +4,16 @@ POST inside a group."""
 import asyncio
 import concurrent.futures
 import dataclasses
+import logging
 
 import pytest
 from sqlalchemy import func, select
 
 from devtools.chat import text_message, webhook_body
+from hsm.infra import correlation
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
+from hsm.infra.logmask import wamid_ref
 from hsm.whatsapp import store
 from hsm.whatsapp.intake import IntakeWriter
 from hsm.whatsapp.payloads import StatusUpdate, parse_webhook
@@ -147,3 +150,17 @@ def test_other_database_errors_are_not_retried(db_url):
     with pytest.raises(OperationalError):
         store._in_transaction(work)
     assert len(calls) == 1
+
+
+def test_a_status_is_logged_with_the_correlation_id_of_what_caused_the_send(db_url, caplog):
+    with correlation.bound("qwertyasdfgh"):  # a reply sent while its inbound message is processed
+        store.record_outbound("+919000000022", {"type": "text", "text": {"body": "hi"}}, "wamid.out.2", store.ACCEPTED)
+    store.record_outbound("+919000000022", {"type": "text", "text": {"body": "hi"}}, "wamid.out.3", store.ACCEPTED)
+    statuses = [StatusUpdate(wamid, "delivered", "x", None, (), {}) for wamid in ("wamid.out.2", "wamid.out.3")]
+    with caplog.at_level(logging.INFO, logger="hsm.whatsapp.store"):
+        store.apply_statuses(statuses)
+    lines = {record.getMessage(): getattr(record, correlation.LOG_FIELD) for record in caplog.records}
+    assert lines == {
+        f"message {wamid_ref('wamid.out.2')} delivered": "qwertyasdfgh",
+        f"message {wamid_ref('wamid.out.3')} delivered": None,  # sent outside any message's processing
+    }

@@ -194,3 +194,10 @@ def test_the_sweep_is_off_with_a_zero_interval(monkeypatch):
     monkeypatch.setenv("HSM_SWEEP_STALE_AFTER_S", "soon")
     with pytest.raises(ValueError, match="HSM_SWEEP_STALE_AFTER_S"):
         sweeper.sweep_settings()
+
+
+def test_a_replayed_message_keeps_the_correlation_id_it_was_accepted_with(db_url):
+    (accepted,) = store.store_inbound(parse_webhook(webhook_body(ANITA, text_message("hi"))))
+    replayed: list = []
+    assert asyncio.run(sweeper.replay_after_restart(replayed.append, role_of=role_of)) == [accepted.wamid]
+    assert replayed[0].correlation_id == accepted.correlation_id

@@ -187,6 +187,7 @@ def test_hsm_now_and_the_time_zone(clean_env):
             "HSM_NOW='2026-12-01T16:30:00' needs an offset, e.g. 2026-12-01T16:30:00+05:30",
         ),
         ("HSM_TIMEZONE", "Mars/Base", "HSM_TIMEZONE='Mars/Base' is not a time zone, e.g. Asia/Kolkata"),
+        ("HSM_LOG_FORMAT", "xml", "HSM_LOG_FORMAT='xml' must be 'text' or 'json' (empty: text)"),
     ],
 )
 def test_a_bad_value_is_a_one_line_error_naming_the_variable_and_the_value(clean_env, capsys, name, value, message):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from hsm.infra import metrics
+from hsm.infra import correlation, metrics
 from hsm.infra import models as m
 from hsm.infra.config import get_settings
 from hsm.infra.db import session_scope
@@ -51,7 +51,8 @@ _RUNNING_LOCK = threading.Lock()
 
 def broadcast_job(broadcast_id: int) -> dict:
     """The queue job: run the broadcast with a client built from the environment (blocking). SIGTERM (in a main
-    thread) or `stop_running_broadcasts` stops it gracefully: it raises CancelledError and a later run resumes."""
+    thread) or `stop_running_broadcasts` stops it gracefully: it raises CancelledError and a later run resumes.
+    Each run of the job has a correlation id of its own, on every line it logs (each send's included)."""
 
     async def main() -> dict:
         loop, task, key = asyncio.get_running_loop(), asyncio.current_task(), object()
@@ -68,7 +69,8 @@ def broadcast_job(broadcast_id: int) -> dict:
             with _RUNNING_LOCK:
                 _RUNNING.pop(key, None)
 
-    return asyncio.run(main())
+    with correlation.bound(correlation.new_id()):  # asyncio.run() gives main() a copy of this context
+        return asyncio.run(main())
 
 
 def stop_running_broadcasts(timeout_s: float = 30.0) -> int:
