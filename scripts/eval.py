@@ -545,21 +545,25 @@ def fallback_sweep(
 # ---------------------------------------------------------------- blind sets and off-topic rejection
 
 
-def _labelled(path: Path) -> list[dict]:
-    """Text, intent and entity spans of each example of an NLU YAML file."""
-    from rasa.shared.nlu.training_data.loading import load_data
-
+def labelled_examples(data: Any) -> list[dict]:
+    """Text, intent and entity spans of each intent example of Rasa training data."""
     return [
         {
             "text": m.get("text"),
             "intent": m.get("intent"),
             "entities": frozenset((e["entity"], e["start"], e["end"]) for e in (m.get("entities") or [])),
         }
-        for m in load_data(str(path)).intent_examples
+        for m in data.intent_examples
     ]
 
 
-def _blind_sets() -> dict[str, list[dict]]:
+def _labelled(path: Path) -> list[dict]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return labelled_examples(load_data(str(path)))
+
+
+def blind_sets() -> dict[str, list[dict]]:
     """Every blind set's examples, each with its language slice from the set's meta.tsv."""
     sets = {}
     for path, meta in nlu_scores.blind_sets(BLIND):
@@ -570,10 +574,11 @@ def _blind_sets() -> dict[str, list[dict]]:
     return sets
 
 
-def _answer(example: dict, got: Parsed) -> nlu_scores.Answer:
+def answer_of(example: dict, got: Parsed, top: bool = False) -> nlu_scores.Answer:
+    """What the server answered (or, top, the classifier's first intent: fallback off) to a labelled example."""
     return nlu_scores.Answer(
         example["intent"],
-        got.intent,
+        got.ranking[0][0] if top and got.ranking else got.intent,
         example.get("language", "en"),
         example["entities"],
         frozenset((e["entity"], e["start"], e["end"]) for e in got.entities),
@@ -584,7 +589,7 @@ def check_blind(parsed: dict[str, Parsed], sets: dict[str, list[dict]]) -> dict:
     """Per blind set: intent figures, language slices, entity figures and the issue's gates."""
     report = {}
     for name, examples in sets.items():
-        answers = [_answer(e, parsed[e["text"]]) for e in examples]
+        answers = [answer_of(e, parsed[e["text"]]) for e in examples]
         intents = nlu_scores.intent_figures(answers)
         slices = nlu_scores.slice_accuracy(answers)
         entities = nlu_scores.entity_figures(answers)
@@ -855,7 +860,7 @@ def main(argv: list[str] | None = None) -> int:
         print("parsing the held-out, blind and off-topic messages and the regression phrases ...", flush=True)
         phrases = e2e_phrases() + story_phrases() if "regression" in wanted or "heldout" in wanted else []
         heldout = _heldout_examples() if wanted & {"heldout", "offtopic"} else []
-        blind = _blind_sets() if "blind" in wanted else {}
+        blind = blind_sets() if "blind" in wanted else {}
         offtopic = [e["text"] for e in _labelled(OFFTOPIC_HELDOUT)] if "offtopic" in wanted else []
         texts = {as_channel_sends(t) for t, _ in phrases if as_channel_sends(t)} | {e["text"] for e in heldout}
         texts |= {e["text"] for examples in blind.values() for e in examples} | set(offtopic)
