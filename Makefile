@@ -81,7 +81,8 @@ eval: $(STAMP) $(MODEL)
 	$(BIN)/python scripts/eval.py --folds $(or $(FOLDS),5) $(if $(SKIP_CV),--skip-cv)
 
 # NLU pipelines side by side (scripts/compare_pipelines.py): the same seeded folds, the blind sets, training time
-# and parse latency; about 5-15 minutes per pipeline on 2 cores. PIPELINES="config.yml scripts/pipelines/x.yml".
+# and parse latency; with FOLDS=3, 30-50 minutes per pipeline on the shared 2-core machine at load 10-15 (docs/nlu.md).
+# PIPELINES="config.yml scripts/pipelines/x.yml".
 compare-pipelines: $(STAMP)
 	$(BIN)/python scripts/compare_pipelines.py --folds $(or $(FOLDS),5) \
 		$(or $(PIPELINES),config.yml $(wildcard scripts/pipelines/*.yml))
