@@ -14,11 +14,18 @@ Steps (each writes its raw output under results/):
 4. `rasa test core` on tests/test_stories.yml                     → results/stories/
 5. regression phrases: every message the end-to-end tests and test stories send, checked against
    tests/nlu/regression.yml                                     → results/regression.json
+6. every blind set tests/nlu/blind/NAME.yml with its NAME.meta.tsv (never trained on): intent accuracy, macro-F1,
+   per intent, per language slice (en, code-mixed, non-latin script), entity F1 on persons, instruments, dates and
+   times (exact spans)                                          → results/blind.json
+7. off-topic rejection on tests/nlu/offtopic_heldout.yml (never trained or tuned on), the in-scope held-out
+   messages' accuracy beside it                                 → results/offtopic.json
 
 Then results/eval-summary.md, printed. Exit status 1 when a gate fails: CV intent macro-F1 < 0.95, CV entity
 F1 < 0.90, a failed test story, `rasa data validate` failing, a held-out message that is also a training
-example (case and spacing ignored), or a regression phrase that is missing from the table or classified
-differently.
+example (case and spacing ignored), a regression phrase that is missing from the table or classified
+differently, or a figure of issue #22 below its target (scripts/nlu_scores.py): per blind set intent accuracy
+< 0.97, macro-F1 < 0.95, code-mixed slice < 0.93, script slice < 0.90, entity F1 < 0.95; off-topic rejection
+< 0.90 or in-domain accuracy < 0.97. Each failed gate is printed by name.
 """
 
 from __future__ import annotations
@@ -44,6 +51,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import nlu_scores  # noqa: E402  (scripts/nlu_scores.py)
 
 from hsm.infra.config import child_environment, set_environment  # noqa: E402
 
@@ -52,8 +62,10 @@ MODEL = ROOT / "models" / "hsm.tar.gz"
 RASA = ROOT / ".venv" / "bin" / "rasa"
 REGRESSION_TABLE = ROOT / "tests" / "nlu" / "regression.yml"
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
+BLIND = ROOT / "tests" / "nlu" / "blind"
+OFFTOPIC_HELDOUT = ROOT / "tests" / "nlu" / "offtopic_heldout.yml"
 GATES = {"intent_macro_f1": 0.95, "entity_f1": 0.90}
-FALLBACK_INTENTS = {"nlu_fallback", "out_of_scope"}  # both end in action_fallback
+FALLBACK_INTENTS = nlu_scores.FALLBACK_INTENTS
 QUIET = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
 ENV = child_environment(**QUIET)
 
@@ -342,23 +354,20 @@ async def _parse_all(texts: list[str]) -> dict[str, Parsed]:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))  # no debug per parse
 
     agent = Agent.load(str(MODEL))
-    parsed = {}
-    for text in texts:
-        result = await agent.parse_message(text)
-        parsed[text] = Parsed(
-            result["intent"]["name"],
-            float(result["intent"]["confidence"]),
-            [
-                {"entity": e["entity"], "value": str(e["value"]), "start": e.get("start"), "end": e.get("end")}
-                for e in result.get("entities", [])
-            ],
-            [
-                (i["name"], float(i["confidence"]))
-                for i in result.get("intent_ranking", [])
-                if i["name"] != "nlu_fallback"
-            ],
-        )
-    return parsed
+    return {text: as_parsed(await agent.parse_message(text)) for text in texts}
+
+
+def as_parsed(result: dict) -> Parsed:
+    """Rasa's parse result as a Parsed."""
+    return Parsed(
+        result["intent"]["name"],
+        float(result["intent"]["confidence"]),
+        [
+            {"entity": e["entity"], "value": str(e["value"]), "start": e.get("start"), "end": e.get("end")}
+            for e in result.get("entities", [])
+        ],
+        [(i["name"], float(i["confidence"])) for i in result.get("intent_ranking", []) if i["name"] != "nlu_fallback"],
+    )
 
 
 def _expected(spec: Any) -> tuple[str, dict]:
@@ -533,11 +542,131 @@ def fallback_sweep(
     return rows
 
 
+# ---------------------------------------------------------------- blind sets and off-topic rejection
+
+
+def labelled_examples(data: Any) -> list[dict]:
+    """Text, intent and entity spans of each intent example of Rasa training data."""
+    return [
+        {
+            "text": m.get("text"),
+            "intent": m.get("intent"),
+            "entities": frozenset((e["entity"], e["start"], e["end"]) for e in (m.get("entities") or [])),
+        }
+        for m in data.intent_examples
+    ]
+
+
+def _labelled(path: Path) -> list[dict]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return labelled_examples(load_data(str(path)))
+
+
+def blind_sets() -> dict[str, list[dict]]:
+    """Every blind set's examples, each with its language slice from the set's meta.tsv."""
+    sets = {}
+    for path, meta in nlu_scores.blind_sets(BLIND):
+        examples = _labelled(path)
+        for example, language in zip(examples, nlu_scores.languages(meta, [e["text"] for e in examples]), strict=True):
+            example["language"] = language
+        sets[path.stem] = examples
+    return sets
+
+
+def answer_of(example: dict, got: Parsed, top: bool = False) -> nlu_scores.Answer:
+    """What the server answered (or, top, the classifier's first intent: fallback off) to a labelled example."""
+    return nlu_scores.Answer(
+        example["intent"],
+        got.ranking[0][0] if top and got.ranking else got.intent,
+        example.get("language", "en"),
+        example["entities"],
+        frozenset((e["entity"], e["start"], e["end"]) for e in got.entities),
+    )
+
+
+def check_blind(parsed: dict[str, Parsed], sets: dict[str, list[dict]]) -> dict:
+    """Per blind set: intent figures, language slices, entity figures and the issue's gates."""
+    report = {}
+    for name, examples in sets.items():
+        answers = [answer_of(e, parsed[e["text"]]) for e in examples]
+        intents = nlu_scores.intent_figures(answers)
+        slices = nlu_scores.slice_accuracy(answers)
+        entities = nlu_scores.entity_figures(answers)
+        report[name] = {
+            "intents": intents,
+            "slices": slices,
+            "entities": entities,
+            "gates": _gate_rows(nlu_scores.blind_gates(intents, slices, entities)),
+        }
+    return report
+
+
+def check_offtopic(parsed: dict[str, Parsed], offtopic: list[str], heldout: list[dict]) -> dict:
+    """Share of off-topic messages sent to the fallback, what the others became, and the in-scope held-out
+    messages' accuracy with the same model (the cost of rejecting)."""
+    rejected = [t for t in offtopic if parsed[t].intent in FALLBACK_INTENTS]
+    through = Counter(parsed[t].intent for t in offtopic if parsed[t].intent not in FALLBACK_INTENTS)
+    in_scope = [e for e in heldout if e["intent"] != "out_of_scope"]
+    right = sum(parsed[e["text"]].intent == e["intent"] for e in in_scope)
+    gates = nlu_scores.offtopic_gates(len(rejected), len(offtopic), right, len(in_scope))
+    return {
+        "offtopic": len(offtopic),
+        "rejected": len(rejected),
+        "let_through": dict(through.most_common()),
+        "in_domain": len(in_scope),
+        "in_domain_right": right,
+        "gates": _gate_rows(gates),
+    }
+
+
+def _gate_rows(gates: list[nlu_scores.Gate]) -> list[dict]:
+    return [{"name": g.name, "value": g.value, "target": g.target, "ok": g.ok} for g in gates]
+
+
 # ---------------------------------------------------------------- the summary
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
+
+
+def _blind_lines(blind: dict) -> list[str]:
+    lines = []
+    for name, b in blind.items():
+        it, en = b["intents"], b["entities"]
+        slices = ", ".join(f"{k} {v['accuracy']:.3f} ({v['right']}/{v['total']})" for k, v in b["slices"].items())
+        per_type = ", ".join(f"{k} {v['f1']:.3f} ({v['support']})" for k, v in en["per_type"].items())
+        lines += [
+            f"## Blind set {name} ({it['examples']} messages, never trained on)",
+            "",
+            f"intent accuracy {it['accuracy']:.3f}, macro-F1 {it['macro_f1']:.3f} (FallbackClassifier on; a fallback "
+            f"is right only for an out_of_scope message); by language: {slices}",
+            "",
+            f"entity F1 {en['f1']:.3f} (P {en['precision']:.3f}, R {en['recall']:.3f}; exact spans of "
+            f"{', '.join(nlu_scores.SCORED_ENTITIES)}): {per_type}",
+            "",
+            "| intent | precision | recall | F1 | support |",
+            "|---|---|---|---|---|",
+        ]
+        for intent, m in sorted(it["per_intent"].items(), key=lambda kv: kv[1]["f1"]):
+            lines.append(f"| {intent} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+        lines += ["", "Worst confusions: " + ", ".join(f"{a} → {p} ({n})" for (a, p), n in it["worst_pairs"]), ""]
+    return lines
+
+
+def _offtopic_lines(off: dict | None) -> list[str]:
+    if not off:
+        return []
+    return [
+        "## Off-topic rejection (tests/nlu/offtopic_heldout.yml, never trained or tuned on)",
+        "",
+        f"{off['rejected']}/{off['offtopic']} rejected ({_pct(off['rejected'] / off['offtopic'])}); let through: "
+        + (", ".join(f"{k} {n}" for k, n in off["let_through"].items()) or "none")
+        + f"; in-domain (in-scope held-out messages, same model): {off['in_domain_right']}/{off['in_domain']} right "
+        f"({_pct(off['in_domain_right'] / off['in_domain'])})",
+        "",
+    ]
 
 
 def summary(report: dict) -> tuple[str, bool]:
@@ -579,9 +708,19 @@ def summary(report: dict) -> tuple[str, bool]:
     if "regression" in report:
         rg = report["regression"]
         gates.append(("regression phrases", rg["passed"] == rg["total"], f"{rg['passed']}/{rg['total']}"))
+    for name, blind in report.get("blind", {}).items():
+        gates += [(f"{name}: {g['name']} ≥ {g['target']}", g["ok"], f"{g['value']:.3f}") for g in blind["gates"]]
+    if "offtopic" in report:
+        gates += [
+            (f"off-topic held out: {g['name']} ≥ {g['target']}", g["ok"], f"{g['value']:.3f}")
+            for g in report["offtopic"]["gates"]
+        ]
     lines += ["| gate | result | |", "|---|---|---|"]
     lines += [f"| {name} | {value} | {'PASS' if ok else 'FAIL'} |" for name, ok, value in gates]
     lines.append("")
+    failed = [f"{name} ({value})" for name, ok, value in gates if not ok]
+    if failed:
+        lines += [f"**{len(failed)} gate(s) failed:** " + "; ".join(failed), ""]
 
     if cv and "error" not in cv:
         lines += [
@@ -646,6 +785,7 @@ def summary(report: dict) -> tuple[str, bool]:
             lines += ["| message | intent | predicted | confidence |", "|---|---|---|---|"]
             lines += [f"| {e['text']} | {e['intent']} | {e['predicted']} | {e['confidence']} |" for e in ho["errors"]]
             lines.append("")
+    lines += _blind_lines(report.get("blind", {})) + _offtopic_lines(report.get("offtopic"))
     rg = report.get("regression")
     if rg:
         lines += [f"## Regression phrases: {rg['passed']}/{rg['total']} as expected", ""]
@@ -686,7 +826,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="summarise results/nlu-cv/ from the last run instead of cross-validating again",
     )
-    parser.add_argument("--only", choices=["regression", "heldout", "cv", "stories", "validate"])
+    parser.add_argument("--only", choices=["regression", "heldout", "blind", "offtopic", "cv", "stories", "validate"])
     args = parser.parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
     logging.basicConfig(level=logging.ERROR)
@@ -694,7 +834,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted = (
         {args.only}
         if args.only
-        else {"validate", "cv", "heldout", "stories", "regression"} - ({"cv"} if args.skip_cv else set())
+        else {"validate", "cv", "heldout", "blind", "offtopic", "stories", "regression"}
+        - ({"cv"} if args.skip_cv else set())
     )
 
     report: dict = {}
@@ -712,14 +853,17 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         report["cv"] = cross_validate(args.folds, reuse=args.reuse_cv)
-    if wanted & {"heldout", "regression"}:
+    if wanted & {"heldout", "regression", "blind", "offtopic"}:
         if not MODEL.exists():
             print(f"{MODEL.relative_to(ROOT)} is missing: run make train first", file=sys.stderr)
             return 2
-        print("parsing the held-out messages and the regression phrases ...", flush=True)
-        phrases = e2e_phrases() + story_phrases()
-        heldout = _heldout_examples() if "heldout" in wanted else []
+        print("parsing the held-out, blind and off-topic messages and the regression phrases ...", flush=True)
+        phrases = e2e_phrases() + story_phrases() if "regression" in wanted or "heldout" in wanted else []
+        heldout = _heldout_examples() if wanted & {"heldout", "offtopic"} else []
+        blind = blind_sets() if "blind" in wanted else {}
+        offtopic = [e["text"] for e in _labelled(OFFTOPIC_HELDOUT)] if "offtopic" in wanted else []
         texts = {as_channel_sends(t) for t, _ in phrases if as_channel_sends(t)} | {e["text"] for e in heldout}
+        texts |= {e["text"] for examples in blind.values() for e in examples} | set(offtopic)
         with open(RESULTS / "parse.log", "w") as log, contextlib.redirect_stderr(log):  # import and load warnings
             parsed = asyncio.run(_parse_all(sorted(texts)))
         if "heldout" in wanted:
@@ -729,6 +873,12 @@ def main(argv: list[str] | None = None) -> int:
         if "regression" in wanted:
             report["regression"] = check_regression(parsed, phrases)
             (RESULTS / "regression.json").write_text(json.dumps(report["regression"], indent=1, ensure_ascii=False))
+        if "blind" in wanted:
+            report["blind"] = check_blind(parsed, blind)
+            (RESULTS / "blind.json").write_text(json.dumps(report["blind"], indent=1, default=str))
+        if "offtopic" in wanted:
+            report["offtopic"] = check_offtopic(parsed, offtopic, heldout)
+            (RESULTS / "offtopic.json").write_text(json.dumps(report["offtopic"], indent=1))
     if "stories" in wanted:
         print("rasa test core on tests/test_stories.yml ...", flush=True)
         report["stories"] = stories()
@@ -737,7 +887,10 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / "eval-summary.md").write_text(text + "\n")
     (RESULTS / "eval.json").write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str))
     print("\n" + text)
-    print("written: results/eval-summary.md (and eval.json, nlu-cv/, stories/, heldout.json, regression.json)")
+    print(
+        "written: results/eval-summary.md (and eval.json, nlu-cv/, stories/, heldout.json, regression.json, "
+        "blind.json, offtopic.json)"
+    )
     return 0 if ok else 1
 
 
