@@ -42,6 +42,7 @@ from datetime import date
 from pathlib import Path
 
 import requests
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -56,6 +57,7 @@ from hsm.infra.config import PROJECT_ROOT, child_environment  # noqa: E402
 from hsm.infra.db import get_engine, session_scope  # noqa: E402
 from hsm.infra.phone import mask_phone  # noqa: E402
 from hsm.office.admin_api import issue_token  # noqa: E402
+from hsm.outreach.broadcast import student_contacts  # noqa: E402
 from hsm.whatsapp.signature import sign  # noqa: E402
 
 SCHOOL_FILE = PROJECT_ROOT.parent / "shared" / "fixtures" / "school.yaml"
@@ -86,7 +88,8 @@ TEACHER = ["hi", "what's my schedule today?", "classes on thursday", "thanks"]
 PROSPECT = ["hi", "what are your timings?", "do you have a free trial", "when is my next class?", "thanks", "bye"]
 SCRIPTS_BY_PHONE = {
     RAHUL: ["what's my schedule today?", "Guitar 5pm: all present except Sarah", "yes", "thanks"],
-    ENQUIRER: ["do you have drums classes", "30", "Beginner", "weekdays after 5pm", "yes"],
+    # as tests/e2e/test_lead_to_student.py's adult: a first question, then the enquiry
+    ENQUIRER: ["when is my next class?", "do you have drums classes", "30", "Beginner", "weekdays after 5pm", "yes"],
 }
 EVENING = ["thanks"]
 PROSPECTS = [f"+9171000001{n:02d}" for n in range(1, 13)]
@@ -578,7 +581,7 @@ class Smoke:
             not doubled, "each message once in its conversation, in order (no duplicates, none missing)", doubled[:5]
         )
         self.check(not unanswered, "every message answered", unanswered[:5])
-        self.check(not extra, "each bot reply, broadcast and reminder reached Meta exactly once", extra[:5])
+        self.check(not extra, "each bot reply, broadcast, reminder and absence alert reached Meta once", extra[:5])
         replies_total = sum(1 for msg in everything if not is_outreach(msg))
         failed = [
             f"{mask_phone(phone)} {words!r}: wanted {wanted!r}, got {got[:300]}"
@@ -709,9 +712,13 @@ def broadcast_pending(database_url: str) -> int:
 
 
 def outreach_per_phone(database_url: str) -> dict[str, int]:
-    """Broadcast and reminder messages that went to each phone (each once, by their records)."""
+    """Broadcast, reminder and absence-alert messages that went to each phone (each once, by their records)."""
     counts: dict[str, int] = {}
     with session_scope(database_url) as session:
+        alerts = session.execute(select(m.AbsenceAlert)).scalars().all()
+        for alert in alerts:
+            for recipient in student_contacts(alert.student, DEMO_DAY):
+                counts[recipient.phone] = counts.get(recipient.phone, 0) + 1
         sent = [
             *session.execute(select(m.BroadcastRecipient.phone_number).where(m.BroadcastRecipient.status.in_(REACHED))),
             *session.execute(
@@ -780,6 +787,11 @@ def evaluate_alert_rules(scraper: Scraper, workdir: Path) -> tuple[bool, str]:
         last_down += 1
     if last_down - first_down < 5:
         return False, f"the worker was down for {last_down - first_down + 1} s only: too short to see"
+    summaries = {
+        rule["alert"]: rule["annotations"]
+        for group in yaml.safe_load(ALERT_RULES.read_text())["groups"]
+        for rule in group["rules"]
+    }
     labels = {
         "worker": {"job": "hsm-worker", "instance": "worker:9100"},
         "rasa": {"job": "hsm-rasa", "instance": "rasa-1:9100"},
@@ -795,13 +807,17 @@ def evaluate_alert_rules(scraper: Scraper, workdir: Path) -> tuple[bool, str]:
                 "eval_time": f"{at}m",
                 "alertname": "ProcessDown",
                 "exp_alerts": [
-                    {"exp_labels": {"severity": "page", **labels[name]}} for name in series if down_for(name, at, 2)
+                    {"exp_labels": {"severity": "page", **labels[name]}, "exp_annotations": summaries["ProcessDown"]}
+                    for name in series
+                    if down_for(name, at, 2)
                 ],
             },
             {
                 "eval_time": f"{at}m",
                 "alertname": "WorkerMissing",
-                "exp_alerts": [{"exp_labels": {"severity": "page"}}] if down_for("worker", at, 5) else [],
+                "exp_alerts": [{"exp_labels": {"severity": "page"}, "exp_annotations": summaries["WorkerMissing"]}]
+                if down_for("worker", at, 5)
+                else [],
             },
         ]
         return tests
