@@ -100,8 +100,6 @@ SPOT_CHECKS = {
     (JOHN, "fees due?"): "Keyboard: ₹2000 due Dec 20",
     (RAHUL, "Guitar 5pm: all present except Sarah"): "7 present, 1 absent",
     (RAHUL, "yes"): "Attendance saved for Guitar Beginner 5:00 PM",
-    (ENQUIRER, "do you have drums classes"): "How old",
-    (ENQUIRER, "weekdays after 5pm"): "Drums Beginner: Wed/Fri 5:00 PM, Mr. Arjun",
     (ENQUIRER, "yes"): "An administrator will call you",
 }
 REMINDER_MARKS = ("🎵 Hi ", "💰 Hi ")  # how hsm.outreach.reminders' free-form reminders begin
