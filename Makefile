@@ -25,6 +25,7 @@ help:
 	@echo "make compare-pipelines  config.yml against scripts/pipelines/*.yml on the same folds and blind sets"
 	@echo "make bench       webhook benchmark: WhatsApp channel vs Rasa's REST channel"
 	@echo "make bench-parse NLU parse latency (p50/p95) against rasa run --enable-api"
+	@echo "make smoke        production smoke test: the compose topology without Docker, a day of traffic, kills"
 	@echo "make bench-postgres  the same on PostgreSQL + Redis with 1 and 2 Rasa replicas"
 	@echo "make bench-store CPU per call of the channel's database work (store, claim, statuses, complete)"
 	@echo "make bench-import  import a generated 400-student spreadsheet (all-or-nothing and --skip-bad)"
@@ -118,3 +119,9 @@ constraints: $(STAMP)
 
 clean:
 	rm -rf models results .pytest_cache .ruff_cache var
+
+# Production smoke test (devtools/smoke.py): the compose topology without Docker on PostgreSQL + Redis, a compressed
+# school day of traffic, a Rasa replica and the worker killed and restarted; checks and figures (docs/deploy.md).
+.PHONY: smoke
+smoke: $(STAMP) $(MODEL)
+	$(BIN)/python devtools/smoke.py

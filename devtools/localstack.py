@@ -77,6 +77,7 @@ class Stack:
     credentials: str = "credentials.dev.yml"
     api_port: int = 0  # the admin API and office console, once start_api() has run
     metrics_ports: dict[str, int] = field(default_factory=dict)  # HSM_METRICS_PORT of each process, by name
+    rasa_http_api: bool = True  # `--enable-api` (the tests' /model/parse); production's command has none
 
     def __post_init__(self) -> None:
         self.rasa_ports = self.rasa_ports or [self.rasa_port]
@@ -135,6 +136,7 @@ class Stack:
         action_servers: int = 1,
         env: dict[str, str] | None = None,
         credentials: str = "credentials.dev.yml",
+        rasa_http_api: bool = True,
     ) -> Stack:
         if not MODEL.exists():
             raise RuntimeError(f"{MODEL} is missing: run `make train` first")
@@ -152,6 +154,7 @@ class Stack:
             rasa_ports=rasa_ports,
             action_ports=action_ports,
             credentials=credentials,
+            rasa_http_api=rasa_http_api,
         )
         if rasa_replicas > 1:
             from hsm.rasa_glue.stores import create_tracker_tables
@@ -217,7 +220,7 @@ class Stack:
                 self.credentials,
                 "--endpoints",
                 "endpoints.yml",
-                "--enable-api",
+                *(["--enable-api"] if self.rasa_http_api else []),
                 "--logging-config-file",
                 "logging.yml",
             ],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -78,11 +80,30 @@ def _begin_immediate(connection) -> None:  # noqa: ANN001 - a SQLAlchemy Connect
             time.sleep(PRIORITY_POLL_S)
 
 
+# Every engine this process made. A forked child (an RQ job of `hsm worker`) must not use the connections its parent
+# holds in these pools: two processes on one socket mix their queries' answers (psycopg2's "error with status
+# PGRES_TUPLES_OK", "result object does not return rows"). The child drops them without closing the parent's.
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_parent_connections() -> None:
+    for engine in _ENGINES:
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_parent_connections)
+
+
+def _kept(engine: Engine) -> Engine:
+    _ENGINES.add(engine)
+    return engine
+
+
 @lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
-        return sqlite_engine(url)
-    return create_engine(url, future=True, pool_pre_ping=True)
+        return _kept(sqlite_engine(url))
+    return _kept(create_engine(url, future=True, pool_pre_ping=True))
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -98,7 +119,7 @@ def priority_writer_engine(url: str | None = None) -> Engine:
 @lru_cache(maxsize=8)
 def _priority_engine_for(url: str) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
-        return sqlite_engine(url, priority_writer=True)
+        return _kept(sqlite_engine(url, priority_writer=True))
     return _engine_for(url)
 
 
