@@ -90,15 +90,24 @@ class ReplySender:
     """Sends one turn's replies (already fitted to Meta's limits by `hsm.whatsapp.render`) and remembers the
     options offered in it; while Meta answers each send, the turn's permit is given up."""
 
-    def __init__(self, client: WhatsAppClient, permit: RasaTurnPermit | None = None) -> None:
+    def __init__(self, client: WhatsAppClient, permit: RasaTurnPermit | None = None, already_sent: int = 0) -> None:
         self.client = client
         self.permit = permit
         self.offered: list[render.Option] | None = None  # None: this turn offered no choice
+        self.already_sent = already_sent  # the first replies of a turn an interrupted run sent: not sent again
 
     async def send(self, recipient: str, rendered: render.Rendered) -> None:
         if rendered.options:
             self.offered = rendered.options
         for message in rendered.messages:
+            if self.already_sent:
+                self.already_sent -= 1
+                log.info(
+                    "not sending a %s reply again to %s: sent before the run was cut",
+                    message.get("type"),
+                    mask_phone(recipient),
+                )
+                continue
             try:
                 async with self.permit.released_while_sending() if self.permit else contextlib.nullcontext():
                     await self.client.send(recipient, message, replying=True)
@@ -199,9 +208,13 @@ class MessageProcessing:
         # At the global limit this waits for room (senders take turns); only the sender's own limit refuses.
         decision = await self._global_queue.admit(message.phone)
         metrics.RATE_LIMIT.labels(decision.reason or "allowed").inc()
-        if not store.claim(message.wamid):
+        claimed = store.claim(message.wamid)
+        if claimed is None:
             return  # another replica or an earlier run has it
-        replies = ReplySender(self.client)
+        # A run cut short (a replica killed mid-turn) may have sent part of this turn: the same turn again skips those.
+        replies = ReplySender(
+            self.client, already_sent=store.replies_sent_for(message) if claimed is store.Claim.AGAIN else 0
+        )
         if not decision.allowed:  # over their own limit: one polite notice per window, and the message is not replayed
             log.warning(
                 "rate limit (%s) for %s: message %s skipped",

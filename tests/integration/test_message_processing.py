@@ -5,6 +5,7 @@ answers its sends, so one slow Graph API answer does not hold up other people's 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import aiohttp
 import pytest
@@ -227,3 +228,57 @@ async def test_a_message_handed_over_again_while_it_waits_is_answered_once(schoo
     assert [text for _, text in meta.sent] == ["re: one", "re: two"]
     assert status_of(waiting.wamid) == store.PROCESSED
     assert clock() - start < 120  # the copy took no place in the window (it would have waited another minute)
+
+
+class CutShortRasa:
+    """A turn that sends its replies one by one; with `cut_after`, the run dies (a replica killed) after that many
+    sends, before Rasa would have saved the turn."""
+
+    def __init__(self, cut_after: int | None = None) -> None:
+        self.cut_after = cut_after
+
+    async def run_turn(self, message, text, replies) -> None:
+        for number, words in enumerate(["Which class?", "Guitar or piano?", "Tap one."], start=1):
+            await replies.send_text(message.phone, words)
+            if number == self.cut_after:
+                await asyncio.Event().wait()  # never returns: cancelled below, as the replica dies
+
+    async def last_intent(self, sender) -> None:
+        return None
+
+
+@pytest.mark.asyncio
+async def test_a_turn_cut_short_by_a_dead_replica_is_finished_without_sending_its_replies_twice(school_db, slow_meta):
+    def client() -> WhatsAppClient:
+        url = str(slow_meta.make_url("/v21.0"))
+        retry = RetryPolicy(attempts=1, timeout_s=5)
+        return WhatsAppClient(url, PHONE_ID, TOKEN, ledger=store.LEDGER, record_inline=True, retry=retry)
+
+    async def sent_to_anita() -> list[str]:
+        async with aiohttp.ClientSession() as http, http.get(slow_meta.make_url("/_sandbox/messages")) as answer:
+            return [m["payload"]["text"]["body"] for m in (await answer.json())["messages"] if m["to"] == ANITA]
+
+    earlier, message = receive(ANITA, "hi"), receive(ANITA, "mark attendance")
+    first_client, second_client = client(), client()
+    try:
+        await MessageProcessing(first_client, CutShortRasa(), role_of=role_of, turns_at_once=1).handle(
+            earlier
+        )  # a whole turn
+        dying = asyncio.create_task(
+            MessageProcessing(first_client, CutShortRasa(cut_after=2), role_of=role_of, turns_at_once=1).handle(message)
+        )
+        while store.replies_sent_for(message) < 2:  # both sends accepted by Meta and recorded
+            await asyncio.sleep(0.05)
+        dying.cancel()  # the replica is killed: the message stays `processing`
+        await asyncio.gather(dying, return_exceptions=True)
+        assert status_of(message.wamid) == store.PROCESSING
+        with session_scope() as s:  # two minutes later the sweep finds it stale and hands it to another replica
+            row = s.execute(select(m.WhatsAppMessage).where(m.WhatsAppMessage.whatsapp_message_id == message.wamid))
+            row.scalar_one().updated_at -= store.STALE_PROCESSING + timedelta(seconds=1)
+        await MessageProcessing(second_client, CutShortRasa(), role_of=role_of, turns_at_once=1).handle(message)
+    finally:
+        await first_client.close()
+        await second_client.close()
+    turn = ["Which class?", "Guitar or piano?", "Tap one."]
+    assert await sent_to_anita() == turn + turn  # the earlier turn's replies, then this turn's, each once
+    assert status_of(message.wamid) == store.PROCESSED

@@ -109,7 +109,7 @@ def test_a_message_rasa_already_has_is_only_marked_processed(channel):
     time.sleep(0.45)
     assert sweep(channel, state, lambda: Trackers()) == []
     assert channel.processed == []
-    assert store.claim(orphan) is False  # marked processed: nobody processes it again
+    assert store.claim(orphan) is None  # marked processed: nobody processes it again
 
 
 class Trackers:
@@ -162,7 +162,7 @@ def test_replay_does_not_answer_twice_what_rasa_already_has(channel):
     left_processing(answered, minutes_ago=3)  # Rasa saved the turn and replied; the run died before recording it
     assert replay(channel, lambda: Trackers(ANITA, answered)) == [after]
     assert channel.processed == ["help"]
-    assert store.claim(answered) is False  # marked processed
+    assert store.claim(answered) is None  # marked processed
 
 
 def test_replay_leaves_a_live_replicas_sender_to_the_sweep(channel):

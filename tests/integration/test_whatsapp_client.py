@@ -304,10 +304,10 @@ def test_duplicates_are_stored_once_and_claimed_once(school_db):
     body = webhook_body(PARENT, text_message("hi", wamid="wamid.DUP1"))
     assert len(store.store_inbound(parse_webhook(body))) == 1
     assert store.store_inbound(parse_webhook(body)) == []
-    assert store.claim("wamid.DUP1") is True
-    assert store.claim("wamid.DUP1") is False
+    assert store.claim("wamid.DUP1") is store.Claim.FIRST
+    assert store.claim("wamid.DUP1") is None
     store.complete("wamid.DUP1", PARENT, store.PROCESSED, role_of=role_of)
-    assert store.claim("wamid.DUP1") is False
+    assert store.claim("wamid.DUP1") is None
 
 
 def test_numbered_options_and_sessions(school_db):
