@@ -219,7 +219,7 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=ROOT / "var" / "voice-corpus")
     parser.add_argument("--reuse", action="store_true", help="the transcripts of the last run, not transcribed again")
     parser.add_argument(
-        "--threshold", type=float, default=0.5, help="the confidence below which people are asked to type"
+        "--threshold", type=float, default=0.6, help="the confidence below which people are asked to type"
     )
     args = parser.parse_args()
     manifest = [json.loads(line) for line in (args.corpus / "manifest.jsonl").read_text().splitlines()]
