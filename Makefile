@@ -29,6 +29,7 @@ help:
 	@echo "make bench-postgres  the same on PostgreSQL + Redis with 1 and 2 Rasa replicas"
 	@echo "make bench-store CPU per call of the channel's database work (store, claim, statuses, complete)"
 	@echo "make bench-import  import a generated 400-student spreadsheet (all-or-nothing and --skip-bad)"
+	@echo "make bench-voice voice notes: word error rate, time per note, attendance drafts from transcripts"
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/constraints.txt pyproject.toml
 	@test -x $(BIN)/python || { py=$$(scripts/find-python310.sh) && echo "creating $(VENV) with $$py" && $$py -m venv $(VENV); }
@@ -102,6 +103,13 @@ bench-postgres: $(STAMP) $(MODEL)
 .PHONY: bench-store
 bench-store: $(STAMP)
 	$(BIN)/python bench/store_bench.py
+
+# Voice notes: makes the espeak-ng corpus if missing (needs `apt-get install -y espeak-ng`), then WER, time per
+# note and the attendance drafts the transcripts give.
+.PHONY: bench-voice
+bench-voice: $(STAMP) $(MODEL)
+	test -f var/voice-corpus/manifest.jsonl || $(BIN)/python bench/voice_corpus.py
+	$(BIN)/python bench/voice_bench.py
 
 # Spreadsheet import: 400 generated students (12 bad rows), all-or-nothing and --skip-bad, SQLite and PostgreSQL.
 .PHONY: bench-import
