@@ -110,6 +110,7 @@ class RasaDialogue:
                 metadata={
                     "wamid": message.wamid,
                     "type": message.type,
+                    "voice": message.type == "audio",  # the text is a voice note's transcript
                     "title": message.title,
                     "profile_name": message.profile_name,
                 },
