@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from devtools.sandbox import create_app
-from hsm.whatsapp.client import RetryPolicy, WhatsAppClient
+from hsm.whatsapp.client import RetryPolicy, SendLedger, WhatsAppClient
 from hsm.whatsapp.media import MediaUnavailable, _sha256_matches, fetch_media
 from hsm.whatsapp.payloads import InboundMessage, parse_webhook
 from hsm.whatsapp.signature import verify_signature
@@ -50,9 +50,10 @@ class Meta:
     webhook: Webhook
     http: aiohttp.ClientSession
 
-    def client(self, token: str = TOKEN) -> WhatsAppClient:
+    def client(self, token: str = TOKEN, ledger: SendLedger | None = None) -> WhatsAppClient:
+        """The business number's client (`ledger`: where its sends are recorded; fetching media records nothing)."""
         retry = RetryPolicy(attempts=3, base_delay_s=0.01, max_delay_s=0.02, timeout_s=5)
-        return WhatsAppClient(self.api_url, PHONE_NUMBER_ID, token, ledger=None, retry=retry)  # type: ignore[arg-type]
+        return WhatsAppClient(self.api_url, PHONE_NUMBER_ID, token, ledger=ledger, retry=retry, record_inline=True)  # type: ignore[arg-type]
 
     @property
     def api_url(self) -> str:
