@@ -17,6 +17,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from devtools.chat import Chat
 from devtools.sandbox import create_app
 from hsm.whatsapp.client import RetryPolicy, SendLedger, WhatsAppClient
 from hsm.whatsapp.media import MediaUnavailable, _sha256_matches, fetch_media
@@ -184,3 +185,16 @@ def test_the_checksum_is_taken_as_hex_or_base64_and_a_wrong_one_fails():
     assert _sha256_matches(VOICE_NOTE, base64.b64encode(digest).decode())
     assert not _sha256_matches(VOICE_NOTE + b"x", digest.hex())
     assert not _sha256_matches(VOICE_NOTE, "not a checksum")
+
+
+@pytest.mark.asyncio
+async def test_hsm_chat_sends_a_voice_note_file_from_its_number(meta, tmp_path):
+    note = tmp_path / "note.ogg"
+    note.write_bytes(VOICE_NOTE)
+    sandbox_url = str(meta.sandbox.make_url("/"))
+    async with Chat(TEACHER, "Rahul", "http://unused.invalid/webhook", sandbox_url, APP_SECRET) as chat:
+        assert await chat.say(f"/voice {note}") == 200
+        assert await chat.say(f"/voice {tmp_path / 'missing.ogg'}") == 400  # told, nothing sent
+    (message,) = parse_webhook(meta.webhook.notifications[-1]).messages
+    assert (message.type, message.phone, len(meta.webhook.notifications)) == ("audio", TEACHER, 1)
+    assert await fetch(meta, message) == VOICE_NOTE
