@@ -80,7 +80,7 @@ RATE_LIMIT = Counter("hsm_rate_limit_decisions_total", "Rate-limit decisions on 
 DELIVERY = Counter("hsm_delivery_statuses_total", "Meta's status callbacks (delivery funnel)", ["status"])
 VOICE_NOTES = Counter(
     "hsm_voice_notes_total",
-    "Voice notes by outcome (heard, unclear, unreadable, too_large, expired, checksum, unavailable, off)",
+    "Voice notes by outcome (heard, unclear, unreadable, too_large, expired, checksum, unavailable)",
     ["outcome"],
 )
 VOICE_TRANSCRIPTION = Histogram(

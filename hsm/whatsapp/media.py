@@ -56,30 +56,46 @@ async def fetch_media(client: WhatsAppClient, media_id: str, *, max_bytes: int, 
     with the access token (both with the client's retries); a URL that has expired is asked for once more. Refused
     with MediaUnavailable: over `max_bytes` (by Meta's `file_size` before downloading, or while reading), a
     checksum (Meta's, else the webhook's `sha256`) that does not match, or Meta's refusal."""
-    info_url = f"{client.api_url.rstrip('/')}/{media_id}"
-    for attempt in (1, 2):
+    described = await _describe(client, media_id, max_bytes)
+    try:
+        content = await _download(client, media_id, described, max_bytes)
+    except _UrlExpired:
+        log.info("the URL of media %s expired before it was read; asking for a new one", media_id)
+        described = await _describe(client, media_id, max_bytes)
         try:
-            described = await client.get_json(info_url, endpoint="media_info")
-        except CloudApiError as error:
-            raise MediaUnavailable("unavailable", f"media {media_id}: {error}") from error
-        url = str(described.get("url") or "")
-        if not url:
-            raise MediaUnavailable("unavailable", f"media {media_id}: Meta gave no URL")
-        size = _size_of(described)
-        if size is not None and size > max_bytes:
-            raise MediaUnavailable("too_large", f"media {media_id} is {size} bytes; at most {max_bytes} are taken")
-        try:
-            content = await client.download(url, endpoint="media_download", max_bytes=max_bytes)
-        except TooLarge as error:
-            raise MediaUnavailable("too_large", f"media {media_id}: {error}") from error
-        except CloudApiError as error:
-            if error.status in EXPIRED_URL_STATUSES and attempt == 1:
-                log.info("the URL of media %s expired before it was read; asking for a new one", media_id)
-                continue
-            reason = "expired" if error.status in EXPIRED_URL_STATUSES else "unavailable"
-            raise MediaUnavailable(reason, f"media {media_id}: {error}") from error
-        expected = str(described.get("sha256") or sha256 or "")
-        if expected and not _sha256_matches(content, expected):
-            raise MediaUnavailable("checksum", f"media {media_id}: the bytes do not match Meta's sha256")
-        return Media(content, str(described.get("mime_type") or ""))
-    raise AssertionError("unreachable: the second attempt returns or raises")
+            content = await _download(client, media_id, described, max_bytes)
+        except _UrlExpired as error:
+            raise MediaUnavailable("expired", f"media {media_id}: its URL expired twice") from error
+    expected = str(described.get("sha256") or sha256 or "")
+    if expected and not _sha256_matches(content, expected):
+        raise MediaUnavailable("checksum", f"media {media_id}: the bytes do not match Meta's sha256")
+    return Media(content, str(described.get("mime_type") or ""))
+
+
+class _UrlExpired(Exception):
+    """Meta refused a media URL as expired."""
+
+
+async def _describe(client: WhatsAppClient, media_id: str, max_bytes: int) -> dict:
+    """GET /{media-id}: the media's URL, type, checksum and size; too large by its size refused here."""
+    try:
+        described = await client.get_json(f"{client.api_url.rstrip('/')}/{media_id}", endpoint="media_info")
+    except CloudApiError as error:
+        raise MediaUnavailable("unavailable", f"media {media_id}: {error}") from error
+    if not described.get("url"):
+        raise MediaUnavailable("unavailable", f"media {media_id}: Meta gave no URL")
+    size = _size_of(described)
+    if size is not None and size > max_bytes:
+        raise MediaUnavailable("too_large", f"media {media_id} is {size} bytes; at most {max_bytes} are taken")
+    return described
+
+
+async def _download(client: WhatsAppClient, media_id: str, described: dict, max_bytes: int) -> bytes:
+    try:
+        return await client.download(str(described["url"]), endpoint="media_download", max_bytes=max_bytes)
+    except TooLarge as error:
+        raise MediaUnavailable("too_large", f"media {media_id}: {error}") from error
+    except CloudApiError as error:
+        if error.status in EXPIRED_URL_STATUSES:
+            raise _UrlExpired(str(error)) from error
+        raise MediaUnavailable("unavailable", f"media {media_id}: {error}") from error
