@@ -1,9 +1,9 @@
 """Async WhatsApp Cloud API client: sends message objects to `/{phone_number_id}/messages` with retries,
 uploads documents to `/{phone_number_id}/media` (with the same retries) for document messages and templates with a
-document header, reads media the same way (`get_json`, `download`: hsm.whatsapp.media), reports every send to its
-ledger, and enforces the 24-hour rule (free-form only inside the window,
-else approved templates). The client never touches the database itself: its `SendLedger` (the channel's store,
-`hsm.whatsapp.store.LEDGER`) records the sends and knows the window and the templates.
+document header, reads inbound media the same way (`get_json`, `download`: hsm.whatsapp.media), reports every send
+to its ledger, and enforces the 24-hour rule (free-form only inside the window, else approved templates). The client
+never touches the database itself: its `SendLedger` (the channel's store, `hsm.whatsapp.store.LEDGER`) records the
+sends and knows the window and the templates.
 """
 
 from __future__ import annotations
