@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TOP_PACKAGES = ("hsm", "connectors", "actions", "devtools")
 
 # Which layer each package is in (first match wins), and what each layer may import (itself included).
-DOMAIN = ("hsm.people", "hsm.classes", "hsm.money", "hsm.outreach", "hsm.records")
+DOMAIN = ("hsm.people", "hsm.classes", "hsm.money", "hsm.outreach", "hsm.records", "hsm.voice")
 LAYER_OF_PREFIX: list[tuple[str, str]] = [
     ("connectors", "connectors"),
     ("actions", "actions"),
