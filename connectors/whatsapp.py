@@ -3,7 +3,8 @@
 Input: verify, parse, store (group commit, `hsm.whatsapp.intake`), answer Meta, then hand each new message over to
 the processing runtime (`hsm.whatsapp.runtime`), which claims it, runs Rasa's turn, sends the replies and completes
 it, in order per sender. Output: the bot's replies rendered within Meta's limits (`hsm.whatsapp.render`) and sent
-through the runtime's `ReplySender`. `RasaDialogue` is the one place where processing meets Rasa's agent.
+through the runtime's `ReplySender`. `RasaDialogue` is the one place where processing meets Rasa's agent;
+`transcribe_voice_note` the one place where it meets the offline speech engine (hsm.voice).
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from sanic.response import HTTPResponse
 from sanic_cors.core import SANIC_CORS_EVALUATED
 
 from hsm.infra import clock, correlation, logformat, metrics
-from hsm.infra.config import check_settings_or_exit, get_settings
+from hsm.infra.config import check_settings_or_exit, database_url, get_settings
 from hsm.infra.db import session_scope
 from hsm.infra.logmask import wamid_ref
 from hsm.infra.phone import mask_phone
 from hsm.people.identity import identity_if_role_lost, role_of
 from hsm.rasa_glue import startup, stores, worker_agent
+from hsm.voice.transcribe import Transcript, transcribe
+from hsm.voice.vocabulary import vocabulary_for
 from hsm.whatsapp import render, store
 from hsm.whatsapp.intake import IntakeWriter
 from hsm.whatsapp.payloads import InboundMessage, InvalidWebhook, parse_webhook
@@ -112,6 +115,7 @@ class RasaDialogue:
                 metadata={
                     "wamid": message.wamid,
                     "type": message.type,
+                    "voice": message.type == "audio",  # the text is a voice note's transcript
                     "title": message.title,
                     "profile_name": message.profile_name,
                     correlation.METADATA_KEY: message.correlation_id,  # the action server logs with it
@@ -132,6 +136,13 @@ class RasaDialogue:
         if tracker is None:
             return None
         return (tracker.latest_message.intent or {}).get("name") if tracker.latest_message else None
+
+
+def transcribe_voice_note(wa_id: str, audio: bytes, max_seconds: float) -> Transcript:
+    """The processing's `Transcriber` (runs in a thread, in whichever process processes the note): a teacher's voice
+    note heard with their batches' names, instruments and times as the vocabulary, anyone else's with the general
+    model."""
+    return transcribe(audio, vocabulary=vocabulary_for(database_url(), wa_id), max_seconds=max_seconds)
 
 
 def role_now(sender_id: str, role: str | None, since: float | None = None) -> tuple[str, str | None] | None:
@@ -260,6 +271,7 @@ class WhatsAppInput(InputChannel):
                 role_of=role_of,
                 turns_at_once=settings.concurrency,
                 dialogue=RasaDialogue(on_new_message, lambda: _tracker_store_of(app)),
+                transcribe=transcribe_voice_note,
             )
             self._runtime = choose_runtime(settings.workers, wiring)  # the one place the runtime is chosen
             await self._runtime.start()

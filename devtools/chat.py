@@ -1,5 +1,6 @@
-"""`hsm chat`: a terminal WhatsApp. It signs and posts Meta-shaped webhook payloads to the bot and shows the
-bot's replies as the local sandbox received them, with buttons and list rows numbered so you can tap them.
+"""`hsm chat`: a terminal WhatsApp. It signs and posts Meta-shaped webhook payloads to the bot (`/voice FILE`: a
+voice note, through the sandbox, which serves its media as Meta does) and shows the bot's replies as the local
+sandbox received them, with buttons and list rows numbered so you can tap them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import aiohttp
 
@@ -21,6 +23,7 @@ from hsm.whatsapp.signature import sign
 
 DEFAULT_WEBHOOK_URL = "http://localhost:5005/webhooks/whatsapp/webhook"
 DEFAULT_SANDBOX_URL = "http://localhost:8090"
+VOICE_COMMAND = "/voice"  # `/voice FILE`: send an OGG/Opus file as a voice note
 _sequence = itertools.count(1)
 
 
@@ -159,9 +162,29 @@ class Chat:
         return text_message(typed)
 
     async def say(self, typed: str) -> int:
+        """Send what was typed: `/voice FILE` sends FILE as a voice note, anything else a text or a tap."""
         assert self.http is not None
+        if typed.strip().startswith(VOICE_COMMAND + " "):
+            return await self.send_voice(Path(typed.strip()[len(VOICE_COMMAND) :].strip()).expanduser())
         body = webhook_body(self.phone, self.message_for(typed), profile_name=self.name)
         return await post_webhook(self.http, self.webhook_url, self.app_secret, body)
+
+    async def send_voice(self, path: Path) -> int:
+        """A voice note from this phone: the sandbox keeps the file as Meta keeps media and posts the signed webhook
+        of an `audio` message to the bot; its HTTP status (200: the bot took it)."""
+        assert self.http is not None
+        try:
+            audio = path.read_bytes()
+        except OSError as error:
+            print(f"(cannot read {path}: {error.strerror})")
+            return 400
+        url = f"{self.sandbox_url}/_sandbox/voice-notes"
+        async with self.http.post(url, params={"from": self.phone}, data=audio) as answer:
+            sent = await answer.json(content_type=None)
+        if answer.status != 200 or not sent.get("delivered"):
+            print(f"(the sandbox could not deliver the voice note: {sent.get('error') or 'the bot did not take it'})")
+            return answer.status if answer.status != 200 else 502
+        return 200
 
     async def replies(self, wait_s: float) -> list[dict]:
         """Messages the bot sent to this phone since the last call (long-polls the sandbox up to `wait_s`)."""
@@ -186,7 +209,10 @@ async def _interactive(chat: Chat) -> None:
                 print(f"\n🤖 {describe(message['payload'])}\n> ", end="", flush=True)
 
     printer = asyncio.create_task(show_replies())
-    print(f"Chatting as {chat.phone} ({chat.name}). Type a message; a number taps a button. Ctrl-D to quit.")
+    print(
+        f"Chatting as {chat.phone} ({chat.name}). Type a message; a number taps a button; "
+        f"{VOICE_COMMAND} FILE sends a voice note. Ctrl-D to quit."
+    )
     try:
         while True:
             typed = await loop.run_in_executor(None, lambda: input("> "))
@@ -230,7 +256,9 @@ def add_chat_command(commands: argparse._SubParsersAction) -> None:
     chat.add_argument(
         "--sandbox-url", default=DEFAULT_SANDBOX_URL if settings.sandbox_url is None else settings.sandbox_url
     )
-    chat.add_argument("--say", action="append", help="send this (repeatable), print the replies and exit")
+    chat.add_argument(
+        "--say", action="append", help="send this (repeatable; '/voice FILE': a voice note), print the replies and exit"
+    )
     chat.add_argument("--wait", type=float, default=10.0, help="with --say: seconds to wait for replies")
     chat.set_defaults(handler=_cmd_chat)
 

@@ -286,6 +286,16 @@ class Stack:
         body = webhook_body(phone, list_reply_message(reply_id, title), phone_number_id=PHONE_NUMBER_ID)
         assert self.post(body).status_code == 200
 
+    def send_voice(self, phone: str, audio: bytes) -> str:
+        """A voice note from `phone` (an OGG/Opus file's bytes), delivered by the sandbox as Meta delivers one; its
+        message id."""
+        answer = requests.post(
+            f"{self.sandbox_url}/_sandbox/voice-notes", params={"from": phone}, data=audio, timeout=30
+        )
+        answer.raise_for_status()
+        assert answer.json()["delivered"], "the webhook did not take the voice note"
+        return answer.json()["wamid"]
+
     def sent(self, phone: str | None = None, after: int = 0, wait_s: float = 0) -> list[dict]:
         params: dict[str, float | str] = {"after": after, "wait": wait_s}
         if phone:

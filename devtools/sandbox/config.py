@@ -29,6 +29,7 @@ class SandboxConfig:
     callback_attempts: int = 4
     callback_backoff_s: float = 0.5  # doubled after each failed attempt
     latency_s: float = 0.0  # how long every Graph API call takes to answer, as Meta's do over the internet
+    media_url_ttl_s: float = 300.0  # how long a media URL from GET /{media-id} works (Meta: about five minutes)
 
 
 def config_from_env(**overrides: Any) -> SandboxConfig:

@@ -1,11 +1,10 @@
-"""The sandbox's HTTP app: Graph API /messages and /media, inspection and fault injection endpoints, runner and
-`hsm sandbox`."""
+"""The sandbox's HTTP app: Graph API /messages and /media (and inbound media, `inbound_media`), inspection and fault
+injection endpoints, runner and `hsm sandbox`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hmac
 import json
 import logging
 import sys
@@ -18,9 +17,11 @@ import uvloop
 from aiohttp import web
 
 from devtools.sandbox.config import DEFAULT_PORT, DEFAULT_WEBHOOK_URL, SandboxConfig, _latency_s, config_from_env
-from devtools.sandbox.errors import GraphError, fault_error
+from devtools.sandbox.errors import GraphError
+from devtools.sandbox.inbound_media import add_inbound_media_routes
 from devtools.sandbox.media import MAX_UPLOAD_BYTES, check_media_uploaded, read_upload
-from devtools.sandbox.state import SANDBOX, Fault, Sandbox, parse_fault
+from devtools.sandbox.requests import check_authorization, serve_fault
+from devtools.sandbox.state import SANDBOX, Sandbox, parse_fault
 from devtools.sandbox.validation import is_mark_as_read, recipient_digits, validate_mark_as_read, validate_message
 from hsm.infra.phone import mask_phone
 
@@ -30,15 +31,6 @@ MAX_LONG_POLL_S = 120.0
 
 
 # ---------------------------------------------------------------- Graph API handlers
-
-
-def check_authorization(request: web.Request, config: SandboxConfig) -> None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:
-        raise GraphError(401, 190, "An active access token must be used to query information about the current user.")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), config.access_token.encode()):
-        raise GraphError(401, 190, "Invalid OAuth access token - Cannot parse access token")
 
 
 def check_phone_number_id(phone_number_id: str, config: SandboxConfig) -> None:
@@ -61,24 +53,6 @@ async def read_json_object(request: web.Request) -> dict:
     if not isinstance(body, dict):
         raise GraphError(400, 100, "(#100) Invalid parameter", "The request body must be a JSON object")
     return body
-
-
-def _client_gone(request: web.Request) -> bool:
-    transport = request.transport
-    return transport is None or transport.is_closing()
-
-
-async def serve_fault(request: web.Request, fault: Fault) -> web.Response | None:
-    """Hang and/or fail as the fault says; None when the send should then go through normally."""
-    if fault.delay_s:
-        await asyncio.sleep(fault.delay_s)
-    if fault.status is not None:
-        log.info("fault injection: answering HTTP %d", fault.status)
-        return fault_error(fault.status).response()
-    if _client_gone(request):
-        log.info("fault injection: the client gave up during a %.1fs delay; nothing recorded", fault.delay_s)
-        return web.Response(status=408)
-    return None
 
 
 def send_response(body: dict, message: dict) -> web.Response:
@@ -253,6 +227,7 @@ def create_app(config: SandboxConfig) -> web.Application:
     app.router.add_get("/_sandbox/faults", get_faults)
     app.router.add_post("/_sandbox/faults", post_faults)
     app.router.add_delete("/_sandbox/faults", delete_faults)
+    add_inbound_media_routes(app)
     return app
 
 

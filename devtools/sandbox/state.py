@@ -1,5 +1,5 @@
-"""What the sandbox holds: the sends it accepted (with long-polling), uploaded media, read receipts, queued faults,
-counters."""
+"""What the sandbox holds: the sends it accepted (with long-polling), uploaded media and voice notes sent to the
+business, read receipts, queued faults, counters."""
 
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.messages: list[dict] = []
-        self.media: dict[str, UploadedMedia] = {}  # by media id; kept when the messages are cleared, as Meta keeps them
+        # By media id, uploads and inbound voice notes alike; kept when the messages are cleared, as Meta keeps them
+        self.media: dict[str, UploadedMedia] = {}
         self.read_receipts: list[dict] = []
         self.faults: list[Fault] = []
         self.stats = {
@@ -66,7 +67,10 @@ class Sandbox:
             "read_receipts": 0,
             "callbacks_sent": 0,
             "callbacks_failed": 0,
+            "media_downloaded": 0,
+            "media_refused": 0,
         }
+        self.expire_next_urls = 0  # media URLs to issue already expired (POST /_sandbox/media-urls/expire)
         self.last_seq = 0
         self.notifier = StatusNotifier(config, self.stats)
         self.recorder: ThreadPoolExecutor | None = None

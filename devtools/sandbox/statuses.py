@@ -1,4 +1,5 @@
-"""The signed status webhooks (sent, delivered, read) the sandbox calls back for each accepted message."""
+"""The signed status webhooks (sent, delivered, read) the sandbox calls back for each accepted message, and the
+signed delivery of other notifications (an inbound voice note)."""
 
 from __future__ import annotations
 
@@ -103,6 +104,10 @@ class StatusNotifier:
             except Exception:  # noqa: BLE001 - a callback problem must never take the sandbox down
                 log.exception("status callback %s failed unexpectedly", label)
                 self.stats["callbacks_failed"] += 1
+
+    async def deliver(self, notification: dict, label: str) -> bool:
+        """Post any notification (an inbound message) signed, with the same retries; whether the webhook took it."""
+        return await self._post(notification, label)
 
     async def _post(self, notification: dict, label: str) -> bool:
         raw_body = json.dumps(notification, separators=(",", ":")).encode()

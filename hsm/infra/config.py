@@ -25,6 +25,7 @@ from hsm.infra.settings_values import (
     parse_instant,
     weak_production_setting,
 )
+from hsm.infra.settings_voice import Voice
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "hsm.sqlite3"
@@ -509,6 +510,7 @@ class Settings:
     test_servers = _Current(TestServers)
     metrics = _Current(Metrics)
     log_output = _Current(LogOutput)
+    voice = _Current(Voice)
 
     def __repr__(self) -> str:
         return "Settings(...)"

@@ -78,6 +78,16 @@ INTENTS = Counter("hsm_intents_total", "Intents recognised in inbound messages",
 FALLBACKS = Counter("hsm_fallbacks_total", "Turns the bot did not understand (NLU fallback)")
 RATE_LIMIT = Counter("hsm_rate_limit_decisions_total", "Rate-limit decisions on inbound messages", ["decision"])
 DELIVERY = Counter("hsm_delivery_statuses_total", "Meta's status callbacks (delivery funnel)", ["status"])
+VOICE_NOTES = Counter(
+    "hsm_voice_notes_total",
+    "Voice notes by outcome (heard, unclear, unreadable, too_large, expired, checksum, unavailable)",
+    ["outcome"],
+)
+VOICE_TRANSCRIPTION = Histogram(
+    "hsm_voice_transcription_seconds",
+    "Time to transcribe one voice note (in a thread, off the processing loop)",
+    buckets=(0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0),
+)
 WORKER_RESTARTS = Counter("hsm_whatsapp_worker_restarts_total", "WhatsApp worker processes found dead and restarted")
 FUNNEL = ("sent", "delivered", "read", "failed")
 

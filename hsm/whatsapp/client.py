@@ -1,8 +1,9 @@
 """Async WhatsApp Cloud API client: sends message objects to `/{phone_number_id}/messages` with retries,
 uploads documents to `/{phone_number_id}/media` (with the same retries) for document messages and templates with a
-document header, reports every send to its ledger, and enforces the 24-hour rule (free-form only inside the window,
-else approved templates). The client never touches the database itself: its `SendLedger` (the channel's store,
-`hsm.whatsapp.store.LEDGER`) records the sends and knows the window and the templates.
+document header, reads inbound media the same way (`get_json`, `download`: hsm.whatsapp.media), reports every send
+to its ledger, and enforces the 24-hour rule (free-form only inside the window, else approved templates). The client
+never touches the database itself: its `SendLedger` (the channel's store, `hsm.whatsapp.store.LEDGER`) records the
+sends and knows the window and the templates.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 
@@ -24,6 +25,7 @@ from hsm.infra.phone import mask_phone
 log = logging.getLogger("hsm.whatsapp.client")
 
 RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
+T = TypeVar("T")
 ACCEPTED = "accepted"  # Meta took the message (statuses move it on: sent, delivered, read)
 
 
@@ -68,6 +70,10 @@ class OutsideServiceWindow(CloudApiError):
     """A free-form message to someone who has not written in 24 hours; only approved templates may go."""
 
 
+class TooLarge(CloudApiError):
+    """A download over the size the caller takes; not retried."""
+
+
 @dataclass(frozen=True)
 class SendResult:
     wamid: str
@@ -103,6 +109,15 @@ class RetryPolicy:
             except ValueError:
                 pass
         return random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**attempt))
+
+
+async def _json_object(response: aiohttp.ClientResponse) -> dict:
+    """A successful answer's JSON object ({} when it is not one)."""
+    try:
+        answer = await response.json(content_type=None)
+    except ValueError:
+        answer = None
+    return answer if isinstance(answer, dict) else {}
 
 
 def _meta_error(status: int, body: Any) -> CloudApiError:
@@ -171,22 +186,32 @@ class WhatsAppClient:
     async def _post(self, body: dict) -> dict:
         return await self._request(self.messages_url, lambda: {"json": body})
 
-    async def _request(self, url: str, request_body: Callable[[], dict]) -> dict:
-        """POST with retries on 429, 5xx and timeouts; other 4xx fail at once. `request_body` gives each attempt's
-        `json=` or `data=` (a multipart form can be sent only once)."""
+    async def _request(
+        self,
+        url: str,
+        request_body: Callable[[], dict],
+        *,
+        method: str = "POST",
+        endpoint: str | None = None,
+        read: Callable[[aiohttp.ClientResponse], Awaitable[T]] = _json_object,  # type: ignore[assignment]
+    ) -> T:
+        """A request with retries on 429, 5xx and timeouts; other 4xx fail at once. `request_body` gives each
+        attempt's `json=` or `data=` (a multipart form can be sent only once); `read` reads a successful answer
+        (a JSON object by default)."""
         last_error: CloudApiError | None = None
-        endpoint = "media" if url == self.media_url else "messages"
+        endpoint = endpoint or ("media" if url == self.media_url else "messages")
         for attempt in range(self.retry.attempts):
             retry_after = None
             try:
-                async with self._session().post(url, **request_body()) as response:
+                async with self._session().request(method, url, **request_body()) as response:
+                    if response.status < 300:
+                        result = await read(response)
+                        metrics.graph_api_call(endpoint, response.status)
+                        return result
                     try:
                         answer = await response.json(content_type=None)
                     except ValueError:
                         answer = None
-                    if response.status < 300:
-                        metrics.graph_api_call(endpoint, response.status)
-                        return answer if isinstance(answer, dict) else {}
                     last_error = _meta_error(response.status, answer)
                     metrics.graph_api_call(endpoint, response.status, last_error.code)
                     if response.status not in RETRYABLE_STATUSES:
@@ -217,6 +242,26 @@ class WhatsAppClient:
         if not media_id:
             raise CloudApiError("the media upload was answered without a media id")
         return media_id
+
+    async def get_json(self, url: str, *, endpoint: str) -> dict:
+        """GET a Graph API object (a media id's URL and checksum), with the same retries as a send."""
+        return await self._request(url, dict, method="GET", endpoint=endpoint)
+
+    async def download(self, url: str, *, endpoint: str, max_bytes: int) -> bytes:
+        """GET the bytes at `url` with the bearer token and the same retries; more than `max_bytes` raises
+        TooLarge without reading the rest."""
+
+        async def read_at_most(response: aiohttp.ClientResponse) -> bytes:
+            if (response.content_length or 0) > max_bytes:
+                raise TooLarge(f"the file is {response.content_length} bytes; at most {max_bytes} are taken")
+            content = bytearray()
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                content += chunk
+                if len(content) > max_bytes:
+                    raise TooLarge(f"the file is over {max_bytes} bytes")
+            return bytes(content)
+
+        return await self._request(url, dict, method="GET", endpoint=endpoint, read=read_at_most)
 
     # -------------------------------------------------------------------------------------------- sending
 

@@ -22,10 +22,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 from hsm.infra import correlation, metrics
+from hsm.infra.config import get_settings
 from hsm.infra.logmask import wamid_ref
 from hsm.infra.phone import mask_phone
 from hsm.infra.ratelimit import NOTICE_TEXT, GlobalLimitQueue, RateLimiter, rate_limiter_from_env
-from hsm.whatsapp import render, store
+from hsm.whatsapp import render, store, voice_notes
 from hsm.whatsapp.client import CloudApiError, WhatsAppClient
 from hsm.whatsapp.payloads import InboundMessage
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 # What we answer to messages the bot cannot read. Reactions, deletions and edits get no answer at all.
 UNUSABLE_REPLIES = {
-    "audio": "I can't listen to voice notes yet 🙏 Please type your message instead.",
+    "audio": "I can't listen to voice notes yet 🙏 Please type your message instead.",  # HSM_VOICE off
     "location": "Thanks for the location! I can only read text, so please type your question.",
     "contacts": "Thanks! I can't use shared contacts; please type your question.",
     "unsupported": "Sorry, I couldn't read that message. Please send it as text.",
@@ -95,11 +96,15 @@ class ReplySender:
         self.permit = permit
         self.offered: list[render.Option] | None = None  # None: this turn offered no choice
         self.already_sent = already_sent  # the first replies of a turn an interrupted run sent: not sent again
+        self.preface: str | None = None  # a line the turn's first reply starts with ("🎤 I heard: ...")
 
     async def send(self, recipient: str, rendered: render.Rendered) -> None:
         if rendered.options:
             self.offered = rendered.options
-        for message in rendered.messages:
+        messages = rendered.messages
+        if self.preface and messages:
+            messages, self.preface = voice_notes.prefaced(messages, self.preface), None
+        for message in messages:
             if self.already_sent:
                 self.already_sent -= 1
                 log.info(
@@ -162,9 +167,11 @@ class MessageProcessing:
         turns_at_once: int,
         rate_limiter: RateLimiter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        transcribe: voice_notes.Transcriber | None = None,
     ) -> None:
         self.client = client
         self.dialogue = dialogue
+        self.transcribe = transcribe  # None: voice notes get the fixed "please type" reply
         self.role_of = role_of
         self.turns_at_once = turns_at_once
         self._in_order = InOrderPerSender()
@@ -200,8 +207,18 @@ class MessageProcessing:
         last_intent: str | None = None,
         options: list[str] | None = None,
         error: str | None = None,
+        transcript: str | None = None,
     ) -> None:
-        store.complete(message.wamid, message.phone, status, last_intent, options, error, role_of=self.role_of)
+        store.complete(
+            message.wamid,
+            message.phone,
+            status,
+            last_intent,
+            options,
+            error,
+            role_of=self.role_of,
+            transcript=transcript,
+        )
         metrics.MESSAGES_IN.labels(message.type, status).inc()
 
     async def _process(self, message: InboundMessage) -> None:
@@ -231,7 +248,16 @@ class MessageProcessing:
             return
         self._spawn(self.client.mark_read(message.wamid))  # blue ticks only for a message about to be answered
         try:
-            text = self._text_for_dialogue(message)
+            transcript: str | None = None
+            if message.type == "audio" and self.transcribe is not None and get_settings().voice.enabled:
+                note = await voice_notes.hear(message, self.client, self.transcribe, get_settings().voice)
+                if note.reply is not None:
+                    await replies.send_text(message.phone, note.reply)
+                    self._complete(message, store.SKIPPED)
+                    return
+                transcript = note.transcript
+                replies.preface = voice_notes.heard_line(str(transcript))
+            text = transcript or self._text_for_dialogue(message)
             if text is None:
                 reply = unusable_reply(message)
                 if reply:
@@ -246,7 +272,8 @@ class MessageProcessing:
             replies.permit = None
             last_intent = await self.dialogue.last_intent(message.phone)
             metrics.intent(last_intent)
-            self._complete(message, store.PROCESSED, last_intent, [o.payload for o in replies.offered or []])
+            offered = [o.payload for o in replies.offered or []]
+            self._complete(message, store.PROCESSED, last_intent, offered, transcript=transcript)
             await self._rate_limiter.arecord_success(message.phone)
         except Exception as error:  # noqa: BLE001 - one bad message must not stop the channel
             log.exception("processing %s from %s failed", wamid_ref(message.wamid), mask_phone(message.phone))

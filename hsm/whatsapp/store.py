@@ -90,6 +90,9 @@ _FINISH = (
     .where(_MESSAGES.c.whatsapp_message_id == bindparam("wamid"))
     .values(status=bindparam("new_status"), error_message=bindparam("error"), updated_at=bindparam("now"))
 )
+_KEEP_TRANSCRIPT = (
+    update(_MESSAGES).where(_MESSAGES.c.whatsapp_message_id == bindparam("wamid")).values(content=bindparam("text"))
+)
 _RECORD_SEND = insert(_MESSAGES)
 _STORED_AMONG = select(_MESSAGES.c.whatsapp_message_id).where(
     _MESSAGES.c.whatsapp_message_id.in_(bindparam("wamids", expanding=True))
@@ -479,12 +482,16 @@ def complete(
     error: str | None = None,
     *,
     role_of: RoleLookup,
+    transcript: str | None = None,
 ) -> None:
-    """Finish processing an inbound message and update its sender's session, in one transaction."""
+    """Finish processing an inbound message and update its sender's session, in one transaction; a voice note's
+    `transcript` is kept as its text (its audio never is)."""
     now = clock.utcnow()
 
     def work(connection) -> None:
         connection.execute(_FINISH, {"wamid": wamid, "new_status": status, "error": error, "now": now})
+        if transcript is not None:
+            connection.execute(_KEEP_TRANSCRIPT, {"wamid": wamid, "text": _storable(transcript)})
         _touch(connection, phone, now, last_intent, options, role_of)
 
     _in_transaction(work)

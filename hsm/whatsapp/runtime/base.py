@@ -14,6 +14,7 @@ from hsm.whatsapp.client import WhatsAppClient
 from hsm.whatsapp.payloads import InboundMessage
 from hsm.whatsapp.processing import Dialogue
 from hsm.whatsapp.runtime.loop_thread import EventLoopThread
+from hsm.whatsapp.voice_notes import Transcriber
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class ProcessingWiring:
     role_of: store.RoleLookup
     turns_at_once: int
     dialogue: Dialogue
+    transcribe: Transcriber | None = None  # voice notes to text (picklable: worker processes get it too)
 
 
 class ProcessingRuntime(abc.ABC):

@@ -20,7 +20,11 @@ class InProcessRuntime(ProcessingRuntime):
     async def start(self) -> None:
         await super().start()
         self._processing = MessageProcessing(
-            self._client, self.wiring.dialogue, role_of=self.wiring.role_of, turns_at_once=self.wiring.turns_at_once
+            self._client,
+            self.wiring.dialogue,
+            role_of=self.wiring.role_of,
+            turns_at_once=self.wiring.turns_at_once,
+            transcribe=self.wiring.transcribe,
         )
 
     async def _start_processing(self) -> None:

@@ -34,6 +34,7 @@ from hsm.whatsapp import store
 from hsm.whatsapp.payloads import InboundMessage
 from hsm.whatsapp.processing import MessageProcessing
 from hsm.whatsapp.runtime.base import ClientSettings, DialogueLoader, ProcessingRuntime, ProcessingWiring
+from hsm.whatsapp.voice_notes import Transcriber
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ class _WorkerSpec:
     role_of: store.RoleLookup
     turns_at_once: int
     load_dialogue: DialogueLoader
+    transcribe: Transcriber | None
 
 
 class WorkerPoolRuntime(ProcessingRuntime):
@@ -151,7 +153,9 @@ class WorkerPoolRuntime(ProcessingRuntime):
         jobs, ready, done = _CONTEXT.Queue(), _CONTEXT.Event(), _CONTEXT.Queue()
         wiring = self.wiring
         assert self._load_dialogue is not None, "serve() first"
-        spec = _WorkerSpec(index, wiring.client, wiring.role_of, wiring.turns_at_once, self._load_dialogue)
+        spec = _WorkerSpec(
+            index, wiring.client, wiring.role_of, wiring.turns_at_once, self._load_dialogue, wiring.transcribe
+        )
         process = _CONTEXT.Process(
             target=run_worker, name=f"whatsapp-worker-{index}", daemon=True, args=(spec, jobs, done, ready)
         )
@@ -229,7 +233,9 @@ def _report_done(done: Any, phone: str, _task: asyncio.Task[None]) -> None:
 async def _serve(spec: _WorkerSpec, jobs: Any, done: Any, ready: Any) -> None:
     dialogue = await spec.load_dialogue()  # the same model and endpoints as the server's, loaded here
     client = spec.client.client()
-    processing = MessageProcessing(client, dialogue, role_of=spec.role_of, turns_at_once=spec.turns_at_once)
+    processing = MessageProcessing(
+        client, dialogue, role_of=spec.role_of, turns_at_once=spec.turns_at_once, transcribe=spec.transcribe
+    )
     log.info("WhatsApp worker %d ready (pid %d)", spec.index, os.getpid())
     ready.set()
     loop = asyncio.get_running_loop()
