@@ -5,7 +5,7 @@ nothing was lost or doubled and that the metrics and the alert rules saw the kil
     .venv/bin/python devtools/smoke.py            # exits 1 on any failed check; logs stay in the printed directory
 
 What runs, with docker-compose.yml's commands: a fresh PostgreSQL database on HSM_TEST_POSTGRES_URL's server, a Redis
-database of its own (HSM_SMOKE_REDIS_URL, default db 14, refused unless empty), the `migrate` service's commands and
+database of its own (--redis-url, default db 14, refused unless empty), the `migrate` service's commands and
 the demo school's import, two Rasa replicas (production's credentials.yml, no `--enable-api`) with two action
 servers, the admin API, `hsm worker`, `hsm scheduler`, the Meta sandbox as Meta, and devtools/proxy.py in front of
 the replicas as Caddy. Secrets are generated per run.
@@ -24,8 +24,7 @@ each of the smoke's one-second scrapes stands for one minute.
 
 from __future__ import annotations
 
-import json
-import os
+import argparse
 import random
 import secrets
 import signal
@@ -37,33 +36,47 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from devtools.chat import new_wamid, text_message, webhook_body  # noqa: E402
-from devtools.localstack import BIN, PHONE_NUMBER_ID, Stack, free_port  # noqa: E402
+from devtools.localstack import BIN, Stack, free_port  # noqa: E402
+from devtools.smoke_day import (  # noqa: E402
+    BROADCAST_TEXT,
+    DEMO_DAY,
+    ENQUIRER,
+    EVENING,
+    PROSPECTS,
+    REACHED,
+    SPOT_CHECKS,
+    THINK_S,
+    Sent,
+    Traffic,
+    is_outreach,
+    people,
+)
+from devtools.smoke_metrics import Scraper, evaluate_alert_rules  # noqa: E402
+from devtools.smoke_records import (  # noqa: E402
+    broadcast_pending,
+    inbound_statuses,
+    outreach_per_phone,
+    replies_to,
+    tracker_turns,
+)
 from hsm.infra import models as m  # noqa: E402
-from hsm.infra.config import PROJECT_ROOT, child_environment  # noqa: E402
+from hsm.infra.config import PROJECT_ROOT, child_environment, get_settings  # noqa: E402
 from hsm.infra.db import get_engine, session_scope  # noqa: E402
 from hsm.infra.phone import mask_phone  # noqa: E402
 from hsm.office.admin_api import issue_token  # noqa: E402
-from hsm.outreach.broadcast import student_contacts  # noqa: E402
-from hsm.whatsapp.signature import sign  # noqa: E402
 
 SCHOOL_FILE = PROJECT_ROOT.parent / "shared" / "fixtures" / "school.yaml"
-ALERT_RULES = PROJECT_ROOT / "deploy" / "prometheus" / "alerts.yml"
 DEMO_NOW = "2026-12-01T16:30:00+05:30"  # tests/conftest.py DEMO_NOW: Tuesday of the demo week, 16:30
-DEMO_DAY = date(2026, 12, 1)
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 COMPRESSED_TIME = {
@@ -73,39 +86,9 @@ COMPRESSED_TIME = {
     "TICKET_LOCK_LIFETIME": "30",
     "HSM_RATE_GLOBAL_PER_MIN": "3000",
 }
-THINK_S = 3.0  # a person reads the reply and types for 0.5x-1.5x this long
-START_SPREAD_S = 40.0  # people start writing over this long
 KILL_AFTER_SHARE = 0.35  # the kill comes when this share of the day's messages has been sent
 RESTART_PAUSE_S = 10.0  # the killed processes come back after this pause (compose: restart: unless-stopped)
-REPLY_TIMEOUT_S = 120.0
-SCRAPE_EVERY_S = 1.0
 WATCHED = ("rasa", "rasa-2", "actions", "actions-2", "worker", "scheduler", "api")
-JOB_OF = {"rasa": "hsm-rasa", "rasa-2": "hsm-rasa", "actions": "hsm-actions", "actions-2": "hsm-actions"}
-
-RAHUL, JOHN, ENQUIRER = "+919811000101", "+919876543210", "+919700000941"
-FAMILY = ["hi", "when is my next class?", "how many classes left", "fees due?", "thanks", "bye"]
-TEACHER = ["hi", "what's my schedule today?", "classes on thursday", "thanks"]
-PROSPECT = ["hi", "what are your timings?", "do you have a free trial", "when is my next class?", "thanks", "bye"]
-SCRIPTS_BY_PHONE = {
-    RAHUL: ["what's my schedule today?", "Guitar 5pm: all present except Sarah", "yes", "thanks"],
-    # as tests/e2e/test_lead_to_student.py's adult: a first question, then the enquiry
-    ENQUIRER: ["when is my next class?", "do you have drums classes", "30", "Beginner", "weekdays after 5pm", "yes"],
-}
-EVENING = ["thanks"]
-PROSPECTS = [f"+9171000001{n:02d}" for n in range(1, 13)]
-# (phone, message): a piece of text its replies must contain (tests/e2e's expectations for the demo Tuesday)
-SPOT_CHECKS = {
-    (JOHN, "when is my next class?"): "Guitar (Mr. Rahul) - Today 5:00 PM",
-    (JOHN, "how many classes left"): "Keyboard: 15 classes left",
-    (JOHN, "fees due?"): "Keyboard: ₹2000 due Dec 20",
-    (RAHUL, "Guitar 5pm: all present except Sarah"): "7 present, 1 absent",
-    (RAHUL, "yes"): "Attendance saved for Guitar Beginner 5:00 PM",
-    (ENQUIRER, "yes"): "An administrator will call you",
-}
-REMINDER_MARKS = ("🎵 Hi ", "💰 Hi ")  # how hsm.outreach.reminders' free-form reminders begin
-META_DELIVERIES = 5
-REACHED = ("sent", "delivered", "read")  # a broadcast recipient's statuses once Meta took the message
-BROADCAST_TEXT = "The school is closed on Sunday 6 Dec for the annual concert."
 
 
 def say(message: str) -> None:
@@ -159,186 +142,6 @@ def migrate_in_production_mode(database_url: str, redis_url: str, secret: dict[s
         for command in commands:
             if subprocess.run(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT).returncode:
                 raise RuntimeError(f"{' '.join(command[1:])} failed in production mode: see {log}")
-
-
-# ------------------------------------------------------------------------------------------------ metrics
-
-
-@dataclass
-class Scrape:
-    """One scrape of one process's /metrics: whether it answered, and the sums of the metric families we watch."""
-
-    at: float
-    name: str
-    up: bool
-    values: dict[str, float]
-
-
-WANTED = {
-    "hsm_messages_in": "in",
-    "hsm_messages_out": "out",
-    "hsm_graph_api_retries": "retries",
-    "hsm_whatsapp_worker_restarts": "worker restarts",
-    "hsm_queue_depth": "queue depth",
-    "hsm_reminders": "reminders",
-    "hsm_broadcast_messages": "broadcast",
-    "hsm_attendance_saved": "attendance",
-    "hsm_up": "up",
-}
-
-
-def scrape(url: str) -> dict[str, float] | None:
-    try:
-        answer = requests.get(url, timeout=2)
-    except requests.RequestException:
-        return None
-    if answer.status_code != 200:
-        return None
-    sums: dict[str, float] = {}
-    for family in text_string_to_metric_families(answer.text):
-        if family.name in WANTED:
-            kept = [s.value for s in family.samples if not s.name.endswith("_created")]
-            sums[WANTED[family.name]] = sum(kept)
-    return sums
-
-
-class Scraper:
-    """Every process's /metrics once a second, each on a thread of its own (a slow answer delays no other), as
-    Prometheus would scrape them (more often, to see a short outage)."""
-
-    def __init__(self, urls: dict[str, str]) -> None:
-        self.urls = urls
-        self.scrapes: list[Scrape] = []
-        self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self._watch, args=(name,), daemon=True) for name in urls]
-
-    def start(self) -> None:
-        for thread in self.threads:
-            thread.start()
-
-    def _watch(self, name: str) -> None:
-        while not self.stopping.is_set():
-            started = time.time()
-            found = scrape(self.urls[name])
-            self.scrapes.append(Scrape(started, name, found is not None, found or {}))  # list.append: thread-safe
-            self.stopping.wait(max(0.0, SCRAPE_EVERY_S - (time.time() - started)))
-
-    def of(self, name: str) -> list[Scrape]:
-        return sorted((sample for sample in self.scrapes if sample.name == name), key=lambda sample: sample.at)
-
-    def last_value(self, name: str, key: str, before: float) -> float | None:
-        answered = [sample for sample in self.of(name) if sample.at < before and sample.up]
-        return answered[-1].values.get(key, 0.0) if answered else None
-
-    def up_each_second(self, name: str, seconds: range) -> list[int]:
-        """1 or 0 for each second: what the last scrape at or before it found."""
-        samples, states, index, state = self.of(name), [], 0, 1
-        for second in seconds:
-            while index < len(samples) and samples[index].at <= second:
-                state = int(samples[index].up)
-                index += 1
-            states.append(state)
-        return states
-
-
-# ------------------------------------------------------------------------------------------------ traffic
-
-
-@dataclass
-class Sent:
-    phone: str
-    words: str
-    wamid: str
-    at: float
-    seq_before: int  # the sandbox's last message to this phone when it was sent
-    first_reply_at: float | None = None
-
-
-@dataclass
-class Day:
-    """What the smoke sent and saw."""
-
-    sent: list[Sent] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)  # messages whose every delivery went unanswered
-    redeliveries: int = 0  # webhook posts delivered again after an answer other than 200
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class Traffic:
-    def __init__(self, stack: Stack, proxy_url: str, app_secret: str) -> None:
-        self.stack = stack
-        self.webhook = f"{proxy_url}/webhooks/whatsapp/webhook"
-        self.app_secret = app_secret
-        self.day = Day()
-
-    def post_text(self, phone: str, words: str) -> str | None:
-        """Post one message as Meta does: a webhook not answered 200 is delivered again, the same payload, a
-        little later (Meta retries for days; here up to META_DELIVERIES times, a second apart)."""
-        message = text_message(words, new_wamid())
-        raw = json.dumps(webhook_body(phone, message, phone_number_id=PHONE_NUMBER_ID)).encode()
-        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw, self.app_secret)}
-        for delivery in range(META_DELIVERIES):
-            if delivery:
-                with self.day.lock:
-                    self.day.redeliveries += 1
-                time.sleep(1.0)
-            try:
-                if requests.post(self.webhook, data=raw, headers=headers, timeout=30).status_code == 200:
-                    return message["id"]
-            except requests.RequestException:
-                pass
-        return None
-
-    def wait_for_reply(self, phone: str, after: int) -> dict | None:
-        """The first message to `phone` after seq `after` that answers the person (not a broadcast or reminder)."""
-        deadline = time.monotonic() + REPLY_TIMEOUT_S
-        while (left := deadline - time.monotonic()) > 0:
-            found = self.stack.sent(phone, after, wait_s=min(10.0, left))
-            for message in found:
-                if not is_outreach(message):
-                    return message
-            after = max([after] + [message["seq"] for message in found])
-        return None
-
-    def person(self, phone: str, script: list[str], rng: random.Random, spread_s: float = START_SPREAD_S) -> None:
-        time.sleep(rng.uniform(0, spread_s))
-        for words in script:
-            last = max((msg["seq"] for msg in self.stack.sent(phone)), default=0)
-            started = time.time()
-            wamid = self.post_text(phone, words)
-            if wamid is None:
-                with self.day.lock:
-                    self.day.refused.append(f"{mask_phone(phone)} {words!r}")
-                continue
-            record = Sent(phone, words, wamid, started, last)
-            with self.day.lock:
-                self.day.sent.append(record)
-            reply = self.wait_for_reply(phone, last)
-            if reply is not None:
-                record.first_reply_at = reply["received_unix"]
-            time.sleep(rng.uniform(0.5, 1.5) * THINK_S)
-
-
-def is_outreach(message: dict) -> bool:
-    """A broadcast or a reminder (a template, a tagged broadcast, a free-form reminder), not a reply to the person."""
-    payload = message["payload"]
-    if message["type"] == "template" or str(payload.get("biz_opaque_callback_data", "")).startswith("hsm:"):
-        return True
-    body = json.dumps(payload, ensure_ascii=False)
-    return REMINDER_MARKS[0] in body or REMINDER_MARKS[1] in body
-
-
-def people(database_url: str) -> dict[str, list[str]]:
-    """Everyone who writes on the demo Tuesday, with what they write."""
-    with session_scope(database_url) as session:
-        teachers = session.execute(select(m.Teacher.phone).where(m.Teacher.phone.is_not(None))).scalars().all()
-        students = session.execute(select(m.Student.phone).where(m.Student.phone.is_not(None))).scalars().all()
-        guardians = session.execute(select(m.Guardian.phone)).scalars().all()
-    scripts = {phone: TEACHER for phone in teachers}
-    scripts.update({phone: FAMILY for phone in [*students, *guardians]})
-    scripts.update({phone: PROSPECT for phone in PROSPECTS})
-    scripts.update(SCRIPTS_BY_PHONE)
-    return scripts
 
 
 # ------------------------------------------------------------------------------------------------ the run
@@ -691,172 +494,23 @@ class Smoke:
         print()
 
 
-# ------------------------------------------------------------------------------------------------ reading back
-
-
-def inbound_statuses(database_url: str, wamids: list[str]) -> dict[str, str]:
-    with session_scope(database_url) as session:
-        rows = session.execute(
-            select(m.WhatsAppMessage.whatsapp_message_id, m.WhatsAppMessage.status).where(
-                m.WhatsAppMessage.whatsapp_message_id.in_(wamids)
-            )
-        ).all()
-    return dict(rows)
-
-
-def broadcast_pending(database_url: str) -> int:
-    with session_scope(database_url) as session:
-        return session.execute(
-            select(func.count()).select_from(m.BroadcastRecipient).where(m.BroadcastRecipient.status == "pending")
-        ).scalar_one()
-
-
-def outreach_per_phone(database_url: str) -> dict[str, int]:
-    """Broadcast, reminder and absence-alert messages that went to each phone (each once, by their records)."""
-    counts: dict[str, int] = {}
-    with session_scope(database_url) as session:
-        alerts = session.execute(select(m.AbsenceAlert)).scalars().all()
-        for alert in alerts:
-            for recipient in student_contacts(alert.student, DEMO_DAY):
-                counts[recipient.phone] = counts.get(recipient.phone, 0) + 1
-        sent = [
-            *session.execute(select(m.BroadcastRecipient.phone_number).where(m.BroadcastRecipient.status.in_(REACHED))),
-            *session.execute(
-                select(m.ReminderSent.phone_number).where(m.ReminderSent.status.in_(("sent", "template")))
-            ),
-        ]
-    for (phone,) in sent:
-        counts[phone] = counts.get(phone, 0) + 1
-    return counts
-
-
-def tracker_turns(database_url: str, phone: str) -> list[tuple[str, int]]:
-    """(message id, bot messages uttered after it) for each user message in Rasa's tracker, in stored order."""
-    engine = get_engine(database_url)
-    with engine.connect() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT type_name, data FROM events WHERE sender_id = :s AND type_name IN ('user', 'bot') ORDER BY id"
-            ),
-            {"s": phone},
-        ).all()
-    turns: list[tuple[str, int]] = []
-    for kind, data in rows:
-        if kind == "user":
-            turns.append((json.loads(data).get("message_id"), 0))
-        elif turns:
-            turns[-1] = (turns[-1][0], turns[-1][1] + 1)
-    return turns
-
-
-def replies_to(everything: list[dict], sent: list[Sent], words: str) -> str:
-    """The text of the replies that reached the sandbox after `words` and before the person's next message."""
-    for index, message in enumerate(sent):
-        if message.words == words:
-            until = sent[index + 1].seq_before if index + 1 < len(sent) else float("inf")
-            found = [
-                msg
-                for msg in everything
-                if msg["to"] == message.phone and message.seq_before < msg["seq"] <= until and not is_outreach(msg)
-            ]
-            return json.dumps([msg["payload"] for msg in found], ensure_ascii=False)
-    return ""
-
-
 def minute_boundaries_since(moment: float) -> int:
     return int(time.time() // 60 - moment // 60)
 
 
-# ------------------------------------------------------------------------------------------------ alert rules
-
-
-def evaluate_alert_rules(scraper: Scraper, workdir: Path) -> tuple[bool, str]:
-    """`promtool test rules` on deploy/prometheus/alerts.yml with what the scrapes saw as `up` series, each second
-    of the run one minute of the rules' time: ProcessDown fires for the worker and the killed replica once they were
-    down 2 minutes, WorkerMissing after 5, and neither fires before the kill or at the end."""
-    first = min(sample.at for sample in scraper.scrapes)
-    last = max(sample.at for sample in scraper.scrapes)
-    seconds = range(int(first) + 1, int(last) + 1)
-    series = {name: scraper.up_each_second(name, seconds) for name in ("worker", "rasa", "rasa-2")}
-    worker = series["worker"]
-    first_down = worker.index(0) if 0 in worker else None
-    if first_down is None:
-        return False, "no scrape saw the worker down"
-    last_down = first_down
-    while last_down + 1 < len(worker) and worker[last_down + 1] == 0:
-        last_down += 1
-    if last_down - first_down < 5:
-        return False, f"the worker was down for {last_down - first_down + 1} s only: too short to see"
-    summaries = {
-        rule["alert"]: rule["annotations"]
-        for group in yaml.safe_load(ALERT_RULES.read_text())["groups"]
-        for rule in group["rules"]
-    }
-    labels = {
-        "worker": {"job": "hsm-worker", "instance": "worker:9100"},
-        "rasa": {"job": "hsm-rasa", "instance": "rasa-1:9100"},
-        "rasa-2": {"job": "hsm-rasa", "instance": "rasa-2:9100"},
-    }
-
-    def down_for(name: str, at: int, minutes: int) -> bool:
-        return at >= minutes and all(v == 0 for v in series[name][at - minutes : at + 1])
-
-    def expected(at: int) -> list[dict]:
-        tests = [
-            {
-                "eval_time": f"{at}m",
-                "alertname": "ProcessDown",
-                "exp_alerts": [
-                    {"exp_labels": {"severity": "page", **labels[name]}, "exp_annotations": summaries["ProcessDown"]}
-                    for name in series
-                    if down_for(name, at, 2)
-                ],
-            },
-            {
-                "eval_time": f"{at}m",
-                "alertname": "WorkerMissing",
-                "exp_alerts": [{"exp_labels": {"severity": "page"}, "exp_annotations": summaries["WorkerMissing"]}]
-                if down_for("worker", at, 5)
-                else [],
-            },
-        ]
-        return tests
-
-    final = len(worker) - 1
-    points = sorted({max(0, first_down - 1), last_down, final})
-    document = {
-        "rule_files": [str(ALERT_RULES)],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [
-                    {
-                        "series": "up{" + ", ".join(f'{k}="{v}"' for k, v in labels[name].items()) + "}",
-                        "values": " ".join(str(v) for v in values),
-                    }
-                    for name, values in series.items()
-                ],
-                "alert_rule_test": [test for at in points for test in expected(at)],
-            }
-        ],
-    }
-    path = workdir / "alerts_smoke_test.yml"
-    path.write_text(json.dumps(document, indent=2))  # JSON is YAML
-    run = subprocess.run(["promtool", "test", "rules", str(path)], capture_output=True, text=True)
-    firing_at_last_down = [t for t in expected(last_down) if t["exp_alerts"]]
-    summary = f"evaluated at {points} m; firing at {last_down} m: {[t['alertname'] for t in firing_at_last_down]}"
-    if run.returncode != 0:
-        return False, f"{summary}\n{run.stdout}{run.stderr}"
-    return len(firing_at_last_down) == 2, summary
-
-
-# ------------------------------------------------------------------------------------------------ main
-
-
 def main() -> int:
-    postgres_url = os.environ.get("HSM_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL
-    redis_url = os.environ.get("HSM_SMOKE_REDIS_URL") or DEFAULT_REDIS_URL
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    servers = get_settings().test_servers  # HSM_TEST_POSTGRES_URL as set; None: unset
+    parser.add_argument(
+        "--postgres-url",
+        default=servers.postgres_url or DEFAULT_POSTGRES_URL,
+        help="PostgreSQL server where the smoke test creates (and drops) its database",
+    )
+    parser.add_argument(
+        "--redis-url", default=DEFAULT_REDIS_URL, help="an empty Redis database of the smoke test's own (default db 14)"
+    )
+    args = parser.parse_args()
+    postgres_url, redis_url = args.postgres_url, args.redis_url
     workdir = Path(tempfile.mkdtemp(prefix="hsm-smoke-"))
     smoke = Smoke(workdir, postgres_url, redis_url)
     started = time.monotonic()
