@@ -1,8 +1,8 @@
 """Voice notes over the real stack (issue #24): the sandbox delivers a recorded voice note as Meta does, the channel
 fetches its audio, transcribes it offline and hands the transcript to Rasa. Mr. Rahul says "all present except
 Sarah" after his Guitar Beginner class, sees "🎤 I heard" above the draft, and only his "yes" saves it; a note of
-noise only is not guessed at, nor is a parent's question the general model cannot make out. The recordings are the committed fixtures of
-tests/fixtures/voice/ (made by voice-asr's corpus script)."""
+noise only is not guessed at, nor is a parent's question the general model cannot make out. The recordings are the
+committed fixtures of tests/fixtures/voice/ (made by bench/voice_corpus.py)."""
 
 from __future__ import annotations
 
