@@ -14,9 +14,9 @@ Steps (each writes its raw output under results/):
 4. `rasa test core` on tests/test_stories.yml                     → results/stories/
 5. regression phrases: every message the end-to-end tests and test stories send, checked against
    tests/nlu/regression.yml                                     → results/regression.json
-6. every blind set tests/nlu/blind/NAME.yml with its NAME.meta.tsv (never trained on): intent accuracy, macro-F1,
-   per intent, per language slice (en, code-mixed, non-latin script), entity F1 on persons, instruments, dates and
-   times (exact spans)                                          → results/blind.json
+6. every blind set tests/nlu/blind/NAME.yml with its NAME.meta.tsv (never copied into training): intent accuracy,
+   macro-F1, per intent, per language slice (en, code-mixed, non-latin script), entity F1 on persons, instruments, dates
+   and times (exact spans)                                      → results/blind.json
 7. off-topic rejection on tests/nlu/offtopic_heldout.yml (never trained or tuned on), the in-scope held-out
    messages' accuracy beside it                                 → results/offtopic.json
 
@@ -638,7 +638,8 @@ def _blind_lines(blind: dict) -> list[str]:
         slices = ", ".join(f"{k} {v['accuracy']:.3f} ({v['right']}/{v['total']})" for k, v in b["slices"].items())
         per_type = ", ".join(f"{k} {v['f1']:.3f} ({v['support']})" for k, v in en["per_type"].items())
         lines += [
-            f"## Blind set {name} ({it['examples']} messages, never trained on)",
+            f"## Blind set {name} ({it['examples']} messages, none copied into training; whether its errors guided "
+            "the data: tests/nlu/blind/README.md)",
             "",
             f"intent accuracy {it['accuracy']:.3f}, macro-F1 {it['macro_f1']:.3f} (FallbackClassifier on; a fallback "
             f"is right only for an out_of_scope message); by language: {slices}",
