@@ -107,11 +107,15 @@ bench-postgres: $(STAMP) $(MODEL)
 bench-store: $(STAMP)
 	$(BIN)/python bench/store_bench.py
 
-# Voice notes: makes the espeak-ng corpus if missing (needs `apt-get install -y espeak-ng`), then WER, time per
-# note and the attendance drafts the transcripts give.
+# Voice notes: makes the espeak-ng corpus when missing or older than its script (needs `apt-get install -y
+# espeak-ng`), then WER, time per note and the attendance drafts the transcripts give.
+VOICE_CORPUS := var/voice-corpus/manifest.jsonl
+$(VOICE_CORPUS): bench/voice_corpus.py $(SCHOOL_FILE) | $(STAMP)
+	rm -rf var/voice-corpus
+	$(BIN)/python bench/voice_corpus.py
+
 .PHONY: bench-voice
-bench-voice: $(STAMP) $(MODEL)
-	test -f var/voice-corpus/manifest.jsonl || $(BIN)/python bench/voice_corpus.py
+bench-voice: $(STAMP) $(MODEL) $(VOICE_CORPUS)
 	$(BIN)/python bench/voice_bench.py
 
 # Spreadsheet import: 400 generated students (12 bad rows), all-or-nothing and --skip-bad, SQLite and PostgreSQL.

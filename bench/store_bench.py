@@ -5,10 +5,11 @@ once; most of hsm still works that way, where a few hundred microseconds do not 
 
     .venv/bin/python bench/store_bench.py [--calls 500]
 
-Every message costs one `store_inbound`, one `claim`, one `record_outbound` per reply, three statuses and one
-`complete`. Under load the webhook's writer (hsm/whatsapp/intake.py) stores whatever POSTs are waiting in one
-transaction: the last row times such a group of 25 new messages and 75 statuses, the mix of a busy minute (each
-reply brings three status POSTs). Prints the median CPU microseconds of each (single thread, nothing else writing).
+Every message costs one `store_inbound`, one look for the sender's earlier unfinished messages, one `claim`, one
+`record_outbound` per reply, three statuses and one `complete`. Under load the webhook's writer
+(hsm/whatsapp/intake.py) stores whatever POSTs are waiting in one transaction: the last row times such a group of 25
+new messages and 75 statuses, the mix of a busy minute (each reply brings three status POSTs). Prints the median CPU
+microseconds of each (single thread, nothing else writing).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def main() -> int:
     from hsm.infra.db import get_engine, session_scope, upgrade_to_head
     from hsm.people.identity import role_of
     from hsm.records.school_import import import_school_file
-    from hsm.whatsapp import store
+    from hsm.whatsapp import claims, store
     from hsm.whatsapp.payloads import parse_webhook
 
     upgrade_to_head(database_url)
@@ -106,7 +107,8 @@ def main() -> int:
         ("baseline: empty transaction", empty_transaction),
         ("baseline: ORM session + 1 select", orm_session_select),
         ("store_inbound (1 message)", lambda i: store.store_inbound(inbound[i])),
-        ("claim", lambda i: store.claim(f"wamid.in{i}")),
+        ("earlier_unfinished (before the claim)", lambda i: claims.earlier_unfinished(inbound[i].messages[0])),
+        ("claim", lambda i: claims.claim(f"wamid.in{i}")),
         ("record_outbound", lambda i: store.record_outbound(phones[i], reply, f"wamid.out{i}", store.ACCEPTED)),
         ("a status (sent)", lambda i: store.store_inbound(sent[i])),
         (

@@ -11,7 +11,12 @@ attendance notes what the project's NLU model (models/hsm.tar.gz, loaded in-proc
 (`hsm.classes.attendance`: choose the class, start the draft, apply the statement) make of the transcript:
 exactly the intended draft, a WRONG draft (a complete draft that differs: the teacher must catch it), or no draft
 (a question back: which class, which name, not understood). The same for the intended text typed, as the ceiling.
-Confidence thresholds are tabled so the caller's threshold can be chosen. Results also in results/voice-bench.json.
+Confidence thresholds are tabled so the caller's threshold can be chosen. A teacher's note is read twice, by their
+language model and by their attendance grammar (hsm.voice.grammar); the rule between the two readings is tabled
+for several agreement bars on one half of the attendance notes (where the bar is chosen: `half()` is "pick") and
+the other (where it is checked), with the false accepts: a noise-only note or a non-attendance note that gets past the
+threshold (for the latter: as an attendance sentence of the grammar).
+Results also in results/voice-bench.json.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -39,9 +44,10 @@ from hsm.classes.dates import parse_time  # noqa: E402
 from hsm.infra import models as m  # noqa: E402
 from hsm.infra.db import session_factory, upgrade_to_head  # noqa: E402
 from hsm.records.school_import import import_school_file  # noqa: E402
+from hsm.voice.grammar import MIN_AGREEMENT, Reading, agreement, choose  # noqa: E402
 from hsm.voice.sentences import ATTENDANCE_WORDS  # noqa: E402
-from hsm.voice.spoken import say  # noqa: E402
-from hsm.voice.transcribe import transcribe  # noqa: E402
+from hsm.voice.spoken import say, write_times  # noqa: E402
+from hsm.voice.transcribe import Readings, hear  # noqa: E402
 from hsm.voice.vocabulary import vocabulary_for  # noqa: E402
 
 SCHOOL_FILE = ROOT.parent / "shared" / "fixtures" / "school.yaml"
@@ -51,12 +57,30 @@ ATTENDANCE_INTENTS = ("mark_attendance", "inform_attendance")
 @dataclass
 class Heard:
     note: dict
-    text: str
-    confidence: float
+    readings: Readings
     seconds: float
     elapsed: float
-    outcome: str = ""  # exact, wrong, none (attendance notes only)
+    outcomes: dict[str, str] = field(default_factory=dict)  # a reading's text: exact, wrong, none (attendance)
     typed_outcome: str = ""
+
+    def chosen(self, bar: float = MIN_AGREEMENT) -> Reading:
+        chosen = choose(self.readings.grammar, self.readings.ngram, self.readings.names, bar)
+        return Reading(write_times(chosen.text), chosen.confidence)
+
+    @property
+    def text(self) -> str:
+        return self.chosen().text
+
+    @property
+    def confidence(self) -> float:
+        return self.chosen().confidence
+
+    @property
+    def outcome(self) -> str:
+        return self.outcomes.get(self.text, "")
+
+    def candidates(self) -> list[str]:
+        return list(dict.fromkeys(write_times(t) for t in (self.readings.ngram.text, self.readings.grammar)))
 
 
 def words(text: str) -> list[str]:
@@ -136,13 +160,70 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def accepted(h: Heard, threshold: float, bar: float) -> bool:
+    return h.chosen(bar).confidence >= threshold and bool(h.chosen(bar).text)
+
+
+def half(note: dict) -> str:
+    """The half of the attendance notes a note is in: "pick" (where a setting is chosen) or "check" (where it is
+    checked). The corpus gives note i no noise when i is even, babble when i is 1 mod 4, pink noise when 3 mod 4;
+    "pick" is i = 0, 1, 6, 7 mod 8, so each half has 12 clean notes, 6 in babble and 6 in pink noise of the 48
+    (until 7 Dec 2026 "pick" was i = 0, 1 mod 4: all its noisy notes babble, all the other half's pink noise)."""
+    return "pick" if int(note["id"][-3:]) % 8 in (0, 1, 6, 7) else "check"
+
+
+def rule_table(heard: list[Heard], threshold: float) -> dict:
+    """For each agreement bar: attendance notes drafted exactly / wrongly past the threshold, on the half where the
+    bar is chosen (`half`), the half where it is checked and all; false accepts:
+    noise-only notes past the threshold, non-attendance notes past it as a grammar (attendance) reading."""
+    table: dict = {}
+    print(f"\nrule: the grammar's reading when the n-gram reading holds >= bar of its names and mark words; else the"
+          f" n-gram reading; asked to type below {threshold:.2f}")  # fmt: skip
+    print(f"{'bar':>6}  {'pick: exact/wrong':>17}  {'check: exact/wrong':>18}  {'all: exact/wrong':>17}  "
+          f"{'clean ex.':>9}  {'noisy ex.':>9}  {'noise acc.':>10}  {'other acc.':>10}  {'as att.':>7}")  # fmt: skip
+    notes = [h for h in heard if h.note["kind"] == "attendance"]
+    noise = [h for h in heard if h.note["kind"] == "noise"]
+    others = [h for h in heard if h.note["kind"] not in ("attendance", "noise")]
+    for bar in sorted({threshold, 0.67, 0.75, 0.8, 1.0, 1.01, MIN_AGREEMENT}):  # below the threshold: as at it
+        row = {}
+        for label, group in (("pick", [h for h in notes if half(h.note) == "pick"]),
+                             ("check", [h for h in notes if half(h.note) == "check"]), ("all", notes),
+                             ("clean", [h for h in notes if h.note["noise"] == "none"]),
+                             ("noisy", [h for h in notes if h.note["noise"] != "none"])):  # fmt: skip
+            passed = [h for h in group if accepted(h, threshold, bar)]
+            row[label] = [sum(h.outcomes[h.chosen(bar).text] == kind for h in passed) for kind in ("exact", "wrong")]
+            row[label].append(len(group))
+        row["noise"] = [sum(accepted(h, threshold, bar) for h in noise), len(noise)]
+        grammar_taken = [
+            h for h in others if accepted(h, threshold, bar) and h.chosen(bar).text != h.readings.ngram.text
+        ]
+        row["other"] = [len(grammar_taken), sum(accepted(h, threshold, bar) for h in others), len(others)]
+        table[f"{bar:.2f}"] = row
+        mark = (
+            "  <- hsm.voice.grammar.MIN_AGREEMENT" if bar == MIN_AGREEMENT else ("  (n-gram only)" if bar > 1 else "")
+        )
+        cells = [f"{row[k][0]}/{row[k][1]} of {row[k][2]}" for k in ("pick", "check", "all")]
+        print(f"{bar:>6.2f}  {cells[0]:>17}  {cells[1]:>18}  {cells[2]:>17}  {row['clean'][0]:>6}/{row['clean'][2]}"
+              f"  {row['noisy'][0]:>6}/{row['noisy'][2]}  {row['noise'][0]:>6}/{row['noise'][1]}"
+              f"  {row['other'][1]:>7}/{row['other'][2]}  {row['other'][0]:>4}/{row['other'][2]}{mark}")  # fmt: skip
+    print("  (noise acc.: noise-only notes past the threshold; other acc.: teachers' leave and schedule notes and"
+          " parents' questions past it; as att.: of those, as an attendance reading of the grammar)")  # fmt: skip
+    for label, group in (("clean", [h for h in notes if h.note["noise"] == "none"]),
+                         ("noisy", [h for h in notes if h.note["noise"] != "none"])):  # fmt: skip
+        outcomes = [h.outcomes.get(write_times(h.readings.grammar), "none") for h in group]
+        print(f"  the grammar's reading alone, whatever the agreement ({label}): exact {outcomes.count('exact')}/"
+              f"{len(group)}, wrong {outcomes.count('wrong')}/{len(group)}")  # fmt: skip
+    return table
+
+
 def report(heard: list[Heard], name_words: set[str], threshold: float) -> dict:
     results: dict = {}
+    spoken = [h for h in heard if h.note["kind"] != "noise"]
     print(f"{'notes':<12}{'n':>4}{'WER all':>10}{'WER names':>11}{'WER att.':>10}")
-    for label, group in (("clean", [h for h in heard if h.note["noise"] == "none"]),
-                         ("noisy", [h for h in heard if h.note["noise"] != "none"]),
-                         ("babble", [h for h in heard if h.note["noise"] == "babble"]),
-                         ("pink", [h for h in heard if h.note["noise"] == "pink"]), ("all", heard)):  # fmt: skip
+    for label, group in (("clean", [h for h in spoken if h.note["noise"] == "none"]),
+                         ("noisy", [h for h in spoken if h.note["noise"] != "none"]),
+                         ("babble", [h for h in spoken if h.note["noise"] == "babble"]),
+                         ("pink", [h for h in spoken if h.note["noise"] == "pink"]), ("all", spoken)):  # fmt: skip
         row = []
         for counted in (set(), name_words, set(ATTENDANCE_WORDS)):
             totals = [errors_on(words(h.note["text"]), words(h.text), counted) for h in group]
@@ -150,21 +231,23 @@ def report(heard: list[Heard], name_words: set[str], threshold: float) -> dict:
         results[f"wer_{label}"] = row
         print(f"{label:<12}{len(group):>4}{row[0]:>10.1%}{row[1]:>11.1%}{row[2]:>10.1%}")
     seen: set[str] = set()
-    first, times = [], []  # a sender's first note also builds their model (or loads the general one)
+    first: list[float] = []  # a sender's first note also builds their models (or loads the general one)
+    times: list[float] = []
     for h in heard:
         model = h.note["phone"] if h.note["teacher"] else "general"
         (times if model in seen else first).append(h.elapsed)
         seen.add(model)
-    long_times = [h.elapsed for h in heard if h.seconds >= 9.5]
+    long_times = [h.elapsed for h in spoken if h.seconds >= 9.5]
     print(
         f"\ntranscription time per note, model ready ({len(times)}): median {statistics.median(times):.2f} s, "
-        f"p95 {percentile(times, 0.95):.2f} s; 10 s notes ({len(long_times)}): median "
+        f"p95 {percentile(times, 0.95):.2f} s, max {max(times):.2f} s; 10 s notes ({len(long_times)}): median "
         f"{statistics.median(long_times):.2f} s, max {max(long_times):.2f} s; a sender's first note, building the "
-        f"model ({len(first)}): median {statistics.median(first):.1f} s"
+        f"models ({len(first)}): median {statistics.median(first):.1f} s, max {max(first):.1f} s"
     )
-    results["time"] = {"median": statistics.median(times), "p95": percentile(times, 0.95), "long": long_times}
+    results["time"] = {"median": statistics.median(times), "p95": percentile(times, 0.95), "max": max(times),
+                       "long": long_times, "first": first}  # fmt: skip
     notes = [h for h in heard if h.note["kind"] == "attendance"]
-    print("\nattendance notes: intended draft (typed intended text as the ceiling)")
+    print("\nattendance notes: intended draft (typed intended text as the ceiling), whatever the confidence")
     for label, group in (("clean", [h for h in notes if h.note["noise"] == "none"]),
                          ("noisy", [h for h in notes if h.note["noise"] != "none"])):  # fmt: skip
         print(
@@ -175,11 +258,12 @@ def report(heard: list[Heard], name_words: set[str], threshold: float) -> dict:
         "\nconfidence threshold: notes accepted / exact among accepted / WRONG drafts above it (all attendance notes)"
     )
     for cut in sorted({0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, threshold}):
-        accepted = [h for h in notes if h.confidence >= cut]
-        exact = sum(h.outcome == "exact" for h in accepted)
-        wrong = sum(h.outcome == "wrong" for h in accepted)
+        passed = [h for h in notes if h.confidence >= cut]
+        exact = sum(h.outcome == "exact" for h in passed)
+        wrong = sum(h.outcome == "wrong" for h in passed)
         mark = "  <- recommended" if cut == threshold else ""
-        print(f"  {cut:.2f}: {len(accepted)}/{len(notes)} accepted, {exact} exact, {wrong} wrong{mark}")
+        print(f"  {cut:.2f}: {len(passed)}/{len(notes)} accepted, {exact} exact, {wrong} wrong{mark}")
+    results["rule"] = rule_table(heard, threshold)
     results["outcomes"] = [(h.note["id"], h.note["noise"], h.confidence, h.outcome, h.typed_outcome) for h in notes]
     return results
 
@@ -188,7 +272,7 @@ TRANSCRIPTS = ROOT / "results" / "voice-transcripts.jsonl"
 
 
 def transcribe_all(corpus: Path, manifest: list[dict], url: str) -> list[Heard]:
-    """Every note transcribed with its sender's vocabulary, timed; the transcripts kept in TRANSCRIPTS."""
+    """Every note read with its sender's vocabulary, timed; the readings kept in TRANSCRIPTS."""
     heard = []
     TRANSCRIPTS.parent.mkdir(exist_ok=True)
     with TRANSCRIPTS.open("w") as kept:
@@ -196,12 +280,18 @@ def transcribe_all(corpus: Path, manifest: list[dict], url: str) -> list[Heard]:
             audio = (corpus / f"{note['id']}.ogg").read_bytes()
             vocabulary = vocabulary_for(url, note["phone"])
             started = time.perf_counter()
-            result = transcribe(audio, vocabulary=vocabulary)
+            readings, seconds = hear(audio, vocabulary=vocabulary)
+            readings.chosen()
             elapsed = time.perf_counter() - started
-            heard.append(Heard(note, result.text, result.confidence, result.seconds, elapsed))
-            kept.write(json.dumps([note["id"], result.text, result.confidence, result.seconds, elapsed]) + "\n")
-            print(f"{note['id']:<12} {note['noise']:<6} {result.seconds:4.1f}s {elapsed:5.2f}s "
-                  f"conf {result.confidence:.2f}  {result.text!r}", flush=True)  # fmt: skip
+            h, names = Heard(note, readings, seconds, elapsed), readings.names
+            heard.append(h)
+            row = [note["id"], readings.ngram.text, readings.ngram.confidence, readings.grammar,
+                   sorted(readings.names), seconds, elapsed]  # fmt: skip
+            kept.write(json.dumps(row) + "\n")
+            print(f"{note['id']:<12} {note['noise']:<6} {seconds:4.1f}s {elapsed:5.2f}s conf {h.confidence:.2f}  "
+                  f"{h.text!r}  (n-gram {readings.ngram.text!r} {readings.ngram.confidence:.2f}, grammar "
+                  f"{readings.grammar!r} agreeing {agreement(readings.grammar, readings.ngram.text, names):.2f})",
+                  flush=True)  # fmt: skip
     return heard
 
 
@@ -209,8 +299,8 @@ def reuse_transcripts(manifest: list[dict]) -> list[Heard]:
     notes = {note["id"]: note for note in manifest}
     rows = [json.loads(line) for line in TRANSCRIPTS.read_text().splitlines()]
     return [
-        Heard(notes[note_id], text, confidence, seconds, elapsed)
-        for note_id, text, confidence, seconds, elapsed in rows
+        Heard(notes[note_id], Readings(Reading(text, confidence), grammar, frozenset(names)), seconds, elapsed)
+        for note_id, text, confidence, grammar, names, seconds, elapsed in rows
     ]
 
 
@@ -226,10 +316,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         url = school_database(Path(folder))
         heard = reuse_transcripts(manifest) if args.reuse else transcribe_all(args.corpus, manifest, url)
-        parsed = asyncio.run(nlu([h.text for h in heard] + [h.note["text"] for h in heard]))
+        texts = [text for h in heard for text in h.candidates()] + [h.note["text"] for h in heard]
+        parsed = asyncio.run(nlu(texts))
         for h in heard:
             if h.note["kind"] == "attendance":
-                h.outcome = draft_outcome(url, h.note, h.text, parsed[h.text])
+                h.outcomes = {text: draft_outcome(url, h.note, text, parsed[text]) for text in h.candidates()}
                 h.typed_outcome = draft_outcome(url, h.note, h.note["text"], parsed[h.note["text"]])
         names = {w for note in manifest for name in note["absent"] for w in name.lower().split()}
     results = report(heard, names, args.threshold)

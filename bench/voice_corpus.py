@@ -1,12 +1,14 @@
 """Make the voice-note corpus: synthetic teachers' and parents' voice notes of the demo school, spoken by
-espeak-ng (several voices and speeds), encoded as OGG/Opus, half of them with background noise at 10 dB SNR.
+espeak-ng (several voices and speeds), encoded as OGG/Opus, half of them with background noise at 10 dB SNR;
+and notes of noise only (no one speaking to the phone), sent by teachers, that must not be taken for speech.
 
     .venv/bin/python bench/voice_corpus.py [--out var/voice-corpus] [--fixtures tests/fixtures/voice]
 
 Needs Debian's `espeak-ng` (`apt-get install -y espeak-ng`); only this script does, the tests use the committed
 fixtures. Writes NOTE.ogg files and manifest.jsonl (one note a line: the intended text; for attendance notes the
 teacher, the batch, who is absent, and the instant the note is sent, during that class). Noise, alternating on
-the noisy half: "babble" (three other espeak voices saying other notes at once) or "pink" (1/f noise).
+the noisy half: "babble" (three other espeak voices saying other notes at once) or "pink" (1/f noise). The
+noise-only notes (kind "noise", no text) alternate babble, pink noise and room hiss, 3 to 10 s long.
 With --fixtures, also (re)writes the few small notes the unit tests use.
 """
 
@@ -196,7 +198,29 @@ def render(note: Note, rng: random.Random, others: list[str], noisy: str, second
     return out.getvalue()
 
 
-def make_corpus(out: Path, attendance_count: int, seed: int) -> list[Note]:
+def noise_notes(school: dict, out: Path, others: list[str], count: int, seed: int) -> list[Note]:
+    """`count` notes of noise only from the teachers in turn (their vocabulary is the one that could mistake it)."""
+    rng = random.Random(seed)
+    notes = []
+    for index in range(count):
+        teacher = school["teachers"][index % len(school["teachers"])]
+        noisy = ("babble", "pink", "hiss")[index % 3]
+        total = int(RATE * rng.uniform(3.0, 10.0))
+        signal = np.random.default_rng(rng.randrange(1 << 30)).normal(0, 3e-4, total).astype("float32")
+        if noisy == "pink":
+            signal += 0.05 * pink_noise(total, np.random.default_rng(rng.randrange(1 << 30)))
+        elif noisy == "babble":
+            signal += 0.3 * babble(total, others, rng)
+        note = Note(id=f"noise-{index:02d}", kind="noise", text="", phone=teacher["phone"],
+                    teacher=teacher["employee_id"], noise=noisy, seconds=round(total / RATE, 2))  # fmt: skip
+        encoded = io.BytesIO()
+        soundfile.write(encoded, np.clip(signal, -0.95, 0.95), RATE, format="OGG", subtype="OPUS")
+        (out / f"{note.id}.ogg").write_bytes(encoded.getvalue())
+        notes.append(note)
+    return notes
+
+
+def make_corpus(out: Path, attendance_count: int, seed: int, noise_count: int = 0) -> list[Note]:
     school = yaml.safe_load(SCHOOL_FILE.read_text())
     rng = random.Random(seed)
     notes = attendance_notes(school, rng, attendance_count) + other_notes(school)
@@ -210,6 +234,7 @@ def make_corpus(out: Path, attendance_count: int, seed: int) -> list[Note]:
         if long_note:
             note.speed = 120
         (out / f"{note.id}.ogg").write_bytes(render(note, rng, others, noisy, 10.0 if long_note else None))
+    notes += noise_notes(school, out, others, noise_count, seed + 1)
     with (out / "manifest.jsonl").open("w") as manifest:
         for note in notes:
             manifest.write(json.dumps(asdict(note)) + "\n")
@@ -240,12 +265,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "voice-corpus")
     parser.add_argument("--attendance", type=int, default=48, help="attendance notes (16 others are added)")
+    parser.add_argument("--noise", type=int, default=18, help="notes of noise only")
     parser.add_argument("--seed", type=int, default=24)
     parser.add_argument("--fixtures", type=Path, help="also write the unit tests' notes into this folder")
     args = parser.parse_args()
-    notes = make_corpus(args.out, args.attendance, args.seed)
-    noisy = sum(note.noise != "none" for note in notes)
-    print(f"{len(notes)} notes ({noisy} noisy, {sum(n.kind == 'attendance' for n in notes)} attendance) in {args.out}")
+    notes = make_corpus(args.out, args.attendance, args.seed, args.noise)
+    noisy = sum(note.noise != "none" and note.kind != "noise" for note in notes)
+    print(
+        f"{len(notes)} notes ({noisy} noisy, {sum(n.kind == 'attendance' for n in notes)} attendance, "
+        f"{args.noise} noise only) in {args.out}"
+    )
     if args.fixtures:
         make_fixtures(args.fixtures, args.seed)
         print(f"fixtures in {args.fixtures}")

@@ -20,10 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from sqlalchemy import select
 
 from devtools.chat import button_reply_message, list_reply_message, text_message, webhook_body
+from hsm.infra import models as m
 from hsm.infra.config import PROJECT_ROOT, child_environment
+from hsm.infra.db import session_scope
 from hsm.whatsapp.signature import sign
+from hsm.whatsapp.store import FAILED, HELD, PROCESSED, SKIPPED
 
 BIN = Path(sys.executable).parent
 MODEL = PROJECT_ROOT / "models" / "hsm.tar.gz"
@@ -31,6 +35,7 @@ APP_SECRET = "e2e-app-secret"
 VERIFY_TOKEN = "e2e-verify-token"
 ACCESS_TOKEN = "e2e-access-token"
 PHONE_NUMBER_ID = "100000000000042"
+TURN_OVER = (PROCESSED, SKIPPED, FAILED, HELD)  # an inbound message's states once the channel is done with it
 # The stand-in payment provider and its webhook secret: development settings, given to the stack explicitly (the
 # application has no default for either).
 PAYMENT_PROVIDER = "local"
@@ -61,6 +66,13 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout_s: flo
     raise RuntimeError(f"{url} did not come up in {timeout_s}s:\n{log.read_text()[-3000:]}")
 
 
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass  # the whole group has ended
+
+
 @dataclass
 class Stack:
     """Processes started for one test session; `env` is what they were given."""
@@ -78,6 +90,7 @@ class Stack:
     api_port: int = 0  # the admin API and office console, once start_api() has run
     metrics_ports: dict[str, int] = field(default_factory=dict)  # HSM_METRICS_PORT of each process, by name
     rasa_http_api: bool = True  # `--enable-api` (the tests' /model/parse); production's command has none
+    turns: dict[str, str] = field(default_factory=dict)  # each sender's last message in: `replies` waits for its turn
 
     def __post_init__(self) -> None:
         self.rasa_ports = self.rasa_ports or [self.rasa_port]
@@ -248,13 +261,27 @@ class Stack:
         wait_until_up(url, self.processes[name], self.workdir / f"{name}.log")
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal `name`'s process group and wait for it; one that has not ended 30 s after SIGTERM is killed."""
         process = self.processes.pop(name)
-        os.killpg(process.pid, sig)
+        _signal_group(process.pid, sig)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            if sig == signal.SIGKILL:
+                raise
+        _signal_group(process.pid, signal.SIGKILL)  # one that ignored SIGTERM, and its group's leftovers
         process.wait(timeout=30)
 
     def stop(self) -> None:
+        """Stop every process, each whatever happens to the others (a process left running outlives the run)."""
+        failures = []
         for name in list(self.processes):
-            self.kill(name, signal.SIGTERM)
+            try:
+                self.kill(name, signal.SIGTERM)
+            except Exception as error:  # noqa: BLE001 - the others are stopped first; then it is raised
+                failures.append(f"{name}: {error!r}")
+        if failures:
+            raise RuntimeError("processes that did not stop: " + "; ".join(failures))
 
     def log(self, name: str) -> str:
         return (self.workdir / f"{name}.log").read_text(errors="replace")
@@ -276,15 +303,18 @@ class Stack:
         message = text_message(text, wamid)
         body = webhook_body(phone, message, phone_number_id=PHONE_NUMBER_ID)
         assert self.post(body, replica=replica).status_code == 200
+        self.turns[phone] = message["id"]
         return message["id"]
 
     def tap_button(self, phone: str, reply_id: str, title: str) -> None:
-        body = webhook_body(phone, button_reply_message(reply_id, title), phone_number_id=PHONE_NUMBER_ID)
-        assert self.post(body).status_code == 200
+        message = button_reply_message(reply_id, title)
+        assert self.post(webhook_body(phone, message, phone_number_id=PHONE_NUMBER_ID)).status_code == 200
+        self.turns[phone] = message["id"]
 
     def pick_row(self, phone: str, reply_id: str, title: str) -> None:
-        body = webhook_body(phone, list_reply_message(reply_id, title), phone_number_id=PHONE_NUMBER_ID)
-        assert self.post(body).status_code == 200
+        message = list_reply_message(reply_id, title)
+        assert self.post(webhook_body(phone, message, phone_number_id=PHONE_NUMBER_ID)).status_code == 200
+        self.turns[phone] = message["id"]
 
     def send_voice(self, phone: str, audio: bytes) -> str:
         """A voice note from `phone` (an OGG/Opus file's bytes), delivered by the sandbox as Meta delivers one; its
@@ -294,6 +324,7 @@ class Stack:
         )
         answer.raise_for_status()
         assert answer.json()["delivered"], "the webhook did not take the voice note"
+        self.turns[phone] = answer.json()["wamid"]
         return answer.json()["wamid"]
 
     def sent(self, phone: str | None = None, after: int = 0, wait_s: float = 0) -> list[dict]:
@@ -318,16 +349,33 @@ class Stack:
     def last_seq(self) -> int:
         return max((m["seq"] for m in self.sent()), default=0)
 
+    def turn_done(self, wamid: str, timeout_s: float = 30) -> bool:
+        """Wait until the channel has finished with inbound message `wamid` (processed, skipped, failed or held for
+        the office): every reply of its turn has been sent by then. False at once when it was never stored."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with session_scope(self.database_url) as session:
+                status = session.execute(
+                    select(m.WhatsAppMessage.status).where(m.WhatsAppMessage.whatsapp_message_id == wamid)
+                ).scalar_one_or_none()
+            if status is None or status in TURN_OVER or time.monotonic() > deadline:
+                return status in TURN_OVER
+            time.sleep(0.1)
+
     def replies(
         self, phone: str, after: int, count: int = 1, timeout_s: float = 30, settle_s: float = 0.5
     ) -> list[dict]:
-        """Wait until at least `count` messages reached `phone` after seq `after`, then a little more."""
+        """Wait until the turn of `phone`'s last message is over (a turn of several actions can space its messages
+        out on a loaded machine) and at least `count` messages reached `phone` after seq `after`, then a little
+        more (for what is sent after a turn, such as another person's notice)."""
         deadline = time.monotonic() + timeout_s
-        got: list[dict] = []
-        while time.monotonic() < deadline:
+        if phone in self.turns:
+            self.turn_done(self.turns.pop(phone), timeout_s)
+        while True:
             got = self.sent(phone, after)
             if len(got) >= count:
                 time.sleep(settle_s)
                 return self.sent(phone, after)
+            if time.monotonic() >= deadline:
+                return got
             self.sent(phone, max([after] + [m["seq"] for m in got]), wait_s=min(2.0, deadline - time.monotonic()))
-        return got

@@ -36,6 +36,10 @@ SCRIPTS_BY_PHONE = {
 }
 EVENING = ["thanks"]
 PROSPECTS = [f"+9171000001{n:02d}" for n in range(1, 13)]
+# Just before the kill, people who send three messages at once: through the proxy's round robin one conversation
+# is on both replicas, and the killed one holds some of it (hsm.whatsapp.sweeper takes it over, in order).
+DOUBLE_TEXTERS = [f"+9171000002{n:02d}" for n in range(1, 9)]
+DOUBLE_TEXT = ["hi", "what are your timings?", "do you have a free trial"]
 # (phone, message): a piece of text its replies must contain (tests/e2e's expectations for the demo Tuesday)
 SPOT_CHECKS = {
     (JOHN, "when is my next class?"): "Guitar (Mr. Rahul) - Today 5:00 PM",
@@ -127,6 +131,18 @@ class Traffic:
             if reply is not None:
                 record.first_reply_at = reply["received_unix"]
             time.sleep(rng.uniform(0.5, 1.5) * THINK_S)
+
+    def double_text(self, phone: str, script: list[str]) -> None:
+        """Post `script` back to back, without waiting for the replies."""
+        for words in script:
+            last = max((msg["seq"] for msg in self.stack.sent(phone)), default=0)
+            started = time.time()
+            wamid = self.post_text(phone, words)
+            with self.day.lock:
+                if wamid is None:
+                    self.day.refused.append(f"{mask_phone(phone)} {words!r}")
+                else:
+                    self.day.sent.append(Sent(phone, words, wamid, started, last))
 
 
 def is_outreach(message: dict) -> bool:

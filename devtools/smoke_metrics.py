@@ -79,7 +79,10 @@ class Scraper:
         while not self.stopping.is_set():
             started = time.time()
             found = scrape(self.urls[name])
-            self.scrapes.append(Scrape(started, name, found is not None, found or {}))  # list.append: thread-safe
+            # A failed scrape is stamped when it failed: one that began just before a kill and died with the process
+            # says "down" from then on, not from before the kill.
+            at = started if found is not None else time.time()
+            self.scrapes.append(Scrape(at, name, found is not None, found or {}))  # list.append: thread-safe
             self.stopping.wait(max(0.0, SCRAPE_EVERY_S - (time.time() - started)))
 
     def of(self, name: str) -> list[Scrape]:
@@ -100,7 +103,25 @@ class Scraper:
         return states
 
 
+def up_but_for_lone_misses(states: list[bool]) -> bool:
+    """Up, but for a lone scrape that timed out under load: two misses in a row, or the last, is an outage."""
+    return bool(states) and states[-1] and all(a or b for a, b in zip(states, states[1:], strict=False))
+
+
 # ------------------------------------------------------------------------------------------------ alert rules
+
+
+def longest_down(states: list[int]) -> tuple[int, int]:
+    """The first and last second of the longest run of 0s in `states` (the kill's outage, not a scrape that timed
+    out once under load)."""
+    best, start = (0, -1), None
+    for at, state in enumerate([*states, 1]):
+        if state == 0 and start is None:
+            start = at
+        elif state != 0 and start is not None:
+            best = max(best, (start, at - 1), key=lambda run: run[1] - run[0])
+            start = None
+    return best
 
 
 def evaluate_alert_rules(scraper: Scraper, workdir: Path) -> tuple[bool, str]:
@@ -112,12 +133,9 @@ def evaluate_alert_rules(scraper: Scraper, workdir: Path) -> tuple[bool, str]:
     seconds = range(int(first) + 1, int(last) + 1)
     series = {name: scraper.up_each_second(name, seconds) for name in ("worker", "rasa", "rasa-2")}
     worker = series["worker"]
-    first_down = worker.index(0) if 0 in worker else None
-    if first_down is None:
+    if 0 not in worker:
         return False, "no scrape saw the worker down"
-    last_down = first_down
-    while last_down + 1 < len(worker) and worker[last_down + 1] == 0:
-        last_down += 1
+    first_down, last_down = longest_down(worker)
     if last_down - first_down < 5:
         return False, f"the worker was down for {last_down - first_down + 1} s only: too short to see"
     summaries = {

@@ -25,6 +25,17 @@ def inbound_statuses(database_url: str, wamids: list[str]) -> dict[str, str]:
     return dict(rows)
 
 
+def unrecorded_replies(database_url: str, at_meta: list[dict]) -> list[dict]:
+    """The replies (not outreach) Meta accepted whose message id the bot never recorded as sent."""
+    with session_scope(database_url) as session:
+        recorded = set(
+            session.execute(
+                select(m.WhatsAppMessage.whatsapp_message_id).where(m.WhatsAppMessage.direction == "outbound")
+            ).scalars()
+        )
+    return [message for message in at_meta if message["id"] not in recorded and not is_outreach(message)]
+
+
 def broadcast_pending(database_url: str) -> int:
     with session_scope(database_url) as session:
         return session.execute(

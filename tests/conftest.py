@@ -67,6 +67,16 @@ def redis_client():
     client.close()
 
 
+@pytest.fixture
+def redis_prefix(redis_client):
+    """A key prefix of this test's own in the test Redis; its keys are removed afterwards."""
+    prefix = f"hsm:test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    keys = list(redis_client.scan_iter(match=prefix + "*", count=500))
+    if keys:
+        redis_client.delete(*keys)
+
+
 def create_postgres_database(server_url: str) -> str:
     name = f"hsm_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server_url, future=True, isolation_level="AUTOCOMMIT")

@@ -425,7 +425,10 @@ def _enrollment_for(session: Session, student_id: int, batch: m.Batch, makeup: b
         )
     else:
         query = query.where(m.Enrollment.batch_id == batch.id)
-    return session.execute(query.order_by(m.Enrollment.id).limit(1).with_for_update()).scalar_one_or_none()
+    # Only the enrollment's row: a lock on the joined batch rows, taken in roster order, would deadlock with the
+    # makeups' batch locks, taken in id order (makeup_bookings.hold_batches).
+    locked = query.order_by(m.Enrollment.id).limit(1).with_for_update(of=m.Enrollment)
+    return session.execute(locked).scalar_one_or_none()
 
 
 def _flag_makeup(

@@ -305,7 +305,8 @@ def get_closure(session: Session, closure_id: int) -> m.Closure:
 
 
 def cancel_closure(session: Session, actor: str, closure_id: int) -> m.Closure:
-    """Reopen: the closure's days have classes again. Conflict when it is already cancelled or already over."""
+    """Reopen: the closure's days have classes again. Conflict when it is already cancelled or already over.
+    Makeups the closure cancelled stay cancelled (hsm.classes.makeup_cancel): the families have their credits back."""
     closure = get_closure(session, closure_id)
     if closure.cancelled_at is not None:
         raise Conflict(f"closure #{closure_id} was already cancelled", None, "already_cancelled")

@@ -2,7 +2,8 @@
 
 `plan_leave_days` is the read-only preview ("you have 2 classes on Friday and 1 on Saturday, shall I cancel
 them?"); `record_leave_days` writes one `teacher_leaves` row per day (idempotent on teacher + date) with its audit
-row, and returns the WhatsApp notices to send, once for the whole leave (hsm.classes.leave_notices). Sending is the
+row, and returns the WhatsApp notices to send, once for the whole leave (hsm.classes.leave_notices); makeups booked
+into the cancelled classes are cancelled in the same transaction (hsm.classes.makeup_cancel). Sending is the
 caller's job; nothing here talks to WhatsApp. Taking leave back is hsm.classes.leave_withdraw.
 """
 
@@ -15,7 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hsm.classes import schedule
+from hsm.classes import makeup_cancel, schedule
 from hsm.classes.dates import parse_date, short_day_label
 from hsm.classes.leave_notices import leave_notices
 from hsm.classes.schedule import ClassMeeting
@@ -269,7 +270,9 @@ def record_leave_days(
     session: Session, teacher_id: int, days: list[date], reason: str | None, actor: str
 ) -> tuple[list[m.TeacherLeave], list[Notice]]:
     """Record the teacher's leave on every one of `days` and return the notices to send: one set for the whole
-    leave, covering the days newly on leave (none when every day was already recorded).
+    leave, covering the days newly on leave (none when every day was already recorded). Makeups booked into the
+    classes it cancels are cancelled with it, credits back, and their families are among the notices
+    (hsm.classes.makeup_cancel).
 
     `actor` is who asked, for the audit trail: "teacher:T-101", "admin:ADM-1". Raises LeaveError as
     `check_leave_days` does. Only flushes: the caller's transaction commits.
@@ -287,7 +290,9 @@ def record_leave_days(
     if not new:
         return rows, []
     affected = [meeting for plan in new for meeting in plan.affected]
-    return rows, leave_notices(session, teacher, [plan.leave_date for plan in new], plans[0].reason, affected)
+    makeups = makeup_cancel.cancel_for_leave(session, teacher, affected, actor)
+    notices = leave_notices(session, teacher, [plan.leave_date for plan in new], plans[0].reason, affected)
+    return rows, notices + makeup_cancel.family_notices(session, makeups)
 
 
 def record_leave(

@@ -45,13 +45,18 @@ def days_text(days: list[date], label=short_day_label) -> str:
     return _join([label(day) for day in days])
 
 
-def _skipped(session: Session, teacher: m.Teacher) -> set[str]:
-    """Numbers told nothing: opted out of WhatsApp, and the teacher, who knows."""
-    skip = set(
+def opted_out_numbers(session: Session) -> set[str]:
+    """Numbers that opted out of WhatsApp messages."""
+    return set(
         session.execute(
             select(m.WhatsAppSubscription.phone_number).where(m.WhatsAppSubscription.is_active.is_(False))
         ).scalars()
     )
+
+
+def _skipped(session: Session, teacher: m.Teacher) -> set[str]:
+    """Numbers told nothing: opted out of WhatsApp, and the teacher, who knows."""
+    skip = opted_out_numbers(session)
     if teacher.phone:
         skip.add(teacher.phone)
     return skip
@@ -89,22 +94,26 @@ class _Family:
         return "student" if all(own for _, _, own in self.items) else "guardian"
 
 
+def family_phones(session: Session, student: m.Student) -> list[tuple[str, str, str]]:
+    """Where news of a student's class goes, as (phone, "student" or "guardian", name): the student's own phone,
+    else each active guardian's."""
+    if student.phone:
+        return [(student.phone, "student", student.name)]
+    links = session.execute(
+        select(m.StudentGuardian)
+        .join(m.Guardian, m.Guardian.id == m.StudentGuardian.guardian_id)
+        .where(m.StudentGuardian.student_id == student.id, m.Guardian.active.is_(True))
+        .options(selectinload(m.StudentGuardian.guardian))
+    ).scalars()
+    return sorted((link.guardian.phone, "guardian", link.guardian.name) for link in links if link.guardian.phone)
+
+
 def _families(session: Session, meetings: list[ClassMeeting], skip: set[str]) -> dict[str, _Family]:
     families: dict[str, _Family] = {}
     for meeting in meetings:
         for student in schedule.batch_roster(session, meeting.batch.id):  # active enrollments only
-            if student.phone:
-                targets = [(student.phone, "student", student.name)]
-            else:
-                links = session.execute(
-                    select(m.StudentGuardian)
-                    .join(m.Guardian, m.Guardian.id == m.StudentGuardian.guardian_id)
-                    .where(m.StudentGuardian.student_id == student.id, m.Guardian.active.is_(True))
-                    .options(selectinload(m.StudentGuardian.guardian))
-                ).scalars()
-                targets = sorted((link.guardian.phone, "guardian", link.guardian.name) for link in links)
-            for phone, audience, name in targets:
-                if not phone or phone in skip:
+            for phone, audience, name in family_phones(session, student):
+                if phone in skip:
                     continue
                 family = families.setdefault(phone, _Family(audience, name, []))
                 family.items.append((student, meeting, audience == "student"))

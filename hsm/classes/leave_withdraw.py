@@ -74,7 +74,8 @@ def withdraw_leave(session: Session, teacher_id: int, days: list[date] | None, a
     """Take back the teacher's leave on `days` (None: the whole leave coming up), audited through record_change.
 
     Raises LeaveError (written for the teacher) for a day gone by, when none of the days is on leave, or when
-    there is no leave to take back. Only flushes: the caller's transaction commits and sends the notices.
+    there is no leave to take back. Only flushes: the caller's transaction commits and sends the notices. Makeups
+    the leave cancelled stay cancelled: their families were told and have their credits back to book again.
     """
     if not actor:
         raise ValueError("withdraw_leave needs an actor for the audit log")

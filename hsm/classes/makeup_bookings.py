@@ -1,20 +1,23 @@
 """Booking a makeup class with a credit and cancelling it (the credit comes back: a booking is for a day before the
 credit expires and is cancelled before its class starts, so the credit has not expired), audited, and what the host
-batch's teacher is told.
+batch's teacher is told. A makeup whose host class the school calls off is cancelled by `hsm.classes.makeup_cancel`.
 
 No seat is booked twice, on PostgreSQL or SQLite, however many families tap at once: a booking takes a numbered seat
 (1 .. capacity - enrolled), and `makeup_bookings` has a unique (batch, day, seat); of two transactions that take the
 last seat, the second fails on that constraint (or, having waited, sees the seat gone) and is refused with Conflict.
-A credit is used by a conditional update (open -> used), so one credit books once.
+A credit is used by a conditional update (open -> used), so one credit books once. No makeup is booked into a class
+the school calls off at the same instant: the booking and the calling off both take the host batch's row lock first
+(`hold_batches`), so on PostgreSQL the one that comes second waits for the other and sees what it did.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from hsm.classes.dates import short_day_label, time_label
 from hsm.classes.makeup_slots import Slot, enrolled_counts, open_slots
@@ -52,6 +55,26 @@ def _seat(session: Session, slot: Slot) -> int:
     return free
 
 
+def hold_batches(session: Session, batch_ids: Iterable[int] | None) -> None:
+    """Lock the batches' rows (every batch's with None) until the transaction ends, in id order so that two callers
+    never wait for each other, and read them again (with their slots): what was loaded before the wait may have
+    changed. Taken before a makeup is booked into one of their classes, before the makeups of their classes called
+    off (leave, closure) are looked up, and by an import before it changes a batch, so that of two at the same
+    instant the second waits for the first and then sees what it did. PostgreSQL's FOR NO KEY UPDATE: rows inserted
+    that refer to a batch (attendance, enrollments) do not wait for it. SQLite has no row locks: one writer at a
+    time, and a second writer that read before the first wrote fails with "database is locked" (nothing written)."""
+    query = (
+        select(m.Batch)
+        .order_by(m.Batch.id)
+        .with_for_update(key_share=True, of=m.Batch)
+        .options(selectinload(m.Batch.slots))
+        .execution_options(populate_existing=True)
+    )
+    if batch_ids is not None:
+        query = query.where(m.Batch.id.in_(sorted(set(batch_ids))))
+    session.execute(query).scalars().all()
+
+
 def _audited(booking: m.MakeupBooking, batch: m.Batch) -> dict:
     return {
         "student_id": booking.student_id,
@@ -76,6 +99,7 @@ def book(
         raise Conflict("That makeup credit has already been used.", code="credit_used")
     if credit.expires_on < _today(now):
         raise Conflict("That makeup credit has expired.", code="credit_expired")
+    hold_batches(session, [batch_id])  # a leave or closure calling this class off now is either seen or waits
     slot = next(
         (s for s in open_slots(session, credit, now) if (s.batch.id, s.class_date) == (batch_id, class_date)), None
     )
@@ -118,22 +142,39 @@ def cancel_booking(session: Session, *, booking_id: int, actor: str, now: dateti
     meeting = missed_meeting(session, booking.batch_id, booking.class_date)
     if meeting is not None and meeting.starts_at <= now:
         raise Conflict("That makeup class has already started, so it can't be cancelled.", code="makeup_started")
+    if not release(session, booking, actor):
+        raise Conflict("That makeup booking is already cancelled.", code="makeup_cancelled")
+    return booking
+
+
+def release(
+    session: Session, booking: m.MakeupBooking, actor: str, *, why: str | None = None, open_until: date | None = None
+) -> bool:
+    """Cancel the booking (its seat freed) and open its credit again, audited (`makeup.cancelled`, with `why` when
+    the school called the class off); the credit is kept open until at least `open_until` when given. False when
+    the booking was no longer booked (cancelled at the same moment): nothing is changed then."""
     cancelled = session.execute(
         update(m.MakeupBooking)
-        .where(m.MakeupBooking.id == booking_id, m.MakeupBooking.status == "booked")
+        .where(m.MakeupBooking.id == booking.id, m.MakeupBooking.status == "booked")
         .values(status="cancelled", seat=None, cancelled_at=clock.utcnow(), updated_at=clock.utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
     if cancelled != 1:
-        raise Conflict("That makeup booking is already cancelled.", code="makeup_cancelled")
+        return False
     session.refresh(booking)
-    booking.credit.status = "open"
+    credit = booking.credit
     before = {**_audited(booking, booking.batch), "status": "booked"}
-    record_change(
-        session, actor, "makeup.cancelled", "makeup_bookings", booking.id, before, _audited(booking, booking.batch)
-    )
+    after = _audited(booking, booking.batch)
+    credit.status = "open"
+    if open_until is not None and credit.expires_on < open_until:
+        before["credit_expires_on"] = credit.expires_on.isoformat()
+        credit.expires_on = open_until
+        after["credit_expires_on"] = open_until.isoformat()
+    if why:
+        after["why"] = why
+    record_change(session, actor, "makeup.cancelled", "makeup_bookings", booking.id, before, after)
     session.flush()
-    return booking
+    return True
 
 
 def booked(session: Session, student_ids: list[int], now: datetime | None = None) -> list[m.MakeupBooking]:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from hsm.infra.settings_classes import Attendance, Makeups
 from hsm.infra.settings_logging import LogOutput
 from hsm.infra.settings_metrics import Metrics
+from hsm.infra.settings_sign_in import SignInLimits
 from hsm.infra.settings_values import (
     S,
     Section,
@@ -35,7 +36,7 @@ DEFAULT_TIMEZONE = "Asia/Kolkata"
 DEFAULT_WHATSAPP_CONCURRENCY = 4
 DEFAULT_SWEEP_INTERVAL_S = 30.0
 DEFAULT_SWEEP_RECEIVED_AFTER_S = 30.0
-DEFAULT_SWEEP_STALE_AFTER_S = 120.0  # hsm.whatsapp.store.STALE_PROCESSING (tests/unit/test_settings.py checks)
+DEFAULT_SWEEP_STALE_AFTER_S = 30.0  # a holder this long without a heartbeat is dead (hsm.whatsapp.heartbeat)
 DEFAULT_RATE_USER_PER_MIN = 10
 DEFAULT_RATE_GLOBAL_PER_MIN = 100
 DEFAULT_OFFICE_NOTICE_HOURS = 6.0
@@ -149,13 +150,14 @@ class Sweep(Section):
 
     @classmethod
     def read(cls, env: Variables) -> Sweep:
-        def seconds(name: str, default: float) -> float:
-            return env.number(name, default, float, what="a number of seconds", minimum=0)
+        def seconds(name: str, default: float, minimum: float = 0) -> float:
+            return env.number(name, default, float, what="a number of seconds", minimum=minimum)
 
         return cls(
             interval_s=seconds("HSM_SWEEP_INTERVAL_S", DEFAULT_SWEEP_INTERVAL_S),
             received_after_s=seconds("HSM_SWEEP_RECEIVED_AFTER_S", DEFAULT_SWEEP_RECEIVED_AFTER_S),
-            stale_after_s=seconds("HSM_SWEEP_STALE_AFTER_S", DEFAULT_SWEEP_STALE_AFTER_S),
+            # 0 would take every message over from its live holder at once
+            stale_after_s=seconds("HSM_SWEEP_STALE_AFTER_S", DEFAULT_SWEEP_STALE_AFTER_S, minimum=0.1),
         )
 
 
@@ -511,6 +513,7 @@ class Settings:
     metrics = _Current(Metrics)
     log_output = _Current(LogOutput)
     voice = _Current(Voice)
+    sign_in = _Current(SignInLimits)
 
     def __repr__(self) -> str:
         return "Settings(...)"

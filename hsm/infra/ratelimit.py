@@ -27,9 +27,12 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from hsm.infra.config import DEFAULT_RATE_GLOBAL_PER_MIN, DEFAULT_RATE_USER_PER_MIN, get_settings
+
+if TYPE_CHECKING:  # redis is imported only where Redis is configured
+    import redis
 
 log = logging.getLogger("hsm.infra.ratelimit")
 
@@ -262,17 +265,48 @@ class GlobalLimitQueue:
 
 # ------------------------------------------------------------------------------------------------ Redis
 
-# KEYS: user hits (zset), global hits (zset), user notice marker, user backoff (hash: failures, until)
-# ARGV: now (s, "" = Redis server time), window s, user limit, global limit, unique member
-# Returns {allowed 0/1, notify 0/1, retry_after (string: Lua numbers would be truncated), reason}; "global" never
-# sets the notice marker (the message waits, see GlobalLimitQueue)
-_CHECK_LUA = """
+# How every limiter's Lua script starts (hsm.infra.attempt_limits too): `now` is ARGV[1] in seconds, or Redis' own
+# clock when that is "" (one clock for every process).
+LUA_NOW = """
 if redis.replicate_commands then redis.replicate_commands() end  -- Redis < 5: allow TIME before writes
 local now = tonumber(ARGV[1])
 if not now then
   local t = redis.call('TIME')
   now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
+"""
+
+
+def redis_from_url(url: str) -> redis.Redis:
+    """A Redis client that gives up within 2 s, so a limiter falls back to its in-process count rather than hang."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+class RedisOutage:
+    """Logs that Redis failed for `what` ("rate limiter"), at most once a minute, while a limiter counts per process."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._last_log = 0.0
+
+    def failed(self, error: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_log >= 60:
+            self._last_log = now
+            log.warning(
+                "%s: Redis unavailable (%s); limiting per process until it is back", self.what, type(error).__name__
+            )
+
+
+# KEYS: user hits (zset), global hits (zset), user notice marker, user backoff (hash: failures, until)
+# ARGV: now (s, "" = Redis server time), window s, user limit, global limit, unique member
+# Returns {allowed 0/1, notify 0/1, retry_after (string: Lua numbers would be truncated), reason}; "global" never
+# sets the notice marker (the message waits, see GlobalLimitQueue)
+_CHECK_LUA = (
+    LUA_NOW
+    + """
 local window = tonumber(ARGV[2])
 local user_limit = tonumber(ARGV[3])
 local global_limit = tonumber(ARGV[4])
@@ -317,15 +351,12 @@ end
 if retry < 0 then retry = 0 end
 return {0, notify, tostring(retry), reason}
 """
+)
 
 # KEYS: user backoff hash. ARGV: now ("" = server time), base s, max s, forget s. Returns the delay (string).
-_FAILURE_LUA = """
-if redis.replicate_commands then redis.replicate_commands() end
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+_FAILURE_LUA = (
+    LUA_NOW
+    + """
 local base = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
 local forget = tonumber(ARGV[4])
@@ -342,6 +373,7 @@ redis.call('HSET', KEYS[1], 'until', tostring(now + delay))
 redis.call('PEXPIRE', KEYS[1], math.ceil((delay + forget) * 1000))
 return tostring(delay)
 """
+)
 
 
 class RedisRateLimiter(RateLimiter):
@@ -357,16 +389,13 @@ class RedisRateLimiter(RateLimiter):
         self._check = client.register_script(_CHECK_LUA)
         self._failure = client.register_script(_FAILURE_LUA)
         self._fallback = InMemoryRateLimiter(self.limits)
-        self._last_error_log = 0.0
+        self._redis_failed = RedisOutage("rate limiter").failed
 
     @classmethod
     def from_url(
         cls, url: str, limits: RateLimits | None = None, clock: Clock | None = None, prefix: str = KEY_PREFIX
     ) -> RedisRateLimiter:
-        import redis
-
-        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        return cls(client, limits, clock, prefix)
+        return cls(redis_from_url(url), limits, clock, prefix)
 
     def _keys(self, phone: str) -> list[str]:
         user = user_key(str(phone))
@@ -374,14 +403,6 @@ class RedisRateLimiter(RateLimiter):
 
     def _now_arg(self) -> str:
         return repr(float(self._clock())) if self._clock else ""
-
-    def _redis_failed(self, error: Exception) -> None:
-        now = time.monotonic()
-        if now - self._last_error_log >= 60:
-            self._last_error_log = now
-            log.warning(
-                "rate limiter: Redis unavailable (%s); limiting per process until it is back", type(error).__name__
-            )
 
     def check(self, phone: str) -> Decision:
         import redis

@@ -90,12 +90,28 @@ def _cmd_add(args: argparse.Namespace) -> int:
         print(f"closures: {error.message}", file=sys.stderr)
         return 2
     if args.dry_run:
-        print(f"would close {dates} for {scope}: {args.reason.strip()}; {_told(outcome, True)} (dry run)")
+        print(
+            f"would close {dates} for {scope}: {args.reason.strip()}; {_told(outcome, True)}"
+            f"{_makeups(outcome, True)} (dry run)"
+        )
         return 0
-    print(f"closed {dates} for {scope} (closure #{closure_id}); {_told(outcome, False)}")
+    print(f"closed {dates} for {scope} (closure #{closure_id}); {_told(outcome, False)}{_makeups(outcome, False)}")
     if outcome.broadcast_id is not None:
         print(_send(outcome.broadcast_id))
+    if outcome.notices:
+        from hsm.outreach.notify import deliver_now
+
+        print(deliver_now(outcome.notices).line("makeup notices", len(outcome.notices)))
     return 0
+
+
+def _makeups(outcome: Any, dry_run: bool) -> str:
+    """'; 2 makeup booking(s) in those classes cancelled (credits back), 2 family number(s) told'."""
+    if not outcome.makeups_cancelled:
+        return ""
+    would = "would be " if dry_run else ""
+    told = f", {len(outcome.notices)} family number(s) {would}told" if outcome.notices else ", their families not told"
+    return f"; {outcome.makeups_cancelled} makeup booking(s) in those classes {would}cancelled (credits back){told}"
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

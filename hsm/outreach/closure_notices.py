@@ -6,6 +6,11 @@ batches (every active batch for a whole-school closure).
 `close` and `reopen` are what the CLI and the admin API call: the record (`hsm.classes.closures`) and the
 broadcast in one transaction; the caller queues the broadcast after the commit (`broadcast.enqueue_broadcast`).
 `close_announced` is WhatsApp's: the admin's own broadcast already told the families, so none is sent.
+
+A closure also cancels, in the same transaction, the makeups booked into the classes it closes (credits back,
+hsm.classes.makeup_cancel); those families are not in the broadcast's audience (they are not enrolled in the
+batch), so each gets its own message (`Outcome.notices`, sent by the caller after the commit with
+`hsm.outreach.notify.deliver`; none when `notify` is off). Reopening does not restore those bookings.
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hsm.classes import closures
+from hsm.classes import closures, makeup_cancel
 from hsm.classes.dates import dates_in
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.outreach import broadcast
 from hsm.outreach.broadcast import NAME_PLACEHOLDER
-from hsm.outreach.notices import staff_text
+from hsm.outreach.notices import Notice, staff_text
 from hsm.records.changes import RecordError
 
 log = logging.getLogger("hsm.outreach.closure_notices")
@@ -44,6 +49,8 @@ class Outcome:
     broadcast_id: int | None = None
     recipients: int = 0
     not_told: str | None = None
+    makeups_cancelled: int = 0  # makeups booked into the closed classes, cancelled with the closure
+    notices: list[Notice] = field(default_factory=list)  # their families', to send after the commit
 
 
 def classes_text(batches: list[m.Batch], whole_school: bool) -> str:
@@ -107,15 +114,18 @@ def close(
     *,
     notify: bool = True,
 ) -> Outcome:
-    """Record the closure and (with `notify`) the one broadcast telling the affected families. RecordError as
+    """Record the closure, cancel the makeups booked into its classes, and (with `notify`) make the one broadcast
+    telling the affected families and the notices telling the makeups' families. RecordError as
     `closures.create_closure`; a duplicate is refused before anyone is told."""
     closure = closures.create_closure(session, actor, start, end, reason, batch_codes)
+    makeups = makeup_cancel.cancel_for_closure(session, closure, actor)
     if not notify:
-        return Outcome(closure, not_told="not asked to")
+        return Outcome(closure, not_told="not asked to", makeups_cancelled=len(makeups.bookings))
     broadcast_id, recipients, why = _tell(session, closure, actor, max(closure.start_date, clock.today()), False)
     if broadcast_id is not None:
         closures.mark_notified(session, actor, closure, broadcast_id)
-    return Outcome(closure, broadcast_id, recipients, why)
+    notices = makeup_cancel.family_notices(session, makeups)
+    return Outcome(closure, broadcast_id, recipients, why, len(makeups.bookings), notices)
 
 
 def reopen(session: Session, actor: str, closure_id: int, *, notify: bool = True) -> Outcome:
@@ -171,8 +181,9 @@ def scope_of(session: Session, audience: dict) -> list[str] | None:
 
 
 def close_announced(session: Session, actor: str, broadcast_id: int, start: date, end: date) -> Outcome:
-    """Close the days an admin's broadcast announced, for its audience, without telling anyone again: the
-    broadcast was the families' notice."""
+    """Close the days an admin's broadcast announced, for its audience, without telling the families again: the
+    broadcast was their notice. The makeups booked into those classes are cancelled, and their families get
+    `Outcome.notices` (the announcement did not say their makeup is off and their credit back)."""
     row = session.get(m.Broadcast, broadcast_id)
     if row is None:
         raise RecordError(f"no broadcast {broadcast_id}", "broadcast_id", "not_found")
@@ -180,7 +191,9 @@ def close_announced(session: Session, actor: str, broadcast_id: int, start: date
     closure = closures.create_closure(
         session, actor, start, end, reason_in(row.text or ""), codes, notified=True, broadcast_id=broadcast_id
     )
-    return Outcome(closure, broadcast_id, 0, "told by the announcement")
+    makeups = makeup_cancel.cancel_for_closure(session, closure, actor)
+    notices = makeup_cancel.family_notices(session, makeups)
+    return Outcome(closure, broadcast_id, 0, "told by the announcement", len(makeups.bookings), notices)
 
 
 # Words that say an announcement closes something ("school closed", "no class", "holiday", "chutti"); "band" is
@@ -252,19 +265,26 @@ def offer_for(session: Session, broadcast_id: int, audience: dict, text: str) ->
     return Offer(broadcast_id, ranges, _scope_label(session, audience))
 
 
-def accept_offer(session: Session, actor: str, offer: Offer) -> list[str]:
-    """Close each offered range for the announcement's audience, nobody told again; a line per range. A range that
-    another request closed at the same moment (the database refused it) leaves the transaction unusable: then
-    nothing is marked (rolled back) and one line says to try again."""
-    lines = []
+def accept_offer(session: Session, actor: str, offer: Offer) -> tuple[list[str], list[Notice]]:
+    """Close each offered range for the announcement's audience, nobody told again but the families of makeups
+    the closures cancel (their notices, to send after the commit); a line per range. A range that another request
+    closed at the same moment (the database refused it) leaves the transaction unusable: then nothing is marked
+    (rolled back), no notice, and one line says to try again."""
+    lines: list[str] = []
+    notices: list[Notice] = []
     for first, last in offer.ranges:
         try:
             made = close_announced(session, actor, offer.broadcast_id, first, last)
         except RecordError as error:
             if isinstance(error.__cause__, IntegrityError):
                 session.rollback()
-                return [f"• nothing was marked: the closures changed at the same moment ({error.message}); try again"]
+                line = f"• nothing was marked: the closures changed at the same moment ({error.message}); try again"
+                return [line], []
             lines.append(f"• {closures.dates_text(first, last)}: not marked, {error.message}")
             continue
-        lines.append(f"• {closures.dates_text(first, last)}: closed for {offer.scope} (closure #{made.closure.id})")
-    return lines
+        line = f"• {closures.dates_text(first, last)}: closed for {offer.scope} (closure #{made.closure.id})"
+        if made.makeups_cancelled:
+            line += f"; {made.makeups_cancelled} makeup booking(s) in those classes cancelled, credits back"
+        lines.append(line)
+        notices += made.notices
+    return lines, notices

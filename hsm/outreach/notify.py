@@ -29,6 +29,10 @@ class DeliveryReport:
     def delivered(self) -> int:
         return self.outcomes["sent"] + self.outcomes["template"]
 
+    def line(self, what: str, total: int) -> str:
+        """'makeup notices: 2 of 3 delivered'."""
+        return f"{what}: {self.delivered} of {total} delivered"
+
 
 def opted_out(phone: str, kind: str) -> bool:
     with session_scope() as session:
@@ -54,6 +58,11 @@ async def _deliver_one(client: WhatsAppClient, notice: Notice, kind: str | None)
     except CloudApiError as error:
         log.error("notice to %s failed: %s", mask_phone(notice.phone), error)
         return "failed"
+
+
+def deliver_now(notices: list[Notice]) -> DeliveryReport:
+    """`deliver` from a command line, once its transaction is committed."""
+    return asyncio.run(deliver(notices))
 
 
 async def deliver(

@@ -17,7 +17,25 @@ def _merge_options(args: argparse.Namespace):  # noqa: ANN202 - MergeOptions, im
         overwrite=parse_overwrite(args.overwrite),
         deactivate_missing=args.deactivate_missing,
         dry_run=args.dry_run,
+        actor=f"cli:{args.by} import:{args.file.name}" if args.by else None,
     )
+
+
+def _tell_makeup_families(report) -> None:  # noqa: ANN001 - MergeReport, imported lazily
+    """Send the notices of the makeups the import cancelled, now that it is committed; a failure to send is said,
+    and does not undo or fail the import."""
+    if not report.notices or report.dry_run:
+        return
+    from hsm.outreach.notify import deliver_now
+
+    try:
+        print(deliver_now(report.notices).line("makeup notices", len(report.notices)))
+    except Exception as error:  # noqa: BLE001 - the import stands; the office learns who was not told
+        print(
+            f"the import is committed, but the {len(report.notices)} makeup notice(s) were not sent ({error}): "
+            "tell those families yourself",
+            file=sys.stderr,
+        )
 
 
 def _cmd_import_school(args: argparse.Namespace) -> int:
@@ -36,6 +54,7 @@ def _cmd_import_school(args: argparse.Namespace) -> int:
         print(f"refused {args.file}: {error.message}; nothing was imported.", file=sys.stderr)
         return 2
     print(report.render(verbose=args.verbose))
+    _tell_makeup_families(report)
     return 0
 
 
@@ -67,6 +86,7 @@ def _cmd_import_sheet(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}")
     print(result.report.render(verbose=args.verbose))
+    _tell_makeup_families(result.report)
     return 0
 
 
@@ -100,6 +120,9 @@ def _add_merge_arguments(parser: argparse.ArgumentParser) -> None:
         help="deactivate the people and batches the file no longer has (reported as 'would deactivate' otherwise)",
     )
     parser.add_argument("--verbose", action="store_true", help="list every row in the report (not the first 10)")
+    parser.add_argument(
+        "--by", help="who is importing, for the audit trail (cli:<by> import:<file>; default: import:<file>)"
+    )
 
 
 def add_import_commands(commands: argparse._SubParsersAction) -> None:

@@ -1,6 +1,7 @@
 """The merge of an import into the school's records: descriptive fields added and updated, live state (classes
 remaining, due dates, status, attendance, payments) never overwritten unless asked per field, rows the input no
-longer has reported as "would deactivate"; every row created or updated leaves an audit_log row.
+longer has reported as "would deactivate"; every row created or updated leaves an audit_log row. Makeups booked into
+classes the merge calls off (a holiday added, a batch's days moved, a batch closed) are cancelled with it.
 
 `merge(session, data, options)` writes through the caller's session (the caller owns the transaction: commit, or
 roll back for a dry run) and returns the MergeReport.
@@ -15,7 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hsm.classes import makeup_cancel
 from hsm.classes.enrollments import IMPORT_PROTECTED
+from hsm.classes.makeup_bookings import class_text, hold_batches
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.people.lifecycle import masked, set_active
@@ -61,10 +64,28 @@ class MergeOptions:
 def merge(session: Session, data: MergeInput, options: MergeOptions) -> MergeReport:
     """Merge `data` through `session` (the caller's transaction); see the module docstring."""
     report = MergeReport(source=data.source, dry_run=options.dry_run)
+    actor = options.actor or f"import:{data.source}"
+    # Holidays and batches decide which classes take place: the batches' rows are locked before any is changed, in
+    # id order (as bookings, leave and closures take them), and the makeups in classes called off are cancelled.
+    calls_off_classes = data.holidays is not None or data.batches is not None
+    if calls_off_classes:
+        hold_batches(session, None)
     _Merge(session, data, options, report).run()
     if options.deactivate_missing and report.would_deactivate:
-        deactivate_missing(session, options.actor or f"import:{data.source}", report)
+        deactivate_missing(session, actor, report)
+    if calls_off_classes:
+        _cancel_makeups_not_held(session, actor, report)
     return report
+
+
+def _cancel_makeups_not_held(session: Session, actor: str, report: MergeReport) -> None:
+    """The makeups booked into classes the import called off, cancelled in its transaction (a dry run's is rolled
+    back with it); their families' notices wait in the report for the commit."""
+    for called_off in makeup_cancel.cancel_not_held(session, actor):
+        for booking in called_off.bookings:
+            label = f"{booking.student.name}: {class_text(session, booking)}"
+            report.makeups_cancelled.append(Change("makeup bookings", label, note=called_off.why))
+        report.notices += makeup_cancel.family_notices(session, called_off)
 
 
 # The lifecycle's kind for each reported kind, and the key it takes.

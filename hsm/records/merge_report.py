@@ -23,6 +23,7 @@ KINDS = (
     "payments",
     "attendance",
     "WhatsApp opt-outs",
+    "makeup bookings",
 )
 LIST_CAP = 10
 
@@ -60,6 +61,10 @@ class MergeReport:
     deactivated: list[Change] = field(default_factory=list)
     conflicts: list[Disagreement] = field(default_factory=list)
     skipped_rows: list[str] = field(default_factory=list)  # bad spreadsheet rows left out (--skip-bad)
+    # Makeups booked into classes the import calls off (a holiday, a batch's days moved or closed), cancelled with
+    # it, and their families' notices (hsm.outreach.notices.Notice), to send once the import is committed.
+    makeups_cancelled: list[Change] = field(default_factory=list)
+    notices: list[Any] = field(default_factory=list)
 
     def counts(self, changes: list[Change] | list[Disagreement]) -> dict[str, int]:
         result: dict[str, int] = {}
@@ -69,7 +74,14 @@ class MergeReport:
 
     @property
     def nothing_to_change(self) -> bool:
-        return not (self.created or self.updated or self.would_deactivate or self.deactivated or self.conflicts)
+        return not (
+            self.created
+            or self.updated
+            or self.would_deactivate
+            or self.deactivated
+            or self.conflicts
+            or self.makeups_cancelled
+        )
 
     def summary(self) -> str:
         """One line: "created 40 students, 44 enrollments; updated nothing; 2 conflicts"."""
@@ -84,6 +96,9 @@ class MergeReport:
             parts.append(f"deactivated {fmt(self.counts(self.deactivated))}")
         if self.conflicts:
             parts.append(f"{len(self.conflicts)} conflict(s) kept the database's value")
+        if self.makeups_cancelled:
+            would = "would cancel" if self.dry_run else "cancelled"
+            parts.append(f"{would} {len(self.makeups_cancelled)} makeup booking(s) whose class is off")
         return "; ".join(parts)
 
     def render(self, verbose: bool = False) -> str:
@@ -104,6 +119,14 @@ class MergeReport:
             with_fields=False,
         )
         lines += _section("Deactivated:", self.deactivated, cap, with_fields=False)
+        lines += _section(
+            "Would cancel (makeups booked into classes that would no longer take place; credits back):"
+            if self.dry_run
+            else "Cancelled (makeups booked into classes that no longer take place; credits back, families told next):",
+            self.makeups_cancelled,
+            cap,
+            with_fields=False,
+        )
         if self.conflicts:
             lines.append(
                 "Conflicts (the file differs from what happened since; the database keeps its value, "

@@ -1,4 +1,5 @@
-"""Voice-note audio to the recogniser's input: OGG/Opus or WAV bytes decoded to 16 kHz mono 16-bit PCM."""
+"""Voice-note audio to the recogniser's input: OGG/Opus or WAV bytes decoded to 16 kHz mono 16-bit PCM, and cut
+to the stretch where someone speaks."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ from math import gcd
 
 import numpy as np
 import soundfile
+from pocketsphinx import Vad
 from scipy.signal import resample_poly
 
 SAMPLE_RATE = 16_000  # the acoustic model's rate
+# The voice activity detector's aggressiveness (0-3) and the audio kept either side of what it takes for speech
+# (bench/voice_bench.py, README "Voice notes": modes 0 and 1 read alike, 3 cut into words; a 0.25 s margin let a
+# leave note misheard past the threshold, 0.5 s did not).
+VAD_MODE = 1
+SPEECH_MARGIN_S = 0.5
 
 
 class AudioError(ValueError):
@@ -46,3 +53,17 @@ def decode(audio: bytes, max_seconds: float) -> Pcm:
         mono = resample_poly(mono, SAMPLE_RATE // divisor, rate // divisor)
     pcm = (np.clip(mono, -1.0, 1.0) * 32767).astype("<i2")
     return Pcm(samples=pcm.tobytes(), seconds=samples.shape[0] / rate)
+
+
+def speech_only(samples: bytes) -> bytes:
+    """`samples` (16-bit PCM at SAMPLE_RATE) from SPEECH_MARGIN_S before the first frame the voice activity
+    detector takes for speech to SPEECH_MARGIN_S after its last: quiet and noise before and after are left out of
+    both searches. b"" when no frame is speech."""
+    vad = Vad(VAD_MODE, SAMPLE_RATE)
+    size = vad.frame_bytes
+    frames = range(0, len(samples) - size + 1, size)
+    speech = [start for start in frames if vad.is_speech(samples[start : start + size])]
+    if not speech:
+        return b""
+    margin = 2 * round(SPEECH_MARGIN_S * SAMPLE_RATE)
+    return samples[max(0, speech[0] - margin) : min(len(samples), speech[-1] + size + margin)]

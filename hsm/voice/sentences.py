@@ -54,24 +54,30 @@ _LEAVE_AND_SCHEDULE = (
 
 @dataclass(frozen=True)
 class TeacherWords:
-    """A teacher's vocabulary sorted into the slots of the sentences: names (and instruments, levels), times."""
+    """A teacher's vocabulary sorted into the slots of the sentences: terms (names, instruments, levels), times,
+    and which of the terms are roster names."""
 
     terms: tuple[str, ...]
     times: tuple[str, ...]
+    names: tuple[str, ...] = ()
 
 
 def sort_vocabulary(vocabulary: Sequence[str]) -> TeacherWords:
     """Times (with a digit) apart from the rest; the sentences' own words (attendance words, weekdays, numbers)
-    are left out, since the sentences already hold them."""
+    are left out, since the sentences already hold them. Names are the entries written with a capital (the school's
+    records keep students' names so; `vocabulary_for` gives the other words in lower case)."""
     own = {*ATTENDANCE_WORDS, *WEEKDAYS, *NUMBER_WORDS}
     terms: dict[str, None] = {}
     times: dict[str, None] = {}
+    names: dict[str, None] = {}
     for entry in vocabulary:
         spoken = " ".join(say(entry))
         if not spoken or spoken in own:
             continue
         (times if any(ch.isdigit() for ch in entry) else terms)[spoken] = None
-    return TeacherWords(terms=tuple(terms), times=tuple(times) or ("five pm",))
+        if entry != entry.lower():
+            names[spoken] = None
+    return TeacherWords(terms=tuple(terms), times=tuple(times) or ("five pm",), names=tuple(names))
 
 
 def _fill(template: str, words: TeacherWords, start: int) -> str:

@@ -1,5 +1,6 @@
 """Inbound media as Meta serves it: GET /{media-id} for a short-lived URL and checksum, then GET the URL with the
-access token; an expired URL is asked for again once; size and sha256 checked; the bytes stay in memory only."""
+access token (only on Meta's media hosts); an expired URL is asked for again once; size and sha256 checked; the bytes
+stay in memory only."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import binascii
 import hashlib
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from hsm.whatsapp.client import CloudApiError, TooLarge, WhatsAppClient
 
@@ -15,6 +17,9 @@ log = logging.getLogger(__name__)
 
 # Meta answers a download URL that has expired (after about five minutes) with 404.
 EXPIRED_URL_STATUSES = {404, 410}
+# Where Meta's media URLs point (https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=...): the access
+# token is sent there, or to the Graph API's own host and port (a sandbox standing in for Meta), and nowhere else.
+MEDIA_HOST_SUFFIXES = (".fbsbx.com", ".facebook.com", ".fbcdn.net", ".whatsapp.net")
 
 
 class MediaUnavailable(Exception):
@@ -90,9 +95,26 @@ async def _describe(client: WhatsAppClient, media_id: str, max_bytes: int) -> di
     return described
 
 
+def token_may_go_to(url: str, api_url: str) -> bool:
+    """Whether the access token may be sent to `url`: https on one of Meta's media hosts, or the Graph API's own
+    scheme, host and port. A media answer naming any other place is not followed (defence in depth: only Meta can
+    answer GET /{media-id} over TLS, but the token is the business number's key)."""
+    target, api = urlsplit(url), urlsplit(api_url)
+    if (target.scheme, target.netloc) == (api.scheme, api.netloc):
+        return True
+    host = (target.hostname or "").lower()
+    return target.scheme == "https" and any(host.endswith(suffix) for suffix in MEDIA_HOST_SUFFIXES)
+
+
 async def _download(client: WhatsAppClient, media_id: str, described: dict, max_bytes: int) -> bytes:
+    url = str(described["url"])
+    if not token_may_go_to(url, client.api_url):
+        log.warning(
+            "media %s: Meta's answer points to %s, which is not Meta's: not fetched", media_id, urlsplit(url).hostname
+        )
+        raise MediaUnavailable("unavailable", f"media {media_id}: its URL is not on Meta's media hosts")
     try:
-        return await client.download(str(described["url"]), endpoint="media_download", max_bytes=max_bytes)
+        return await client.download(url, endpoint="media_download", max_bytes=max_bytes)
     except TooLarge as error:
         raise MediaUnavailable("too_large", f"media {media_id}: {error}") from error
     except CloudApiError as error:

@@ -10,7 +10,6 @@ times the database work itself (a claim: 0.74 ms of CPU against 0.09 ms; `make b
 
 from __future__ import annotations
 
-import enum
 import functools
 import logging
 import random
@@ -40,7 +39,7 @@ log = logging.getLogger("hsm.whatsapp.store")
 
 SESSION_MINUTES = 30  # matches domain.yml session_expiration_time
 SERVICE_WINDOW = timedelta(hours=24)
-STALE_PROCESSING = timedelta(minutes=2)  # a message "processing" this long was interrupted (crash, restart)
+LOOKBACK = timedelta(days=1)  # older unfinished messages are the start-up replay's (sweeper.replay_after_restart)
 
 # Inbound lifecycle: received -> processing -> processed | failed | skipped | held (for the staff member who has
 # taken the number over: the bot did not answer it)
@@ -59,37 +58,13 @@ T = TypeVar("T")
 
 _MESSAGES = m.WhatsAppMessage.__table__
 _SESSIONS = m.WhatsAppSession.__table__
-_CLAIM_RECEIVED = (
-    update(_MESSAGES)
-    .where(
-        _MESSAGES.c.whatsapp_message_id == bindparam("wamid"),
-        _MESSAGES.c.direction == "inbound",
-        _MESSAGES.c.status == RECEIVED,
-    )
-    .values(status=PROCESSING, updated_at=bindparam("now"))
-)
-_CLAIM_INTERRUPTED = (
-    update(_MESSAGES)
-    .where(
-        _MESSAGES.c.whatsapp_message_id == bindparam("wamid"),
-        _MESSAGES.c.direction == "inbound",
-        _MESSAGES.c.status == PROCESSING,
-        _MESSAGES.c.updated_at < bindparam("stale_before"),
-    )
-    .values(status=PROCESSING, updated_at=bindparam("now"))
-)
-_SENT_SINCE = select(_MESSAGES.c.metadata).where(
-    _MESSAGES.c.phone_number == bindparam("phone"),
-    _MESSAGES.c.direction == "outbound",
-    _MESSAGES.c.status != "failed",
-    _MESSAGES.c.created_at
-    >= select(_MESSAGES.c.created_at).where(_MESSAGES.c.whatsapp_message_id == bindparam("wamid")).scalar_subquery(),
-)
 _FINISH = (
     update(_MESSAGES)
     .where(_MESSAGES.c.whatsapp_message_id == bindparam("wamid"))
     .values(status=bindparam("new_status"), error_message=bindparam("error"), updated_at=bindparam("now"))
 )
+# Finishing a message held under a claim's token: only while it is still that holder's (hsm.whatsapp.claims)
+_FINISH_HELD = _FINISH.where(_MESSAGES.c.status == PROCESSING, _MESSAGES.c.holder == bindparam("token"))
 _KEEP_TRANSCRIPT = (
     update(_MESSAGES).where(_MESSAGES.c.whatsapp_message_id == bindparam("wamid")).values(content=bindparam("text"))
 )
@@ -250,36 +225,6 @@ def _insert_new_statement(dialect_name: str, table_name: str, columns: tuple[str
     statement = build(table).values({name: bindparam(name) for name in columns}).on_conflict_do_nothing()
     sql = str(statement.compile(dialect=dialect(paramstyle="named")))
     return text(sql).bindparams(*(bindparam(name, type_=table.c[name].type) for name in columns))
-
-
-class Claim(enum.Enum):
-    """How a message was claimed: FIRST from `received`, AGAIN from a `processing` run that died (crash, restart)."""
-
-    FIRST = "first"
-    AGAIN = "again"
-
-
-def claim(wamid: str) -> Claim | None:
-    """Move a message from received (or stale processing) to processing; None if someone else has it."""
-    now = clock.utcnow()
-    with get_engine().begin() as connection:
-        if connection.execute(_CLAIM_RECEIVED, {"wamid": wamid, "now": now}).rowcount == 1:
-            return Claim.FIRST
-        taken = connection.execute(
-            _CLAIM_INTERRUPTED, {"wamid": wamid, "stale_before": now - STALE_PROCESSING, "now": now}
-        )
-        return Claim.AGAIN if taken.rowcount == 1 else None
-
-
-def replies_sent_for(message: InboundMessage) -> int:
-    """How many replies to `message` Meta already accepted: a run that died after sending some of its turn's replies
-    (before Rasa saved the turn) left them, and the run taking over must not send them again. They are the sender's
-    outbound messages since `message` arrived that carry its correlation id (`_outbound_metadata`)."""
-    if not message.correlation_id:
-        return 0
-    with get_engine().connect() as connection:
-        rows = connection.execute(_SENT_SINCE, {"phone": message.phone, "wamid": message.wamid}).scalars()
-        return sum(1 for metadata in rows if (metadata or {}).get(correlation.METADATA_KEY) == message.correlation_id)
 
 
 def handled_by_staff(phone: str) -> str | None:
@@ -483,18 +428,23 @@ def complete(
     *,
     role_of: RoleLookup,
     transcript: str | None = None,
-) -> None:
+    holder: str | None = None,
+) -> bool:
     """Finish processing an inbound message and update its sender's session, in one transaction; a voice note's
-    `transcript` is kept as its text (its audio never is)."""
+    `transcript` is kept as its text (its audio never is). With `holder` (the claim's token), only while the message
+    is still that holder's: False, and nothing written, when another replica took it over meanwhile."""
     now = clock.utcnow()
 
-    def work(connection) -> None:
-        connection.execute(_FINISH, {"wamid": wamid, "new_status": status, "error": error, "now": now})
+    def work(connection) -> bool:
+        values = {"wamid": wamid, "new_status": status, "error": error, "now": now, "token": holder}
+        if not connection.execute(_FINISH if holder is None else _FINISH_HELD, values).rowcount and holder is not None:
+            return False
         if transcript is not None:
             connection.execute(_KEEP_TRANSCRIPT, {"wamid": wamid, "text": _storable(transcript)})
         _touch(connection, phone, now, last_intent, options, role_of)
+        return True
 
-    _in_transaction(work)
+    return _in_transaction(work)
 
 
 def resolve_option(phone: str, text: str) -> str | None:

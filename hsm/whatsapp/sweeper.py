@@ -8,20 +8,24 @@ sweep (cheap: one indexed query of the last day's unfinished inbound rows, every
 
 - a message still `received` after `received_after_s` (its replica died between the 200 and the claim, or is
   hopelessly behind: the channel's atomic `claim` decides who processes it, so taking one over is always safe);
-- a message still `processing`, unchanged, after `stale_after_s` (its replica died while processing it): the row is
-  put back to `received` (compare-and-set on its status and `updated_at`) and handed over. If Rasa's tracker
-  already holds that message (the replica died after Rasa saved the turn), it is only marked processed, so the
-  conversation never sees it twice.
+- a message still `processing` whose holder has not shown it is alive for `stale_after_s` (its replica died while
+  processing it: a live one stamps its messages every few seconds however slow its turn, hsm.whatsapp.heartbeat).
+  It is handed over as it is: the channel's claim takes it over only from a silent holder (`claims.claim`, which
+  also tells the channel that part of the turn may have been sent). If Rasa's tracker already holds that message
+  (the replica died after Rasa saved the turn), it is only marked processed, so the conversation never sees it
+  twice.
 
-Ages are measured by this process' monotonic clock between sweeps, not by timestamps in the database, so the
-sweep also works with `HSM_NOW` frozen. Per sender, messages are handed over oldest first, one after the other (the next
-once `handle` returned for the previous), and never past an earlier message that is still being processed
-elsewhere: the conversation's order is kept.
+The age of a `received` message is measured by this process' monotonic clock between sweeps, and a holder's silence
+on the database's clock (hsm.whatsapp.claims), so the sweep also works with `HSM_NOW` frozen. Per sender, messages
+are handed over oldest first, one after the other (the next once `handle` returned for the previous), and never
+past an earlier message that is still being processed elsewhere: the conversation's order is kept (and the channel
+itself holds a sender's later message back until the earlier one is finished, `MessageProcessing`). A stored
+message that cannot be parsed again is marked failed, so that it holds nobody's later messages back.
 
 Wiring (in the processing runtime, `hsm.whatsapp.runtime`): `start_sweeper(handle, role_of=...,
 tracker_store=...)` after the server started, `await stop_sweeper(task)` before it stops; `handle(message)` is the
 channel's own per-sender, claiming path. `HSM_SWEEP_INTERVAL_S` (30; 0 turns the sweep off),
-`HSM_SWEEP_RECEIVED_AFTER_S` (30) and `HSM_SWEEP_STALE_AFTER_S` (120) tune it.
+`HSM_SWEEP_RECEIVED_AFTER_S` (30) and `HSM_SWEEP_STALE_AFTER_S` (30) tune it.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from hsm.infra import clock, correlation
 from hsm.infra import models as m
@@ -45,12 +49,11 @@ from hsm.infra.config import Sweep, get_settings
 from hsm.infra.db import session_scope
 from hsm.infra.logmask import wamid_ref
 from hsm.infra.phone import mask_phone
-from hsm.whatsapp import store
+from hsm.whatsapp import claims, store
 from hsm.whatsapp.payloads import InboundMessage, parse_webhook
 
 log = logging.getLogger("hsm.whatsapp.sweeper")
 
-LOOKBACK = timedelta(days=1)  # older unfinished messages are left to the start-up replay (replay_after_restart)
 
 Handle = Callable[[InboundMessage], Awaitable[Any]]
 
@@ -75,32 +78,39 @@ class Pending:
     status: str
     updated_at: datetime
     metadata: dict
+    heartbeat_at: float | None
+
+    def holder_silent(self, stale_after_s: float, db_now: float) -> bool:
+        """Whether the replica processing this row died: no heartbeat for `stale_after_s` by the database's clock
+        (`db_now`), or, claimed by a version without heartbeats, no change for `claims.LEGACY_STALE` (as
+        `claims.claim` judges it)."""
+        if self.heartbeat_at is None:
+            return self.updated_at is not None and clock.as_utc(self.updated_at) < claims.legacy_before()
+        return db_now - self.heartbeat_at >= stale_after_s
 
 
 @dataclass
 class SweepState:
-    """What earlier sweeps saw: (status, updated_at) of each unfinished message and since when (monotonic)."""
+    """What earlier sweeps saw: the status of each unfinished message and since when (monotonic)."""
 
-    seen: dict[str, tuple[str, datetime | None, float]] = field(default_factory=dict)
+    seen: dict[str, tuple[str, float]] = field(default_factory=dict)
     handed: set[str] = field(default_factory=set)  # handed over, still queued in this process
     tasks: set[asyncio.Task] = field(default_factory=set)
 
     def age(self, row: Pending, now: float) -> float:
-        """Seconds this row has been seen in the same state (0 the first time). A `processing` row that was
-        claimed again (new `updated_at`) starts over; a `received` row's `updated_at` moves for other reasons
-        (its session is linked), so only its status counts."""
-        token = row.updated_at if row.status == store.PROCESSING else None
+        """Seconds this row has been seen with the same status (0 the first time). Only a `received` row's age
+        matters: a `processing` one is judged by its holder's heartbeat (`Pending.holder_silent`)."""
         earlier = self.seen.get(row.wamid)
-        if earlier is None or earlier[:2] != (row.status, token):
-            self.seen[row.wamid] = (row.status, token, now)
+        if earlier is None or earlier[0] != row.status:
+            self.seen[row.wamid] = (row.status, now)
             return 0.0
-        return now - earlier[2]
+        return now - earlier[1]
 
 
 # ------------------------------------------------------------------------------------------------ database
 
 
-def unfinished_inbound(lookback: timedelta | None = LOOKBACK) -> list[Pending]:
+def unfinished_inbound(lookback: timedelta | None = store.LOOKBACK) -> list[Pending]:
     """Inbound messages received or processing, from the last `lookback` (None: all), oldest first."""
     query = (
         select(
@@ -110,6 +120,7 @@ def unfinished_inbound(lookback: timedelta | None = LOOKBACK) -> list[Pending]:
             m.WhatsAppMessage.status,
             m.WhatsAppMessage.updated_at,
             m.WhatsAppMessage.message_metadata,
+            m.WhatsAppMessage.heartbeat_at,
         )
         .where(
             m.WhatsAppMessage.direction == "inbound", m.WhatsAppMessage.status.in_((store.RECEIVED, store.PROCESSING))
@@ -121,22 +132,6 @@ def unfinished_inbound(lookback: timedelta | None = LOOKBACK) -> list[Pending]:
     with session_scope() as session:
         rows = session.execute(query).all()
     return [Pending(*row) for row in rows if row[1]]
-
-
-def release(row: Pending) -> bool:
-    """Put an orphaned `processing` row back to `received`, unless it moved on since it was seen."""
-    with session_scope() as session:
-        result = session.execute(
-            update(m.WhatsAppMessage)
-            .where(
-                m.WhatsAppMessage.id == row.id,
-                m.WhatsAppMessage.status == store.PROCESSING,
-                m.WhatsAppMessage.updated_at == row.updated_at,
-            )
-            .values(status=store.RECEIVED)
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount == 1
 
 
 def inbound_message(row: Pending) -> InboundMessage | None:
@@ -190,29 +185,36 @@ async def replay_after_restart(
     dispatch: Callable[[InboundMessage], None], *, role_of: store.RoleLookup, tracker_store: Any = None
 ) -> list[str]:
     """On start, hand `dispatch` what was acknowledged and never finished, oldest first: every `received` message,
-    and every `processing` one untouched for `store.STALE_PROCESSING` (its run died) - unless Rasa's tracker
-    already has it (the run died after Rasa saved the turn, before marking it processed): that one is only marked
-    processed, so nobody gets the same answer twice. A sender with a message still in a live replica's hands is
-    left to the sweep, which keeps their order. Returns the wamids handed over."""
+    and every `processing` one whose holder has been silent for HSM_SWEEP_STALE_AFTER_S (its run died) - unless
+    Rasa's tracker already has it (the run died after Rasa saved the turn, before marking it processed): that one
+    is only marked processed, so nobody gets the same answer twice. A sender with a message still in a live
+    replica's hands is left to the sweep, which keeps their order. Returns the wamids handed over."""
     tracker_store = _resolve(tracker_store)
     rows = await asyncio.to_thread(unfinished_inbound, None)
-    stale_before = clock.utcnow() - store.STALE_PROCESSING
+    stale_after_s, db_now = sweep_settings().stale_after_s, await asyncio.to_thread(claims.db_now)
     handed: list[str] = []
     blocked: set[str] = set()
     for row in rows:
         if row.phone in blocked:
             continue
         if row.status == store.PROCESSING:
-            if row.updated_at is None or clock.as_utc(row.updated_at) >= stale_before:
+            if not row.holder_silent(stale_after_s, db_now):
                 blocked.add(row.phone)
                 continue
             if await _mark_processed_if_rasa_has_it(tracker_store, row, role_of):
                 continue
         message = inbound_message(row)
-        if message is not None:
-            dispatch(message)
-            handed.append(row.wamid)
+        if message is None:
+            await asyncio.to_thread(_give_up_on, row, role_of)
+            continue
+        dispatch(message)
+        handed.append(row.wamid)
     return handed
+
+
+def _give_up_on(row: Pending, role_of: store.RoleLookup) -> None:
+    """A stored message that cannot be parsed again (`inbound_message` logged why): failed, for good."""
+    store.complete(row.wamid, row.phone, store.FAILED, error="stored message cannot be parsed again", role_of=role_of)
 
 
 def _resolve(tracker_store: Any) -> Any:
@@ -239,6 +241,7 @@ async def sweep_unprocessed(
     settings = settings or sweep_settings()
     tracker_store = _resolve(tracker_store)
     rows = await asyncio.to_thread(unfinished_inbound)
+    db_now = await asyncio.to_thread(claims.db_now)
     now = time.monotonic()
     current = {row.wamid for row in rows}
     state.seen = {wamid: seen for wamid, seen in state.seen.items() if wamid in current}
@@ -253,19 +256,17 @@ async def sweep_unprocessed(
         if row.wamid in state.handed:  # queued here already, waiting for its turn
             continue
         if row.status == store.PROCESSING:
-            if age < settings.stale_after_s:
+            if not row.holder_silent(settings.stale_after_s, db_now):
                 blocked.add(row.phone)
                 continue
             if await _mark_processed_if_rasa_has_it(tracker_store, row, role_of):
-                continue
-            if not await asyncio.to_thread(release, row):
-                blocked.add(row.phone)  # it moved on meanwhile: look again next time
                 continue
         elif age < settings.received_after_s:
             blocked.add(row.phone)
             continue
         message = inbound_message(row)
         if message is None:
+            await asyncio.to_thread(_give_up_on, row, role_of)
             continue
         log.warning(
             "taking over %s message %s from %s (left by another replica or an earlier run)",

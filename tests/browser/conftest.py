@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -95,10 +97,21 @@ def shot(driver: WebDriver, name: str) -> Path:
     return path
 
 
-def wait_for(driver: WebDriver, css: str, timeout_s: float = 10):
+def wait_for(driver: WebDriver, css: str, timeout_s: float = 30):
     """The first element matching `css`, once it is visible."""
     visible = expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css))
     return WebDriverWait(driver, timeout_s).until(visible)
+
+
+def click_and_load(driver: WebDriver, element: WebElement, timeout_s: float = 30) -> None:
+    """Click a link or button that loads a new page, and wait until the old page is gone: without the wait, a
+    `wait_for` right after it can find its element on the old page (the search results' links are on the page
+    that sent the search too) and then click a stale element. While the page unloads, Chromium may answer "Node
+    with given id does not belong to the document" for the old page's element: that is retried, not a failure."""
+    old_page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    unloading = (WebDriverException,)
+    WebDriverWait(driver, timeout_s, ignored_exceptions=unloading).until(expected_conditions.staleness_of(old_page))
 
 
 def sign_in(driver: WebDriver, console: str, login: str, password: str = PASSWORD) -> None:
@@ -107,5 +120,5 @@ def sign_in(driver: WebDriver, console: str, login: str, password: str = PASSWOR
     driver.get(console + "sign-in")
     wait_for(driver, "#login").send_keys(login)
     driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(driver, 10).until(lambda d: "/sign-in" not in d.current_url)
+    click_and_load(driver, driver.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    WebDriverWait(driver, 30).until(lambda d: "/sign-in" not in d.current_url)

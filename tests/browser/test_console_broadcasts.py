@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.browser.conftest import shot, sign_in, wait_for
+from tests.browser.conftest import click_and_load, shot, sign_in, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -40,14 +40,14 @@ def on_a_phone(driver: WebDriver, name: str) -> None:
 
 def test_a_broadcast_to_a_batch_is_delivered_to_everyone(browser, console):
     sign_in(browser, console, "meera")
-    browser.find_element(By.LINK_TEXT, "Broadcasts").click()
-    wait_for(browser, "a.button.primary").click()
+    click_and_load(browser, browser.find_element(By.LINK_TEXT, "Broadcasts"))
+    click_and_load(browser, wait_for(browser, "a.button.primary"))
     wait_for(browser, "#compose")
     browser.find_element(By.CSS_SELECTOR, "input[name=audience][value=batch]").click()
     Select(browser.find_element(By.ID, "batch")).select_by_value(TABLA)
     browser.find_element(By.ID, "text").send_keys("No tabla class this Saturday: the hall is being painted.")
     shot(browser, "broadcast-compose")
-    browser.find_element(By.CSS_SELECTOR, "#compose button[type=submit]").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#compose button[type=submit]"))
 
     assert wait_for(browser, "#recipient-count strong").text == "2"
     assert browser.find_element(By.ID, "opted-out-count").text.startswith("1 opted out")
@@ -55,7 +55,7 @@ def test_a_broadcast_to_a_batch_is_delivered_to_everyone(browser, console):
     assert Select(browser.find_element(By.ID, "template")).first_selected_option.text == "announcement"
     shot(browser, "broadcast-preview")
     on_a_phone(browser, "broadcast-preview-phone")
-    browser.find_element(By.CSS_SELECTOR, "#send button.primary").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#send button.primary"))
 
     wait_for(browser, "#stage-delivered")
     assert "/office/broadcasts/" in browser.current_url
@@ -76,13 +76,13 @@ def test_a_broadcast_to_a_batch_is_delivered_to_everyone(browser, console):
     shot(browser, "broadcast-progress")
     on_a_phone(browser, "broadcast-progress-phone")
 
-    browser.find_element(By.LINK_TEXT, "← Broadcasts").click()
+    click_and_load(browser, browser.find_element(By.LINK_TEXT, "← Broadcasts"))
     assert "No tabla class this Saturday" in wait_for(browser, ".rows").text
 
 
 def test_analytics_shows_each_chart_beside_its_table(browser, console):
     sign_in(browser, console, "meera")
-    browser.find_element(By.LINK_TEXT, "Analytics").click()
+    click_and_load(browser, browser.find_element(By.LINK_TEXT, "Analytics"))
     wait_for(browser, "#summary")
     assert browser.find_elements(By.CSS_SELECTOR, "#messages-h ~ .figure svg")
     assert browser.find_elements(By.ID, "messages-table")

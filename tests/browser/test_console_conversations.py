@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.conftest import shot, sign_in, wait_for
+from tests.browser.conftest import click_and_load, shot, sign_in, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -41,25 +41,25 @@ def words(message: dict) -> str:
 def test_sign_in_with_the_code_sent_over_whatsapp(browser, console, stack):
     browser.delete_all_cookies()
     browser.get(console + "sign-in")
-    wait_for(browser, "a[href^='/office/sign-in/code']").click()
+    click_and_load(browser, wait_for(browser, "a[href^='/office/sign-in/code']"))
     wait_for(browser, "#who").send_keys("meera")
     after = stack.last_seq()
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     wait_for(browser, "#code")
     assert "code is on its way" in browser.find_element(By.ID, "code-sent").text
     (message,) = stack.replies(MEERA, after, count=1)
     code = code_from(message)
     shot(browser, "sign-in-code")
     browser.find_element(By.ID, "code").send_keys(code)
-    browser.find_element(By.CSS_SELECTOR, "form[action$='verify'] button").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form[action$='verify'] button"))
     WebDriverWait(browser, 10).until(lambda d: "/sign-in" not in d.current_url)
     assert "Today" in wait_for(browser, "h1").text
     browser.delete_all_cookies()  # the code works once
     browser.get(console + "sign-in/code")
     wait_for(browser, "#who").send_keys("meera")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     wait_for(browser, "#code").send_keys(code)  # the old code against the fresh one
-    browser.find_element(By.CSS_SELECTOR, "form[action$='verify'] button").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form[action$='verify'] button"))
     assert "did not work" in wait_for(browser, ".error").text
     shot(browser, "sign-in-code-refused")
 
@@ -93,11 +93,11 @@ def test_take_over_a_conversation_answer_and_hand_back(browser, console, stack):
     waiting = wait_for(browser, "#waiting")
     assert "Kavitha Reddy" in waiting.text and "qwv plmk" in waiting.text
     shot(browser, "today-waiting")
-    waiting.find_element(By.CSS_SELECTOR, "a").click()
+    click_and_load(browser, waiting.find_element(By.CSS_SELECTOR, "a"))
     wait_for(browser, "#take-over")
     assert browser.current_url.endswith(link.group(0))
     assert "Kavitha Reddy" in browser.find_element(By.TAG_NAME, "h1").text
-    browser.find_element(By.ID, "take-over").click()
+    click_and_load(browser, browser.find_element(By.ID, "take-over"))
     wait_for(browser, "#text")
 
     after = stack.last_seq()
@@ -109,7 +109,7 @@ def test_take_over_a_conversation_answer_and_hand_back(browser, console, stack):
     assert stack.sent(KAVITHA, after) == []  # the bot stayed silent
 
     browser.find_element(By.ID, "text").send_keys("Hello Kavitha, yes: Aarav can join Thursday's 17:00 class.")
-    browser.find_element(By.ID, "send").click()
+    click_and_load(browser, browser.find_element(By.ID, "send"))
     wait_for(browser, ".notice")
     (answer,) = stack.replies(KAVITHA, after, count=1)
     assert words(answer) == "Hello Kavitha, yes: Aarav can join Thursday's 17:00 class."
@@ -124,7 +124,7 @@ def test_take_over_a_conversation_answer_and_hand_back(browser, console, stack):
     finally:
         browser.set_window_size(1280, 900)
 
-    browser.find_element(By.ID, "hand-back").click()
+    click_and_load(browser, browser.find_element(By.ID, "hand-back"))
     assert "bot answers this number again" in wait_for(browser, ".notice").text
     browser.get(console)
     assert "Nobody is waiting for a human." in wait_for(browser, "main").text

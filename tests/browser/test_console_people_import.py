@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from devtools.localstack import Stack
 from hsm.infra.db import session_scope
 from hsm.records.sheets.export import export_sheet
-from tests.browser.conftest import fits_the_phone, shot, sign_in, wait_for
+from tests.browser.conftest import click_and_load, fits_the_phone, shot, sign_in, wait_for
 
 pytestmark = pytest.mark.slow
 STUDENT = "HSM-24-009"  # Mohammed Irfan
@@ -38,11 +38,11 @@ def test_finding_a_guardian_by_phone_and_opening_their_page(browser, console):
     sign_in(browser, console, "meera")
     browser.get(console + "people")
     wait_for(browser, "#q").send_keys("98450 00002")
-    browser.find_element(By.CSS_SELECTOR, "form.search button").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form.search button"))
     link = wait_for(browser, "a[href^='/office/guardians/']")
     assert link.text == "Susan Thomas"
     shot(browser, "people-search-kinds")
-    link.click()
+    click_and_load(browser, link)
     assert wait_for(browser, "h1").text.startswith("Susan Thomas")
     assert "Mary Thomas" in wait_for(browser, "a[href='/office/students/HSM-24-002']").text
     shot(browser, "guardian")
@@ -57,7 +57,7 @@ def test_people_pages_on_a_phone(phone, console):
     wait_for(phone, "nav.kinds")
     fits_the_phone(phone)
     shot(phone, "people-search-kinds-phone")
-    phone.find_element(By.CSS_SELECTOR, "a[href^='/office/guardians/']").click()
+    click_and_load(phone, phone.find_element(By.CSS_SELECTOR, "a[href^='/office/guardians/']"))
     wait_for(phone, "#edit-name")
     fits_the_phone(phone)
     shot(phone, "guardian-phone")
@@ -66,14 +66,14 @@ def test_people_pages_on_a_phone(phone, console):
 def test_importing_a_changed_name_shows_the_diff_then_applies_it(browser, console, stack, tmp_path):
     sign_in(browser, console, "meera")
     browser.get(console + "people")
-    wait_for(browser, "a[href='/office/import']").click()
+    click_and_load(browser, wait_for(browser, "a[href='/office/import']"))
     wait_for(browser, "#import-file").send_keys(str(renamed_csv(stack, tmp_path, "Mohammed Irfan Khan")))
     shot(browser, "import")
-    browser.find_element(By.CSS_SELECTOR, "main form[enctype] button[type=submit]").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "main form[enctype] button[type=submit]"))
     assert wait_for(browser, "ins").text == "Mohammed Irfan Khan"
     assert browser.find_element(By.CSS_SELECTOR, "del").text == "Mohammed Irfan"
     shot(browser, "import-diff")
-    browser.find_element(By.CSS_SELECTOR, "form[action$='/apply'] button").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form[action$='/apply'] button"))
     assert wait_for(browser, "h1").text.startswith("Imported")
     shot(browser, "import-applied")
     browser.get(console + f"students/{STUDENT}")

@@ -14,7 +14,7 @@ from devtools.localstack import Stack
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
 from hsm.outreach.enrollment import create_lead
-from tests.browser.conftest import fits_the_phone, shot, sign_in, wait_for
+from tests.browser.conftest import click_and_load, fits_the_phone, shot, sign_in, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -27,15 +27,15 @@ def test_correcting_an_attendance_cell_in_the_register(browser, console, stack: 
     sign_in(browser, console, "meera")
     browser.get(console + "register")
     Select(wait_for(browser, "#batch")).select_by_value("GTR-BEG-TT17")
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    wait_for(browser, "a[rel=prev]").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    click_and_load(browser, wait_for(browser, "a[rel=prev]"))
     cell = wait_for(browser, "a[aria-label^='Sarah Wilson, Thu 26 Nov 2026: present']")
     shot(browser, "register")
-    cell.click()
+    click_and_load(browser, cell)
     wait_for(browser, "#reason").send_keys("she was at a competition")
     browser.find_element(By.CSS_SELECTOR, "input[name=status][value=absent]").click()
     shot(browser, "register-correct")
-    browser.find_element(By.CSS_SELECTOR, "#correct button[type=submit]").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#correct button[type=submit]"))
     assert "is now absent" in wait_for(browser, ".notice").text
     wait_for(browser, "a[aria-label^='Sarah Wilson, Thu 26 Nov 2026: absent']")
     with session_scope(stack.database_url) as session:
@@ -57,14 +57,14 @@ def test_recording_a_cash_payment_changes_the_balance(browser, console):
     sign_in(browser, console, "meera")
     browser.get(console + "people")
     wait_for(browser, "#q").send_keys("Mohammed Irfan")
-    browser.find_element(By.CSS_SELECTOR, "form.search button").click()
-    wait_for(browser, "a[href$='/students/HSM-24-009']").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form.search button"))
+    click_and_load(browser, wait_for(browser, "a[href$='/students/HSM-24-009']"))
     assert "overdue since Wed 25 Nov 2026" in body_text(browser)
     Select(browser.find_element(By.ID, "pay-batch")).select_by_value("GTR-BEG-TT17")
     browser.find_element(By.ID, "pay-amount").send_keys("2000")
     Select(browser.find_element(By.ID, "pay-method")).select_by_value("cash")
     shot(browser, "student-card-payment")
-    browser.find_element(By.CSS_SELECTOR, "form[action$='/payment'] button").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form[action$='/payment'] button"))
     assert wait_for(browser, ".notice").text == "Payment recorded."
     shot(browser, "student-card")
     text = body_text(browser)
@@ -87,14 +87,14 @@ def test_moving_a_lead_to_enrolled(browser, console, stack: Stack):
         lead_id = lead.id
     sign_in(browser, console, "meera")
     browser.get(console + "leads")
-    wait_for(browser, f"a[href$='/leads/{lead_id}']").click()
+    click_and_load(browser, wait_for(browser, f"a[href$='/leads/{lead_id}']"))
     Select(wait_for(browser, "#move-status")).select_by_value("contacted")
     browser.find_element(By.ID, "move-note").send_keys("called; coming on Saturday")
-    browser.find_element(By.CSS_SELECTOR, "form[action$='/move'] button").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form[action$='/move'] button"))
     assert "now contacted" in wait_for(browser, ".notice").text
     Select(browser.find_element(By.ID, "enroll-batch")).select_by_value("GTR-BEG-TT17")
     Select(browser.find_element(By.ID, "enroll-plan")).select_by_value("monthly")
-    browser.find_element(By.CSS_SELECTOR, "form[action$='/enroll'] button").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form[action$='/enroll'] button"))
     assert "now enrolled" in wait_for(browser, ".notice").text
     assert "called; coming on Saturday" in body_text(browser)
     browser.get(console + "leads")

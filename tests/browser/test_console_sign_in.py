@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import shot, sign_in, wait_for
+from tests.browser.conftest import click_and_load, shot, sign_in, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def test_a_wrong_password_is_refused_with_a_message(browser, console):
     browser.get(console + "sign-in")
     wait_for(browser, "#login").send_keys("meera")
     browser.find_element(By.ID, "password").send_keys("not the password")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     error = wait_for(browser, ".error").text
     assert error
     assert browser.current_url.endswith("/sign-in")
@@ -34,7 +34,7 @@ def test_a_wrong_password_is_refused_with_a_message(browser, console):
 def test_after_sign_out_the_old_session_opens_nothing(browser, console):
     sign_in(browser, console, "meera")
     cookies = browser.get_cookies()
-    browser.find_element(By.CSS_SELECTOR, "form[action$='sign-out'] button").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form[action$='sign-out'] button"))
     wait_for(browser, "#login")
     for cookie in cookies:  # the cookie a thief might have copied before sign-out
         browser.add_cookie({k: v for k, v in cookie.items() if k in ("name", "value", "path", "secure", "httpOnly")})

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from hsm.infra.logmask import wamid_ref
+from tests.e2e.test_whatsapp_channel import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +47,8 @@ def test_one_message_is_followed_by_its_correlation_id_through_every_process(sta
     wamid = stack.send_text(STUDENT, "when is my next class?")
     replies = stack.replies(STUDENT, after)
     assert replies, "the bot did not answer"
+    delivered = f"message {wamid_ref(replies[0]['id'])} delivered"  # the sandbox's status webhook for the reply
+    wait_for(lambda: delivered in stack.log("rasa"), what="the status webhook's line")  # it comes after the reply
 
     logs = {name: json_lines(stack.log(name)) for name in ("rasa", "actions", "sandbox")}
     intake = [
@@ -62,7 +65,6 @@ def test_one_message_is_followed_by_its_correlation_id_through_every_process(sta
     actions_run = {entry["message"] for entry in followed if entry["process"] == "actions"}
     assert {"running action action_session_start", "running action action_show_schedule"} <= actions_run
     assert any(entry["logger"] == "hsm.whatsapp.client" and entry["message"].startswith("sent ") for entry in followed)
-    delivered = f"message {wamid_ref(replies[0]['id'])} delivered"  # the sandbox's status webhook for the reply
     assert any(entry["message"] == delivered for entry in followed), followed
 
     for name in logs:

@@ -1,6 +1,7 @@
 """Makeup classes booked in chat, over the real webhook and the sandbox, at 16:30 on Wednesday 2 Dec 2026: Kavitha
 (Aarav in Guitar Beginner, Anika in Keyboard Kids) books Anika's makeup in Keyboard Beginner from a WhatsApp list,
-Ms. Priya is told and finds Anika on that evening's draft; cancelling gives the credit back."""
+Ms. Priya is told and finds Anika on that evening's draft; cancelling gives the credit back; Ms. Priya's leave on
+Friday cancels the makeup booked into her class then, and Kavitha is told."""
 
 from __future__ import annotations
 
@@ -138,3 +139,26 @@ def test_the_booked_student_is_on_the_host_batchs_draft_and_saved_as_a_makeup(st
         assert record.is_makeup and record.status == "present" and record.batch.code == "KEY-BEG-MWF18"
         own = s.execute(select(m.Enrollment).filter_by(student_id=anika.id)).scalar_one()
         assert own.classes_remaining == 4  # 5 before: the makeup class is taken from Keyboard Kids
+
+
+def test_ms_priyas_leave_cancels_the_makeup_booked_into_her_class_and_kavitha_is_told(stack, credits):
+    with session_scope(stack.database_url) as s:  # another notice: Anika will miss Saturday 12 Dec too
+        anika = s.execute(select(m.Student).filter_by(enrollment_id="HSM-24-008")).scalar_one()
+        kids = s.execute(select(m.Batch).filter_by(code="KEY-KIDS-SA10")).scalar_one()
+        credit_id = grant_credit_for_notice(
+            s, student_id=anika.id, batch_id=kids.id, class_date=date(2026, 12, 12), noticed_at=NOTICED, actor="t"
+        ).id
+    kavitha = Phone(stack, KAVITHA)
+    assert "Pick a class with a free seat" in kavitha.say("book a makeup for Anika")
+    assert "✅ Booked" in kavitha.tap("Fri, Dec 4 · 6:00 PM")
+    priya = Phone(stack, PRIYA)
+    assert "Keyboard Beginner 6:00 PM" in priya.say("can't come on Friday, fever")
+    after = stack.last_seq()
+    assert "Leave recorded for Friday, Dec 4" in priya.say("yes")
+    assert (
+        "Hi Kavitha, Anika's makeup class, Keyboard Beginner on Fri, Dec 4 at 6:00 PM, is cancelled because the class "
+        "is not running (Ms. Priya is on leave). The makeup credit is back"
+    ) in told(stack, KAVITHA, after)
+    assert credit_status(stack, credit_id) == "open"
+    offered = kavitha.say("book a makeup for Anika")
+    assert "[1] Mon, Dec 7 · 6:00 PM" in offered and "Fri, Dec 4" not in offered  # Friday's class is off

@@ -11,6 +11,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.test_teacher_flows import NOW, RAHUL, Teacher
+from tests.e2e.test_whatsapp_channel import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -68,8 +69,13 @@ def test_a_conversation_moves_the_counters_and_leaves_no_personal_data(stack):
     assert "Attendance for Guitar Beginner" in rahul.say(SAID[0])
     assert "Attendance saved" in rahul.say(SAID[1])
 
-    channel, actions = exposition(stack, "rasa"), exposition(stack, "actions")
-    after = counts(channel, actions)
+    def both_counted() -> tuple | None:  # the counters move as the turn ends, just after its last reply went out
+        channel, actions = exposition(stack, "rasa"), exposition(stack, "actions")
+        after = counts(channel, actions)
+        moved = after["inbound text processed"] - before["inbound text processed"]
+        return (channel, actions, after) if moved >= 2 else None
+
+    channel, actions, after = wait_for(both_counted, what="both messages counted")
     assert after["inbound text processed"] - before["inbound text processed"] == 2
     assert after["attendance saved"] - before["attendance saved"] == 8  # 7 present, 1 absent
     assert all(after[what] > before[what] for what in after), {what: (before[what], after[what]) for what in after}

@@ -9,7 +9,8 @@ each stored message atomically; and the orphan sweep (hsm.whatsapp.sweeper, wire
 hands a dead replica's acknowledged messages to the living one.
 
 Timing knobs, shorter than production so the test takes a minute or two: the sweep runs every second, takes over
-`received` messages after 4 s and `processing` ones after 15 s (production: 30 s and 120 s); Rasa's conversation
+`received` messages after 4 s and `processing` ones whose replica's heartbeat stopped 15 s ago (production: 30 s and
+30 s); Rasa's conversation
 tickets live 30 s (TICKET_LOCK_LIFETIME; Rasa's default 60 s), which is how long a dead replica's lock can hold a
 conversation up.
 """
@@ -27,6 +28,7 @@ from sqlalchemy import create_engine, select, text
 
 from devtools.chat import new_wamid
 from devtools.localstack import Stack
+from devtools.smoke_records import inbound_statuses
 from hsm.infra import models as m
 from hsm.infra.db import session_scope, upgrade_to_head
 from hsm.records.school_import import import_school_file
@@ -67,9 +69,15 @@ SWEEP_ENV = {
 
 
 def _forget_locks(client) -> None:
-    keys = list(client.scan_iter(match=LOCK_PREFIX + "*", count=500))
+    """The conversations' locks, not those of tests/integration/test_lock_store.py (which may run at the same time
+    on the other worker, under LOCK_PREFIX + "test:")."""
+    keys = [key for key in client.scan_iter(match=LOCK_PREFIX + "*", count=500) if not _lock_test_key(key)]
     if keys:
         client.delete(*keys)
+
+
+def _lock_test_key(key: bytes | str) -> bool:
+    return (key.decode() if isinstance(key, bytes) else key).startswith(LOCK_PREFIX + "test:")
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +95,12 @@ def replicas(tmp_path_factory, postgres_server, redis_client):
         )
         yield stack
     finally:
-        if stack is not None:
-            stack.stop()
-        drop_postgres_database(postgres_server, database_url)
-        _forget_locks(redis_client)
+        try:
+            if stack is not None:
+                stack.stop()
+        finally:
+            drop_postgres_database(postgres_server, database_url)
+            _forget_locks(redis_client)
 
 
 # ------------------------------------------------------------------------------------------------ reading back
@@ -123,16 +133,6 @@ def bot_events(stack: Stack, phone: str) -> int:
             ).scalar_one()
     finally:
         engine.dispose()
-
-
-def inbound_status(stack: Stack, wamids: list[str]) -> dict[str, str]:
-    with session_scope(stack.database_url) as s:
-        rows = s.execute(
-            select(m.WhatsAppMessage.whatsapp_message_id, m.WhatsAppMessage.status).where(
-                m.WhatsAppMessage.whatsapp_message_id.in_(wamids)
-            )
-        ).all()
-        return dict(rows)
 
 
 def errors_in_logs(stack: Stack, names: list[str]) -> list[str]:
@@ -226,7 +226,7 @@ def test_twenty_conversations_in_parallel_over_both_replicas(replicas):
     time.sleep(2)  # anything late or doubled would arrive now
 
     wamids = [wamid for turns in conversations.values() for _, wamid, _, _ in turns]
-    assert set(inbound_status(stack, wamids).values()) == {"processed"}
+    assert set(inbound_statuses(stack.database_url, wamids).values()) == {"processed"}
     for phone, turns in conversations.items():
         assert all(answered >= 1 for _, _, _, answered in turns), (phone, turns)
         # each message exactly once in the tracker, in the order sent, with its own WhatsApp id
@@ -250,10 +250,10 @@ def test_a_replica_killed_mid_conversation_loses_nothing_it_acknowledged(replica
 
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        if set(inbound_status(stack, acknowledged).values()) == {"processed"}:
+        if set(inbound_statuses(stack.database_url, acknowledged).values()) == {"processed"}:
             break
         time.sleep(1)
-    assert inbound_status(stack, acknowledged) == {wamid: "processed" for wamid in acknowledged}
+    assert inbound_statuses(stack.database_url, acknowledged) == {wamid: "processed" for wamid in acknowledged}
     assert user_turns(stack, phone) == list(zip(["hi", *burst], [hello, *acknowledged], strict=True))
     taken_over = stack.log("rasa-2").count("taking over")
     assert taken_over >= 1  # replica B did the dead replica's work

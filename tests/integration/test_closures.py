@@ -306,8 +306,9 @@ def test_an_announcement_of_closed_days_can_become_a_closure_without_a_second_me
     assert offer.question().startswith("Also mark Mon, Dec 14 as closed for the whole school?")
     restored = closure_notices.Offer.from_json(offer.as_json())
     assert restored == offer
-    lines = closure_notices.accept_offer(session, "admin:ADM-1", restored)
+    lines, notices = closure_notices.accept_offer(session, "admin:ADM-1", restored)
     closure = session.execute(select(m.Closure)).scalar_one()
+    assert notices == []  # no makeup was booked into those classes
     assert lines == [f"• Mon, Dec 14: closed for the whole school (closure #{closure.id})"]
     assert (closure.whole_school, closure.reason, closure.notified, closure.broadcast_id) == (
         True,
@@ -316,7 +317,7 @@ def test_an_announcement_of_closed_days_can_become_a_closure_without_a_second_me
         broadcast_id,
     )
     assert count(session, m.Broadcast) == 1  # nobody told twice
-    (again,) = closure_notices.accept_offer(session, "admin:ADM-1", restored)
+    (again,), _ = closure_notices.accept_offer(session, "admin:ADM-1", restored)
     assert again.startswith("• Mon, Dec 14: not marked, ") and "already closed" in again
 
     _, course = announce({"kind": "course", "code": "GUITAR"}, "No guitar classes from 8 Dec to 10 Dec due to repairs")

@@ -1,7 +1,11 @@
 """Closures through the admin API (GET/POST /api/admin/closures, POST .../{id}/cancel) and the CLI (`hsm closures
-add|list|cancel`): roles, validation, duplicates refused before anyone is told, the families' broadcast queued once."""
+add|list|cancel`): roles, validation, duplicates refused before anyone is told, the families' broadcast queued once;
+makeups booked into the closed classes cancelled and their families told after the commit."""
 
 from __future__ import annotations
+
+from collections import Counter
+from datetime import date
 
 import pytest
 import pytest_asyncio
@@ -12,7 +16,10 @@ from hsm.cli import main as hsm_main
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
 from hsm.office import admin_api
-from hsm.outreach import broadcast
+from hsm.office.admin_api import closures as closures_api
+from hsm.outreach import broadcast, notify
+from hsm.outreach.notices import Notice
+from hsm.outreach.notify import DeliveryReport
 from hsm.whatsapp.templates import TEMPLATES_FILE, import_templates
 from tests.integration.test_admin_api import ADMIN, SECRET, STAFF, error_of
 
@@ -87,12 +94,53 @@ async def test_whole_school_without_notice_and_the_list_filters(api):
         assert response.status == 201, await response.text()
         made = await response.json()
         assert made["whole_school"] is True and made["batches"] == [] and made["notified"] is False
-        assert made["notice"] == {"broadcast_id": None, "recipients": 0, "not_told": "not asked to"}
+        assert made["notice"] == {
+            "broadcast_id": None,
+            "recipients": 0,
+            "not_told": "not asked to",
+            "makeups_cancelled": 0,
+            "makeup_families_told": 0,
+        }
     assert queued == []
     january = await (await client.get(f"{URL}?from=2027-01-01&to=2027-01-31", headers=ADMIN)).json()
     assert [c["reason"] for c in january["closures"]] == ["Winter break"]
     page = await (await client.get(f"{URL}?limit=1&offset=1", headers=ADMIN)).json()
     assert (page["total"], page["limit"], page["offset"], len(page["closures"])) == (2, 1, 1, 1)
+
+
+def _makeup_booked(day: str) -> int:
+    """Anika (Keyboard Kids) booked into Keyboard Beginner's class on `day` with a credit; the booking's id."""
+    from tests.integration.test_makeup_cancel import booked
+
+    with session_scope() as s:
+        return booked(s, "HSM-24-008", date.fromisoformat(day)).id
+
+
+def _booking_status(booking_id: int) -> tuple[str, str]:
+    with session_scope() as s:
+        booking = s.get(m.MakeupBooking, booking_id)
+        return booking.status, booking.credit.status
+
+
+@pytest.mark.asyncio
+async def test_a_closure_cancels_the_makeups_in_it_and_tells_their_families_after_the_commit(api, monkeypatch):
+    client, _, queued = api
+    booking_id = _makeup_booked("2026-12-04")
+    sent: list[Notice] = []
+
+    async def deliver(notices, client=None, kind="reminders"):  # noqa: ANN001, ANN202 - notify.deliver's shape
+        assert _booking_status(booking_id) == ("cancelled", "open")  # committed before anyone is told
+        sent.extend(notices)
+        return DeliveryReport(Counter(sent=len(notices)))
+
+    monkeypatch.setattr(closures_api, "deliver", deliver)
+    body = {"start_date": "2026-12-04", "reason": "piano tuning", "batches": ["KEY-BEG-MWF18"]}
+    response = await client.post(URL, json=body, headers=ADMIN)
+    assert response.status == 201, await response.text()
+    notice = (await response.json())["notice"]
+    assert (notice["makeups_cancelled"], notice["makeup_families_told"]) == (1, 1) and len(queued) == 1
+    assert [(n.phone, n.template) for n in sent] == [("+919845000007", "makeup_cancelled")]
+    assert "Anika's makeup class, Keyboard Beginner on Fri, Dec 4 at 6:00 PM, is cancelled" in sent[0].text
 
 
 @pytest.mark.asyncio
@@ -176,6 +224,33 @@ def test_cli_add_list_cancel(school_db, capsys, monkeypatch):
     assert hsm_main(["closures", "list"]) == 0 and len(capsys.readouterr().out.splitlines()) == 1
     assert hsm_main(["closures", "list", "--all"]) == 0
     assert "cancelled" in capsys.readouterr().out
+
+
+def test_cli_closure_cancels_makeups_and_sends_their_notices(school_db, capsys, monkeypatch):
+    monkeypatch.setattr(
+        broadcast, "enqueue_broadcast", lambda broadcast_id: broadcast.Enqueued(broadcast_id, "rq", "j")
+    )
+    booking_id = _makeup_booked("2026-12-04")
+    sent: list[Notice] = []
+
+    async def deliver(notices, client=None, kind="reminders"):  # noqa: ANN001, ANN202 - notify.deliver's shape
+        sent.extend(notices)
+        return DeliveryReport(Counter(sent=len(notices)))
+
+    monkeypatch.setattr(notify, "deliver", deliver)
+    add = ["closures", "add", "--from", "2026-12-04", "--batch", "KEY-BEG-MWF18", "--reason", "piano tuning"]
+    assert hsm_main([*add, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "1 makeup booking(s) in those classes would be cancelled (credits back), 1 family number(s) would be told"
+        in out
+    )
+    assert _booking_status(booking_id) == ("booked", "used") and sent == []
+    assert hsm_main(add) == 0
+    out = capsys.readouterr().out
+    assert "1 makeup booking(s) in those classes cancelled (credits back), 1 family number(s) told" in out
+    assert "makeup notices: 1 of 1 delivered" in out and [n.phone for n in sent] == ["+919845000007"]
+    assert _booking_status(booking_id) == ("cancelled", "open")
 
 
 def test_cli_refusals(school_db, capsys):

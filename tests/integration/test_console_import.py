@@ -138,3 +138,48 @@ async def test_the_export_is_the_import_workbook(client):
     assert response.status == 200 and response.content_type.endswith("spreadsheetml.sheet")
     assert "attachment" in response.headers["Content-Disposition"]
     assert (await response.read()).startswith(b"PK")
+
+
+async def test_an_import_that_moves_a_batchs_days_cancels_its_makeups_and_tells_the_families(
+    client, tmp_path, monkeypatch
+):
+    from hsm.office.console import imports
+    from hsm.outreach.notify import DeliveryReport
+    from tests.integration.test_makeup_cancel import HOST, KAVITHA, WEDNESDAY, booked
+
+    with session_scope() as session:
+        booking_id = booked(session, "HSM-24-008", WEDNESDAY).id
+    sent: list = []
+
+    async def deliver(notices):
+        sent.extend(notices)
+        report = DeliveryReport()
+        report.outcomes["sent"] = len(notices)
+        return report
+
+    monkeypatch.setattr(imports, "deliver", deliver)
+    path = tmp_path / "export.csv"
+    with session_scope() as session:
+        export_sheet(session, path, ["batches"])
+    headers, *rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    (row,) = [row for row in rows if HOST in row]
+    days = next(i for i, title in enumerate(headers) if title.lower().startswith("days"))
+    row[days] = row[days].replace("Wed", "").replace(",,", ",").replace(", ,", ",").strip(", ")
+    out = io.StringIO()
+    csv.writer(out).writerows([headers, row])
+
+    await sign_in(client, "meera")
+    preview = await upload(client, await page(client, "/office/import"), "batches.csv", out.getvalue().encode())
+    diff = await preview.text()
+    assert "Would cancel makeups" in diff and "Anika Reddy: Keyboard Beginner on Wed, Dec 2 " in diff
+    assert "the batch no longer meets on Wednesdays" in diff and sent == []
+    with session_scope() as session:
+        assert session.get(m.MakeupBooking, booking_id).status == "booked"  # a dry run
+
+    (kept,) = list(uploads.ROOT.iterdir())
+    applied = await (await client.post(f"/office/import/{kept.name}/apply", data={"csrf": csrf_of(diff)})).text()
+    assert "Makeups cancelled" in applied and "1 of 1 family number told" in applied
+    assert [notice.phone for notice in sent] == [KAVITHA]
+    with session_scope() as session:
+        booking = session.get(m.MakeupBooking, booking_id)
+        assert (booking.status, booking.credit.status) == ("cancelled", "open")

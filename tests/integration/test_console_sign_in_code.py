@@ -19,6 +19,7 @@ from hsm.office.console import sessions
 from hsm.office.console.code_sign_in import FAILED, SENT
 from tests.integration.test_console import csrf_of, error_text, page
 from tests.integration.test_console_conversations import console  # noqa: F401  (the same app and sandbox)
+from tests.integration.test_whatsapp_client import inject
 
 MEERA = "+919800000001"
 
@@ -44,12 +45,13 @@ async def type_code(client, code: str, who: str = "meera", csrf: str | None = No
 
 async def code_sent_to(sandbox, phone: str = MEERA, count: int = 1) -> str:
     """The digits of the last message the sandbox took for `phone` (text, or the template's parameter); the code
-    goes out after the page has answered, so this waits for `count` of them (up to 5 s)."""
-    for _ in range(100):
+    goes out after the page has answered, so this waits for `count` of them (up to 10 s)."""
+    for _ in range(200):
         sent = [s["payload"] for s in sandbox.app[SANDBOX].messages if s["payload"]["to"] == phone.lstrip("+")]
         if len(sent) >= count:
             break
         await asyncio.sleep(0.05)
+    assert len(sent) >= count, f"{len(sent)} of {count} message(s) reached the sandbox"
     payload = sent[-1]
     if payload["type"] == "template":
         assert payload["template"]["name"] == sign_in_codes.CODE_TEMPLATE
@@ -123,9 +125,9 @@ async def test_too_many_wrong_tries_void_the_code(console):  # noqa: F811
 
 async def test_codes_are_rate_limited_per_account(console):  # noqa: F811
     client, sandbox = console
-    for _ in range(sign_in_codes.MAX_CODES):
+    for count in range(1, sign_in_codes.MAX_CODES + 1):
         await ask_for_code(client)
-    latest = await code_sent_to(sandbox, count=sign_in_codes.MAX_CODES)
+        latest = await code_sent_to(sandbox, count=count)  # one at a time: each goes out in its own task
     sent = len(sandbox.app[SANDBOX].messages)
     response = await ask_for_code(client)
     assert response.status == 200 and SENT in await response.text()  # the page says the same...
@@ -133,6 +135,18 @@ async def test_codes_are_rate_limited_per_account(console):  # noqa: F811
     assert len(sandbox.app[SANDBOX].messages) == sent  # ...but no code went out
     assert ("console.code_refused", "too_many") in audit()
     response = await type_code(client, latest)  # the latest code still works
+    assert response.status == 303
+
+
+async def test_a_retried_code_still_reaches_the_phone_before_the_code_that_voided_it(console):  # noqa: F811
+    client, sandbox = console
+    await inject(sandbox, {"status": 500, "delay_s": 0.5, "count": 1})  # the first send hangs, fails, is retried
+    await ask_for_code(client)
+    await ask_for_code(client)  # tapped again meanwhile: a new code, the first one void
+    await code_sent_to(sandbox)
+    await asyncio.sleep(1.5)  # long enough for the first send's retry, had it gone on
+    last_on_the_phone = await code_sent_to(sandbox)
+    response = await type_code(client, last_on_the_phone)
     assert response.status == 303
 
 

@@ -5,7 +5,7 @@ answers its sends, so one slow Graph API answer does not hold up other people's 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import time
 
 import aiohttp
 import pytest
@@ -16,13 +16,14 @@ from sqlalchemy import select
 from devtools.chat import text_message, webhook_body
 from devtools.sandbox import SandboxConfig, create_app
 from hsm.infra import models as m
+from hsm.infra.config import get_settings
 from hsm.infra.db import session_scope
 from hsm.infra.ratelimit import NOTICE_TEXT
 from hsm.people.identity import role_of
-from hsm.whatsapp import store
+from hsm.whatsapp import claims, store
 from hsm.whatsapp.client import RetryPolicy, WhatsAppClient
 from hsm.whatsapp.payloads import parse_webhook
-from hsm.whatsapp.processing import MessageProcessing, RasaTurnPermit
+from hsm.whatsapp.processing import FAILURE_REPLY, MessageProcessing, RasaTurnPermit
 
 TOKEN, PHONE_ID = "unit-token", "100000000000078"
 ANITA, RAVI = "+917100000011", "+917100000012"
@@ -267,14 +268,14 @@ async def test_a_turn_cut_short_by_a_dead_replica_is_finished_without_sending_it
         dying = asyncio.create_task(
             MessageProcessing(first_client, CutShortRasa(cut_after=2), role_of=role_of, turns_at_once=1).handle(message)
         )
-        while store.replies_sent_for(message) < 2:  # both sends accepted by Meta and recorded
+        while claims.replies_sent_for(message) < 2:  # both sends accepted by Meta and recorded
             await asyncio.sleep(0.05)
         dying.cancel()  # the replica is killed: the message stays `processing`
         await asyncio.gather(dying, return_exceptions=True)
         assert status_of(message.wamid) == store.PROCESSING
-        with session_scope() as s:  # two minutes later the sweep finds it stale and hands it to another replica
+        with session_scope() as s:  # its heartbeat stopped: the sweep finds it silent and hands it to another replica
             row = s.execute(select(m.WhatsAppMessage).where(m.WhatsAppMessage.whatsapp_message_id == message.wamid))
-            row.scalar_one().updated_at -= store.STALE_PROCESSING + timedelta(seconds=1)
+            row.scalar_one().heartbeat_at -= get_settings().sweep.stale_after_s + 1
         await MessageProcessing(second_client, CutShortRasa(), role_of=role_of, turns_at_once=1).handle(message)
     finally:
         await first_client.close()
@@ -282,3 +283,125 @@ async def test_a_turn_cut_short_by_a_dead_replica_is_finished_without_sending_it
     turn = ["Which class?", "Guitar or piano?", "Tap one."]
     assert await sent_to_anita() == turn + turn  # the earlier turn's replies, then this turn's, each once
     assert status_of(message.wamid) == store.PROCESSED
+
+
+def silence_holder_of(wamid: str) -> None:
+    """The replica holding `wamid` died: its heartbeat stopped longer ago than HSM_SWEEP_STALE_AFTER_S."""
+    with session_scope() as s:
+        row = s.execute(select(m.WhatsAppMessage).where(m.WhatsAppMessage.whatsapp_message_id == wamid)).scalar_one()
+        row.heartbeat_at -= get_settings().sweep.stale_after_s + 1
+
+
+@pytest.mark.asyncio
+async def test_a_later_message_waits_until_the_replica_holding_the_earlier_one_finishes(school_db):
+    meta = StandInMeta()
+    processing, _ = processing_on_a_fake_clock(meta)
+    earlier, later = receive(ANITA, "one"), receive(ANITA, "two")
+    assert claims.claim(earlier.wamid) is claims.Claim.FIRST  # another replica is answering "one"
+    waiting = asyncio.create_task(processing.handle(later))
+    await asyncio.sleep(0.6)
+    assert meta.sent == [] and status_of(later.wamid) == store.RECEIVED  # not even claimed meanwhile
+    store.complete(earlier.wamid, ANITA, store.PROCESSED, role_of=role_of)  # that replica is done
+    await asyncio.wait_for(waiting, 5)
+    assert meta.sent == [(ANITA, "re: two")]
+
+
+@pytest.mark.asyncio
+async def test_a_dead_replicas_earlier_message_handed_here_is_answered_before_the_later_one(school_db):
+    meta = StandInMeta()
+    processing, _ = processing_on_a_fake_clock(meta)
+    earlier, later = receive(ANITA, "one"), receive(ANITA, "two")
+    assert claims.claim(earlier.wamid)  # ... and then that replica was killed
+    waiting = asyncio.create_task(processing.handle(later))  # "two" reached this replica: it waits for "one"
+    await asyncio.sleep(0.4)
+    silence_holder_of(earlier.wamid)
+    await asyncio.wait_for(asyncio.gather(processing.handle(earlier), waiting), 5)  # the sweep hands "one" here
+    assert meta.sent == [(ANITA, "re: one"), (ANITA, "re: two")]
+    assert status_of(earlier.wamid) == status_of(later.wamid) == store.PROCESSED
+
+
+@pytest.mark.asyncio
+async def test_a_slow_turn_keeps_its_message_alive_and_nobody_takes_it_over(school_db, monkeypatch):
+    monkeypatch.setenv("HSM_SWEEP_STALE_AFTER_S", "1.2")  # a heartbeat every 0.2 s
+    release = asyncio.Event()
+
+    class SlowRasa(EchoRasa):
+        async def run_turn(self, message, text, replies) -> None:
+            await release.wait()  # a turn far longer than the time after which a silent holder is dead
+            await super().run_turn(message, text, replies)
+
+    meta = StandInMeta()
+    processing = MessageProcessing(meta, SlowRasa(FakeClock()), role_of=role_of, turns_at_once=1)
+    message = receive(ANITA, "one")
+    turn = asyncio.create_task(processing.handle(message))
+    await asyncio.sleep(3.0)
+    assert claims.claim(message.wamid) is None  # still beating: another replica may not take it
+    release.set()
+    await asyncio.wait_for(turn, 5)
+    assert meta.sent == [(ANITA, "re: one")]
+    processing.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("then", ["sends more", "fails"])
+async def test_a_holder_that_was_frozen_while_its_message_was_taken_over_sends_and_finishes_nothing(
+    school_db, monkeypatch, then
+):
+    """A replica frozen (SIGSTOP, a paused VM) longer than HSM_SWEEP_STALE_AFTER_S looks dead: another one takes its
+    message over. When it wakes, nothing more of its turn is sent (not even the failure notice, should the turn fail),
+    and the message is left to the new holder to finish."""
+    monkeypatch.setenv("HSM_SWEEP_STALE_AFTER_S", "600")  # no beat of its own during the test
+    meta, resume = StandInMeta(), asyncio.Event()
+
+    class TwoPartRasa(EchoRasa):
+        async def run_turn(self, message, text, replies) -> None:
+            await replies.send_text(message.phone, "part one")
+            await resume.wait()  # frozen here...
+            if then == "fails":
+                raise ConnectionError("the action server went away while we slept")
+            await replies.send_text(message.phone, "part two")
+
+    processing = MessageProcessing(meta, TwoPartRasa(FakeClock()), role_of=role_of, turns_at_once=1)
+    message = receive(ANITA, "one")
+    frozen = asyncio.create_task(processing.handle(message))
+    while not meta.sent:
+        await asyncio.sleep(0.05)
+    silence_holder_of(message.wamid)
+    assert claims.claim(message.wamid) is claims.Claim.AGAIN  # ...while another replica takes the message over
+    resume.set()
+    await asyncio.wait_for(frozen, 5)
+    assert meta.sent == [(ANITA, "part one")]
+    assert status_of(message.wamid) == store.PROCESSING  # the new holder's to finish
+    assert not processing._heartbeat.held()
+    processing.close()
+
+
+@pytest.mark.asyncio
+async def test_a_turn_that_fails_tells_the_sender_and_is_recorded_failed(school_db):
+    class BrokenRasa(EchoRasa):
+        async def run_turn(self, message, text, replies) -> None:
+            raise ConnectionError("the action server is down")
+
+    meta = StandInMeta()
+    processing = MessageProcessing(meta, BrokenRasa(FakeClock()), role_of=role_of, turns_at_once=1)
+    message = receive(ANITA, "one")
+    await processing.handle(message)
+    assert meta.sent == [(ANITA, FAILURE_REPLY)]
+    assert status_of(message.wamid) == store.FAILED
+
+
+@pytest.mark.asyncio
+async def test_an_earlier_message_nobody_takes_up_is_passed_by_once_and_not_waited_for_again(school_db, monkeypatch):
+    monkeypatch.setenv("HSM_SWEEP_INTERVAL_S", "0")  # no sweep: the earlier message stays `received` for good
+    monkeypatch.setenv("HSM_SWEEP_RECEIVED_AFTER_S", "0.3")
+    monkeypatch.setattr("hsm.whatsapp.processing.EARLIER_SLACK_S", 1.7)  # patience: 2 s
+    meta = StandInMeta()
+    processing, _ = processing_on_a_fake_clock(meta)
+    receive(ANITA, "lost")
+    second, third = receive(ANITA, "two"), receive(ANITA, "three")
+    started = time.monotonic()
+    await asyncio.wait_for(processing.handle(second), 8)
+    waited = time.monotonic() - started
+    await asyncio.wait_for(processing.handle(third), 8)
+    assert 1.5 <= waited < 6 and time.monotonic() - started - waited < 1.5  # the third did not wait again
+    assert meta.sent == [(ANITA, "re: two"), (ANITA, "re: three")]

@@ -198,7 +198,7 @@ def test_a_removed_admin_is_reported_then_deactivated_and_becomes_a_prospect(sch
         assert identify(s, farhan).role == "admin"
     assert hsm_main(["import-school", str(path), "--dry-run"]) == 0
     assert "Farhan Siddiqui (ADM-2)" in capsys.readouterr().out
-    assert hsm_main(["import-school", str(path), "--deactivate-missing"]) == 0
+    assert hsm_main(["import-school", str(path), "--deactivate-missing", "--by", "meera"]) == 0
     out = capsys.readouterr().out
     assert "Deactivated" in out and "Farhan Siddiqui (ADM-2)" in out and "Imran Qureshi (T-106)" in out
     with session_scope(school_db) as s:
@@ -208,7 +208,7 @@ def test_a_removed_admin_is_reported_then_deactivated_and_becomes_a_prospect(sch
         assert admin.deactivated_at is not None and teacher.deactivated_at is not None
         assert identify(s, farhan).role == "prospect"  # over WhatsApp: tests/e2e/test_people_who_leave.py
         audit = s.execute(select(m.AuditLog).where(m.AuditLog.action == "admin.deactivated")).scalars().all()
-        assert [(row.actor, row.entity_id) for row in audit] == [("import:school.yaml", "ADM-2")]
+        assert [(row.actor, row.entity_id) for row in audit] == [("cli:meera import:school.yaml", "ADM-2")]
     # Nothing is deleted, and a re-import neither reports them again nor reactivates them.
     report = import_school_file(path, school_db)
     assert report.would_deactivate == [] and report.deactivated == []

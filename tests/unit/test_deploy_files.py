@@ -124,7 +124,7 @@ def test_only_the_proxy_is_published_and_it_terminates_https(services):
     assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in services["proxy"]["volumes"]
     caddyfile = (PROJECT_ROOT / "deploy" / "Caddyfile").read_text()
     assert "{$HSM_DOMAIN}" in caddyfile and "/webhooks/whatsapp/*" in caddyfile and "dynamic a rasa 5005" in caddyfile
-    assert "reverse_proxy api:8095" in caddyfile
+    assert "reverse_proxy api:8095" in caddyfile and "@api path /api/* /office /office/*" in caddyfile  # console too
     assert "/webhooks/rest" not in caddyfile.split("# Rasa's REST channel")[0]  # REST channel never routed
     assert "metrics" not in caddyfile and "9100" not in caddyfile  # /metrics is for the stack's Prometheus only
 

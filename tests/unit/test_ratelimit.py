@@ -4,7 +4,6 @@ backoff after repeated failures; in-process and in Redis (HSM_TEST_REDIS_URL), w
 from __future__ import annotations
 
 import threading
-import uuid
 
 import pytest
 
@@ -33,15 +32,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-@pytest.fixture
-def redis_prefix(redis_client):
-    prefix = f"hsm:rl:test:{uuid.uuid4().hex[:12]}:"
-    yield prefix
-    keys = list(redis_client.scan_iter(match=prefix + "*", count=500))
-    if keys:
-        redis_client.delete(*keys)
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -39,7 +39,7 @@ def test_every_section_has_its_defaults(clean_env):
     assert (settings.sweep.interval_s, settings.sweep.received_after_s, settings.sweep.stale_after_s) == (
         30.0,
         30.0,
-        120.0,
+        30.0,
     )
     assert (settings.clock.now, settings.clock.timezone.key) == (None, "Asia/Kolkata")
     assert (settings.rate_limits.user_per_min, settings.rate_limits.global_per_min) == (10, 100)
@@ -83,10 +83,8 @@ def test_the_modules_defaults_are_the_settings_defaults():
     from hsm.infra.ratelimit import RateLimits
     from hsm.outreach.broadcast import DEFAULT_RATE_PER_S
     from hsm.people.linking import SmtpSettings
-    from hsm.whatsapp import store
     from hsm.whatsapp.sweeper import SweepSettings
 
-    assert config.Sweep().stale_after_s == store.STALE_PROCESSING.total_seconds()
     assert dataclasses.astuple(SweepSettings()) == dataclasses.astuple(config.Sweep())
     assert (RateLimits().user_per_window, RateLimits().global_per_window) == (10, 100)
     assert DEFAULT_RATE_PER_S == config.Broadcast().rate_per_s

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 from devtools.chat import Chat
 from devtools.sandbox import create_app
 from hsm.whatsapp.client import RetryPolicy, SendLedger, WhatsAppClient
-from hsm.whatsapp.media import MediaUnavailable, _sha256_matches, fetch_media
+from hsm.whatsapp.media import MediaUnavailable, _sha256_matches, fetch_media, token_may_go_to
 from hsm.whatsapp.payloads import InboundMessage, parse_webhook
 from hsm.whatsapp.signature import verify_signature
 from tests.unit.test_sandbox import APP_SECRET, PHONE_NUMBER_ID, TOKEN, sandbox_config
@@ -177,6 +177,44 @@ async def test_a_voice_note_needs_a_sender_and_a_body(meta):
     status, _ = await meta.post("/_sandbox/voice-notes", params={"from": TEACHER}, data=b"")
     assert status == 400
     assert meta.webhook.notifications == []
+
+
+def test_the_token_goes_only_to_metas_media_hosts_or_the_graph_apis_own():
+    api = "https://graph.facebook.com/v21.0"
+    assert token_may_go_to("https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1&ext=2", api)
+    assert token_may_go_to("https://graph.facebook.com/v21.0/media/1", api)
+    assert token_may_go_to("http://127.0.0.1:8081/_sandbox/media/1", "http://127.0.0.1:8081/v21.0")  # the sandbox
+    assert not token_may_go_to("http://lookaside.fbsbx.com/attachments/?mid=1", api)  # not over TLS
+    assert not token_may_go_to("https://lookaside.fbsbx.com.attacker.example/x", api)
+    assert not token_may_go_to("https://attacker.example/?u=lookaside.fbsbx.com", api)
+    assert not token_may_go_to("http://127.0.0.1:9999/x", "http://127.0.0.1:8081/v21.0")  # another port
+
+
+@pytest.mark.asyncio
+async def test_a_media_answer_pointing_elsewhere_is_not_followed_with_the_token():
+    """GET /{media-id} answered with somebody else's URL: the token is not sent there."""
+    asked: list[dict] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        asked.append(dict(request.headers))
+        return web.Response(body=VOICE_NOTE)
+
+    other = web.Application()
+    other.router.add_get("/steal", elsewhere)
+    async with TestServer(other, host="localhost") as thief:
+
+        async def describe(request: web.Request) -> web.Response:
+            return web.json_response({"url": str(thief.make_url("/steal")), "mime_type": "audio/ogg", "id": "1"})
+
+        graph = web.Application()
+        graph.router.add_get("/v21.0/{media_id}", describe)
+        async with TestServer(graph, host="127.0.0.1") as fake_meta:
+            url, retry = str(fake_meta.make_url("/v21.0")), RetryPolicy(attempts=1, timeout_s=5)
+            async with WhatsAppClient(url, PHONE_NUMBER_ID, TOKEN, ledger=None, retry=retry) as client:  # type: ignore[arg-type]
+                with pytest.raises(MediaUnavailable) as refused:
+                    await fetch_media(client, "1", max_bytes=1_000_000)
+    assert refused.value.reason == "unavailable"
+    assert asked == []
 
 
 def test_the_checksum_is_taken_as_hex_or_base64_and_a_wrong_one_fails():

@@ -45,6 +45,32 @@ def test_the_teachers_note_is_heard_with_the_roster_name_right(guitar_teacher_wo
     assert statement.everyone == "present" and statement.absent == ("sarah",)
 
 
+def test_a_teachers_searches_live_in_a_decoder_of_teachers_words_only(guitar_teacher_words):
+    """Making a search walks the decoder's whole dictionary: the teachers' holds their words, not all English."""
+    from hsm.voice.transcribe import _recogniser
+
+    transcribe(note("all_present_except_sarah"), vocabulary=guitar_teacher_words)
+    teachers = _recogniser().teachers
+    assert teachers.lookup_word("sarah") and teachers.lookup_word("guitar") and teachers.lookup_word("except")
+    assert teachers.lookup_word("zebra") is None and _recogniser().decoder.lookup_word("zebra")
+
+
+def test_a_note_reads_the_same_whatever_was_decoded_before_it(guitar_teacher_words):
+    """The decoder does not carry one note's noise estimate into the next (another teacher's, or noise)."""
+    from hsm.voice.transcribe import hear
+
+    def readings() -> tuple:
+        heard, _ = hear(note("mary_and_ahmed_absent_babble"), vocabulary=guitar_teacher_words)
+        return heard.ngram, heard.grammar
+
+    first = readings()
+    for before in ("noise_only", "all_present_except_sarah", "when_is_my_daughters_piano_class"):
+        transcribe(
+            note(before), vocabulary=guitar_teacher_words if before != "when_is_my_daughters_piano_class" else ()
+        )
+        assert readings() == first, before
+
+
 def test_noise_only_gets_a_low_confidence(guitar_teacher_words):
     for vocabulary in (guitar_teacher_words, ()):
         heard = transcribe(note("noise_only"), vocabulary=vocabulary)
@@ -78,3 +104,14 @@ def test_a_wav_at_another_rate_is_accepted():
     soundfile.write(out, np.zeros(44_100 * 2, dtype="float32"), 44_100, format="WAV")
     heard = transcribe(out.getvalue())
     assert heard.seconds == 2.0 and heard.confidence < ASK_TO_TYPE_BELOW
+
+
+def test_only_the_speech_is_decoded():
+    """The voice activity detector keeps the spoken stretch and a quarter second either side; silence is nothing."""
+    from hsm.voice.audio import SAMPLE_RATE, SPEECH_MARGIN_S, decode, speech_only
+
+    pcm = decode(note("all_present_except_sarah"), 60.0)
+    speech = speech_only(pcm.samples)
+    assert 2 * SPEECH_MARGIN_S < len(speech) / (2 * SAMPLE_RATE) < pcm.seconds - 0.3
+    assert pcm.samples.find(speech) >= 0 and len(pcm.samples) % 2 == len(speech) % 2 == 0
+    assert speech_only(bytes(2 * SAMPLE_RATE * 2)) == b""

@@ -31,7 +31,7 @@ def check(batch: WebhookBatch) -> None:
         assert isinstance(status.wamid, str) and isinstance(status.status, str)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(JSON)
 def test_any_json_is_parsed_or_refused_cleanly(body):
     try:
@@ -63,7 +63,7 @@ def replaced(body, path, value):
     return body
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(ALL_PATHS), JSON)
 def test_a_real_payload_with_any_field_replaced_still_parses(path, value):
     body = replaced(SAMPLE, path, value)

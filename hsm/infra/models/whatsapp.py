@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -62,6 +63,10 @@ class WhatsAppMessage(Base):
     status = Column(String(20))
     error_code = Column(Integer)
     error_message = Column(Text)
+    # inbound, while processing (hsm.whatsapp.claims): the claim's random token, and when that holder last showed it
+    # is alive (a Unix time on the database's clock, never HSM_NOW); silent for HSM_SWEEP_STALE_AFTER_S, it is dead
+    holder = Column(String(32))
+    heartbeat_at = Column(Float)
     created_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow, index=True)
     updated_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow, onupdate=_utcnow)
 

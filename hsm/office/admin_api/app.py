@@ -46,6 +46,7 @@ from typing import Any
 from aiohttp import web
 
 from hsm.infra import metrics
+from hsm.infra.attempt_limits import AttemptLimiter, attempt_limiter_from_env
 from hsm.infra.config import get_settings
 from hsm.office.admin_api.absences import get_absences
 from hsm.office.admin_api.admissions import post_student
@@ -67,7 +68,7 @@ from hsm.office.admin_api.staff import (
     post_staff_deactivate,
     post_staff_reactivate,
 )
-from hsm.office.admin_api.state import ADMIN_PREFIX, CLIENT, ENQUEUE, OWN_CLIENT, PREFIX, SECRET
+from hsm.office.admin_api.state import ADMIN_PREFIX, CLIENT, ENQUEUE, OWN_CLIENT, PREFIX, SECRET, SIGN_IN_LIMITER
 from hsm.office.admin_api.tokens import get_tokens, post_token_revoke, post_tokens, post_tokens_revoke
 from hsm.office.console import add_console_routes, console_middleware
 from hsm.outreach import broadcast as bc
@@ -100,10 +101,12 @@ def create_admin_app(
     client: WhatsAppClient | None = None,
     enqueue: Callable[[int], object] | None = None,
     resume_broadcasts: bool = False,
+    sign_in_limiter: AttemptLimiter | None = None,
 ) -> web.Application:
-    """The admin API. `client` (default: from the environment, on first send) and `enqueue` (default:
-    `broadcast.enqueue_broadcast`) are for tests; `resume_broadcasts` re-queues unfinished broadcasts at start.
-    Raises ConfigurationError without ADMIN_JWT_SECRET."""
+    """The admin API. `client` (default: from the environment, on first send), `enqueue` (default:
+    `broadcast.enqueue_broadcast`) and `sign_in_limiter` (default: from the environment, Redis when REDIS_URL is
+    set) are for tests; `resume_broadcasts` re-queues unfinished broadcasts at start. Raises ConfigurationError
+    without ADMIN_JWT_SECRET."""
     app = web.Application(
         middlewares=[errors_middleware, auth_middleware, console_middleware], client_max_size=MAX_BODY_BYTES
     )
@@ -111,6 +114,7 @@ def create_admin_app(
     app[ENQUEUE] = enqueue or _enqueue
     app[CLIENT] = client
     app[OWN_CLIENT] = client is None
+    app[SIGN_IN_LIMITER] = sign_in_limiter or attempt_limiter_from_env()
     app.router.add_post(f"{PREFIX}/send", post_send)
     app.router.add_post(f"{PREFIX}/broadcast", post_broadcast)
     app.router.add_get(f"{PREFIX}/broadcasts/{{broadcast_id}}", get_broadcast, allow_head=False)

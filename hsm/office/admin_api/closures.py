@@ -1,5 +1,6 @@
 """The office's closures: GET /api/admin/closures (staff and admin; paginated, ?from=&to=, ?include_cancelled=),
-POST /api/admin/closures (admin: close days, families of the affected batches told once) and POST
+POST /api/admin/closures (admin: close days, families of the affected batches told once; makeups booked into those
+classes cancelled, credits back, their families told) and POST
 /api/admin/closures/{closure_id}/cancel (admin: reopen; families who were told are told the classes are back on).
 
 Refusals are the records' (`hsm.classes.closures`): 400 (no reason, end before start, too long, wholly past, unknown
@@ -30,6 +31,8 @@ from hsm.office.admin_api.inputs import (
 )
 from hsm.office.admin_api.state import CALLER, ENQUEUE
 from hsm.outreach import closure_notices
+from hsm.outreach.notices import Notice
+from hsm.outreach.notify import deliver
 
 log = logging.getLogger("hsm.office.admin_api")
 
@@ -62,6 +65,7 @@ def _answer(outcome: closure_notices.Outcome) -> dict:
         "broadcast_id": outcome.broadcast_id,
         "recipients": outcome.recipients,
         "not_told": outcome.not_told,
+        "makeups_cancelled": outcome.makeups_cancelled,
     }
     return data
 
@@ -77,9 +81,23 @@ async def _queue(request: web.Request, answer: dict) -> None:
         answer["notice"]["warning"] = "stored, but the queue is unreachable: it starts when the worker next starts"
 
 
-def _close(caller: Caller, start: date, end: date, reason: str, batches: list[str] | None, notify: bool) -> dict:
+def _close(
+    caller: Caller, start: date, end: date, reason: str, batches: list[str] | None, notify: bool
+) -> tuple[dict, list[Notice]]:
     with session_scope() as session:
-        return _answer(closure_notices.close(session, caller.actor, start, end, reason, batches, notify=notify))
+        outcome = closure_notices.close(session, caller.actor, start, end, reason, batches, notify=notify)
+        return _answer(outcome), outcome.notices
+
+
+async def _tell_makeups(answer: dict, notices: list[Notice]) -> None:
+    """Send the notices of the makeups the closure cancelled (it is committed: a failure is only reported)."""
+    answer["notice"]["makeup_families_told"] = 0
+    if not notices:
+        return
+    try:
+        answer["notice"]["makeup_families_told"] = (await deliver(notices)).delivered
+    except Exception as error:  # noqa: BLE001 - the closure stands; the office sees who was not told
+        log.error("closure %d: makeup notices not sent (%s)", answer["id"], error)
 
 
 @requires("admin")
@@ -93,8 +111,9 @@ async def post_closure(request: web.Request) -> web.Response:
     if batches is not None and not batches:
         raise bad_request("batches", "name at least one batch code, or leave it out for the whole school")
     notify = body_flag(body, "notify", True)
-    answer = await asyncio.to_thread(_close, caller, start, end, reason, batches, notify)
+    answer, notices = await asyncio.to_thread(_close, caller, start, end, reason, batches, notify)
     await _queue(request, answer)
+    await _tell_makeups(answer, notices)
     log.info("%s closed %s to %s (closure %d)", caller.actor, start, end, answer["id"])
     return web.json_response(answer, status=201)
 

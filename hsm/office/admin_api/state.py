@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from hsm.infra.attempt_limits import AttemptLimiter
 from hsm.whatsapp.client import WhatsAppClient
 
 PREFIX = "/api/whatsapp"
@@ -15,6 +16,7 @@ SECRET = web.AppKey("jwt_secret", str)
 ENQUEUE = web.AppKey[Callable[[int], object]]("enqueue")
 CLIENT = web.AppKey[WhatsAppClient | None]("client")
 OWN_CLIENT = web.AppKey("own_client", bool)
+SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", AttemptLimiter)  # sign-ins per client address (console)
 CALLER = "hsm.caller"
 CONSOLE_PREFIX = "/office"  # the office console (hsm.office.console): its own sessions, not the API's tokens
 

@@ -1,5 +1,6 @@
 """Signing in to the console with a one-time code over WhatsApp: ask for a code (login or phone), then type it.
-One neutral answer whether or not a code went out, and one for every code that does not work."""
+One neutral answer whether or not a code went out, and one for every code that does not work; each client
+address may ask and fail only so often (hsm.office.console.address_limit)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hsm.infra.db import session_scope
 from hsm.infra.phone import mask_phone
 from hsm.office import sign_in_codes
 from hsm.office.admin_api.state import SECRET
-from hsm.office.console import sessions
+from hsm.office.console import address_limit, sessions
 from hsm.office.console.guard import open_page, safe_next, signed_in_user
 from hsm.office.console.render import error_page, redirect
 from hsm.office.console.sender import console_client
@@ -60,14 +61,30 @@ def _issue(secret: str, who: str) -> sign_in_codes.CodeOutcome:
         return sign_in_codes.issue_code(session, secret, who)
 
 
-_SENDING: set[asyncio.Task] = set()  # codes on their way (a reference, so that no task is collected unfinished)
+# Codes on their way, the latest per phone (a reference, so that no task is collected unfinished).
+_SENDING: dict[str, asyncio.Task] = {}
 
 
-async def _send_code(app: web.Application, phone: str, code: str) -> None:
+async def _send_code(app: web.Application, phone: str, code: str, before: asyncio.Task | None) -> None:
+    """Send `code` once the phone's previous send has ended: a slow or retried send must not land after the newer
+    code that voided it, or the code on the phone's screen would be the dead one. The previous send is stopped
+    first (its code is void), so the new code does not wait out the old one's retries."""
+    if before is not None:
+        before.cancel()
+        await asyncio.wait([before])
     try:
         await sign_in_codes.send_code(console_client(app), phone, code)
     except CloudApiError as error:
         log.error("sign-in code to %s not sent: %s", mask_phone(phone), error)
+
+
+def _send_in_order(app: web.Application, phone: str, code: str) -> None:
+    before = _SENDING.get(phone)
+    if before is not None and (before.done() or before.get_loop() is not asyncio.get_running_loop()):
+        before = None
+    task = asyncio.create_task(_send_code(app, phone, code, before))
+    _SENDING[phone] = task
+    task.add_done_callback(lambda done: _SENDING.pop(phone) if _SENDING.get(phone) is done else None)
 
 
 @open_page
@@ -82,12 +99,17 @@ async def post_code_request(request: web.Request) -> web.StreamResponse:
             request, TEMPLATE, status=400, step="ask", who="", next=next_page, sent=None,
             error="Type your login or your phone number.",
         )  # fmt: skip
+    turn = await address_limit.take_turn(request, address_limit.CODES)
+    if not turn.allowed:
+        return turn.refuse(
+            sign_in_form(
+                request, TEMPLATE, status=429, step="ask", who=who, next=next_page, sent=None, error=turn.message
+            )
+        )
     outcome = await asyncio.to_thread(_issue, request.app[SECRET], who)
     if outcome.outcome == "sent" and outcome.phone and outcome.code:
         # Sent after the answer, so that its time says nothing about whether the account exists.
-        task = asyncio.create_task(_send_code(request.app, outcome.phone, outcome.code))
-        _SENDING.add(task)
-        task.add_done_callback(_SENDING.discard)
+        _send_in_order(request.app, outcome.phone, outcome.code)
     else:
         log.info("sign-in code refused (%s)", outcome.outcome)  # for the log only: the page says the same
     return sign_in_form(request, TEMPLATE, step="code", who=who, next=next_page, error=None, sent=SENT)
@@ -115,10 +137,18 @@ async def post_code_verify(request: web.Request) -> web.StreamResponse:
     who = _form_value(form, "who", MAX_LOGIN_CHARS)
     code = _form_value(form, "code", 20)
     secret = request.app[SECRET]
+    turn = await address_limit.take_turn(request, address_limit.FAILURES)
+    if not turn.allowed:
+        return turn.refuse(
+            sign_in_form(
+                request, TEMPLATE, status=429, step="code", who=who, next=_next_of(form), sent=None, error=turn.message
+            )
+        )
     old = sessions.session_id_of(secret, request.cookies.get(sessions.COOKIE))
     session_id = await asyncio.to_thread(_verify, secret, who, code, old) if who and code else None
     if session_id is None:
         return sign_in_form(
             request, TEMPLATE, status=401, step="code", who=who, next=_next_of(form), sent=None, error=FAILED
         )
+    await turn.give_back()  # it worked: only failures count
     return signed_in_response(request, session_id, form.get("next"))

@@ -1,10 +1,12 @@
 """Import and export from the console (admins only): an XLSX or CSV file's dry run (hsm.records.sheets.import_sheet,
 as `hsm import-sheet --dry-run`) shown as a diff, then applied from the copy kept server-side (uploads), audited as
-console:<login>; and the export workbook of `hsm export-sheet`."""
+console:<login> (the families of makeups it cancels are told once it is committed); and the export workbook of
+`hsm export-sheet`."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from hsm.office.console import uploads
 from hsm.office.console.guard import page, upload_page
 from hsm.office.console.render import USER, html
 from hsm.office.console.sessions import ConsoleUser
+from hsm.outreach.notify import deliver
 from hsm.records.changes import RecordError
 from hsm.records.merge import MergeOptions
 from hsm.records.merge_report import show
@@ -28,6 +31,7 @@ CSV_KINDS = ("students", "teachers", "batches", "payments")
 COMPLETE_KINDS = ("students", "teachers", "batches")
 UPLOAD_LIMIT = uploads.MAX_BYTES + 64 * 1024  # the file and the rest of the form
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+log = logging.getLogger("hsm.office.console.imports")
 
 
 def _admin(request: web.Request) -> ConsoleUser:
@@ -125,8 +129,22 @@ async def post_apply(request: web.Request) -> web.StreamResponse:
     uploads.drop(upload)
     if "refused" in outcome:
         return _form_page(request, f"{upload.path.name}: {outcome['refused']}; nothing was imported.", 400)
+    if "report" in outcome:
+        outcome["families_told"] = await _tell_makeup_families(outcome["report"].notices)
     return html(request, "import_preview.html", title="Import: done", upload=upload, name=upload.path.name,
                 show=show, applied=True, **outcome)  # fmt: skip
+
+
+async def _tell_makeup_families(notices: list) -> int:
+    """Send the notices of the makeups the import cancelled (it is committed: a failure is only logged and shown
+    as fewer told); how many were delivered."""
+    if not notices:
+        return 0
+    try:
+        return (await deliver(notices)).delivered
+    except Exception as error:  # noqa: BLE001 - the import stands; the page shows who was not told
+        log.error("import: makeup notices not sent (%s)", error)
+        return 0
 
 
 def _export() -> bytes:

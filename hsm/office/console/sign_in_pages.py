@@ -1,4 +1,5 @@
-"""Signing in to the console with a password, and signing out: one neutral message for every failed sign-in."""
+"""Signing in to the console with a password, and signing out: one neutral message for every failed sign-in; each
+client address may fail only so often (hsm.office.console.address_limit)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aiohttp import web
 from hsm.infra.db import session_scope
 from hsm.office import sign_in
 from hsm.office.admin_api.state import SECRET
-from hsm.office.console import sessions
+from hsm.office.console import address_limit, sessions
 from hsm.office.console.guard import (
     HOME,
     drop_session_cookie,
@@ -101,6 +102,9 @@ async def post_sign_in(request: web.Request) -> web.StreamResponse:
     login, password = form.get("login"), form.get("password")
     login = login.strip()[:MAX_LOGIN_CHARS] if isinstance(login, str) else ""
     password = password if isinstance(password, str) else ""
+    turn = await address_limit.take_turn(request, address_limit.FAILURES)
+    if not turn.allowed:
+        return turn.refuse(_form(request, status=429, login=login, error=turn.message))
     if not login or not password or len(password) > MAX_PASSWORD_CHARS:
         return _form(request, status=401, login=login, error=FAILED)
     old = sessions.session_id_of(secret, request.cookies.get(sessions.COOKIE))
@@ -108,6 +112,7 @@ async def post_sign_in(request: web.Request) -> web.StreamResponse:
     if session_id is None:
         log.info("console sign-in refused (%s)", outcome.outcome)  # the outcome is for the log, never the page
         return _form(request, status=401, login=login, error=FAILED)
+    await turn.give_back()  # it worked: only failures count
     return signed_in_response(request, session_id, form.get("next"))
 
 

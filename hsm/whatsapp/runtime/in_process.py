@@ -39,4 +39,6 @@ class InProcessRuntime(ProcessingRuntime):
         return self._processing.handle
 
     async def _stop_on_loop(self) -> None:
+        if self._processing is not None:
+            self._processing.close()
         await self._client.close()
