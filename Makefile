@@ -65,10 +65,11 @@ validate: $(STAMP)
 	$(RASA) data validate --fail-on-warning
 
 # Two processes, each taking whole test modules (an e2e module's stack is started once per module): on this 2-core
-# machine the suite took 933 s instead of 1,759 s (7 Dec 2026). PYTEST_WORKERS=0 runs it in one process.
+# machine the suite took 933 s instead of 1,759 s (7 Dec 2026). PYTEST_WORKERS=0 runs it in one process. The 20
+# slowest tests are listed at the end, so that a slower run says where its time went.
 PYTEST_WORKERS ?= 2
 unit: $(STAMP) $(MODEL)
-	$(BIN)/pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+	$(BIN)/pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile) --durations=20
 
 test-stories: $(STAMP) $(MODEL)
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/stories

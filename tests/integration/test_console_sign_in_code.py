@@ -16,7 +16,7 @@ from hsm.infra import models as m
 from hsm.infra.db import session_scope
 from hsm.office import admin_api, sign_in_codes  # noqa: F401  (admin_api first: it imports the console)
 from hsm.office.console import sessions
-from hsm.office.console.code_sign_in import FAILED, SENT
+from hsm.office.console.code_sign_in import FAILED, SENT, finish_sends
 from tests.integration.test_console import csrf_of, error_text, page
 from tests.integration.test_console_conversations import console  # noqa: F401  (the same app and sandbox)
 from tests.integration.test_whatsapp_client import inject
@@ -143,11 +143,19 @@ async def test_a_retried_code_still_reaches_the_phone_before_the_code_that_voide
     await inject(sandbox, {"status": 500, "delay_s": 0.5, "count": 1})  # the first send hangs, fails, is retried
     await ask_for_code(client)
     await ask_for_code(client)  # tapped again meanwhile: a new code, the first one void
-    await code_sent_to(sandbox)
+    await finish_sends()
     await asyncio.sleep(1.5)  # long enough for the first send's retry, had it gone on
     last_on_the_phone = await code_sent_to(sandbox)
     response = await type_code(client, last_on_the_phone)
     assert response.status == 303
+
+
+async def test_a_code_on_its_way_at_shutdown_is_still_sent(console):  # noqa: F811
+    client, sandbox = console
+    await inject(sandbox, {"delay_s": 0.5, "count": 1})  # Meta is slow to accept it
+    await ask_for_code(client)
+    await client.close()  # the admin API stops (its client would close next)
+    assert [s["payload"]["to"] for s in sandbox.app[SANDBOX].messages] == [MEERA.lstrip("+")]
 
 
 async def test_an_unknown_account_gets_the_same_answer_and_nothing_is_sent(console):  # noqa: F811

@@ -17,7 +17,7 @@ from hsm.infra.attempt_limits import AttemptLimiter, InMemoryAttemptLimiter, Red
 from hsm.infra.db import session_scope
 from hsm.office import admin_api, staff
 from hsm.office.console.address_limit import TOO_MANY, WINDOW_S
-from hsm.office.console.code_sign_in import FAILED, SENT
+from hsm.office.console.code_sign_in import FAILED, SENT, finish_sends
 from hsm.office.console.sign_in_pages import FAILED as PASSWORD_FAILED
 from hsm.whatsapp import store
 from hsm.whatsapp.client import WhatsAppClient
@@ -107,7 +107,8 @@ async def test_code_requests_over_the_limit_get_429_whatever_the_login(limited, 
     for who in ("meera", "nobody", "+919800000001"):  # a known login, an unknown one, a phone: all count
         response = await ask(client, who)
         assert response.status == 200 and SENT in await response.text()
-    await code_sent_to(sandbox, count=2)
+    await finish_sends()  # the second code to meera's phone may have stopped the first one's send
+    await code_sent_to(sandbox)
     sent = len(sandbox.app[SANDBOX].messages)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="hsm.office.console"):

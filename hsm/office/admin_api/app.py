@@ -70,7 +70,7 @@ from hsm.office.admin_api.staff import (
 )
 from hsm.office.admin_api.state import ADMIN_PREFIX, CLIENT, ENQUEUE, OWN_CLIENT, PREFIX, SECRET, SIGN_IN_LIMITER
 from hsm.office.admin_api.tokens import get_tokens, post_token_revoke, post_tokens, post_tokens_revoke
-from hsm.office.console import add_console_routes, console_middleware
+from hsm.office.console import add_console_routes, code_sign_in, console_middleware
 from hsm.outreach import broadcast as bc
 from hsm.whatsapp.client import WhatsAppClient
 
@@ -153,6 +153,9 @@ def create_admin_app(
         if app[OWN_CLIENT] and app_client is not None:
             await app_client.close()
 
+    async def finish_code_sends(app: web.Application) -> None:
+        await code_sign_in.finish_sends()
+
     async def resume(app: web.Application) -> None:
         await asyncio.to_thread(bc.resume_broadcasts)
 
@@ -161,6 +164,7 @@ def create_admin_app(
 
     # The ignores: aiohttp 3.9 types its signals as `Signal[Callable[[Application], Awaitable[None]]]`, which
     # aiosignal 1.4 (Signal generic in the handlers' argument types) reads as handlers taking a callable.
+    app.on_shutdown.append(finish_code_sends)  # type: ignore[arg-type]  # before the client closes (on_cleanup)
     app.on_cleanup.append(close_client)  # type: ignore[arg-type]
     if resume_broadcasts:  # in-process broadcasts (no Redis): resume at start, stop gracefully at shutdown
         app.on_startup.append(resume)  # type: ignore[arg-type]

@@ -87,6 +87,16 @@ def _send_in_order(app: web.Application, phone: str, code: str) -> None:
     task.add_done_callback(lambda done: _SENDING.pop(phone) if _SENDING.get(phone) is done else None)
 
 
+async def finish_sends(timeout_s: float = 5.0) -> None:
+    """Wait up to `timeout_s` for the codes still on their way from this event loop (each phone's latest send
+    waits for the one it voided). The admin API's shutdown calls it before its client closes, so that a code just
+    asked for is not cut off; a send may stop a superseded one, so the number sent is known only after this."""
+    loop = asyncio.get_running_loop()
+    pending = [task for task in list(_SENDING.values()) if not task.done() and task.get_loop() is loop]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout_s)
+
+
 @open_page
 async def post_code_request(request: web.Request) -> web.StreamResponse:
     if not await _csrf_ok(request):
