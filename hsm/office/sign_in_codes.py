@@ -42,6 +42,7 @@ class CodeOutcome:
     account: StaffView | None = None
     phone: str | None = None
     code: str | None = None
+    code_id: int | None = None  # the code's row: a later code has a greater id
 
     @property
     def ok(self) -> bool:
@@ -118,15 +119,15 @@ def issue_code(session: Session, secret: str, who: str, now: datetime | None = N
         .values(used_at=now)
     )
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-    session.add(
-        m.ConsoleSignInCode(
-            staff_account_id=account.id,
-            code_hash=code_hash(secret, account.id, code),
-            created_at=now,
-            expires_at=now + CODE_LIFETIME,
-            tries=0,
-        )
+    row = m.ConsoleSignInCode(
+        staff_account_id=account.id,
+        code_hash=code_hash(secret, account.id, code),
+        created_at=now,
+        expires_at=now + CODE_LIFETIME,
+        tries=0,
     )
+    session.add(row)
+    session.flush()
     record_change(
         session,
         f"console:{account.login}",
@@ -136,7 +137,13 @@ def issue_code(session: Session, secret: str, who: str, now: datetime | None = N
         None,
         {"expires_at": now + CODE_LIFETIME},
     )
-    return CodeOutcome("sent", StaffView.of(account), account.phone, code)
+    return CodeOutcome("sent", StaffView.of(account), account.phone, code, row.id)
+
+
+def code_is_live(session: Session, code_id: int, now: datetime | None = None) -> bool:
+    """Whether the code `code_id` can still sign in: not used, not voided by a newer code or wrong tries, unexpired."""
+    row = session.get(m.ConsoleSignInCode, code_id)
+    return row is not None and row.used_at is None and clock.as_utc(row.expires_at) > (now or _now())
 
 
 def verify_code(session: Session, secret: str, who: str, code: str, now: datetime | None = None) -> CodeOutcome:

@@ -8,6 +8,7 @@ change nor its audit row. `apply_changes` sets only the fields whose value diffe
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -20,6 +21,18 @@ from hsm.infra import models as m
 # Who made a change, as the audit trail spells it: "<source>:<who>": cli:<operator>, import:<file name>,
 # api:<token sub>, console:<staff id>, teacher:T-101, admin:ADM-1 (over WhatsApp), system:<job>.
 ACTOR_MAX_CHARS = 60
+OPERATOR_MAX_CHARS = 40  # a CLI's --by: "cli:<by>" fits every actor column with room to spare
+
+
+def operator_name(text: str) -> str:
+    """A CLI's `--by` (argparse type): the operator's name for the audit trail, its spaces collapsed; refused when
+    empty, longer than OPERATOR_MAX_CHARS or holding control characters."""
+    name = " ".join(text.split())
+    if not name or len(name) > OPERATOR_MAX_CHARS or not name.isprintable():
+        raise argparse.ArgumentTypeError(
+            f"give a name of 1 to {OPERATOR_MAX_CHARS} letters, digits or spaces, like 'meera' (got {text[:50]!r})"
+        )
+    return name
 
 
 class RecordError(ValueError):

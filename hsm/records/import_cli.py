@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hsm.records.changes import RecordError
+from hsm.records.changes import RecordError, operator_name
 
 
 def _merge_options(args: argparse.Namespace):  # noqa: ANN202 - MergeOptions, imported lazily
@@ -121,7 +121,10 @@ def _add_merge_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--verbose", action="store_true", help="list every row in the report (not the first 10)")
     parser.add_argument(
-        "--by", help="who is importing, for the audit trail (cli:<by> import:<file>; default: import:<file>)"
+        "--by",
+        type=operator_name,
+        metavar="NAME",
+        help="who is importing, for the audit trail (cli:NAME import:<file>; default: import:<file>)",
     )
 
 

@@ -15,7 +15,8 @@ from devtools.sandbox import SANDBOX
 from hsm.infra import models as m
 from hsm.infra.db import session_scope
 from hsm.office import admin_api, sign_in_codes  # noqa: F401  (admin_api first: it imports the console)
-from hsm.office.console import sessions
+from hsm.office.admin_api.state import SECRET
+from hsm.office.console import code_sign_in, sessions
 from hsm.office.console.code_sign_in import FAILED, SENT, finish_sends
 from tests.integration.test_console import csrf_of, error_text, page
 from tests.integration.test_console_conversations import console  # noqa: F401  (the same app and sandbox)
@@ -148,6 +149,28 @@ async def test_a_retried_code_still_reaches_the_phone_before_the_code_that_voide
     last_on_the_phone = await code_sent_to(sandbox)
     response = await type_code(client, last_on_the_phone)
     assert response.status == 303
+
+
+@pytest.mark.parametrize("newer_still_on_its_way", [True, False])
+async def test_of_two_codes_asked_at_once_only_the_newer_goes_out_whichever_comes_back_first(
+    console,  # noqa: F811
+    newer_still_on_its_way,
+):
+    """A double submit: both codes are issued (the newer voids the older) and handed to the sender in the wrong
+    order, as two threads may return; called directly, since HTTP cannot force that order."""
+    client, sandbox = console
+    app = client.server.app
+    older = await asyncio.to_thread(code_sign_in._issue, app[SECRET], "meera")
+    newer = await asyncio.to_thread(code_sign_in._issue, app[SECRET], "meera")
+    if newer_still_on_its_way:
+        await inject(sandbox, {"delay_s": 0.5, "count": 1})
+    code_sign_in._send_in_order(app, newer.phone, newer.code, newer.code_id)
+    if not newer_still_on_its_way:
+        await finish_sends()
+    code_sign_in._send_in_order(app, older.phone, older.code, older.code_id)
+    await finish_sends()
+    assert len(sandbox.app[SANDBOX].messages) == 1 and await code_sent_to(sandbox) == newer.code
+    assert (await type_code(client, newer.code)).status == 303
 
 
 async def test_a_code_on_its_way_at_shutdown_is_still_sent(console):  # noqa: F811

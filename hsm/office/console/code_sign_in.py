@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -61,30 +62,50 @@ def _issue(secret: str, who: str) -> sign_in_codes.CodeOutcome:
         return sign_in_codes.issue_code(session, secret, who)
 
 
-# Codes on their way, the latest per phone (a reference, so that no task is collected unfinished).
-_SENDING: dict[str, asyncio.Task] = {}
+@dataclass(frozen=True)
+class _Sending:
+    code_id: int
+    task: asyncio.Task
 
 
-async def _send_code(app: web.Application, phone: str, code: str, before: asyncio.Task | None) -> None:
-    """Send `code` once the phone's previous send has ended: a slow or retried send must not land after the newer
-    code that voided it, or the code on the phone's screen would be the dead one. The previous send is stopped
-    first (its code is void), so the new code does not wait out the old one's retries."""
+# The latest code on its way per phone (a reference, so that no task is collected unfinished).
+_SENDING: dict[str, _Sending] = {}
+
+
+def _still_live(code_id: int) -> bool:
+    with session_scope() as session:
+        return sign_in_codes.code_is_live(session, code_id)
+
+
+async def _send_code(app: web.Application, phone: str, code: str, code_id: int, before: asyncio.Task | None) -> None:
+    """Send `code` once the phone's previous send has ended, and only if no newer code has voided it meanwhile: a
+    slow or retried send must not land after the newer code, or the code on the phone's screen would be the dead
+    one. The previous send is stopped first (its code is void), so the new code does not wait out its retries."""
     if before is not None:
         before.cancel()
         await asyncio.wait([before])
+    if not await asyncio.to_thread(_still_live, code_id):
+        log.info("sign-in code to %s not sent: a newer code voided it", mask_phone(phone))
+        return
     try:
         await sign_in_codes.send_code(console_client(app), phone, code)
     except CloudApiError as error:
         log.error("sign-in code to %s not sent: %s", mask_phone(phone), error)
 
 
-def _send_in_order(app: web.Application, phone: str, code: str) -> None:
-    before = _SENDING.get(phone)
-    if before is not None and (before.done() or before.get_loop() is not asyncio.get_running_loop()):
-        before = None
-    task = asyncio.create_task(_send_code(app, phone, code, before))
-    _SENDING[phone] = task
-    task.add_done_callback(lambda done: _SENDING.pop(phone) if _SENDING.get(phone) is done else None)
+def _send_in_order(app: web.Application, phone: str, code: str, code_id: int) -> None:
+    """Start sending `code` after the phone's send in flight, which it stops; unless that one carries a newer code
+    (two requests at once, whose codes came back from their threads out of order): then this void code is dropped."""
+    current = _SENDING.get(phone)
+    before = None
+    if current is not None and not current.task.done() and current.task.get_loop() is asyncio.get_running_loop():
+        if current.code_id > code_id:
+            log.info("sign-in code to %s not sent: a newer code is on its way", mask_phone(phone))
+            return
+        before = current.task
+    sending = _Sending(code_id, asyncio.create_task(_send_code(app, phone, code, code_id, before)))
+    _SENDING[phone] = sending
+    sending.task.add_done_callback(lambda _: _SENDING.pop(phone) if _SENDING.get(phone) is sending else None)
 
 
 async def finish_sends(timeout_s: float = 5.0) -> None:
@@ -92,7 +113,7 @@ async def finish_sends(timeout_s: float = 5.0) -> None:
     waits for the one it voided). The admin API's shutdown calls it before its client closes, so that a code just
     asked for is not cut off; a send may stop a superseded one, so the number sent is known only after this."""
     loop = asyncio.get_running_loop()
-    pending = [task for task in list(_SENDING.values()) if not task.done() and task.get_loop() is loop]
+    pending = [s.task for s in list(_SENDING.values()) if not s.task.done() and s.task.get_loop() is loop]
     if pending:
         await asyncio.wait(pending, timeout=timeout_s)
 
@@ -117,9 +138,9 @@ async def post_code_request(request: web.Request) -> web.StreamResponse:
             )
         )
     outcome = await asyncio.to_thread(_issue, request.app[SECRET], who)
-    if outcome.outcome == "sent" and outcome.phone and outcome.code:
+    if outcome.outcome == "sent" and outcome.phone and outcome.code and outcome.code_id is not None:
         # Sent after the answer, so that its time says nothing about whether the account exists.
-        _send_in_order(request.app, outcome.phone, outcome.code)
+        _send_in_order(request.app, outcome.phone, outcome.code, outcome.code_id)
     else:
         log.info("sign-in code refused (%s)", outcome.outcome)  # for the log only: the page says the same
     return sign_in_form(request, TEMPLATE, step="code", who=who, next=next_page, error=None, sent=SENT)
