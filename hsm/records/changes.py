@@ -25,12 +25,12 @@ OPERATOR_MAX_CHARS = 40  # a CLI's --by: "cli:<by>" fits every actor column with
 
 
 def operator_name(text: str) -> str:
-    """A CLI's `--by` (argparse type): the operator's name for the audit trail, its spaces collapsed; refused when
-    empty, longer than OPERATOR_MAX_CHARS or holding control characters."""
+    """A CLI's `--by` (argparse type): the operator's name for the audit trail, each run of whitespace made one
+    space; refused when empty, longer than OPERATOR_MAX_CHARS or holding other control characters."""
     name = " ".join(text.split())
     if not name or len(name) > OPERATOR_MAX_CHARS or not name.isprintable():
         raise argparse.ArgumentTypeError(
-            f"give a name of 1 to {OPERATOR_MAX_CHARS} letters, digits or spaces, like 'meera' (got {text[:50]!r})"
+            f"give a name of 1 to {OPERATOR_MAX_CHARS} printable characters, like 'meera' (got {text[:50]!r})"
         )
     return name
 

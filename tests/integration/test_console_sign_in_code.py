@@ -165,8 +165,7 @@ async def test_of_two_codes_asked_at_once_only_the_newer_goes_out_whichever_come
     if newer_still_on_its_way:
         await inject(sandbox, {"delay_s": 0.5, "count": 1})
     code_sign_in._send_in_order(app, newer.phone, newer.code, newer.code_id)
-    if not newer_still_on_its_way:
-        await finish_sends()
+    await (asyncio.sleep(0.1) if newer_still_on_its_way else finish_sends())
     code_sign_in._send_in_order(app, older.phone, older.code, older.code_id)
     await finish_sends()
     assert len(sandbox.app[SANDBOX].messages) == 1 and await code_sent_to(sandbox) == newer.code

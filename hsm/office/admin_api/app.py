@@ -149,12 +149,11 @@ def create_admin_app(
     add_console_routes(app)  # /office/: HTML, its own sessions; the two middlewares above leave it alone
 
     async def close_client(app: web.Application) -> None:
+        # on_cleanup runs once the requests in hand have ended, so this covers codes they asked for while stopping.
+        await code_sign_in.finish_sends()
         app_client = app[CLIENT]
         if app[OWN_CLIENT] and app_client is not None:
             await app_client.close()
-
-    async def finish_code_sends(app: web.Application) -> None:
-        await code_sign_in.finish_sends()
 
     async def resume(app: web.Application) -> None:
         await asyncio.to_thread(bc.resume_broadcasts)
@@ -164,7 +163,6 @@ def create_admin_app(
 
     # The ignores: aiohttp 3.9 types its signals as `Signal[Callable[[Application], Awaitable[None]]]`, which
     # aiosignal 1.4 (Signal generic in the handlers' argument types) reads as handlers taking a callable.
-    app.on_shutdown.append(finish_code_sends)  # type: ignore[arg-type]  # before the client closes (on_cleanup)
     app.on_cleanup.append(close_client)  # type: ignore[arg-type]
     if resume_broadcasts:  # in-process broadcasts (no Redis): resume at start, stop gracefully at shutdown
         app.on_startup.append(resume)  # type: ignore[arg-type]

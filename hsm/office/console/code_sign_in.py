@@ -84,13 +84,15 @@ async def _send_code(app: web.Application, phone: str, code: str, code_id: int, 
     if before is not None:
         before.cancel()
         await asyncio.wait([before])
-    if not await asyncio.to_thread(_still_live, code_id):
-        log.info("sign-in code to %s not sent: a newer code voided it", mask_phone(phone))
-        return
     try:
+        if not await asyncio.to_thread(_still_live, code_id):
+            log.info("sign-in code to %s not sent: a newer code voided it", mask_phone(phone))
+            return
         await sign_in_codes.send_code(console_client(app), phone, code)
     except CloudApiError as error:
         log.error("sign-in code to %s not sent: %s", mask_phone(phone), error)
+    except Exception:  # a task's error would otherwise surface only when it is collected, if ever
+        log.exception("sign-in code to %s not sent", mask_phone(phone))
 
 
 def _send_in_order(app: web.Application, phone: str, code: str, code_id: int) -> None:
@@ -110,8 +112,8 @@ def _send_in_order(app: web.Application, phone: str, code: str, code_id: int) ->
 
 async def finish_sends(timeout_s: float = 5.0) -> None:
     """Wait up to `timeout_s` for the codes still on their way from this event loop (each phone's latest send
-    waits for the one it voided). The admin API's shutdown calls it before its client closes, so that a code just
-    asked for is not cut off; a send may stop a superseded one, so the number sent is known only after this."""
+    waits for the one it voided). The admin API calls it before its client closes, so that a code just asked for
+    is not cut off; a send may stop a superseded one, so the number sent is known only after this."""
     loop = asyncio.get_running_loop()
     pending = [s.task for s in list(_SENDING.values()) if not s.task.done() and s.task.get_loop() is loop]
     if pending:
