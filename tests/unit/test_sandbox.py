@@ -366,14 +366,15 @@ async def served_like_run_app(app: web.Application) -> AsyncIterator[str]:
 @pytest.mark.asyncio
 async def test_a_delay_fault_makes_a_client_time_out_and_records_nothing():
     async with served_like_run_app(create_app(sandbox_config())) as base_url, aiohttp.ClientSession() as http:
-        await http.post(f"{base_url}/_sandbox/faults", json={"delay_s": 0.4, "count": 1})
+        # 2 s, well past the 0.1 s timeout: one stall of the shared event loop past both would record the send
+        await http.post(f"{base_url}/_sandbox/faults", json={"delay_s": 2.0, "count": 1})
         with pytest.raises(asyncio.TimeoutError):
             await http.post(
                 base_url + SEND_PATH, json=text_message("lost"), headers=AUTH, timeout=aiohttp.ClientTimeout(total=0.1)
             )
         async with http.post(base_url + SEND_PATH, json=text_message("retried"), headers=AUTH) as response:
             assert response.status == 200
-        await asyncio.sleep(0.45)  # the abandoned request finishes its delay
+        await asyncio.sleep(2.05)  # the abandoned request finishes its delay
         async with http.get(f"{base_url}/_sandbox/messages") as response:
             bodies = [message["payload"]["text"]["body"] for message in (await response.json())["messages"]]
         async with http.get(f"{base_url}/_sandbox/stats") as response:
