@@ -504,7 +504,8 @@ class Smoke:
             during = [x.up for x in samples if killed < x.at < restarted]
             after = [x.up for x in samples if back[name] and x.at > back[name] + 2]
             self.check(
-                bool(before and before[-1] and during and not any(during) and up_but_for_lone_misses(after)),
+                up_but_for_lone_misses(before, last_must_be_up=False)
+                and bool(during and not any(during) and up_but_for_lone_misses(after)),
                 f"/metrics of {name}: up before the kill, down until the restart, up after",
                 f"{len(before)} scrapes before, {len(during)} during ({sum(during)} up), {len(after)} after",
             )

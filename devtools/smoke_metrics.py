@@ -103,9 +103,11 @@ class Scraper:
         return states
 
 
-def up_but_for_lone_misses(states: list[bool]) -> bool:
-    """Up, but for a lone scrape that timed out under load: two misses in a row, or the last, is an outage."""
-    return bool(states) and states[-1] and all(a or b for a, b in zip(states, states[1:], strict=False))
+def up_but_for_lone_misses(states: list[bool], last_must_be_up: bool = True) -> bool:
+    """Up, but for a lone scrape that timed out under load: two misses in a row is an outage, and so is a missed
+    last scrape unless `last_must_be_up` is False (the last one before a kill may time out as the kill begins)."""
+    lone = all(a or b for a, b in zip(states, states[1:], strict=False))
+    return any(states) and lone and (states[-1] or not last_must_be_up)
 
 
 # ------------------------------------------------------------------------------------------------ alert rules

@@ -77,11 +77,15 @@ class Heartbeat:
                 if self._held.get(wamid, ("", 0.0))[0] == tokens[wamid]:
                     del self._held[wamid]
 
-    def stop(self) -> None:
-        """Stop beating (the processing stops): what is still held is left to the sweep."""
+    def stop(self, wait_s: float = 0.0) -> None:
+        """Stop beating (the processing stops): what is still held is left to the sweep. With `wait_s`, wait that
+        long for a beat under way to end, so that none lands after this returns."""
         self._stopped.set()
         with self._lock:
             self._held.clear()
+            thread = self._thread
+        if wait_s > 0 and thread is not None and thread is not threading.current_thread():
+            thread.join(wait_s)
 
     def _run(self) -> None:
         while not self._stopped.wait(self.every_s):

@@ -30,7 +30,9 @@ from hsm.whatsapp.templates import TEMPLATES_FILE, import_templates
 from tests.integration.test_console import PASSWORD, SECRET, csrf_of, page, sign_in
 
 TOKEN, PHONE_ID = "console-token", "100000000000091"
-FAST = RetryPolicy(attempts=2, base_delay_s=0.01, max_delay_s=0.05, timeout_s=2.0)
+# A long timeout: the sandbox shares the test's event loop, and one stall past both a fault's delay and the timeout
+# would let the sandbox record the abandoned send as well as the retry.
+FAST = RetryPolicy(attempts=2, base_delay_s=0.01, max_delay_s=0.05, timeout_s=30.0)
 JOHN = "+919876543210"  # John Doe, HSM-24-001
 
 pytestmark = pytest.mark.asyncio

@@ -9,6 +9,7 @@ import multiprocessing
 import threading
 import time
 import uuid
+from types import SimpleNamespace
 from urllib.parse import urlparse
 
 import pytest
@@ -17,6 +18,7 @@ from rasa.core.lock_store import InMemoryLockStore, LockError, LockStore, RedisL
 from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 
 from hsm.infra.config import PROJECT_ROOT
+from hsm.rasa_glue import stores
 from hsm.rasa_glue.stores import LOCK_KEY_PREFIX, AtomicRedisLockStore, SchoolLockStore
 from tests.conftest import REDIS_TEST_URL
 
@@ -190,14 +192,21 @@ def test_expired_tickets_are_dropped_and_their_holder_is_told(prefix):
     assert store.get_lock("slow") is None
 
 
-def test_waiting_behind_another_holder_then_getting_in(prefix):
+def test_waiting_behind_another_holder_then_getting_in(prefix, monkeypatch):
     store = make_store(prefix)
     events: list[str] = []
+    polls: list[float] = []  # the store's waits between looks at the lock (not a wall-clock bound: CI is loaded)
+
+    async def recorded_sleep(delay: float) -> None:
+        polls.append(delay)
+        await asyncio.sleep(delay)
+
+    monkeypatch.setattr(stores, "asyncio", SimpleNamespace(**{**vars(asyncio), "sleep": recorded_sleep}))
 
     async def holder() -> None:
         async with store.lock("turns", lock_lifetime=10):
             events.append("first in")
-            await asyncio.sleep(0.15)
+            await asyncio.sleep(0.6)  # long enough for the follower's polls to reach their 200 ms ceiling
             events.append("first out")
 
     async def follower() -> None:
@@ -208,10 +217,11 @@ def test_waiting_behind_another_holder_then_getting_in(prefix):
     async def both() -> None:
         await asyncio.gather(holder(), follower())
 
-    started = time.monotonic()
     asyncio.run(both())
     assert events == ["first in", "first out", "second in"]
-    assert time.monotonic() - started < 0.95  # polled quickly, not once a second
+    # 20 ms, doubling up to 200 ms (however many polls a loaded machine allows): not Rasa's once a second
+    assert polls and polls[0] == 0.02
+    assert all(b == min(a * 2, 0.2) for a, b in zip(polls, polls[1:], strict=False))
 
 
 def test_save_and_delete_keep_the_interface(prefix):

@@ -335,7 +335,9 @@ async def test_a_slow_turn_keeps_its_message_alive_and_nobody_takes_it_over(scho
     message = receive(ANITA, "one")
     turn = asyncio.create_task(processing.handle(message))
     await asyncio.sleep(3.0)
-    assert claims.claim(message.wamid) is None  # still beating: another replica may not take it
+    # Still beating: another replica may not take it. Judged at 2.5 s of silence, so that a stall of a second
+    # does not pass for a dead holder; one that never beat has been silent for 3 s.
+    assert claims.claim(message.wamid, stale_after_s=2.5) is None
     release.set()
     await asyncio.wait_for(turn, 5)
     assert meta.sent == [(ANITA, "re: one")]

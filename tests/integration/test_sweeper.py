@@ -109,13 +109,14 @@ def test_a_slow_replica_that_keeps_beating_is_never_taken_over(channel):
     assert claims.claim(busy, holder)
     beating = Heartbeat(every_s=0.05)  # the live replica's heartbeat, through a turn far longer than stale_after_s
     beating.hold(busy, holder)
-    slow = dataclasses.replace(FAST, stale_after_s=1.0)
+    # Dead after 3 s of silence: a stall of the machine (both threads stop) must not pass for a dead replica.
+    slow = dataclasses.replace(FAST, stale_after_s=3.0)
     state = sweeper.SweepState()
-    for _ in range(6):
-        time.sleep(0.5)
-        assert sweep(channel, state, settings=slow) == []  # 3 s, three times stale_after_s: "help" waits behind it
-    beating.stop()  # ... and now it was killed: the beats stop
-    time.sleep(1.1)
+    for _ in range(4):
+        time.sleep(1.0)
+        assert sweep(channel, state, settings=slow) == []  # 4 s, past stale_after_s: "help" waits behind it
+    beating.stop(wait_s=5)  # ... and now it was killed: the beats stop
+    silence(busy, 60)
     assert sweep(channel, state, settings=slow) == [busy, after]
     assert channel.processed == ["hi", "help"]
 

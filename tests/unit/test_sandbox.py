@@ -433,7 +433,7 @@ async def test_messages_filter_by_recipient_with_or_without_plus_and_after_seq(c
 async def test_a_long_poll_returns_as_soon_as_a_message_arrives(client):
     async def poll() -> tuple[list[dict], float]:
         started = time.monotonic()
-        messages = await recorded(client, to=STUDENT, wait=5)
+        messages = await recorded(client, to=STUDENT, wait=30)
         return messages, time.monotonic() - started
 
     waiting = asyncio.create_task(poll())
@@ -443,19 +443,19 @@ async def test_a_long_poll_returns_as_soon_as_a_message_arrives(client):
     await asyncio.sleep(0.05)
     assert not waiting.done()
     await send(client, text_message("your class is at 17:00"))
-    messages, elapsed = await asyncio.wait_for(waiting, 2)
+    messages, elapsed = await asyncio.wait_for(waiting, 10)
     assert [message["payload"]["text"]["body"] for message in messages] == ["your class is at 17:00"]
-    assert elapsed < 2
+    assert elapsed < 10  # long before the poll's own 30 s
 
 
 @pytest.mark.asyncio
 async def test_a_long_poll_for_anyone_returns_with_the_first_message_to_anyone(client):
     await send(client, text_message(to=STUDENT))
-    waiting = asyncio.create_task(recorded(client, after=1, wait=5))
+    waiting = asyncio.create_task(recorded(client, after=1, wait=30))
     await asyncio.sleep(0.1)
     assert not waiting.done()
     await send(client, text_message("see you", to=PARENT))
-    messages = await asyncio.wait_for(waiting, 2)
+    messages = await asyncio.wait_for(waiting, 10)
     assert [(message["seq"], message["to"]) for message in messages] == [(2, PARENT)]
 
 
@@ -463,7 +463,7 @@ async def test_a_long_poll_for_anyone_returns_with_the_first_message_to_anyone(c
 async def test_a_long_poll_with_nothing_new_returns_empty_after_the_wait(client):
     started = time.monotonic()
     assert await recorded(client, wait=0.2) == []
-    assert 0.2 <= time.monotonic() - started < 1.5
+    assert 0.2 <= time.monotonic() - started < 5  # it waited, and then did not hang
 
 
 @pytest.mark.asyncio
