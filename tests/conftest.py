@@ -67,14 +67,19 @@ def redis_client():
     client.close()
 
 
-@pytest.fixture
-def redis_prefix(redis_client):
-    """A key prefix of this test's own in the test Redis; its keys are removed afterwards."""
-    prefix = f"hsm:test:{uuid.uuid4().hex[:12]}:"
+def own_redis_prefix(redis_client, base: str = "hsm:test:") -> Iterator[str]:
+    """For a fixture: a key prefix of this test's own under `base` in the test Redis; its keys are removed after."""
+    prefix = f"{base}{uuid.uuid4().hex[:12]}:"
     yield prefix
     keys = list(redis_client.scan_iter(match=prefix + "*", count=500))
     if keys:
         redis_client.delete(*keys)
+
+
+@pytest.fixture
+def redis_prefix(redis_client):
+    """A key prefix of this test's own in the test Redis; its keys are removed afterwards."""
+    yield from own_redis_prefix(redis_client)
 
 
 def create_postgres_database(server_url: str) -> str:

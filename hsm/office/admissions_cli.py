@@ -14,7 +14,7 @@ from typing import Any
 from hsm.infra import clock
 from hsm.infra import models as m
 from hsm.outreach import leads
-from hsm.records.changes import RecordError, operator_name
+from hsm.records.changes import RecordError, add_by_option
 
 EXIT_STATUS = {"invalid": 2, "not_found": 1, "conflict": 1}
 
@@ -224,13 +224,7 @@ def _lead_id(text: str) -> int:
 
 
 def _change_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--by",
-        default="operator",
-        type=operator_name,
-        metavar="NAME",
-        help="who is doing it, for the audit trail (cli:NAME)",
-    )
+    add_by_option(parser, "who is doing it, for the audit trail (cli:NAME)")
     parser.add_argument("--dry-run", action="store_true", help="check and show the change, save nothing")
 
 

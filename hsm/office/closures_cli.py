@@ -9,7 +9,7 @@ import sys
 from datetime import date
 from typing import Any
 
-from hsm.records.changes import operator_name
+from hsm.records.changes import add_by_option
 
 
 def _day(text: str) -> date:
@@ -181,13 +181,7 @@ def add_closure_commands(commands: Any) -> None:
     add.add_argument("--reason", required=True, help="why (what families are told)")
     add.add_argument("--dry-run", action="store_true", help="check and show what would happen; change nothing")
     add.add_argument("--no-notify", action="store_true", help="tell nobody (families already know)")
-    add.add_argument(
-        "--by",
-        default="operator",
-        type=operator_name,
-        metavar="NAME",
-        help="who is closing, for the audit trail (cli:NAME)",
-    )
+    add_by_option(add, "who is closing, for the audit trail (cli:NAME)")
     add.set_defaults(handler=_cmd_add)
 
     listing = sub.add_parser("list", help="closures not over yet (--all: past and cancelled ones too)")
@@ -199,11 +193,5 @@ def add_closure_commands(commands: Any) -> None:
     cancel.add_argument("id", type=int, metavar="ID", help="the closure's number (hsm closures list)")
     cancel.add_argument("--dry-run", action="store_true", help="check and show what would happen; change nothing")
     cancel.add_argument("--no-notify", action="store_true", help="tell nobody")
-    cancel.add_argument(
-        "--by",
-        default="operator",
-        type=operator_name,
-        metavar="NAME",
-        help="who is reopening, for the audit trail (cli:NAME)",
-    )
+    add_by_option(cancel, "who is reopening, for the audit trail (cli:NAME)")
     cancel.set_defaults(handler=_cmd_cancel)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hsm.infra.phone import mask_phone
-from hsm.records.changes import operator_name
+from hsm.records.changes import add_by_option
 
 
 def _refused(error: Exception) -> int:
@@ -164,13 +164,7 @@ def add_payment_commands(commands: Any) -> None:
         metavar="YYYY-MM-DD",
         help=f"the day it was paid (default today; at most {MAX_BACKDATE_DAYS} days ago)",
     )
-    record.add_argument(
-        "--by",
-        default="operator",
-        type=operator_name,
-        metavar="NAME",
-        help="who is recording it, for the audit trail (cli:NAME)",
-    )
+    add_by_option(record, "who is recording it, for the audit trail (cli:NAME)")
     record.add_argument("--dry-run", action="store_true", help="check and show what would change; save nothing")
     record.add_argument("--no-receipt", action="store_true", help="do not send the receipt on WhatsApp")
     record.set_defaults(handler=_cmd_record)
@@ -183,13 +177,7 @@ def add_payment_commands(commands: Any) -> None:
     )
     reverse.add_argument("id", type=_positive, metavar="ID", help="the payment's id (#41 in `hsm payments list`)")
     reverse.add_argument("--reason", required=True, help="why, for the audit trail")
-    reverse.add_argument(
-        "--by",
-        default="operator",
-        type=operator_name,
-        metavar="NAME",
-        help="who is reversing it, for the audit trail (cli:NAME)",
-    )
+    add_by_option(reverse, "who is reversing it, for the audit trail (cli:NAME)")
     reverse.add_argument("--dry-run", action="store_true", help="check and show what would change; save nothing")
     reverse.set_defaults(handler=_cmd_reverse)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from hsm.infra import clock
 from hsm.people.lifecycle import KINDS
-from hsm.records.changes import RecordError, operator_name
+from hsm.records.changes import RecordError, add_by_option
 
 LIST_LIMIT = 200
 
@@ -168,12 +168,7 @@ def _kind_and_key(parser: argparse.ArgumentParser) -> None:
 
 
 def _change_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--by",
-        type=operator_name,
-        metavar="NAME",
-        help="who is making the change, for the audit trail (default: your login name)",
-    )
+    add_by_option(parser, "who is making the change, for the audit trail (default: your login name)", default=None)
     parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
 
 

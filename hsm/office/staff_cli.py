@@ -15,7 +15,7 @@ from typing import Any
 from hsm.infra.models import API_ROLES
 from hsm.infra.models import STAFF_ROLES as ROLES
 from hsm.infra.phone import mask_phone
-from hsm.records.changes import RecordError, operator_name
+from hsm.records.changes import RecordError, add_by_option
 
 
 def _when(value: datetime | None) -> str:
@@ -290,13 +290,7 @@ def _cmd_tokens_revoke(args: argparse.Namespace) -> int:
 
 
 def _changing(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument(
-        "--by",
-        default="operator",
-        type=operator_name,
-        metavar="NAME",
-        help="who you are, for the audit trail (cli:NAME)",
-    )
+    add_by_option(parser, "who you are, for the audit trail (cli:NAME)")
     parser.add_argument("--dry-run", action="store_true", help="check and show what would change; change nothing")
     return parser
 

@@ -35,6 +35,11 @@ def operator_name(text: str) -> str:
     return name
 
 
+def add_by_option(parser: argparse.ArgumentParser, help: str, default: str | None = "operator") -> None:
+    """The `--by NAME` option of a command that changes records, checked by `operator_name`."""
+    parser.add_argument("--by", default=default, type=operator_name, metavar="NAME", help=help)
+
+
 class RecordError(ValueError):
     """A change the records refuse. `kind` says how callers answer it: "invalid" (400 / exit 2), "not_found"
     (404), "conflict" (409: the records are not in a state that allows it, e.g. reversing a reversed payment)."""

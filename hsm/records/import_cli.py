@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hsm.records.changes import RecordError, operator_name
+from hsm.records.changes import RecordError, add_by_option
 
 
 def _merge_options(args: argparse.Namespace):  # noqa: ANN202 - MergeOptions, imported lazily
@@ -120,11 +120,8 @@ def _add_merge_arguments(parser: argparse.ArgumentParser) -> None:
         help="deactivate the people and batches the file no longer has (reported as 'would deactivate' otherwise)",
     )
     parser.add_argument("--verbose", action="store_true", help="list every row in the report (not the first 10)")
-    parser.add_argument(
-        "--by",
-        type=operator_name,
-        metavar="NAME",
-        help="who is importing, for the audit trail (cli:NAME import:<file>; default: import:<file>)",
+    add_by_option(
+        parser, "who is importing, for the audit trail (cli:NAME import:<file>; default: import:<file>)", default=None
     )
 
 

@@ -8,7 +8,6 @@ import asyncio
 import multiprocessing
 import threading
 import time
-import uuid
 from types import SimpleNamespace
 from urllib.parse import urlparse
 
@@ -20,19 +19,15 @@ from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 from hsm.infra.config import PROJECT_ROOT
 from hsm.rasa_glue import stores
 from hsm.rasa_glue.stores import LOCK_KEY_PREFIX, AtomicRedisLockStore, SchoolLockStore
-from tests.conftest import REDIS_TEST_URL
+from tests.conftest import REDIS_TEST_URL, own_redis_prefix
 
 REDIS_URL = REDIS_TEST_URL
 
 
 @pytest.fixture
 def prefix(redis_client):
-    """A key prefix of this test's own, removed afterwards."""
-    own = f"{LOCK_KEY_PREFIX}test:{uuid.uuid4().hex[:12]}:"
-    yield own
-    keys = list(redis_client.scan_iter(match=own + "*", count=500))
-    if keys:
-        redis_client.delete(*keys)
+    """A key prefix of this test's own under the lock keys, removed afterwards."""
+    yield from own_redis_prefix(redis_client, f"{LOCK_KEY_PREFIX}test:")
 
 
 def make_store(prefix: str) -> AtomicRedisLockStore:
